@@ -1,0 +1,63 @@
+// Node configuration shared by both processes: a config file (INI, Boost.Program_options) plus
+// command-line flags; flags win. Errors name the offending key.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/shm_layout.h"
+
+namespace ipop {
+
+struct Endpoint {
+  uint8_t addr[16] = {};  // IPv6 or IPv4-mapped
+  uint16_t port = 0;      // host order
+  std::string ToString() const;
+};
+// Parses "host:port", "[v6]:port" or "a.b.c.d:port" (numeric only). nullopt if malformed.
+std::optional<Endpoint> ParseEndpoint(const std::string& s);
+
+struct PeerConfig {
+  uint32_t vip = 0;  // host order
+  Endpoint endpoint;
+};
+
+struct NodeConfig {
+  std::string name;                 // node.name (required)
+  uint32_t vip = 0;                 // node.vip, "a.b.c.d/len" (required)
+  uint32_t prefix_len = 24;
+  std::string tap = "ipop0";        // node.tap
+  Endpoint listen;                  // node.listen, default 0.0.0.0:5800
+  uint32_t mtu = 1400;              // node.mtu (inner MTU of the TAP), 576..9000
+  uint32_t workers = 1;             // node.workers, 1..kMaxWorkers
+  std::string shm_name;             // node.shm, default "/ipop-<name>"
+  std::string mgmt_socket;          // node.mgmt-socket, default "/run/ipop/<name>.sock"
+  bool assign_address = true;       // node.assign-address: control plane sets vip on the TAP
+  shm::Cipher cipher = shm::Cipher::kAes256Gcm;  // network.cipher: aes-256-gcm | chacha20-poly1305
+  std::string network;              // network.name (required)
+  std::array<uint8_t, 32> secret{};  // network.secret (64 hex) or network.secret-file
+  uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
+  uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
+  std::vector<PeerConfig> peers;    // peer = "VIP HOST:PORT", repeatable
+  std::string config_file;          // where the file came from, for reloads
+};
+
+struct ConfigResult {
+  std::optional<NodeConfig> config;
+  std::string error;   // set when config is empty and not help
+  std::string help;    // set when --help was given: print it and exit 0
+};
+
+// argv[0] is ignored. `--config FILE` names the file; every file key is also a flag
+// (--node.vip, --peer ...). Unknown keys are errors.
+ConfigResult ParseConfig(int argc, const char* const* argv);
+// Parses file text only (unit tests, reload): same validation.
+ConfigResult ParseConfigText(const std::string& text);
+
+std::string FormatIpv4(uint32_t host_order);
+std::optional<uint32_t> ParseIpv4(const std::string& s);
+
+}  // namespace ipop

@@ -1,0 +1,1 @@
+#include "shared/replay_window.h"

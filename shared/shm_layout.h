@@ -1,0 +1,196 @@
+// The shared-memory contract between the control plane (writer of tables) and the dataplane
+// (reader of tables, writer of counters). docs/shared-memory.md describes it in prose.
+//
+// Region (one shm_open object per node, "/ipop-<node name>"):
+//   RegionHeader                                       offset 0
+//   Generation slot 0 .. kNumGenerations-1             immutable once published
+//   per worker: punt ring + slots, inject ring + slots
+//   per worker: WorkerCounters
+// Every offset is a pure function of (layout version, n_workers) computed by ComputeLayout();
+// a process attaching recomputes it and refuses a header that disagrees. Nothing in the region is
+// a pointer. Table generations are switched by a release-store of RegionHeader::active, which
+// packs (publication sequence << 8 | slot) so one atomic load gives a consistent pair.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "shared/counters.h"
+#include "shared/spsc_ring.h"
+
+namespace ipop::shm {
+
+inline constexpr uint64_t kMagic = 0x3150'4f50'4950'4f49ULL;  // "IOPIPOP1" little endian
+inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kMaxWorkers = 16;
+inline constexpr uint32_t kNumGenerations = 4;
+inline constexpr uint32_t kMaxPeers = 1024;
+inline constexpr uint32_t kMaxSessions = 4096;  // receiver index space; index 0 is never valid
+inline constexpr uint32_t kRouteBuckets = 4096;  // /32 open-addressing table, power of two
+inline constexpr uint32_t kMaxPrefixes = 256;    // non-/32 routes, longest prefix first
+inline constexpr uint32_t kRingSlots = 512;      // per ring, power of two
+inline constexpr uint32_t kRingSlotSize = 2048;  // includes RingSlotHeader
+inline constexpr uint32_t kNoPeer = 0xffffffffu;
+inline constexpr uint64_t kOffline = ~uint64_t{0};  // WorkerState::quiescent_seq when idle/absent
+
+enum class Cipher : uint8_t { kAes256Gcm = 1, kChaCha20Poly1305 = 2 };
+
+// What the dataplane punts to the control plane (RingSlotHeader::kind).
+enum class PuntKind : uint16_t {
+  kUnderlayControl = 1,  // CONTROL/HANDSHAKE datagram from addr:port (whole datagram incl. header)
+  kTapFrame = 2,         // Ethernet frame read from the TAP the dataplane does not forward (ARP…)
+};
+// What the control plane injects (RingSlotHeader::kind).
+enum class InjectKind : uint16_t {
+  kUnderlayDatagram = 1,  // send payload as one UDP datagram to addr:port
+  kTapFrame = 2,          // write payload as one Ethernet frame to the TAP
+};
+
+// ---- Table generation (immutable after publication) ----
+
+enum PeerFlags : uint32_t {
+  kPeerValid = 1u << 0,
+  kPeerTxReady = 1u << 1,  // tx key, remote index and endpoint are usable
+};
+
+struct PeerEntry {
+  uint32_t flags;
+  uint32_t vip;              // virtual IPv4, host byte order
+  uint8_t underlay_addr[16];  // IPv6 or IPv4-mapped
+  uint16_t underlay_port;     // host byte order
+  uint8_t cipher;             // Cipher
+  uint8_t reserved0;
+  uint32_t tx_remote_index;  // receiver index the peer assigned to packets from us
+  uint64_t tx_key_id;        // changes whenever tx key material changes (dataplane re-inits ctx)
+  uint64_t dp_instance;      // tx only when equal to the running dataplane's instance (no nonce reuse)
+  uint8_t tx_key[32];
+  uint8_t tx_salt[4];
+  uint32_t reserved1;
+};
+static_assert(sizeof(PeerEntry) == 88);
+
+enum SessionFlags : uint32_t { kSessionValid = 1u << 0 };
+
+struct SessionEntry {  // receive side, indexed by our receiver index
+  uint32_t flags;
+  uint32_t peer;  // index into peers[]
+  uint64_t key_id;
+  uint8_t rx_key[32];
+  uint8_t rx_salt[4];
+  uint8_t cipher;
+  uint8_t reserved[3];
+};
+static_assert(sizeof(SessionEntry) == 56);
+
+struct RouteBucket {  // /32 routes; empty when peer == kNoPeer
+  uint32_t vip;
+  uint32_t peer;
+};
+
+struct PrefixRoute {
+  uint32_t prefix;  // host byte order, already masked
+  uint8_t length;   // 0..31 (/32 goes to the hash)
+  uint8_t reserved[3];
+  uint32_t peer;
+};
+
+struct GenerationHeader {
+  uint64_t seq;        // publication sequence this slot was written for
+  uint32_t n_peers;    // peers[0, n_peers) may be valid
+  uint32_t n_prefixes;
+  uint32_t local_vip;  // this node's virtual IPv4 (host order)
+  uint32_t local_prefix_len;
+  uint32_t mtu;        // inner MTU of the TAP
+  uint8_t gateway_mac[6];  // MAC the ARP proxy answers with; source of frames written to TAP
+  uint8_t reserved[2];
+};
+
+struct Generation {
+  GenerationHeader hdr;
+  PeerEntry peers[kMaxPeers];
+  SessionEntry sessions[kMaxSessions];
+  RouteBucket routes[kRouteBuckets];
+  PrefixRoute prefixes[kMaxPrefixes];
+};
+
+// ---- Per-worker state written by the dataplane ----
+
+struct alignas(64) WorkerState {
+  // QSBR: the publication sequence this worker last started a burst with, or kOffline while it
+  // holds no generation (idle or not running). A slot retired by publication S may be reused once
+  // every worker reports >= S or kOffline.
+  std::atomic<uint64_t> quiescent_seq;
+  std::atomic<uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC of the last loop iteration
+};
+
+struct WorkerCounters {
+  std::atomic<uint64_t> drop[kNumDropReasons];
+  std::atomic<uint64_t> stat[kNumStats];
+  PeerCounters peer[kMaxPeers];
+};
+
+// ---- Region header ----
+
+struct RegionHeader {
+  uint64_t magic;
+  uint32_t layout_version;
+  uint32_t n_workers;
+  uint64_t region_size;
+  uint64_t generation_offset;  // slot i at generation_offset + i * generation_stride
+  uint64_t generation_stride;
+  uint64_t rings_offset;       // per worker: punt ring, inject ring (see RegionLayout)
+  uint64_t ring_stride;        // bytes per ring incl. shared indices and slots
+  uint64_t counters_offset;
+  uint64_t counters_stride;
+
+  alignas(64) std::atomic<uint64_t> active;  // (seq << 8) | slot; 0 = nothing published yet
+
+  alignas(64) std::atomic<int32_t> cp_pid;
+  std::atomic<uint64_t> cp_heartbeat_ns;
+  std::atomic<uint64_t> cp_attach_count;  // bumped at every control-plane attach
+
+  alignas(64) std::atomic<int32_t> dp_pid;
+  std::atomic<uint64_t> dp_instance;  // random, set at every dataplane start; 0 = none
+  std::atomic<uint64_t> dp_heartbeat_ns;
+  std::atomic<uint32_t> dp_workers_running;
+
+  WorkerState workers[kMaxWorkers];
+};
+
+inline constexpr uint64_t PackActive(uint64_t seq, uint32_t slot) { return (seq << 8) | slot; }
+inline constexpr uint64_t ActiveSeq(uint64_t a) { return a >> 8; }
+inline constexpr uint32_t ActiveSlot(uint64_t a) { return uint32_t(a & 0xff); }
+
+// Offsets derived from n_workers alone; the only source of truth for both processes.
+struct RegionLayout {
+  uint32_t n_workers;
+  uint64_t generation_offset, generation_stride;
+  uint64_t rings_offset, ring_stride;
+  uint64_t counters_offset, counters_stride;
+  uint64_t region_size;
+};
+
+constexpr uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+constexpr RegionLayout ComputeLayout(uint32_t n_workers) {
+  RegionLayout l{};
+  l.n_workers = n_workers;
+  l.generation_offset = AlignUp(sizeof(RegionHeader), 4096);
+  l.generation_stride = AlignUp(sizeof(Generation), 4096);
+  l.rings_offset = l.generation_offset + kNumGenerations * l.generation_stride;
+  l.ring_stride = AlignUp(sizeof(SpscRingShared) + uint64_t{kRingSlots} * kRingSlotSize, 4096);
+  l.counters_offset = l.rings_offset + 2ull * n_workers * l.ring_stride;
+  l.counters_stride = AlignUp(sizeof(WorkerCounters), 4096);
+  l.region_size = l.counters_offset + uint64_t{n_workers} * l.counters_stride;
+  return l;
+}
+
+// Ring r of worker w: r = 0 punt (dataplane -> control plane), r = 1 inject.
+inline constexpr uint32_t kPuntRing = 0;
+inline constexpr uint32_t kInjectRing = 1;
+constexpr uint64_t RingOffset(const RegionLayout& l, uint32_t worker, uint32_t ring) {
+  return l.rings_offset + (uint64_t{worker} * 2 + ring) * l.ring_stride;
+}
+
+}  // namespace ipop::shm

@@ -1,0 +1,57 @@
+// Creating, attaching and validating the shared region (layout in shm_layout.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "shared/shm_layout.h"
+
+namespace ipop::shm {
+
+class ShmRegion {
+ public:
+  ~ShmRegion();
+  ShmRegion(const ShmRegion&) = delete;
+  ShmRegion& operator=(const ShmRegion&) = delete;
+
+  // Control plane: attaches the named region if it exists and validates for n_workers; creates
+  // it (zeroed, header initialised, magic stored last) if absent. If an existing region has a
+  // different layout and no live dataplane is attached, it is recreated. nullptr + *error on failure.
+  static std::unique_ptr<ShmRegion> CreateOrAttach(const std::string& name, uint32_t n_workers,
+                                                   std::string* error);
+  // Dataplane: attaches an existing region and validates it; nullptr + *error if absent/invalid.
+  static std::unique_ptr<ShmRegion> Attach(const std::string& name, std::string* error);
+  // Removes the name (the mapping stays valid for processes that have it).
+  static void Unlink(const std::string& name);
+
+  // Checks a mapped region of `size` bytes: magic, version, worker count, every offset/stride and
+  // the size against ComputeLayout(). Returns "" when valid, else a message naming the bad field.
+  // Pure function of the bytes; the fuzz target calls it on arbitrary input.
+  static std::string Validate(const void* base, size_t size, RegionLayout* layout_out);
+
+  RegionHeader& header() { return *reinterpret_cast<RegionHeader*>(base_); }
+  const RegionLayout& layout() const { return layout_; }
+  uint8_t* base() { return base_; }
+  size_t size() const { return size_; }
+  const std::string& name() const { return name_; }
+
+  // slot < kNumGenerations (checked by caller; asserts in debug).
+  Generation* generation(uint32_t slot);
+  // A fresh view of ring (kPuntRing / kInjectRing) of worker w < n_workers. Keep one per user.
+  SpscRingView ring(uint32_t worker, uint32_t ring);
+  WorkerCounters& counters(uint32_t worker);
+
+ private:
+  ShmRegion(std::string name, uint8_t* base, size_t size, RegionLayout layout)
+      : name_(std::move(name)), base_(base), size_(size), layout_(layout) {}
+  std::string name_;
+  uint8_t* base_;
+  size_t size_;
+  RegionLayout layout_;
+};
+
+uint64_t MonotonicNs();
+
+}  // namespace ipop::shm

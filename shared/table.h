@@ -1,0 +1,87 @@
+// Forwarding-table generations: the control plane builds and publishes them (TableWriter); each
+// dataplane worker adopts the newest one once per burst and reports quiescence (TableReader).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shared/shm_region.h"
+
+namespace ipop::shm {
+
+struct RouteSpec {
+  uint32_t prefix;  // host order
+  uint8_t length;   // 0..32
+  uint32_t peer;    // index into TableSpec::peers
+};
+
+struct SessionSpec {
+  uint32_t receiver_index;  // 1..kMaxSessions-1
+  SessionEntry entry;
+};
+
+// A plain description of one generation; the writer checks every limit before touching the slot.
+struct TableSpec {
+  uint32_t local_vip = 0;
+  uint32_t local_prefix_len = 24;
+  uint32_t mtu = 1400;
+  uint8_t gateway_mac[6] = {};
+  std::vector<PeerEntry> peers;  // peer id = position
+  std::vector<SessionSpec> sessions;
+  std::vector<RouteSpec> routes;
+};
+
+class TableWriter {
+ public:
+  explicit TableWriter(ShmRegion& region);
+  // Writes `spec` into a reclaimable slot and publishes it with a release-store of `active`.
+  // Waits up to timeout_ms for dataplane workers to leave the slot (QSBR); a worker of a dead
+  // dataplane process counts as offline. false + *error if the spec breaks a limit or no slot
+  // frees in time; the active generation is then unchanged.
+  bool Publish(const TableSpec& spec, std::string* error, int timeout_ms = 2000);
+  // The currently published generation, or nullptr (used on control-plane re-attach).
+  const Generation* Active() const;
+  uint64_t seq() const;
+
+ private:
+  ShmRegion& region_;
+  uint64_t retire_seq_[kNumGenerations] = {};  // publication that retired each slot
+};
+
+class TableReader {
+ public:
+  TableReader(ShmRegion& region, uint32_t worker);
+  // Once per burst: adopts the newest published generation if it validates (else keeps the last
+  // and counts table_invalid). Returns the generation to use, nullptr if none yet.
+  const Generation* BeginBurst();
+  // True when the last BeginBurst switched generations (the worker then rescans key ids).
+  bool switched() const { return switched_; }
+  // Around blocking waits: an offline worker holds no generation.
+  void GoOffline();
+  void GoOnline();
+  uint64_t seq() const { return seq_; }
+  uint64_t invalid_seen() const { return invalid_; }
+
+ private:
+  ShmRegion& region_;
+  uint32_t worker_;
+  const Generation* cur_ = nullptr;
+  uint64_t seq_ = 0;
+  uint64_t last_active_ = 0;
+  bool switched_ = false;
+  uint64_t invalid_ = 0;
+};
+
+// Checks a generation's header (counts within limits, seq == expected). Entries are checked at use.
+bool ValidateGeneration(const Generation& g, uint64_t expected_seq);
+
+// Longest-prefix match of a virtual IPv4 (host order): /32 hash first, then prefixes longest
+// first. Returns a peer index < g.hdr.n_peers whose entry has kPeerValid, or kNoPeer.
+uint32_t LookupPeer(const Generation& g, uint32_t vip);
+
+// Hash used for the /32 bucket table (both writer and reader).
+inline uint32_t RouteHash(uint32_t vip) { return (vip * 0x9E3779B1u) >> 20; }  // 12 bits
+static_assert(kRouteBuckets == 4096, "RouteHash yields 12 bits");
+
+}  // namespace ipop::shm
