@@ -1,5 +1,3 @@
 #include <gtest/gtest.h>
 
-#include "shared/wire.h"
-
-TEST(Wire, Placeholder) { SUCCEED(); }
+TEST(Pending, wire) { GTEST_SKIP() << "not written yet"; }
