@@ -1,1 +1,451 @@
+// Node configuration: Boost.Program_options reads the INI file and the flags into strings, and
+// this file validates each value itself so that every error names its key, says what was wrong
+// and what is expected. Start-up fails fast on the first error (STYLE.md 9).
 #include "shared/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace ipop {
+namespace po = boost::program_options;
+namespace {
+
+// Thrown inside this file only, caught by ParseConfig*; the text is the final error message.
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void Fail(const std::string& key, const std::string& what) {
+  throw ConfigError{key + ": " + what};
+}
+
+struct KeySpec {
+  const char* key;
+  const char* help;
+};
+
+// Every key of the file; each is also a --flag. "peer" is repeatable and sits before any section.
+constexpr KeySpec kKeys[] = {
+    {"node.name", "node name, [A-Za-z0-9_-]{1,32} (required)"},
+    {"node.vip", "virtual IPv4 address with prefix, e.g. 10.77.0.1/24 (required)"},
+    {"node.tap", "TAP interface name, at most 15 characters (default ipop0)"},
+    {"node.listen", "underlay UDP address a.b.c.d:port or [v6]:port (default 0.0.0.0:5800)"},
+    {"node.mtu", "inner MTU of the TAP, 576..9000 (default 1400)"},
+    {"node.workers", "dataplane worker threads, 1..16 (default 1)"},
+    {"node.shm", "shared-memory object name (default /ipop-<name>)"},
+    {"node.mgmt-socket", "management socket path (default /run/ipop/<name>.sock)"},
+    {"node.assign-address", "control plane assigns node.vip to the TAP, true|false (default true)"},
+    {"node.log-level", "debug|info|warn|error (default info)"},
+    {"network.name", "virtual network name, [A-Za-z0-9_-]{1,32} (required)"},
+    {"network.secret", "network key, 64 hex characters (this or network.secret-file required)"},
+    {"network.secret-file", "file holding the 64-hex-character network key"},
+    {"network.cipher", "aes-256-gcm|chacha20-poly1305 (default aes-256-gcm)"},
+    {"network.hello-interval-ms", "HELLO period, 10..60000 (default 1000)"},
+    {"network.peer-timeout-ms",
+     "peer declared down after this silence, 100..600000 (default 5000)"},
+    {"dataplane.burst", "packets per burst, 1..256 (default 32)"},
+    {"dataplane.spin-us", "busy-poll time after the last work, 0..1000000 (default 50)"},
+    {"dataplane.idle-wait-ms", "longest block while idle, 0..1000 (default 5)"},
+    {"dataplane.attach-timeout-ms", "wait for the shm region, 0..600000 (default 15000)"},
+    {"controlplane.poll-ms", "punt-ring poll period, 1..1000 (default 2)"},
+};
+constexpr const char* kPeerHelp = "static peer \"VIP HOST:PORT\", repeatable";
+
+po::options_description FileOptions() {
+  po::options_description desc("Configuration (file keys; each is also a --flag)");
+  for (const KeySpec& k : kKeys) desc.add_options()(k.key, po::value<std::string>(), k.help);
+  desc.add_options()("peer", po::value<std::vector<std::string>>(), kPeerHelp);
+  return desc;
+}
+
+po::options_description GenericOptions() {
+  po::options_description desc("Generic");
+  desc.add_options()("help", "print this help and exit")("config", po::value<std::string>(),
+                                                         "configuration file (INI)");
+  return desc;
+}
+
+// Boost names options "--node.mtu" on the command line and "node.mtu" in files; report the key.
+std::string KeyOf(const po::error_with_option_name& e) {
+  std::string name = e.get_option_name();
+  while (!name.empty() && name.front() == '-') name.erase(0, 1);
+  return name.empty() ? std::string("config") : name;
+}
+
+std::string BoostErrorText(const po::error& e) {
+  if (const auto* u = dynamic_cast<const po::unknown_option*>(&e))
+    return KeyOf(*u) + ": unknown key, expected one of the keys listed by --help";
+  if (const auto* m = dynamic_cast<const po::multiple_occurrences*>(&e))
+    return KeyOf(*m) + ": given more than once, expected a single value";
+  if (const auto* r = dynamic_cast<const po::invalid_command_line_syntax*>(&e))
+    return KeyOf(*r) + ": " + r->what();
+  if (const auto* s = dynamic_cast<const po::invalid_config_file_syntax*>(&e))
+    return std::string("config: ") + s->what() + ", expected 'key = value' or '[section]'";
+  if (const auto* n = dynamic_cast<const po::error_with_option_name*>(&e))
+    return KeyOf(*n) + ": " + n->what();
+  return std::string("config: ") + e.what();
+}
+
+// ---- value parsers: each throws ConfigError naming the key ----
+
+class Values {
+ public:
+  explicit Values(const po::variables_map& vm) : vm_(vm) {}
+
+  const std::string* Get(const char* key) const {
+    auto it = vm_.find(key);
+    if (it == vm_.end() || it->second.empty()) return nullptr;
+    return &it->second.as<std::string>();
+  }
+  const std::string& Required(const char* key, const char* expected) const {
+    const std::string* v = Get(key);
+    if (v == nullptr || v->empty()) Fail(key, std::string("missing, expected ") + expected);
+    return *v;
+  }
+  void Uint(const char* key, uint32_t lo, uint32_t hi, uint32_t& out) const {
+    const std::string* v = Get(key);
+    if (v == nullptr) return;
+    const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    // Digits only: no sign, no hex, no trailing text; at most 10 digits cannot overflow uint64.
+    if (v->empty() || v->size() > 10 || v->find_first_not_of("0123456789") != std::string::npos)
+      Fail(key, "'" + *v + "' is not a number, expected an integer " + range);
+    const uint64_t n = std::stoull(*v);
+    if (n < lo || n > hi) Fail(key, *v + " is out of range " + range);
+    out = uint32_t(n);
+  }
+  std::vector<std::string> Peers() const {
+    auto it = vm_.find("peer");
+    if (it == vm_.end() || it->second.empty()) return {};
+    return it->second.as<std::vector<std::string>>();
+  }
+
+ private:
+  const po::variables_map& vm_;
+};
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+void CheckName(const char* key, const std::string& v) {
+  if (v.size() > 32) Fail(key, "'" + v + "' is longer than 32 characters");
+  for (char c : v)
+    if (!IsNameChar(c))
+      Fail(key, "'" + v + "' contains an invalid character, expected only A-Z a-z 0-9 _ -");
+}
+
+void CheckTap(const std::string& v) {
+  // IFNAMSIZ is 16 including the terminating NUL; '/' and ':' are not allowed by the kernel.
+  if (v.empty() || v.size() > 15)
+    Fail("node.tap", "'" + v + "' must be 1..15 characters (Linux interface name)");
+  for (char c : v)
+    if (!IsNameChar(c) && c != '.')
+      Fail("node.tap", "'" + v + "' contains an invalid character, expected A-Z a-z 0-9 _ - .");
+}
+
+void ParseVip(const std::string& v, NodeConfig& c) {
+  const char* key = "node.vip";
+  const std::string expected = ", expected a.b.c.d/len such as 10.77.0.1/24";
+  const size_t slash = v.find('/');
+  if (slash == std::string::npos) Fail(key, "'" + v + "' has no prefix length" + expected);
+  const auto addr = ParseIpv4(v.substr(0, slash));
+  const std::string len = v.substr(slash + 1);
+  if (!addr) Fail(key, "'" + v + "' is not an IPv4 address" + expected);
+  if (len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos)
+    Fail(key, "'" + v + "' has a malformed prefix length" + expected);
+  const uint32_t plen = uint32_t(std::stoul(len));
+  if (plen < 1 || plen > 32) Fail(key, "prefix length " + len + " is out of range 1..32");
+  if (plen <= 30) {
+    const uint32_t host_mask = ~uint32_t{0} >> plen;
+    if ((*addr & host_mask) == 0 || (*addr & host_mask) == host_mask)
+      Fail(key, "'" + v + "' is the network or broadcast address, expected a host address");
+  }
+  c.vip = *addr;
+  c.prefix_len = plen;
+}
+
+int HexNibble(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void ParseSecretHex(const char* key, const std::string& hex, std::array<uint8_t, 32>& out) {
+  if (hex.size() != 64)
+    Fail(key, "has " + std::to_string(hex.size()) + " characters, expected 64 hex characters");
+  uint8_t acc = 0;
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = HexNibble(hex[2 * i]), lo = HexNibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) Fail(key, "contains a non-hex character, expected 64 hex characters");
+    out[i] = uint8_t(hi << 4 | lo);
+    acc |= out[i];
+  }
+  if (acc == 0) Fail(key, "is all zero, expected a random 256-bit key (openssl rand -hex 32)");
+}
+
+// Only a small regular file is read: a FIFO, a device or /dev/zero must not hang or flood us.
+std::string ReadSecretFile(const std::string& path) {
+  const char* key = "network.secret-file";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) Fail(key, "cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096) {
+    ::close(fd);
+    Fail(key, "'" + path + "' is not a regular file of at most 4096 bytes");
+  }
+  std::string text(size_t(st.st_size), '\0');
+  const ssize_t n = ::read(fd, text.data(), text.size());
+  ::close(fd);
+  if (n < 0) Fail(key, "cannot read '" + path + "': " + std::strerror(errno));
+  text.resize(size_t(n));
+  const size_t b = text.find_first_not_of(" \t\r\n");
+  const size_t e = text.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+}
+
+void ParsePeers(const std::vector<std::string>& specs, NodeConfig& c) {
+  const char* key = "peer";
+  const std::string expected = ", expected \"VIP HOST:PORT\" such as 10.77.0.2 192.0.2.7:5800";
+  std::set<uint32_t> seen;
+  for (const std::string& spec : specs) {
+    std::istringstream in(spec);
+    std::string vip_text, ep_text, extra;
+    in >> vip_text >> ep_text;
+    if (vip_text.empty() || ep_text.empty() || (in >> extra))
+      Fail(key, "'" + spec + "' is malformed" + expected);
+    const auto vip = ParseIpv4(vip_text);
+    if (!vip || *vip == 0) Fail(key, "'" + spec + "' has a bad virtual IPv4 address" + expected);
+    const auto ep = ParseEndpoint(ep_text);
+    if (!ep || ep->port == 0) Fail(key, "'" + spec + "' has a bad underlay endpoint" + expected);
+    if (*vip == c.vip) Fail(key, "'" + spec + "' uses this node's own node.vip");
+    if (!seen.insert(*vip).second)
+      Fail(key, "'" + spec + "': virtual IP " + vip_text + " is listed twice");
+    c.peers.push_back(PeerConfig{*vip, *ep});
+  }
+  if (c.peers.size() > shm::kMaxPeers)
+    Fail(key, std::to_string(c.peers.size()) + " peers, expected at most " +
+                  std::to_string(shm::kMaxPeers));
+}
+
+NodeConfig Validate(const po::variables_map& vm) {
+  const Values v(vm);
+  NodeConfig c;
+  c.name = v.Required("node.name", "a node name such as node-1");
+  CheckName("node.name", c.name);
+  ParseVip(v.Required("node.vip", "a.b.c.d/len such as 10.77.0.1/24"), c);
+  c.network = v.Required("network.name", "a network name such as lab");
+  CheckName("network.name", c.network);
+
+  if (const auto* s = v.Get("node.tap")) c.tap = *s;
+  CheckTap(c.tap);
+  c.listen = *ParseEndpoint("0.0.0.0:5800");
+  if (const auto* s = v.Get("node.listen")) {
+    const auto ep = ParseEndpoint(*s);
+    if (!ep || ep->port == 0)
+      Fail("node.listen", "'" + *s + "' is malformed, expected a.b.c.d:port or [v6]:port");
+    c.listen = *ep;
+  }
+  v.Uint("node.mtu", 576, 9000, c.mtu);
+  v.Uint("node.workers", 1, shm::kMaxWorkers, c.workers);
+
+  c.shm_name = "/ipop-" + c.name;
+  if (const auto* s = v.Get("node.shm")) c.shm_name = *s;
+  if (c.shm_name.size() < 2 || c.shm_name.size() > 255 || c.shm_name[0] != '/' ||
+      c.shm_name.find('/', 1) != std::string::npos)
+    Fail("node.shm", "'" + c.shm_name + "' is malformed, expected /name without further '/'");
+  c.mgmt_socket = "/run/ipop/" + c.name + ".sock";
+  if (const auto* s = v.Get("node.mgmt-socket")) c.mgmt_socket = *s;
+  if (c.mgmt_socket.empty() || c.mgmt_socket.size() > 107)
+    Fail("node.mgmt-socket", "'" + c.mgmt_socket + "' must be 1..107 characters (sun_path)");
+
+  if (const auto* s = v.Get("node.assign-address")) {
+    if (*s == "true" || *s == "yes" || *s == "1") {
+      c.assign_address = true;
+    } else if (*s == "false" || *s == "no" || *s == "0") {
+      c.assign_address = false;
+    } else {
+      Fail("node.assign-address", "'" + *s + "' is not a boolean, expected true or false");
+    }
+  }
+  if (const auto* s = v.Get("node.log-level")) {
+    if (*s != "debug" && *s != "info" && *s != "warn" && *s != "error")
+      Fail("node.log-level", "'" + *s + "' is unknown, expected debug, info, warn or error");
+    c.log_level = *s;
+  }
+
+  const std::string* secret = v.Get("network.secret");
+  const std::string* secret_file = v.Get("network.secret-file");
+  if (secret && secret_file)
+    Fail("network.secret", "given together with network.secret-file, expected only one");
+  if (secret) {
+    ParseSecretHex("network.secret", *secret, c.secret);
+  } else if (secret_file) {
+    ParseSecretHex("network.secret-file", ReadSecretFile(*secret_file), c.secret);
+  } else {
+    Fail("network.secret", "missing, expected 64 hex characters or network.secret-file");
+  }
+  if (const auto* s = v.Get("network.cipher")) {
+    if (*s == "aes-256-gcm") {
+      c.cipher = shm::Cipher::kAes256Gcm;
+    } else if (*s == "chacha20-poly1305") {
+      c.cipher = shm::Cipher::kChaCha20Poly1305;
+    } else {
+      Fail("network.cipher", "'" + *s + "' is unknown, expected aes-256-gcm or chacha20-poly1305");
+    }
+  }
+  v.Uint("network.hello-interval-ms", 10, 60000, c.hello_interval_ms);
+  v.Uint("network.peer-timeout-ms", 100, 600000, c.peer_timeout_ms);
+  if (c.peer_timeout_ms < 2 * c.hello_interval_ms)
+    Fail("network.peer-timeout-ms",
+         std::to_string(c.peer_timeout_ms) + " is too short, expected at least twice " +
+             "network.hello-interval-ms (" + std::to_string(2 * c.hello_interval_ms) + ")");
+
+  v.Uint("dataplane.burst", 1, 256, c.dp_burst);
+  v.Uint("dataplane.spin-us", 0, 1000000, c.dp_spin_us);
+  v.Uint("dataplane.idle-wait-ms", 0, 1000, c.dp_idle_wait_ms);
+  v.Uint("dataplane.attach-timeout-ms", 0, 600000, c.dp_attach_timeout_ms);
+  v.Uint("controlplane.poll-ms", 1, 1000, c.cp_poll_ms);
+
+  ParsePeers(v.Peers(), c);
+  return c;
+}
+
+// Runs `parse` (which fills the variables map) and validation; converts every exception to text.
+ConfigResult Run(const std::function<void(po::variables_map&)>& parse, std::string config_file) {
+  ConfigResult r;
+  try {
+    po::variables_map vm;
+    parse(vm);
+    po::notify(vm);
+    r.config = Validate(vm);
+    r.config->config_file = std::move(config_file);
+  } catch (const ConfigError& e) {
+    r.error = e.message;
+  } catch (const po::error& e) {
+    r.error = BoostErrorText(e);
+  } catch (const std::exception& e) {
+    r.error = std::string("config: ") + e.what();
+  }
+  return r;
+}
+
+}  // namespace
+
+ConfigResult ParseConfigText(const std::string& text) {
+  return Run(
+      [&](po::variables_map& vm) {
+        std::istringstream in(text);
+        po::store(po::parse_config_file(in, FileOptions(), false), vm);
+      },
+      "");
+}
+
+ConfigResult ParseConfig(int argc, const char* const* argv) {
+  ConfigResult r;
+  po::options_description all;
+  po::variables_map cmd;
+  try {
+    all.add(GenericOptions()).add(FileOptions());
+    // No abbreviations: a typo must be an error, not a guess.
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(argc, argv).options(all).style(style).run(), cmd);
+  } catch (const po::error& e) {
+    r.error = BoostErrorText(e);
+    return r;
+  } catch (const std::exception& e) {
+    r.error = std::string("config: ") + e.what();
+    return r;
+  }
+  if (cmd.count("help")) {
+    std::ostringstream out;
+    out << "Usage: " << (argc > 0 && argv[0] ? argv[0] : "ipop")
+        << " [--config FILE] [--key value]...\n"
+        << all;
+    r.help = out.str();
+    return r;
+  }
+  std::string file;
+  if (cmd.count("config")) file = cmd["config"].as<std::string>();
+  return Run(
+      [&](po::variables_map& vm) {
+        // Flags are stored first: Boost keeps the first value of a key, so flags win, and a
+        // --peer list replaces the file's peers instead of merging with them.
+        vm = cmd;
+        if (file.empty()) return;
+        std::ifstream in(file);
+        if (!in) Fail("config", "cannot open '" + file + "': " + std::strerror(errno));
+        po::store(po::parse_config_file(in, FileOptions(), false), vm);
+      },
+      file);
+}
+
+std::optional<uint32_t> ParseIpv4(const std::string& s) {
+  in_addr a{};
+  // inet_pton accepts exactly four decimal octets (no octal, hex or short forms).
+  if (s.empty() || s.size() > 15 || inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string FormatIpv4(uint32_t host_order) {
+  return std::to_string(host_order >> 24) + "." + std::to_string((host_order >> 16) & 0xff) + "." +
+         std::to_string((host_order >> 8) & 0xff) + "." + std::to_string(host_order & 0xff);
+}
+
+std::optional<Endpoint> ParseEndpoint(const std::string& s) {
+  Endpoint ep;
+  std::string host, port;
+  if (!s.empty() && s[0] == '[') {
+    const size_t close = s.find("]:");
+    if (close == std::string::npos) return std::nullopt;
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+    in6_addr a{};
+    if (host.empty() || inet_pton(AF_INET6, host.c_str(), &a) != 1) return std::nullopt;
+    std::memcpy(ep.addr, &a, 16);
+  } else {
+    const size_t colon = s.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    const auto v4 = ParseIpv4(s.substr(0, colon));
+    if (!v4) return std::nullopt;
+    port = s.substr(colon + 1);
+    ep.addr[10] = 0xff;
+    ep.addr[11] = 0xff;
+    ep.addr[12] = uint8_t(*v4 >> 24);
+    ep.addr[13] = uint8_t(*v4 >> 16);
+    ep.addr[14] = uint8_t(*v4 >> 8);
+    ep.addr[15] = uint8_t(*v4);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const unsigned long p = std::stoul(port);
+  if (p > 65535) return std::nullopt;
+  ep.port = uint16_t(p);
+  return ep;
+}
+
+std::string Endpoint::ToString() const {
+  static constexpr uint8_t kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(addr, kV4Mapped, 12) == 0) {
+    const uint32_t v4 =
+        uint32_t{addr[12]} << 24 | uint32_t{addr[13]} << 16 | uint32_t{addr[14]} << 8 | addr[15];
+    return FormatIpv4(v4) + ":" + std::to_string(port);
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, addr, text, sizeof(text));
+  return std::string("[") + text + "]:" + std::to_string(port);
+}
+
+}  // namespace ipop

@@ -42,6 +42,14 @@ struct NodeConfig {
   uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
   uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
   std::vector<PeerConfig> peers;    // peer = "VIP HOST:PORT", repeatable
+  // [dataplane]
+  uint32_t dp_burst = 32;               // dataplane.burst: packets per burst, 1..256
+  uint32_t dp_spin_us = 50;             // dataplane.spin-us: busy-poll this long after last work
+  uint32_t dp_idle_wait_ms = 5;         // dataplane.idle-wait-ms: max block while idle (inject latency)
+  uint32_t dp_attach_timeout_ms = 15000;  // dataplane.attach-timeout-ms: wait for the shm region
+  // [controlplane]
+  uint32_t cp_poll_ms = 2;              // controlplane.poll-ms: punt-ring poll period
+  std::string log_level = "info";       // node.log-level: debug | info | warn | error
   std::string config_file;          // where the file came from, for reloads
 };
 

@@ -1,0 +1,298 @@
+// The management socket is served from the control plane's event loop, so every client gets a
+// hard time budget: a client that connects and stalls must not freeze forwarding-table updates or
+// HELLOs. Requests are tiny ("status"), so one bounded line per connection is enough.
+#include "controlplane/mgmt_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+namespace ipop::cp {
+namespace {
+
+constexpr size_t kMaxRequestBytes = 4096;
+constexpr int kReadBudgetMs = 200;
+constexpr int kWriteBudgetMs = 500;
+constexpr size_t kMaxReplyBytes = 16u << 20;  // the client refuses anything larger
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+int RemainingMs(int64_t deadline_ms) {
+  const int64_t left = deadline_ms - NowMs();
+  return left > 0 ? static_cast<int>(left) : 0;
+}
+
+std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+bool FillAddress(const std::string& path, sockaddr_un* addr, std::string* error) {
+  *addr = {};
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr->sun_path)) {
+    *error = "socket path '" + path + "' is empty or longer than " +
+             std::to_string(sizeof(addr->sun_path) - 1) + " bytes";
+    return false;
+  }
+  std::memcpy(addr->sun_path, path.data(), path.size());
+  return true;
+}
+
+// mkdir -p with mode 0755 for every missing component of the socket's directory.
+bool MakeParentDirs(const std::string& path, std::string* error) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return true;
+  const std::string dir = path.substr(0, slash);
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    const std::string prefix = dir.substr(0, pos);
+    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = Errno(("cannot create directory " + prefix).c_str());
+      return false;
+    }
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *error = dir + " is not a directory";
+    return false;
+  }
+  return true;
+}
+
+// A socket file left by a killed control plane is removed; one that still answers belongs to a
+// live server (a second node with the same name), and stealing it would orphan that server.
+bool ClearStaleSocket(const std::string& path, const sockaddr_un& addr, std::string* error) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return true;
+    *error = Errno(("cannot stat " + path).c_str());
+    return false;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    *error = path + " exists and is not a socket; refusing to replace it";
+    return false;
+  }
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) {
+    *error = Errno("socket");
+    return false;
+  }
+  const int rc = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  const int connect_errno = errno;
+  close(probe);
+  // EAGAIN: the listener exists but its backlog is full, so it is alive too.
+  if (rc == 0 || connect_errno == EAGAIN) {
+    *error = "another server is already listening on " + path +
+             " (is this node already running?)";
+    return false;
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    *error = Errno(("cannot remove stale socket " + path).c_str());
+    return false;
+  }
+  return true;
+}
+
+bool IsTextLine(std::string_view line) {
+  for (unsigned char c : line) {
+    if (c < 0x20 && c != '\t') return false;
+    if (c == 0x7f) return false;
+  }
+  return true;
+}
+
+enum class ReadOutcome { kLine, kTooLong, kNothing };
+
+// Reads up to the first '\n' within the read budget. A client that half-closes without a newline
+// still gets its bytes treated as the line (e.g. `printf status | socat`).
+ReadOutcome ReadRequestLine(int fd, std::string* line) {
+  char buf[kMaxRequestBytes];
+  size_t used = 0;
+  const int64_t deadline = NowMs() + kReadBudgetMs;
+  while (used < sizeof(buf)) {
+    const ssize_t n = recv(fd, buf + used, sizeof(buf) - used, 0);
+    if (n > 0) {
+      const void* newline = std::memchr(buf + used, '\n', static_cast<size_t>(n));
+      used += static_cast<size_t>(n);
+      if (newline != nullptr) {
+        line->assign(buf, static_cast<const char*>(newline) - buf);
+        if (!line->empty() && line->back() == '\r') line->pop_back();
+        return ReadOutcome::kLine;
+      }
+      continue;
+    }
+    if (n == 0) break;  // EOF
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ReadOutcome::kNothing;
+    const int wait_ms = RemainingMs(deadline);
+    if (wait_ms == 0) return ReadOutcome::kNothing;
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) return ReadOutcome::kNothing;
+  }
+  if (used == sizeof(buf)) return ReadOutcome::kTooLong;
+  if (used == 0) return ReadOutcome::kNothing;
+  line->assign(buf, used);
+  return ReadOutcome::kLine;
+}
+
+void WriteReply(int fd, const std::string& reply) {
+  size_t sent = 0;
+  const int64_t deadline = NowMs() + kWriteBudgetMs;
+  while (sent < reply.size()) {
+    const ssize_t n = send(fd, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;
+    const int wait_ms = RemainingMs(deadline);
+    if (wait_ms == 0) return;  // client stopped reading: drop it
+    pollfd pfd{fd, POLLOUT, 0};
+    if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) return;
+  }
+}
+
+std::string Dispatch(const MgmtServer::Handler& handler, ReadOutcome outcome,
+                     const std::string& line) {
+  if (outcome == ReadOutcome::kTooLong) {
+    return "error: request longer than " + std::to_string(kMaxRequestBytes) + " bytes\n";
+  }
+  if (!IsTextLine(line)) return "error: request is not a line of text\n";
+  std::string reply;
+  try {
+    reply = handler(line);
+  } catch (const std::exception& e) {
+    reply = std::string("error: internal: ") + e.what();
+  }
+  if (reply.empty() || reply.back() != '\n') reply.push_back('\n');
+  return reply;
+}
+
+}  // namespace
+
+std::unique_ptr<MgmtServer> MgmtServer::Listen(const std::string& path, Handler handler,
+                                               std::string* error) {
+  sockaddr_un addr;
+  if (!FillAddress(path, &addr, error)) return nullptr;
+  if (!MakeParentDirs(path, error)) return nullptr;
+  if (!ClearStaleSocket(path, addr, error)) return nullptr;
+
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    *error = Errno("socket");
+    return nullptr;
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    *error = Errno(("cannot bind " + path).c_str());
+    close(fd);
+    return nullptr;
+  }
+  // Tightened before listen(): until then nobody can connect, so there is no window in which
+  // the umask-derived mode lets other users in.
+  if (chmod(path.c_str(), 0600) != 0 || listen(fd, 16) != 0) {
+    *error = Errno(("cannot set up " + path).c_str());
+    close(fd);
+    unlink(path.c_str());
+    return nullptr;
+  }
+  return std::unique_ptr<MgmtServer>(new MgmtServer(path, fd, std::move(handler)));
+}
+
+MgmtServer::~MgmtServer() {
+  close(fd_);
+  unlink(path_.c_str());
+}
+
+void MgmtServer::OnReadable() {
+  for (;;) {
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (client < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN: all served; EMFILE etc.: retry on the next readiness
+    }
+    std::string line;
+    const ReadOutcome outcome = ReadRequestLine(client, &line);
+    if (outcome != ReadOutcome::kNothing) WriteReply(client, Dispatch(handler_, outcome, line));
+    close(client);
+  }
+}
+
+bool MgmtRequest(const std::string& path, const std::string& line, std::string* reply,
+                 std::string* error, int timeout_ms) {
+  reply->clear();
+  sockaddr_un addr;
+  if (!FillAddress(path, &addr, error)) return false;
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = Errno("socket");
+    return false;
+  }
+  const int64_t deadline = NowMs() + timeout_ms;
+  // A blocking connect that honours the timeout covers a server whose backlog is full.
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    *error = Errno(("cannot connect to " + path).c_str());
+    close(fd);
+    return false;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+  const std::string request = line + "\n";
+  size_t sent = 0;
+  char buf[16384];
+  bool request_done = false;
+  for (;;) {
+    pollfd pfd{fd, static_cast<short>(POLLIN | (request_done ? 0 : POLLOUT)), 0};
+    const int wait_ms = RemainingMs(deadline);
+    const int ready = wait_ms > 0 ? poll(&pfd, 1, wait_ms) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      *error = "no reply from " + path + " within " + std::to_string(timeout_ms) + " ms";
+      break;
+    }
+    if (!request_done && (pfd.revents & POLLOUT)) {
+      const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+      // EPIPE: the server already replied (e.g. "request too long") and closed; read that.
+      if (sent == request.size() || (n < 0 && errno == EPIPE)) request_done = true;
+    }
+    if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n > 0) {
+        reply->append(buf, static_cast<size_t>(n));
+        if (reply->size() > kMaxReplyBytes) {
+          *error = "reply from " + path + " is larger than " + std::to_string(kMaxReplyBytes);
+          break;
+        }
+        continue;
+      }
+      // ECONNRESET after data: the server closed with part of our request unread (it rejected
+      // an oversize line); what it sent before closing is the whole reply.
+      if (n == 0 || errno == ECONNRESET) {
+        close(fd);
+        if (!reply->empty()) return true;
+        *error = path + " closed the connection without a reply";
+        return false;
+      }
+      if (errno == EAGAIN || errno == EINTR) continue;
+      *error = Errno(("cannot read reply from " + path).c_str());
+      break;
+    }
+  }
+  close(fd);
+  return false;
+}
+
+}  // namespace ipop::cp

@@ -1,0 +1,228 @@
+# Shared helpers for network-namespace topologies running real IPOP nodes.
+# Sourced by tests/integration/*.sh, tools/demo.sh and bench/*.sh.
+#
+# Every name (namespaces, node names, shm objects, sockets) carries a per-run prefix so runs never
+# collide, and net_cleanup (installed as an EXIT trap by net_init) stops exactly the processes this
+# run started, by PID, and deletes what it created, also when a test fails half-way.
+
+IPOP_ROOT=${IPOP_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+IPOP_BUILD=${IPOP_BUILD:-$IPOP_ROOT/build}
+SKIP=77
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  net_dump_diagnostics >&2 || true
+  exit 1
+}
+skip() {
+  printf 'SKIP: %s\n' "$*"
+  exit $SKIP
+}
+
+net_require() {
+  [[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
+  command -v ip >/dev/null || skip "iproute2 (ip) missing"
+  local b
+  for b in tools/ipop-node tools/ipopctl dataplane/ipop-dataplane controlplane/ipop-controlplane; do
+    [[ -x $IPOP_BUILD/$b ]] || fail "not built: $IPOP_BUILD/$b (run tools/build.sh)"
+  done
+  [[ -e /dev/net/tun ]] || skip "/dev/net/tun missing (no TAP support)"
+  ip netns add "ipopprobe$$" 2>/dev/null || skip "cannot create network namespaces here"
+  ip netns del "ipopprobe$$"
+}
+
+# net_init PREFIX: PREFIX is a short word naming the test; the run id makes it unique.
+net_init() {
+  RUN="${1:-t}$$"
+  RUN=${RUN:0:10}
+  WORK=$(mktemp -d "/tmp/ipop-$RUN.XXXXXX")
+  NAMESPACES=()
+  PIDS=()
+  NODES=()
+  HUB="${RUN}hub"
+  ip netns add "$HUB"
+  NAMESPACES+=("$HUB")
+  ip -n "$HUB" link add br0 type bridge
+  ip -n "$HUB" link set br0 up
+  ip -n "$HUB" link set lo up
+  trap net_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# Underlay address of node i (1-based) and its virtual IP.
+underlay_ip() { echo "172.31.$((200 + ${1:-0} / 250)).$(( ${1} % 250 + 1 ))"; }
+vip_of() { echo "10.77.0.$1"; }
+ns_of() { echo "${RUN}n$1"; }
+node_name() { echo "${RUN}n$1"; }
+
+# net_add_host i: namespace for node i, veth u0 into the hub bridge, underlay address.
+net_add_host() {
+  local i=$1 ns
+  ns=$(ns_of "$i")
+  ip netns add "$ns"
+  NAMESPACES+=("$ns")
+  ip -n "$ns" link set lo up
+  ip link add "${RUN}u$i" type veth peer name "${RUN}h$i"
+  ip link set "${RUN}u$i" netns "$ns"
+  ip link set "${RUN}h$i" netns "$HUB"
+  ip -n "$ns" link set "${RUN}u$i" name u0
+  ip -n "$ns" addr add "$(underlay_ip "$i")/16" dev u0
+  ip -n "$ns" link set u0 up
+  ip -n "$HUB" link set "${RUN}h$i" master br0
+  ip -n "$HUB" link set "${RUN}h$i" up
+}
+
+SECRET=${SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+
+# write_config i N [extra lines...]: config for node i in an N-node full mesh of static peers.
+write_config() {
+  local i=$1 n=$2 j
+  shift 2
+  local f="$WORK/n$i.conf"
+  {
+    for ((j = 1; j <= n; j++)); do
+      ((j == i)) || echo "peer = $(vip_of "$j") $(underlay_ip "$j"):5800"
+    done
+    echo "[node]"
+    echo "name = $(node_name "$i")"
+    echo "vip = $(vip_of "$i")/24"
+    echo "tap = ipop0"
+    echo "listen = 0.0.0.0:5800"
+    echo "mgmt-socket = $WORK/n$i.sock"
+    echo "[network]"
+    echo "name = ${NETWORK_NAME:-demo}"
+    echo "secret = $SECRET"
+    echo "hello-interval-ms = 500"
+    echo "peer-timeout-ms = 3000"
+    for extra in "$@"; do echo "$extra"; done
+  } >"$f"
+  echo "$f"
+}
+
+# start_node i [ipop-node flags...]: starts the supervisor for node i inside its namespace.
+start_node() {
+  local i=$1 ns
+  shift
+  ns=$(ns_of "$i")
+  ip netns exec "$ns" "$IPOP_BUILD/tools/ipop-node" --config "$WORK/n$i.conf" \
+    --pidfile "$WORK/n$i.pid" "$@" >>"$WORK/n$i.log" 2>&1 &
+  PIDS+=($!)
+  NODE_PID[$i]=$!
+  NODES+=("$i")
+}
+
+ctl() { # ctl i COMMAND...
+  local i=$1
+  shift
+  "$IPOP_BUILD/tools/ipopctl" --socket "$WORK/n$i.sock" "$@"
+}
+
+in_ns() { # in_ns i CMD...
+  local i=$1
+  shift
+  ip netns exec "$(ns_of "$i")" "$@"
+}
+
+# wait_for SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds.
+wait_for() {
+  local secs=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  while ! "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "timed out after ${secs}s waiting for: $what"
+    sleep 0.2
+  done
+}
+
+# peers_ready i N: node i reports every other node of an N-node mesh up and tx-ready.
+peers_ready() {
+  local i=$1 n=$2 out
+  out=$(ctl "$i" peers 2>/dev/null) || return 1
+  [[ $(grep -c ' up ' <<<"$out") -eq $((n - 1)) ]] || return 1
+  ! grep -q 'tx-ready no' <<<"$out"
+}
+
+peer_up() { # peer_up i j: node i reports node j up and tx-ready
+  local line
+  line=$(ctl "$1" peers 2>/dev/null | grep "peer $(vip_of "$2") ") || return 1
+  grep -q ' up ' <<<"$line" && ! grep -q 'tx-ready no' <<<"$line"
+}
+
+child_pid() { # child_pid i dataplane|controlplane: the supervised process of node i
+  pgrep -P "${NODE_PID[$1]}" -f "ipop-$2" | head -n1
+}
+
+stop_node() {
+  local i=$1 pid=${NODE_PID[$1]:-}
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  local t
+  for ((t = 0; t < 100; t++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "node $i supervisor did not stop in 10 s; killing"
+    pkill -KILL -P "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null
+    return 1
+  fi
+  unset "NODE_PID[$i]"
+  return 0
+}
+
+net_dump_diagnostics() {
+  [[ -n ${WORK:-} && -d ${WORK:-/nonexistent} ]] || return 0
+  local i
+  for i in "${NODES[@]}"; do
+    echo "---- node $i: status / peers / counters"
+    ctl "$i" status 2>&1 | head -n 30
+    ctl "$i" peers 2>&1 | head -n 30
+    ctl "$i" counters 2>&1 | head -n 60
+    echo "---- node $i: log (last 40 lines)"
+    tail -n 40 "$WORK/n$i.log" 2>/dev/null
+  done
+}
+
+net_cleanup() {
+  local rc=$? i pid
+  trap - EXIT
+  for i in "${!NODE_PID[@]}"; do stop_node "$i" || true; done
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      pkill -KILL -P "$pid" 2>/dev/null
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+  for i in "${NODES[@]}"; do rm -f "/dev/shm/ipop-$(node_name "$i")"; done
+  for ns in "${NAMESPACES[@]}"; do
+    # Anything we started inside (iperf3, tcpdump) dies with our PID list or here.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
+  if [[ $rc -eq 0 || -z ${KEEP_WORK:-} ]]; then rm -rf "$WORK"; fi
+  exit $rc
+}
+
+declare -A NODE_PID=()
+
+# iperf_tcp SRC DST SECONDS [STREAMS] [DST_IP]: TCP from node SRC to node DST through the overlay
+# (or to DST_IP); prints received Gbit/s. The server serves one test and exits.
+iperf_tcp() {
+  local src=$1 dst=$2 secs=$3 streams=${4:-1} ip=${5:-$(vip_of "$2")} port=$((5201 + RANDOM % 500))
+  in_ns "$dst" iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+  local spid=$!
+  PIDS+=($spid)
+  wait_for 5 "iperf3 server in node $dst" in_ns "$dst" bash -c "ss -ltn | grep -q ':$port '"
+  local json
+  json=$(in_ns "$src" iperf3 -c "$ip" -p "$port" -t "$secs" -P "$streams" -J 2>&1)
+  wait "$spid" 2>/dev/null
+  python3 -c 'import json,sys
+d=json.loads(sys.stdin.read())
+if "error" in d: sys.exit("iperf3: "+d["error"])
+print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' <<<"$json"
+}
+
+# ping_ok SRC DST_IP [COUNT]: true when every echo is answered.
+ping_ok() { in_ns "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
