@@ -34,7 +34,8 @@ for i in 1 2; do
   in_ns $i ip link set vx0 mtu 1450 up
 done
 
-# wireguard-go (userspace WireGuard; Debian's wireguard-go + wg from wireguard-tools)
+# wireguard-go (userspace WireGuard; Debian's wireguard-go + wg from wireguard-tools). Its UAPI
+# socket /var/run/wireguard/<ifname>.sock is global, not per namespace: names must differ.
 have_wg=0
 if command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
   have_wg=1
@@ -43,17 +44,17 @@ if command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
     wg pubkey <"$WORK/wg$i.key" >"$WORK/wg$i.pub"
   done
   for i in 1 2; do
-    WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 in_ns $i wireguard-go -f wg0 \
+    WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 in_ns $i wireguard-go -f "${RUN}w$i" \
       >"$WORK/wg$i.log" 2>&1 &
     PIDS+=($!)
   done
   for i in 1 2; do
-    wait_for 10 "wireguard-go wg0 in host $i" in_ns $i ip link show wg0
+    wait_for 10 "wireguard-go in host $i" in_ns $i ip link show "${RUN}w$i"
     j=$((3 - i))
-    in_ns $i wg set wg0 private-key "$WORK/wg$i.key" listen-port 51820 \
+    in_ns $i wg set "${RUN}w$i" private-key "$WORK/wg$i.key" listen-port 51820 \
       peer "$(cat "$WORK/wg$j.pub")" allowed-ips "10.79.0.$j/32" endpoint "$(underlay_ip $j):51820"
-    in_ns $i ip addr add "10.79.0.$i/24" dev wg0
-    in_ns $i ip link set wg0 mtu 1420 up
+    in_ns $i ip addr add "10.79.0.$i/24" dev "${RUN}w$i"
+    in_ns $i ip link set "${RUN}w$i" mtu 1420 up
   done
 fi
 

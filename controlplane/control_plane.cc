@@ -1,1 +1,429 @@
-// stub
+#include "controlplane/control_plane.h"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "controlplane/tap_address.h"
+
+namespace ipop::cp {
+namespace {
+
+// Punt entries handled per ring per loop: bounds the time before signals and management
+// requests are looked at again when the dataplane floods us.
+constexpr uint32_t kPuntBudgetPerRing = 256;
+// Publication waits at most this long for dataplane workers to leave a slot; a failed attempt is
+// simply retried on the next loop.
+constexpr int kPublishTimeoutMs = 100;
+constexpr uint64_t kAssignRetryNs = 1'000'000'000ull;
+
+bool ProcessAlive(int32_t pid) {
+  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+bool SameEndpoint(const Endpoint& a, const Endpoint& b) {
+  return a.port == b.port && std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
+}
+
+// Settings a running control plane cannot change in place: the region, the socket, the identity.
+std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
+  if (a.name != b.name) return "node.name";
+  if (a.vip != b.vip || a.prefix_len != b.prefix_len) return "node.vip";
+  if (a.tap != b.tap) return "node.tap";
+  if (!SameEndpoint(a.listen, b.listen)) return "node.listen";
+  if (a.mtu != b.mtu) return "node.mtu";
+  if (a.workers != b.workers) return "node.workers";
+  if (a.shm_name != b.shm_name) return "node.shm";
+  if (a.mgmt_socket != b.mgmt_socket) return "node.mgmt-socket";
+  if (a.assign_address != b.assign_address) return "node.assign-address";
+  if (a.cipher != b.cipher) return "network.cipher";
+  if (a.network != b.network) return "network.name";
+  if (a.secret != b.secret) return "network.secret";
+  return "";
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
+    : cfg_(cfg), args_(std::move(args)), baselines_(shm::kMaxPeers) {}
+
+ControlPlane::~ControlPlane() {
+  if (region_) region_->header().cp_pid.store(0, std::memory_order_release);
+  if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+std::unique_ptr<ControlPlane> ControlPlane::Start(const NodeConfig& cfg,
+                                                  std::vector<std::string> args,
+                                                  std::string* error) {
+  std::unique_ptr<ControlPlane> cp(new ControlPlane(cfg, std::move(args)));
+  if (!cp->Init(error)) return nullptr;
+  return cp;
+}
+
+bool ControlPlane::Init(std::string* error) {
+  start_ns_ = clock_.NowNs();
+  // Management clients may hang up before reading the reply.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0 ||
+      (signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+    *error = std::string("cannot set up signal handling: ") + std::strerror(errno);
+    return false;
+  }
+
+  std::string err;
+  region_ = shm::ShmRegion::CreateOrAttach(cfg_.shm_name, cfg_.workers, &err);
+  if (!region_) {
+    *error = "cannot create or attach shared memory " + cfg_.shm_name + ": " + err +
+             " (check /dev/shm permissions, or stop the dataplane if node.workers changed)";
+    return false;
+  }
+  shm::RegionHeader& hdr = region_->header();
+  const int32_t other = hdr.cp_pid.load(std::memory_order_acquire);
+  const uint64_t other_beat = hdr.cp_heartbeat_ns.load(std::memory_order_acquire);
+  const uint64_t now_mono = shm::MonotonicNs();
+  if (other != 0 && other != int32_t(getpid()) && ProcessAlive(other) &&
+      now_mono - other_beat < 2'000'000'000ull) {
+    *error = "another ipop-controlplane (pid " + std::to_string(other) + ") is attached to " +
+             cfg_.shm_name + "; stop it first (two writers would corrupt the tables)";
+    return false;
+  }
+
+  writer_ = std::make_unique<shm::TableWriter>(*region_);
+  const uint32_t n_workers = region_->layout().n_workers;
+  for (uint32_t w = 0; w < n_workers; ++w) punt_rings_.push_back(region_->ring(w, shm::kPuntRing));
+  port_ = std::make_unique<InjectRingPort>(region_->ring(0, shm::kInjectRing), 0);
+  auth_ = std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network);
+  keys_ = std::make_unique<PskKeySource>(cfg_.secret, cfg_.network);
+
+  // The dataplane may be forwarding with a generation published by an earlier control plane:
+  // adopt it so traffic continues while the new handshakes run.
+  const shm::Generation* running = writer_->Active();
+  const uint64_t active = hdr.active.load(std::memory_order_acquire);
+  if (running != nullptr && !shm::ValidateGeneration(*running, shm::ActiveSeq(active))) {
+    IPOP_LOG_WARN("running table generation %llu is invalid; starting from an empty table",
+                  (unsigned long long)shm::ActiveSeq(active));
+    running = nullptr;
+  }
+  sessions_ = std::make_unique<PeerSessions>(PeerSessionsOptions::FromConfig(cfg_), clock_, random_,
+                                             *auth_, *keys_, *port_, counters_, running);
+  if (running != nullptr) {
+    for (uint32_t i = 0; i < running->hdr.n_peers && i < shm::kMaxPeers; ++i)
+      if ((running->peers[i].flags & shm::kPeerValid) != 0)
+        baselines_[i].vip = running->peers[i].vip;  // counters keep running: baseline zero
+    IPOP_LOG_INFO("inherited table generation %llu: %llu peers, %llu sessions",
+                  (unsigned long long)shm::ActiveSeq(active),
+                  (unsigned long long)counters_.Get(CpCounter::inherited_peers),
+                  (unsigned long long)counters_.Get(CpCounter::inherited_sessions));
+  }
+  RefreshTrafficBaselines();
+  seen_dp_instance_ = hdr.dp_instance.load(std::memory_order_acquire);
+  sessions_->ObserveDataplaneInstance(seen_dp_instance_);
+  arp_ = std::make_unique<ArpResponder>(*port_, counters_);
+  arp_->SetTable(sessions_->BuildSpec());
+
+  mgmt_ = MgmtServer::Listen(
+      cfg_.mgmt_socket, [this](std::string_view line) { return HandleCommand(line); }, &err);
+  if (!mgmt_) {
+    *error = "cannot listen on management socket " + cfg_.mgmt_socket + ": " + err +
+             " (set node.mgmt-socket to a writable path)";
+    return false;
+  }
+
+  address_ = cfg_.assign_address ? AddressState::kWaiting : AddressState::kNotManaged;
+  hdr.cp_pid.store(int32_t(getpid()), std::memory_order_release);
+  hdr.cp_attach_count.fetch_add(1, std::memory_order_acq_rel);
+  hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
+  IPOP_LOG_INFO("node %s vip %s/%u network %s: %zu peers, shm %s, mgmt %s", cfg_.name.c_str(),
+                FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len, cfg_.network.c_str(),
+                sessions_->peer_count(), cfg_.shm_name.c_str(), cfg_.mgmt_socket.c_str());
+  return true;
+}
+
+int ControlPlane::Run() {
+  bool more_punts = false;
+  while (running_) {
+    pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {mgmt_->fd(), POLLIN, 0}};
+    const int timeout = more_punts ? 0 : int(cfg_.cp_poll_ms);
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+      IPOP_LOG_ERROR("poll failed: %s", std::strerror(errno));
+      return 1;
+    }
+    if (fds[0].revents & POLLIN) HandleSignals();
+    if (!running_) break;
+    if (fds[1].revents & POLLIN) mgmt_->OnReadable();
+    more_punts = DrainPuntRings();
+    Iterate();
+  }
+  IPOP_LOG_INFO("stopping; the dataplane keeps forwarding with table %llu",
+                (unsigned long long)writer_->seq());
+  return 0;
+}
+
+void ControlPlane::HandleSignals() {
+  signalfd_siginfo si;
+  while (read(signal_fd_, &si, sizeof(si)) == ssize_t(sizeof(si))) {
+    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+      IPOP_LOG_INFO("signal %u: exiting", si.ssi_signo);
+      running_ = false;
+    } else if (si.ssi_signo == SIGHUP) {
+      IPOP_LOG_INFO("SIGHUP: reloading the configuration");
+      Reload();  // logs its outcome
+    }
+  }
+}
+
+bool ControlPlane::DrainPuntRings() {
+  bool more = false;
+  for (uint32_t w = 0; w < punt_rings_.size(); ++w) {
+    SpscRingView& ring = punt_rings_[w];
+    uint32_t handled = 0;
+    SpscRingView::Entry e;
+    while (handled < kPuntBudgetPerRing && ring.Peek(e)) {
+      switch (shm::PuntKind(e.meta.kind)) {
+        case shm::PuntKind::kUnderlayControl: {
+          Endpoint from;
+          std::memcpy(from.addr, e.meta.addr, sizeof(from.addr));
+          from.port = e.meta.port;
+          sessions_->OnControlDatagram(from, e.payload);
+          break;
+        }
+        case shm::PuntKind::kTapFrame:
+          arp_->OnTapFrame(e.payload);
+          break;
+        default:
+          counters_.Bump(CpCounter::punt_unknown_kind);
+          break;
+      }
+      ring.Pop();
+      ++handled;
+    }
+    if (ring.corrupt()) {
+      counters_.Bump(CpCounter::punt_ring_corrupt);
+      IPOP_LOG_WARN("punt ring of worker %u was inconsistent; reset", w);
+      ring.Reset();
+    }
+    more = more || handled == kPuntBudgetPerRing;
+  }
+  return more;
+}
+
+void ControlPlane::Iterate() {
+  shm::RegionHeader& hdr = region_->header();
+  const uint64_t dp = hdr.dp_instance.load(std::memory_order_acquire);
+  if (dp != seen_dp_instance_) {
+    seen_dp_instance_ = dp;
+    // A restarted dataplane creates the TAP anew: the address has to be set again.
+    if (address_ != AddressState::kNotManaged) {
+      address_ = AddressState::kWaiting;
+      logged_waiting_for_tap_ = false;
+      next_assign_ns_ = 0;
+    }
+  }
+  sessions_->ObserveDataplaneInstance(dp);
+  sessions_->Tick();
+  PublishIfChanged();
+  AssignAddress();
+  hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
+}
+
+void ControlPlane::PublishIfChanged() {
+  if (!sessions_->spec_changed()) return;
+  const shm::TableSpec spec = sessions_->BuildSpec();
+  arp_->SetTable(spec);
+  std::string err;
+  if (writer_->Publish(spec, &err, kPublishTimeoutMs)) {
+    sessions_->MarkPublished();
+    counters_.Bump(CpCounter::publish_ok);
+    RefreshTrafficBaselines();
+    IPOP_LOG_DEBUG("published table %llu (%zu peers, %zu sessions)",
+                   (unsigned long long)writer_->seq(), spec.peers.size(), spec.sessions.size());
+  } else {
+    counters_.Bump(CpCounter::publish_failed);
+    uint64_t suppressed = 0;
+    if (publish_log_.Allow(clock_.NowNs(), &suppressed))
+      IPOP_LOG_WARN("table publication failed (will retry): %s (%llu similar suppressed)",
+                    err.c_str(), (unsigned long long)suppressed);
+  }
+}
+
+void ControlPlane::AssignAddress() {
+  if (address_ == AddressState::kNotManaged || address_ == AddressState::kAssigned) return;
+  const uint64_t now = clock_.NowNs();
+  if (now < next_assign_ns_) return;
+  std::string err;
+  switch (AssignIpv4(cfg_.tap, cfg_.vip, cfg_.prefix_len, &err)) {
+    case AssignResult::kOk:
+      address_ = AddressState::kAssigned;
+      IPOP_LOG_INFO("assigned %s/%u to %s", FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len,
+                    cfg_.tap.c_str());
+      break;
+    case AssignResult::kNoSuchInterface:
+      // Normal until the dataplane has created the TAP: retry every loop, say so once.
+      address_ = AddressState::kWaiting;
+      if (!logged_waiting_for_tap_) {
+        IPOP_LOG_INFO("waiting for the dataplane to create %s", cfg_.tap.c_str());
+        logged_waiting_for_tap_ = true;
+      }
+      break;
+    case AssignResult::kFailed:
+      if (address_ != AddressState::kFailed)
+        IPOP_LOG_ERROR("cannot assign %s/%u to %s: %s (retrying every second)",
+                       FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len, cfg_.tap.c_str(),
+                       err.c_str());
+      address_ = AddressState::kFailed;
+      next_assign_ns_ = now + kAssignRetryNs;
+      break;
+  }
+}
+
+PeerTraffic ControlPlane::TrafficOf(uint32_t slot) const {
+  PeerTraffic t;
+  if (slot >= shm::kMaxPeers) return t;
+  for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
+    const PeerCounters& c = region_->counters(w).peer[slot];
+    t.rx_packets += c.rx_packets.load(std::memory_order_relaxed);
+    t.rx_bytes += c.rx_bytes.load(std::memory_order_relaxed);
+    t.tx_packets += c.tx_packets.load(std::memory_order_relaxed);
+    t.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
+void ControlPlane::RefreshTrafficBaselines() {
+  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
+    SlotBaseline& b = baselines_[p.slot];
+    if (b.vip != p.vip) {
+      b.vip = p.vip;
+      b.at_assignment = TrafficOf(p.slot);
+    }
+  }
+}
+
+std::string ControlPlane::HandleCommand(std::string_view line) {
+  const std::string_view cmd = Trim(line);
+  if (cmd == "status") return StatusText();
+  if (cmd == "peers") return PeersText();
+  if (cmd == "counters") return CountersText();
+  if (cmd == "reload") return Reload() + "\n";
+  return "error: unknown command '" + std::string(cmd) +
+         "' (expected status, peers, counters or reload)\n";
+}
+
+std::string ControlPlane::Reload() {
+  std::vector<const char*> argv;
+  argv.push_back("ipop-controlplane");
+  for (const std::string& a : args_) argv.push_back(a.c_str());
+  ConfigResult parsed = ParseConfig(int(argv.size()), argv.data());
+  if (!parsed.config) {
+    const std::string why = parsed.error.empty() ? "no configuration" : parsed.error;
+    IPOP_LOG_WARN("reload failed, keeping the running config: %s", why.c_str());
+    return "error: reload failed, running config unchanged: " + why;
+  }
+  const NodeConfig& next = *parsed.config;
+  const std::string fixed = RestartOnlyChange(cfg_, next);
+  if (!fixed.empty()) {
+    IPOP_LOG_WARN("reload refused: %s changed; restart ipop-controlplane to apply", fixed.c_str());
+    return "error: " + fixed + " cannot change at run time; restart ipop-controlplane to apply it" +
+           " (running config unchanged)";
+  }
+  if (!SetLogLevel(next.log_level)) {
+    return "error: node.log-level '" + next.log_level + "' unknown (running config unchanged)";
+  }
+  const ReconfigureSummary sum =
+      sessions_->Reconfigure(next.peers, next.hello_interval_ms, next.peer_timeout_ms);
+  cfg_ = next;
+  char msg[160];
+  std::snprintf(msg, sizeof(msg), "ok: reloaded, %zu peers (added %u, removed %u, changed %u)",
+                sessions_->peer_count(), sum.added, sum.removed, sum.changed);
+  IPOP_LOG_INFO("%s", msg);
+  return msg;
+}
+
+std::string ControlPlane::StatusText() const {
+  shm::RegionHeader& hdr = region_->header();
+  NodeStatus s;
+  s.node = cfg_.name;
+  s.network = cfg_.network;
+  s.vip = cfg_.vip;
+  s.prefix_len = cfg_.prefix_len;
+  s.tap = cfg_.tap;
+  switch (address_) {
+    case AddressState::kNotManaged:
+      s.tap_address = "not-managed";
+      break;
+    case AddressState::kWaiting:
+      s.tap_address = "waiting-for-interface";
+      break;
+    case AddressState::kAssigned:
+      s.tap_address = "assigned";
+      break;
+    case AddressState::kFailed:
+      s.tap_address = "failed";
+      break;
+  }
+  s.table_seq = writer_->seq();
+  s.dp_pid = hdr.dp_pid.load(std::memory_order_acquire);
+  s.dp_alive = ProcessAlive(s.dp_pid);
+  s.dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
+  const uint64_t beat = hdr.dp_heartbeat_ns.load(std::memory_order_acquire);
+  const uint64_t now = shm::MonotonicNs();
+  s.dp_heartbeat_known = beat != 0 && beat <= now;
+  s.dp_heartbeat_age_ns = s.dp_heartbeat_known ? now - beat : 0;
+  s.dp_workers_running = hdr.dp_workers_running.load(std::memory_order_acquire);
+  s.peers_up = sessions_->peers_up();
+  s.peers_total = sessions_->peer_count();
+  s.uptime_ns = clock_.NowNs() - start_ns_;
+  s.cp_pid = int32_t(getpid());
+  s.cp_attach_count = hdr.cp_attach_count.load(std::memory_order_acquire);
+  return FormatStatus(s);
+}
+
+std::string ControlPlane::PeersText() const {
+  const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
+  std::vector<PeerTraffic> traffic;
+  traffic.reserve(peers.size());
+  for (const PeerSessions::PeerStatus& p : peers) {
+    PeerTraffic t = TrafficOf(p.slot);
+    const SlotBaseline& b = baselines_[p.slot];
+    if (b.vip == p.vip) {
+      t.rx_packets -= std::min(t.rx_packets, b.at_assignment.rx_packets);
+      t.rx_bytes -= std::min(t.rx_bytes, b.at_assignment.rx_bytes);
+      t.tx_packets -= std::min(t.tx_packets, b.at_assignment.tx_packets);
+      t.tx_bytes -= std::min(t.tx_bytes, b.at_assignment.tx_bytes);
+    }
+    traffic.push_back(t);
+  }
+  return FormatPeers(peers, traffic);
+}
+
+std::string ControlPlane::CountersText() const {
+  uint64_t drops[kNumDropReasons] = {};
+  uint64_t stats[kNumStats] = {};
+  for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
+    const shm::WorkerCounters& c = region_->counters(w);
+    for (uint32_t i = 0; i < kNumDropReasons; ++i)
+      drops[i] += c.drop[i].load(std::memory_order_relaxed);
+    for (uint32_t i = 0; i < kNumStats; ++i) stats[i] += c.stat[i].load(std::memory_order_relaxed);
+  }
+  return FormatCounters(drops, stats, counters_);
+}
+
+}  // namespace ipop::cp

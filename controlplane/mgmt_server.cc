@@ -34,7 +34,9 @@ int RemainingMs(int64_t deadline_ms) {
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
-std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string Errno(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 bool FillAddress(const std::string& path, sockaddr_un* addr, std::string* error) {
   *addr = {};
@@ -92,8 +94,7 @@ bool ClearStaleSocket(const std::string& path, const sockaddr_un& addr, std::str
   close(probe);
   // EAGAIN: the listener exists but its backlog is full, so it is alive too.
   if (rc == 0 || connect_errno == EAGAIN) {
-    *error = "another server is already listening on " + path +
-             " (is this node already running?)";
+    *error = "another server is already listening on " + path + " (is this node already running?)";
     return false;
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {

@@ -82,17 +82,34 @@ std::string KeyOf(const po::error_with_option_name& e) {
   return name.empty() ? std::string("config") : name;
 }
 
+// Never calls what() on error_with_option_name: Boost 1.74 expands its %placeholders% in a loop
+// that never ends when the offending text itself contains one (found by fuzz_config).
 std::string BoostErrorText(const po::error& e) {
-  if (const auto* u = dynamic_cast<const po::unknown_option*>(&e))
-    return KeyOf(*u) + ": unknown key, expected one of the keys listed by --help";
+  if (const auto* u = dynamic_cast<const po::unknown_option*>(&e)) {
+    const std::string key = KeyOf(*u);
+    const bool sectioned_peer = key.size() > 5 && key.compare(key.size() - 5, 5, ".peer") == 0;
+    return key + (sectioned_peer ? ": unknown key, peer lines must come before any [section]"
+                                 : ": unknown key, expected one of the keys listed by --help");
+  }
   if (const auto* m = dynamic_cast<const po::multiple_occurrences*>(&e))
     return KeyOf(*m) + ": given more than once, expected a single value";
-  if (const auto* r = dynamic_cast<const po::invalid_command_line_syntax*>(&e))
-    return KeyOf(*r) + ": " + r->what();
-  if (const auto* s = dynamic_cast<const po::invalid_config_file_syntax*>(&e))
-    return std::string("config: ") + s->what() + ", expected 'key = value' or '[section]'";
+  if (const auto* s = dynamic_cast<const po::invalid_config_file_syntax*>(&e)) {
+    std::string line = s->tokens();
+    if (line.size() > 80) line = line.substr(0, 80) + "...";
+    return "config: invalid line '" + line + "', expected 'key = value' or '[section]'";
+  }
+  if (const auto* r = dynamic_cast<const po::invalid_syntax*>(&e)) {
+    switch (r->kind()) {
+      case po::invalid_syntax::missing_parameter:
+        return KeyOf(*r) + ": no value given, expected --" + KeyOf(*r) + " VALUE";
+      case po::invalid_syntax::extra_parameter:
+        return KeyOf(*r) + ": takes no value";
+      default:
+        return KeyOf(*r) + ": malformed flag, expected --key VALUE or --key=VALUE";
+    }
+  }
   if (const auto* n = dynamic_cast<const po::error_with_option_name*>(&e))
-    return KeyOf(*n) + ": " + n->what();
+    return KeyOf(*n) + ": invalid value";
   return std::string("config: ") + e.what();
 }
 
@@ -361,7 +378,16 @@ ConfigResult ParseConfig(int argc, const char* const* argv) {
     // No abbreviations: a typo must be an error, not a guess.
     const int style =
         po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    po::store(po::command_line_parser(argc, argv).options(all).style(style).run(), cmd);
+    const po::parsed_options parsed =
+        po::command_line_parser(argc, argv).options(all).style(style).run();
+    // Boost would silently drop a stray word, e.g. the second half of an unquoted --peer value.
+    const auto stray = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!stray.empty()) {
+      r.error = "config: unexpected argument '" + stray.front() +
+                "', expected --key value (quote values with spaces: --peer \"VIP HOST:PORT\")";
+      return r;
+    }
+    po::store(parsed, cmd);
   } catch (const po::error& e) {
     r.error = BoostErrorText(e);
     return r;

@@ -67,7 +67,7 @@ enum class MapResult { kMapped, kNeverSized, kError };
 // Maps fd once it is at least a header long; kNeverSized after kInitWaitMs if it never grows.
 MapResult MapWhenSized(int fd, const std::string& name, Mapping* m, std::string* error) {
   for (int waited = 0;; ++waited) {
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd, &st) != 0) {
       *error = Errno("fstat", name);
       return MapResult::kError;
@@ -258,7 +258,7 @@ std::unique_ptr<ShmRegion> ShmRegion::Attach(const std::string& name, std::strin
                              : Errno("shm_open", name);
     return nullptr;
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) {
     *error = Errno("fstat", name);
     close(fd);

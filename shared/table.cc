@@ -17,7 +17,9 @@ constexpr uint32_t kMaxMtu = 9000;
 constexpr uint32_t kBucketMask = kRouteBuckets - 1;
 
 // Mask for a prefix length 0..32 without the undefined 32-bit shift by 32.
-constexpr uint32_t PrefixMask(uint32_t len) { return uint32_t(~uint64_t{0} << (32 - len)); }
+constexpr uint32_t PrefixMask(uint32_t len) {
+  return uint32_t(~uint64_t{0} << (32 - len));
+}
 
 bool DataplaneAlive(const RegionHeader& h) {
   const int32_t pid = h.dp_pid.load(std::memory_order_acquire);
@@ -28,6 +30,19 @@ bool DataplaneAlive(const RegionHeader& h) {
 void SleepOneMs() {
   timespec ts{0, 1'000'000L};
   nanosleep(&ts, nullptr);
+}
+
+std::string SlowestWorker(const RegionHeader& h, uint32_t n_workers) {
+  uint32_t slowest = 0;
+  uint64_t min_seq = kOffline;
+  for (uint32_t w = 0; w < n_workers; ++w) {
+    const uint64_t q = h.workers[w].quiescent_seq.load(std::memory_order_relaxed);
+    if (q < min_seq) {
+      min_seq = q;
+      slowest = w;
+    }
+  }
+  return "worker " + std::to_string(slowest) + " (at generation " + std::to_string(min_seq) + ")";
 }
 
 // The spec turned into the arrays the slot will hold, built off to the side so that a rejected
@@ -47,8 +62,8 @@ bool BuildRoutes(const TableSpec& spec, BuiltRoutes* out, std::string* error) {
       return false;
     }
     if (r.peer >= spec.peers.size()) {
-      *error = "route peer " + std::to_string(r.peer) + " >= peers " +
-                std::to_string(spec.peers.size());
+      *error =
+          "route peer " + std::to_string(r.peer) + " >= peers " + std::to_string(spec.peers.size());
       return false;
     }
     if (r.length < 32) {
@@ -92,8 +107,8 @@ bool BuildRoutes(const TableSpec& spec, BuiltRoutes* out, std::string* error) {
 
 bool CheckSpec(const TableSpec& spec, std::string* error) {
   if (spec.peers.size() > kMaxPeers) {
-    *error = "too many peers: " + std::to_string(spec.peers.size()) + " > " +
-             std::to_string(kMaxPeers);
+    *error =
+        "too many peers: " + std::to_string(spec.peers.size()) + " > " + std::to_string(kMaxPeers);
     return false;
   }
   if (spec.local_prefix_len > 32) {
@@ -156,8 +171,9 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   std::stable_sort(order, order + kNumGenerations,
                    [&](uint32_t a, uint32_t b) { return retire_seq_[a] < retire_seq_[b]; });
 
+  const uint64_t deadline = MonotonicNs() + uint64_t(std::max(timeout_ms, 0)) * 1'000'000u;
   uint32_t slot = kNumGenerations;
-  for (int waited = 0; slot == kNumGenerations; ++waited) {
+  while (true) {
     const bool dp_alive = DataplaneAlive(h);
     for (uint32_t s : order) {
       if (s == old_slot) continue;
@@ -173,10 +189,11 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
       }
     }
     if (slot != kNumGenerations) break;
-    if (waited >= timeout_ms) {
+    if (MonotonicNs() >= deadline) {
       *error = "no table slot reclaimable within " + std::to_string(timeout_ms) +
-               " ms: a dataplane worker has not advanced past generation " +
-               std::to_string(retire_seq_[order[0]]);
+               " ms: " + SlowestWorker(h, n_workers) + " of live dataplane pid " +
+               std::to_string(h.dp_pid.load(std::memory_order_relaxed)) +
+               " still holds an older generation";
       return false;
     }
     SleepOneMs();

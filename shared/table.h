@@ -53,7 +53,8 @@ class TableReader {
  public:
   TableReader(ShmRegion& region, uint32_t worker);
   // Once per burst: adopts the newest published generation if it validates (else keeps the last
-  // and counts table_invalid). Returns the generation to use, nullptr if none yet.
+  // and counts table_invalid). Returns the generation to use, nullptr if none yet. The first call,
+  // and the first after GoOffline(), goes online first.
   const Generation* BeginBurst();
   // True when the last BeginBurst switched generations (the worker then rescans key ids).
   bool switched() const { return switched_; }
@@ -64,11 +65,15 @@ class TableReader {
   uint64_t invalid_seen() const { return invalid_; }
 
  private:
+  void Adopt(uint64_t active);
+
   ShmRegion& region_;
   uint32_t worker_;
   const Generation* cur_ = nullptr;
   uint64_t seq_ = 0;
-  uint64_t last_active_ = 0;
+  uint64_t last_active_ = 0;  // last value of `active` examined (adopted or rejected)
+  uint64_t held_active_ = 0;  // the `active` value cur_ was adopted from
+  bool online_ = false;       // the first BeginBurst goes online (QSBR handshake)
   bool switched_ = false;
   uint64_t invalid_ = 0;
 };
@@ -81,7 +86,9 @@ bool ValidateGeneration(const Generation& g, uint64_t expected_seq);
 uint32_t LookupPeer(const Generation& g, uint32_t vip);
 
 // Hash used for the /32 bucket table (both writer and reader).
-inline uint32_t RouteHash(uint32_t vip) { return (vip * 0x9E3779B1u) >> 20; }  // 12 bits
+inline uint32_t RouteHash(uint32_t vip) {
+  return (vip * 0x9E3779B1u) >> 20;
+}  // 12 bits
 static_assert(kRouteBuckets == 4096, "RouteHash yields 12 bits");
 
 }  // namespace ipop::shm

@@ -1,1 +1,139 @@
-int main() { return 1; }
+// ipopctl: sends one command line to a node's management socket and prints the reply.
+// Options end at the first non-option word, so commands may take their own "--flags" later.
+// Exit status: 0 reply, 1 reply starting with "error:", 2 usage error or node unreachable.
+#include <dirent.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "controlplane/mgmt_server.h"
+
+namespace {
+
+constexpr const char* kSocketDir = "/run/ipop";
+
+constexpr const char* kUsage =
+    "usage: ipopctl [--socket PATH | --node NAME] [--timeout-ms N] COMMAND [ARGS...]\n"
+    "\n"
+    "Talks to a running node's control plane over its management socket.\n"
+    "\n"
+    "options:\n"
+    "  --socket PATH     management socket (node.mgmt-socket in the config)\n"
+    "  --node NAME       use /run/ipop/NAME.sock\n"
+    "                    (with neither: the only *.sock in /run/ipop)\n"
+    "  --timeout-ms N    give up after N ms (default 5000)\n"
+    "  -h, --help        this text\n"
+    "\n"
+    "commands:\n"
+    "  status            node name, virtual IP, TAP and a summary of the node's state\n"
+    "  peers             the static peers and the state of each\n"
+    "  counters          dataplane counters (forwarded packets, drops by reason)\n"
+    "  reload            re-read the config file (same as SIGHUP to the node)\n"
+    "\n"
+    "exit status: 0 ok, 1 the node replied with an error, 2 usage error or node unreachable\n";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "ipopctl: %s\n(try ipopctl --help)\n", message.c_str());
+  return 2;
+}
+
+// With neither --socket nor --node, a host running exactly one node needs no flag.
+bool FindOnlySocket(std::string* path, std::string* error) {
+  std::vector<std::string> found;
+  if (DIR* dir = opendir(kSocketDir)) {
+    while (const dirent* entry = readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".sock") == 0) {
+        found.push_back(std::string(kSocketDir) + "/" + name);
+      }
+    }
+    closedir(dir);
+  }
+  if (found.size() == 1) {
+    *path = found[0];
+    return true;
+  }
+  if (found.empty()) {
+    *error = std::string("no node sockets in ") + kSocketDir +
+             "; is the node running? (or pass --socket PATH / --node NAME)";
+  } else {
+    *error = std::string("several nodes run here; pick one with --node NAME or --socket PATH:");
+    for (const std::string& p : found) *error += "\n  " + p;
+  }
+  return false;
+}
+
+bool ParseTimeout(const std::string& text, int* timeout_ms) {
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || value < 1 || value > 600000) return false;
+  *timeout_ms = static_cast<int>(value);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path, node;
+  int timeout_ms = 5000;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.rfind("--", 0) != 0) break;  // first command word
+    std::string value;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+    } else if (arg == "--socket" || arg == "--node" || arg == "--timeout-ms") {
+      if (i + 1 >= argc) return UsageError(arg + " needs a value");
+      value = argv[++i];
+    }
+    if (arg == "--socket") {
+      socket_path = value;
+    } else if (arg == "--node") {
+      node = value;
+    } else if (arg == "--timeout-ms") {
+      if (!ParseTimeout(value, &timeout_ms)) {
+        return UsageError("--timeout-ms must be a number of milliseconds in 1..600000");
+      }
+    } else {
+      return UsageError("unknown option " + arg);
+    }
+  }
+  if (i >= argc) return UsageError("no command given");
+  if (!socket_path.empty() && !node.empty()) return UsageError("give --socket or --node, not both");
+  if (!node.empty()) {
+    if (node.find('/') != std::string::npos) return UsageError("node name must not contain '/'");
+    socket_path = std::string(kSocketDir) + "/" + node + ".sock";
+  } else if (socket_path.empty()) {
+    std::string error;
+    if (!FindOnlySocket(&socket_path, &error)) {
+      std::fprintf(stderr, "ipopctl: %s\n", error.c_str());
+      return 2;
+    }
+  }
+
+  std::string line = argv[i];
+  for (++i; i < argc; ++i) line += std::string(" ") + argv[i];
+
+  std::string reply, error;
+  if (!ipop::cp::MgmtRequest(socket_path, line, &reply, &error, timeout_ms)) {
+    std::fprintf(stderr, "ipopctl: is the node running? no control plane at %s (%s)\n",
+                 socket_path.c_str(), error.c_str());
+    return 2;
+  }
+  std::fwrite(reply.data(), 1, reply.size(), stdout);
+  if (!reply.empty() && reply.back() != '\n') std::fputc('\n', stdout);
+  return reply.rfind("error:", 0) == 0 ? 1 : 0;
+}

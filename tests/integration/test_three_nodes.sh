@@ -48,7 +48,7 @@ for k in $(seq 1 20); do
   in_ns 1 bash -c "echo '$MARKER $k' > /dev/udp/$(vip_of 3)/9999" 2>/dev/null
 done
 sleep 1
-kill -INT "$TD1" "$TD3"
+kill -TERM "$TD1" "$TD3" # SIGINT is ignored by background jobs of a script
 wait "$TD1" "$TD3" 2>/dev/null
 under_pkts=$(tcpdump -r "$WORK/underlay.pcap" -n 2>/dev/null | wc -l)
 ((under_pkts >= 20)) || fail "underlay capture saw only $under_pkts datagrams (expected >= 20)"

@@ -22,8 +22,8 @@ std::vector<uint8_t> Datagram(PacketType type, size_t body, uint32_t index = 0x0
 TEST(Wire, HeaderLayoutIsBigEndianAsDocumented) {
   uint8_t h[kHeaderSize];
   WriteHeader(h, PacketType::kData, 0xa1b2c3d4, 0x0102030405060708ULL, 3, 0x80);
-  const uint8_t expected[kHeaderSize] = {0x11, 0x80, 3,    0,    0xa1, 0xb2, 0xc3, 0xd4,
-                                         1,    2,    3,    4,    5,    6,    7,    8};
+  const uint8_t expected[kHeaderSize] = {0x11, 0x80, 3, 0, 0xa1, 0xb2, 0xc3, 0xd4,
+                                         1,    2,    3, 4, 5,    6,    7,    8};
   EXPECT_EQ(0, std::memcmp(h, expected, kHeaderSize));
 }
 

@@ -1,0 +1,102 @@
+// The ipop-controlplane process: wires the logic classes (PeerSessions, ArpResponder) to the
+// shared region (punt rings in, inject ring out, table generations), the management socket and
+// signals, and runs the event loop:
+//
+//   poll(signalfd, mgmt socket, timeout controlplane.poll-ms)
+//     -> signals: SIGTERM/SIGINT stop, SIGHUP reloads the config file
+//     -> management requests (status, peers, counters, reload)
+//     -> drain every worker's punt ring: CONTROL datagrams to PeerSessions, TAP frames to ARP
+//     -> notice a dataplane restart (dp_instance), send due HELLOs, expire sessions
+//     -> publish a new table generation when the spec changed
+//     -> give the TAP its address once the dataplane has created it; heartbeat
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controlplane/arp_responder.h"
+#include "controlplane/clock.h"
+#include "controlplane/cp_counters.h"
+#include "controlplane/hello_authenticator.h"
+#include "controlplane/key_derivation.h"
+#include "controlplane/log.h"
+#include "controlplane/mgmt_server.h"
+#include "controlplane/peer_sessions.h"
+#include "controlplane/random_source.h"
+#include "controlplane/shm_port.h"
+#include "controlplane/status_report.h"
+#include "shared/config.h"
+#include "shared/shm_region.h"
+#include "shared/table.h"
+
+namespace ipop::cp {
+
+class ControlPlane {
+ public:
+  // `args` are the command-line arguments the config came from (without argv[0]); a reload parses
+  // them again so the file is re-read and flags keep winning. nullptr + *error says what to fix.
+  static std::unique_ptr<ControlPlane> Start(const NodeConfig& cfg, std::vector<std::string> args,
+                                             std::string* error);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // Runs until SIGTERM or SIGINT; returns the process exit code.
+  int Run();
+  // One management request line -> reply text ("error: ..." on failure).
+  std::string HandleCommand(std::string_view line);
+
+ private:
+  ControlPlane(const NodeConfig& cfg, std::vector<std::string> args);
+  bool Init(std::string* error);
+  void Iterate();
+  void HandleSignals();
+  bool DrainPuntRings();  // true if a ring still had entries when the per-loop budget ran out
+  void PublishIfChanged();
+  void AssignAddress();
+  void RefreshTrafficBaselines();
+  PeerTraffic TrafficOf(uint32_t slot) const;
+  std::string Reload();
+  std::string StatusText() const;
+  std::string PeersText() const;
+  std::string CountersText() const;
+
+  enum class AddressState { kNotManaged, kWaiting, kAssigned, kFailed };
+
+  NodeConfig cfg_;
+  std::vector<std::string> args_;
+  SystemClock clock_;
+  CryptoRandom random_;
+  CpCounters counters_;
+  uint64_t start_ns_ = 0;
+  int signal_fd_ = -1;
+  bool running_ = true;
+
+  std::unique_ptr<shm::ShmRegion> region_;
+  std::unique_ptr<shm::TableWriter> writer_;
+  std::vector<SpscRingView> punt_rings_;
+  std::unique_ptr<InjectRingPort> port_;
+  std::unique_ptr<PskHelloAuthenticator> auth_;
+  std::unique_ptr<PskKeySource> keys_;
+  std::unique_ptr<PeerSessions> sessions_;
+  std::unique_ptr<ArpResponder> arp_;
+  std::unique_ptr<MgmtServer> mgmt_;
+
+  uint64_t seen_dp_instance_ = 0;
+  AddressState address_ = AddressState::kNotManaged;
+  bool logged_waiting_for_tap_ = false;
+  uint64_t next_assign_ns_ = 0;
+  RateLimiter publish_log_{1, 3};
+
+  // Per table slot: which peer the dataplane's per-peer counters currently belong to and their
+  // value when it got the slot (a slot reused by another peer must not show the old peer's bytes).
+  struct SlotBaseline {
+    uint32_t vip = 0;
+    PeerTraffic at_assignment;
+  };
+  std::vector<SlotBaseline> baselines_;
+};
+
+}  // namespace ipop::cp

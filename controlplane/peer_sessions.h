@@ -1,0 +1,176 @@
+// Per-peer HELLO state and the forwarding table it produces (docs/control-protocol.md).
+//
+// Flow of one peer pair:
+//   - Every hello interval we send HELLO(our nonce, echo of the peer's nonce, our receiver index
+//     for the peer). A HELLO that reveals a nonce we did not know is answered at once.
+//   - As soon as we know the peer's nonce we derive both direction keys, allocate a receiver
+//     index and install the receive session: the peer may start sending on it right away.
+//   - We transmit with the new key only once the peer echoed OUR current nonce (so it has derived
+//     the same key and installed its receive session) and told us its index for us.
+//   - Make-before-break: a replaced receive session stays in the table until the new one is
+//     confirmed and then for a grace period of 2 x peer timeout; a replaced transmit key stays
+//     published until the new one is ready.
+// A restarted control plane inherits the running generation (peers still configured keep their
+// entries and sessions) so the dataplane keeps forwarding while the new handshakes run.
+// No sockets, no shared memory: time, randomness, crypto and output come in through interfaces.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "controlplane/clock.h"
+#include "controlplane/control_protocol.h"
+#include "controlplane/cp_counters.h"
+#include "controlplane/hello_authenticator.h"
+#include "controlplane/key_derivation.h"
+#include "controlplane/log.h"
+#include "controlplane/port.h"
+#include "controlplane/random_source.h"
+#include "controlplane/receiver_index_allocator.h"
+#include "shared/config.h"
+#include "shared/table.h"
+
+namespace ipop::cp {
+
+struct PeerSessionsOptions {
+  uint32_t local_vip = 0;  // host order
+  uint32_t local_prefix_len = 24;
+  uint32_t mtu = 1400;
+  std::string network;
+  shm::Cipher cipher = shm::Cipher::kAes256Gcm;
+  uint32_t hello_interval_ms = 1000;
+  uint32_t peer_timeout_ms = 5000;
+  std::vector<PeerConfig> peers;
+
+  static PeerSessionsOptions FromConfig(const NodeConfig& cfg);
+};
+
+struct ReconfigureSummary {
+  uint32_t added = 0, removed = 0, changed = 0;
+};
+
+class PeerSessions {
+ public:
+  // Replaced receive sessions kept per peer besides the current one; older ones are evicted.
+  static constexpr size_t kMaxRetiring = 2;
+
+  // `inherit` is the generation the dataplane forwards with when this control plane starts
+  // (nullptr if none): entries of peers still configured are adopted unchanged.
+  PeerSessions(const PeerSessionsOptions& options, Clock& clock, RandomSource& random,
+               const HelloAuthenticator& auth, const SessionKeySource& keys, Port& port,
+               CpCounters& counters, const shm::Generation* inherit = nullptr);
+
+  // Call every loop with RegionHeader::dp_instance. A new instance restarted its counters, so
+  // every transmit key must change: we pick a new nonce and re-handshake with everyone.
+  void ObserveDataplaneInstance(uint64_t dp_instance);
+  // A CONTROL datagram punted by the dataplane, received from `from`.
+  void OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
+  // Sends due HELLOs, updates liveness, retires sessions whose grace period ended.
+  void Tick();
+  // New peer list and timers (reload). Peers are matched by VIP; a changed endpoint counts as a
+  // change and is used at once.
+  ReconfigureSummary Reconfigure(const std::vector<PeerConfig>& peers, uint32_t hello_interval_ms,
+                                 uint32_t peer_timeout_ms);
+
+  // True when BuildSpec() would differ from the last published table.
+  bool spec_changed() const { return dirty_; }
+  shm::TableSpec BuildSpec() const;
+  void MarkPublished() { dirty_ = false; }
+
+  struct PeerStatus {
+    uint32_t vip = 0;
+    uint32_t slot = 0;  // peer id in the table (index of WorkerCounters::peer)
+    Endpoint endpoint;
+    bool up = false;
+    bool heard = false;              // any HELLO accepted since start
+    uint64_t last_hello_age_ns = 0;  // valid when heard
+    bool tx_ready = false;           // transmit key from a handshake of this process
+    bool tx_published = false;       // some transmit key is published (maybe inherited)
+    bool tx_inherited = false;
+    uint32_t rx_index = 0;  // current receive session, 0 if none
+    uint32_t tx_remote_index = 0;
+    uint32_t retiring = 0;  // old receive sessions still installed
+  };
+  std::vector<PeerStatus> Status() const;
+  size_t peers_up() const;
+  size_t peer_count() const { return peers_.size(); }
+  const Nonce& local_nonce() const { return local_nonce_; }
+  uint64_t dp_instance() const { return dp_instance_; }
+  const PeerSessionsOptions& options() const { return options_; }
+
+ private:
+  struct RxSession {
+    uint32_t index = 0;
+    DirectionKey key;
+    shm::Cipher cipher = shm::Cipher::kAes256Gcm;
+    uint64_t expires_ns = 0;  // retiring only: 0 = until the current session is confirmed
+  };
+  struct TxState {
+    bool ready = false;
+    DirectionKey key;
+    shm::Cipher cipher = shm::Cipher::kAes256Gcm;
+    uint32_t remote_index = 0;
+    uint64_t dp_instance = 0;  // dataplane instance the key was first published for
+    bool inherited = false;
+  };
+  struct Peer {
+    uint32_t vip = 0;
+    uint32_t slot = 0;
+    Endpoint configured;  // from the config: always greeted as well
+    Endpoint endpoint;    // where we send: configured, inherited or learned by roaming
+    bool nonce_known = false;
+    Nonce nonce{};
+    bool ts_known = false;
+    uint64_t last_ts = 0;  // peer's timestamp of the last accepted HELLO
+    bool heard = false;
+    bool up = false;
+    uint64_t last_heard_ns = 0;
+    bool keys_derived = false;
+    SessionKeys keys;        // for (our current nonce, peer's nonce)
+    bool confirmed = false;  // peer echoed our current nonce since keys were derived
+    std::optional<RxSession> rx;
+    std::vector<RxSession> retiring;  // oldest first
+    TxState tx;
+    uint64_t next_hello_ns = 0;
+    uint64_t last_immediate_ns = 0;
+    bool immediate_sent = false;
+  };
+
+  void AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot);
+  void ErasePeer(std::map<uint32_t, Peer>::iterator it);
+  void AdoptGeneration(const shm::Generation& g);
+  void PickNonce();
+  void InstallRx(Peer& p);
+  void RetireRx(Peer& p, RxSession s);
+  void OnHello(const Endpoint& from, const Hello& h);
+  void SendHello(Peer& p);
+  uint64_t NextTimestamp();
+  uint64_t grace_ns() const { return 2ull * options_.peer_timeout_ms * 1'000'000ull; }
+  uint64_t timeout_ns() const { return uint64_t{options_.peer_timeout_ms} * 1'000'000ull; }
+  uint64_t interval_ns() const { return uint64_t{options_.hello_interval_ms} * 1'000'000ull; }
+
+  PeerSessionsOptions options_;
+  Clock& clock_;
+  RandomSource& random_;
+  const HelloAuthenticator& auth_;
+  const SessionKeySource& keys_;
+  Port& port_;
+  CpCounters& counters_;
+  uint64_t network_hash_;
+  uint8_t gateway_mac_[6];
+
+  Nonce local_nonce_{};
+  uint64_t dp_instance_ = 0;
+  uint64_t last_sent_ts_ = 0;
+  std::map<uint32_t, Peer> peers_;  // by VIP
+  std::vector<bool> slot_used_;
+  ReceiverIndexAllocator indexes_;
+  bool dirty_ = true;
+  RateLimiter packet_log_;
+};
+
+}  // namespace ipop::cp

@@ -1,0 +1,39 @@
+#include "dataplane/crypto_state.h"
+
+#include <algorithm>
+
+namespace ipop::dp {
+
+CryptoState::CryptoState()
+    : tx_(std::make_unique<TxCrypto[]>(shm::kMaxPeers)),
+      rx_(std::make_unique<RxCrypto[]>(shm::kMaxSessions)) {}
+
+void CryptoState::Rescan(const shm::Generation& g, shm::WorkerCounters& counters) {
+  // n_peers was validated when the generation was adopted; clamp anyway, the region is shared.
+  const uint32_t n_peers = std::min(g.hdr.n_peers, shm::kMaxPeers);
+  for (uint32_t i = 0; i < n_peers; ++i) {
+    const shm::PeerEntry& peer = g.peers[i];
+    const uint32_t need = shm::kPeerValid | shm::kPeerTxReady;
+    if ((peer.flags & need) != need) continue;
+    TxCrypto& tx = tx_[i];
+    if (tx.ready && tx.key_id == peer.tx_key_id) continue;
+    tx.ready = tx.aead.Init(shm::Cipher(peer.cipher), peer.tx_key, peer.tx_salt, /*seal=*/true);
+    tx.key_id = peer.tx_key_id;
+    tx.next_counter = 0;
+    Bump(counters.stat[uint32_t(Stat::rekeys)]);
+  }
+  // Index 0 is never a valid receiver index.
+  for (uint32_t i = 1; i < shm::kMaxSessions; ++i) {
+    const shm::SessionEntry& session = g.sessions[i];
+    if ((session.flags & shm::kSessionValid) == 0) continue;
+    RxCrypto& rx = rx_[i];
+    if (rx.ready && rx.key_id == session.key_id) continue;
+    rx.ready =
+        rx.aead.Init(shm::Cipher(session.cipher), session.rx_key, session.rx_salt, /*seal=*/false);
+    rx.key_id = session.key_id;
+    rx.window.Reset();
+    Bump(counters.stat[uint32_t(Stat::rekeys)]);
+  }
+}
+
+}  // namespace ipop::dp

@@ -1,0 +1,50 @@
+// Per-worker crypto state: one sealing context per peer and one opening context plus replay
+// window per session. Contexts are keyed once, when the worker adopts a generation whose key id
+// for that slot differs from the one it holds (Rescan); the per-packet path only sets the IV.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "shared/aead.h"
+#include "shared/replay_window.h"
+#include "shared/shm_layout.h"
+
+namespace ipop::dp {
+
+struct TxCrypto {
+  AeadContext aead;
+  uint64_t key_id = 0;
+  uint64_t next_counter = 0;  // restarts at 0 with every new key
+  bool ready = false;
+};
+
+struct RxCrypto {
+  AeadContext aead;
+  ReplayWindow window;
+  uint64_t key_id = 0;
+  bool ready = false;
+};
+
+class CryptoState {
+ public:
+  // Allocates every slot up front (kMaxPeers + kMaxSessions) so the data path never allocates.
+  CryptoState();
+  CryptoState(const CryptoState&) = delete;
+  CryptoState& operator=(const CryptoState&) = delete;
+
+  // Once per adopted generation: re-keys the slots whose key id changed. Slots that are not
+  // ready in `g` keep their state, so a peer that comes back with the same key continues its
+  // counter instead of reusing nonces. Counts each re-key in stat rekeys.
+  void Rescan(const shm::Generation& g, shm::WorkerCounters& counters);
+
+  // peer < kMaxPeers, session < kMaxSessions (checked by the stages).
+  TxCrypto& tx(uint32_t peer) { return tx_[peer]; }
+  RxCrypto& rx(uint32_t session) { return rx_[session]; }
+
+ private:
+  std::unique_ptr<TxCrypto[]> tx_;
+  std::unique_ptr<RxCrypto[]> rx_;
+};
+
+}  // namespace ipop::dp

@@ -1,0 +1,134 @@
+#include "dataplane/inbound.h"
+
+#include "shared/table.h"
+#include "shared/wire.h"
+
+namespace ipop::dp {
+namespace {
+
+inline std::atomic<uint64_t>* Drops(const InboundContext& ctx) {
+  return ctx.counters->drop;
+}
+
+constexpr DropReason kParseDrop[] = {
+    DropReason::udp_short,         // kNone (unused)
+    DropReason::udp_short,         // kTooShort
+    DropReason::udp_bad_version,   // kBadVersion
+    DropReason::udp_bad_type,      // kBadType
+    DropReason::udp_bad_reserved,  // kBadReserved
+};
+static_assert(std::size(kParseDrop) == size_t(wire::ParseError::kBadReserved) + 1);
+
+}  // namespace
+
+size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx) {
+  size_t n = 0;
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    if (i + 2 < pkts.size()) __builtin_prefetch(pkts[i + 2]->data);
+    Packet& p = *pkts[i];
+    wire::PacketView view;
+    const wire::ParseError err = wire::Parse({p.data, p.len}, view);
+    if (err != wire::ParseError::kNone) [[unlikely]] {
+      Drop(p, kParseDrop[size_t(err)], Drops(ctx));
+      continue;
+    }
+    if (view.type != wire::PacketType::kData) [[unlikely]] {
+      p.verdict = Verdict::kPunt;
+      continue;
+    }
+    p.session = view.receiver_index;
+    p.counter = view.counter;
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t ResolveSessions(PacketSpan pkts, const InboundContext& ctx) {
+  const shm::Generation& g = *ctx.generation;
+  const uint32_t n_peers = g.hdr.n_peers;
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    if (p.session == 0 || p.session >= shm::kMaxSessions) [[unlikely]] {
+      Drop(p, DropReason::unknown_session, Drops(ctx));
+      continue;
+    }
+    const shm::SessionEntry& s = g.sessions[p.session];
+    if ((s.flags & shm::kSessionValid) == 0 || s.peer >= n_peers || s.peer >= shm::kMaxPeers)
+        [[unlikely]] {
+      Drop(p, DropReason::unknown_session, Drops(ctx));
+      continue;
+    }
+    p.peer = s.peer;
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t OpenDatagrams(PacketSpan pkts, const InboundContext& ctx) {
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    RxCrypto& rx = ctx.crypto->rx(p.session);
+    if (!rx.window.Check(p.counter)) [[unlikely]] {
+      Drop(p, DropReason::replay, Drops(ctx));
+      continue;
+    }
+    uint8_t aad[wire::kHeaderSize];
+    wire::AadOf(p.data, aad);
+    uint8_t* ciphertext = p.data + wire::kHeaderSize;
+    const uint32_t ct_len = p.len - uint32_t(wire::kHeaderSize + wire::kTagSize);
+    // A session whose key could not be installed cannot authenticate anything.
+    if (!rx.ready || !rx.aead.Open(p.counter, {aad, sizeof(aad)}, ciphertext, ct_len, ciphertext,
+                                   ciphertext + ct_len)) [[unlikely]] {
+      Drop(p, DropReason::auth_failed, Drops(ctx));
+      continue;
+    }
+    // Two copies of one datagram in the same burst both pass Check(); only one may pass here.
+    if (!rx.window.Update(p.counter)) [[unlikely]] {
+      Drop(p, DropReason::replay, Drops(ctx));
+      continue;
+    }
+    p.headroom += uint32_t(wire::kHeaderSize);
+    p.data = ciphertext;
+    p.len = ct_len;
+    p.tailroom += uint32_t(wire::kTagSize);
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx) {
+  const shm::Generation& g = *ctx.generation;
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    ether::Ipv4View ip;
+    if (ether::ParseIpv4({p.data, p.len}, ip) != ether::Ipv4Error::kNone) [[unlikely]] {
+      Drop(p, DropReason::inner_bad_ipv4, Drops(ctx));
+      continue;
+    }
+    // Cryptokey routing: a peer may only send from addresses routed to it.
+    if (shm::LookupPeer(g, ip.src) != p.peer) [[unlikely]] {
+      Drop(p, DropReason::src_not_allowed, Drops(ctx));
+      continue;
+    }
+    // The open stage moved data past the 16-byte wire header, so 14 bytes of room are there.
+    if (p.headroom < ether::kHeaderSize) [[unlikely]] {
+      Drop(p, DropReason::inner_bad_ipv4, Drops(ctx));
+      continue;
+    }
+    p.data -= ether::kHeaderSize;
+    p.headroom -= uint32_t(ether::kHeaderSize);
+    p.tailroom += p.len - ip.total_length;
+    p.len = uint32_t(ether::kHeaderSize) + ip.total_length;
+    ether::WriteEthernetHeader(p.data, ctx.tap_mac, g.hdr.gateway_mac, ether::kTypeIpv4);
+    PeerCounters& pc = ctx.counters->peer[p.peer];
+    Bump(pc.rx_packets);
+    Bump(pc.rx_bytes, ip.total_length);
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+}  // namespace ipop::dp

@@ -1,0 +1,43 @@
+// Inbound stages, underlay -> TAP:
+//   parse (wire header; CONTROL/HANDSHAKE -> punt) -> session (receiver index -> session, peer)
+//   -> open (replay check, AEAD open in place, window update)
+//   -> deliver (inner IPv4 check, cryptokey routing, Ethernet header written in place).
+// Pure functions over descriptor spans, no I/O; same conventions as outbound.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dataplane/crypto_state.h"
+#include "dataplane/packet.h"
+#include "shared/ether.h"
+#include "shared/shm_layout.h"
+
+namespace ipop::dp {
+
+struct InboundContext {
+  const shm::Generation* generation;  // adopted for this burst
+  uint8_t tap_mac[ether::kMacSize];   // destination MAC of delivered frames
+  CryptoState* crypto;
+  shm::WorkerCounters* counters;
+};
+
+// Underlay datagrams -> DATA packets (session and counter set). CONTROL / HANDSHAKE -> kPunt.
+size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx);
+// Resolves the receiver index to a valid session and its peer.
+size_t ResolveSessions(PacketSpan pkts, const InboundContext& ctx);
+// Replay check, open in place, window update; data/len become the inner IPv4 packet.
+size_t OpenDatagrams(PacketSpan pkts, const InboundContext& ctx);
+// Checks the inner packet and its source against the sending peer; data/len become an Ethernet
+// frame (TAP MAC <- gateway MAC) ready for the TAP. Counts per-peer rx.
+size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx);
+
+// The whole chain; returns the number of frames ready for the TAP (front of `pkts`).
+inline size_t RunInbound(PacketSpan pkts, const InboundContext& ctx) {
+  size_t n = ParseDatagrams(pkts, ctx);
+  n = ResolveSessions(pkts.first(n), ctx);
+  n = OpenDatagrams(pkts.first(n), ctx);
+  return DeliverInner(pkts.first(n), ctx);
+}
+
+}  // namespace ipop::dp

@@ -1,0 +1,119 @@
+#include "dataplane/outbound.h"
+
+#include "shared/ether.h"
+#include "shared/table.h"
+#include "shared/wire.h"
+
+namespace ipop::dp {
+namespace {
+
+inline std::atomic<uint64_t>* Drops(const OutboundContext& ctx) {
+  return ctx.counters->drop;
+}
+
+}  // namespace
+
+size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
+  const shm::GenerationHeader& hdr = ctx.generation->hdr;
+  const uint32_t directed_broadcast = ether::DirectedBroadcast(hdr.local_vip, hdr.local_prefix_len);
+  size_t n = 0;
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    if (i + 2 < pkts.size()) __builtin_prefetch(pkts[i + 2]->data);
+    Packet& p = *pkts[i];
+    ether::EthernetView eth;
+    if (!ether::ParseEthernet({p.data, p.len}, eth)) [[unlikely]] {
+      Drop(p, DropReason::tap_short_frame, Drops(ctx));
+      continue;
+    }
+    if (eth.type != ether::kTypeIpv4) [[unlikely]] {
+      if (eth.type == ether::kTypeArp) {
+        p.verdict = Verdict::kPunt;
+      } else {
+        Drop(p, DropReason::tap_unsupported_ethertype, Drops(ctx));
+      }
+      continue;
+    }
+    ether::Ipv4View ip;
+    if (ether::ParseIpv4(eth.payload, ip) != ether::Ipv4Error::kNone) [[unlikely]] {
+      Drop(p, DropReason::tap_bad_ipv4, Drops(ctx));
+      continue;
+    }
+    if (ether::IsMulticastOrLimitedBroadcast(ip.dst) || ip.dst == directed_broadcast) [[unlikely]] {
+      Drop(p, DropReason::tap_multicast, Drops(ctx));
+      continue;
+    }
+    if (ip.total_length > ctx.mtu) [[unlikely]] {
+      Drop(p, DropReason::too_big, Drops(ctx));
+      continue;
+    }
+    p.len = uint32_t(ether::kHeaderSize + ip.total_length);  // strip Ethernet padding
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx) {
+  const shm::Generation& g = *ctx.generation;
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    const uint32_t dst = wire::LoadBe32(p.data + ether::kHeaderSize + 16);
+    const uint32_t peer_index = shm::LookupPeer(g, dst);
+    if (peer_index >= shm::kMaxPeers) [[unlikely]] {  // kNoPeer, or a bad index from shm
+      Drop(p, DropReason::no_route, Drops(ctx));
+      continue;
+    }
+    const shm::PeerEntry& peer = g.peers[peer_index];
+    if ((peer.flags & shm::kPeerTxReady) == 0) [[unlikely]] {
+      Drop(p, DropReason::peer_not_ready, Drops(ctx));
+      continue;
+    }
+    if (peer.dp_instance != ctx.dp_instance) [[unlikely]] {
+      Drop(p, DropReason::stale_key, Drops(ctx));
+      continue;
+    }
+    p.peer = peer_index;
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx) {
+  const shm::Generation& g = *ctx.generation;
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    TxCrypto& tx = ctx.crypto->tx(p.peer);
+    // The room check guards against a caller that did not lay buffers out for in-place sealing;
+    // the counter check against nonce reuse after 2^64-1 packets (a rekey comes long before).
+    if (!tx.ready || p.headroom < kOutboundHeadroom || p.tailroom < kOutboundTailroom ||
+        tx.next_counter == ~uint64_t{0}) [[unlikely]] {
+      Drop(p, DropReason::seal_failed, Drops(ctx));
+      continue;
+    }
+    uint8_t* ip = p.data + ether::kHeaderSize;
+    const uint32_t ip_len = p.len - uint32_t(ether::kHeaderSize);
+    uint8_t* header = ip - wire::kHeaderSize;
+    const uint64_t counter = tx.next_counter;
+    wire::WriteHeader(header, wire::PacketType::kData, g.peers[p.peer].tx_remote_index, counter);
+    // hops is 0 in what we send, so the header itself is the associated data.
+    if (!tx.aead.Seal(counter, {header, wire::kHeaderSize}, ip, ip_len, ip, ip + ip_len))
+        [[unlikely]] {
+      Drop(p, DropReason::seal_failed, Drops(ctx));
+      continue;
+    }
+    tx.next_counter = counter + 1;
+    const uint32_t moved = uint32_t(wire::kHeaderSize - ether::kHeaderSize);
+    p.data = header;
+    p.headroom -= moved;
+    p.len = uint32_t(wire::kHeaderSize) + ip_len + uint32_t(wire::kTagSize);
+    p.tailroom -= uint32_t(wire::kTagSize);
+    PeerCounters& pc = ctx.counters->peer[p.peer];
+    Bump(pc.tx_packets);
+    Bump(pc.tx_bytes, ip_len);
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+}  // namespace ipop::dp

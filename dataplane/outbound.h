@@ -1,0 +1,46 @@
+// Outbound stages, TAP -> underlay:
+//   classify (Ethernet/IPv4 checks, ARP punt) -> lookup (route to a peer) -> seal (in place).
+// Pure functions over descriptor spans: no I/O, so unit tests drive them with crafted frames.
+// Each stage returns how many packets it forwarded; those are compacted to the front of the span,
+// the rest carry a kDrop (counted) or kPunt verdict for the worker to dispatch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dataplane/crypto_state.h"
+#include "dataplane/packet.h"
+#include "shared/shm_layout.h"
+
+namespace ipop::dp {
+
+struct OutboundContext {
+  const shm::Generation* generation;  // adopted for this burst
+  uint32_t mtu;                       // largest inner IPv4 packet (the TAP MTU)
+  uint64_t dp_instance;  // this dataplane's instance; peers keyed for another are stale
+  CryptoState* crypto;
+  shm::WorkerCounters* counters;
+};
+
+// Bytes a TAP frame needs in front of it (wire header over the Ethernet header) and after it
+// (AEAD tag) for SealPackets to work in place.
+inline constexpr uint32_t kOutboundHeadroom = 2;
+inline constexpr uint32_t kOutboundTailroom = 16;
+
+// Ethernet frames -> IPv4 packets to forward (len trimmed to the IPv4 total length, data still
+// at the Ethernet header). ARP -> kPunt; everything else is dropped with its reason.
+size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx);
+// Sets Packet::peer from the destination address; drops unroutable / not ready / stale peers.
+size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx);
+// Turns each frame into a DATA datagram in place: wire header over the Ethernet header, sealed
+// IPv4 packet, tag after it. Counts per-peer tx.
+size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx);
+
+// The whole chain; returns the number of datagrams ready to send (front of `pkts`).
+inline size_t RunOutbound(PacketSpan pkts, const OutboundContext& ctx) {
+  size_t n = ClassifyTapFrames(pkts, ctx);
+  n = LookupPeers(pkts.first(n), ctx);
+  return SealPackets(pkts.first(n), ctx);
+}
+
+}  // namespace ipop::dp

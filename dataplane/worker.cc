@@ -1,0 +1,542 @@
+#include "dataplane/worker.h"
+
+#include <netinet/udp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "dataplane/inbound.h"
+#include "dataplane/outbound.h"
+#include "dataplane/punt_inject.h"
+#include "dataplane/vnet.h"
+#include "shared/wire.h"
+
+namespace ipop::dp {
+namespace {
+
+constexpr uint32_t kTapRxBuffers = 512;     // provided-buffer ring sizes: powers of two
+constexpr uint32_t kTapRxBuffersTso = 128;  // 64 KiB each: one TSO super-frame per buffer
+constexpr uint32_t kUdpRxBuffers = 1024;
+constexpr uint32_t kUdpRxBuffersGro = 256;  // 64 KiB each: one GRO train per buffer
+constexpr uint32_t kMaxGroSegments = 128;   // UDP_MAX_SEGMENTS of recent kernels
+constexpr uint32_t kSegmentBuffers = 2048;  // TSO segments in flight (TCP small queues bound it)
+constexpr uint32_t kSpareBuffers = 64;
+constexpr uint32_t kMaxFramesPerBurst = 2048;
+// Coalesced TAP writes in flight: each carries >= 2 frames and completes inline at submission,
+// so one burst's worth (kMaxFramesPerBurst / 2) plus the previous burst's is the bound.
+constexpr uint32_t kTapWriteSlots = kMaxFramesPerBurst;
+constexpr uint32_t kTapReadsInFlight = 64;  // single-shot mode only
+constexpr uint16_t kTapGroup = 0;
+constexpr uint16_t kUdpGroup = 1;
+constexpr uint32_t kClockEvery = 16;  // empty spin turns per clock read
+constexpr uint32_t kSqEntries = 1024;
+constexpr uint32_t kCqEntries = 8192;
+
+// Tells the core we are spinning (frees pipeline resources for a sibling hyper-thread).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+Worker::Worker(shm::ShmRegion& region, const WorkerOptions& options)
+    : region_(region),
+      opt_(options),
+      counters_(region.counters(options.index)),
+      reader_(region, options.index),
+      punt_(region.ring(options.index, shm::kPuntRing)),
+      inject_(region.ring(options.index, shm::kInjectRing)) {}
+
+Worker::~Worker() = default;
+
+bool Worker::Init(std::string* error) {
+  empty_ = std::make_unique<shm::Generation>();
+  for (shm::RouteBucket& b : empty_->routes) b.peer = shm::kNoPeer;
+  gen_ = empty_.get();
+
+  vnet_len_ = opt_.tap_vnet_hdr ? uint32_t(vnet::kHeaderSize) : 0;
+  const bool tso = opt_.tap_vnet_hdr && opt_.tap_tso;
+  const uint32_t stride = BufferStrideFor(opt_.mtu);
+  // A TAP read lands so the frame's IPv4 packet starts at kIpOffset; with TSO the buffer holds
+  // the largest super-frame instead of one MTU.
+  const uint32_t tap_rx = tso ? kTapRxBuffersTso : kTapRxBuffers;
+  tap_read_offset_ = kIpOffset - uint32_t(ether::kHeaderSize) - vnet_len_;
+  tap_read_len_ = vnet_len_ + uint32_t(ether::kHeaderSize) + (tso ? 0xffffu : opt_.mtu);
+  const uint32_t tap_stride =
+      tso ? uint32_t(shm::AlignUp(tap_read_offset_ + tap_read_len_ + wire::kTagSize, 64)) : stride;
+  // A received datagram lands after io_uring_recvmsg_out, the source address and (with GRO)
+  // the UDP_GRO cmsg, so its inner IPv4 packet starts at kIpOffset; with GRO the buffer holds a
+  // 64 KiB train of datagrams.
+  recv_msg_.msg_namelen = opt_.udp->sockaddr_len();
+  recv_msg_.msg_controllen = opt_.udp_gro ? CMSG_SPACE(sizeof(int)) : 0;
+  udp_recv_offset_ = kIpOffset - uint32_t(wire::kHeaderSize) - recv_msg_.msg_namelen -
+                     uint32_t(recv_msg_.msg_controllen) - uint32_t(sizeof(io_uring_recvmsg_out));
+  const uint32_t udp_rx = opt_.udp_gro ? kUdpRxBuffersGro : kUdpRxBuffers;
+  const uint32_t udp_stride =
+      opt_.udp_gro ? uint32_t(shm::AlignUp(kIpOffset - wire::kHeaderSize + 0xffffu, 64)) : stride;
+
+  BufferPoolSizes sizes{};
+  sizes.tap_rx = tap_rx;
+  sizes.tap_rx_stride = tap_stride;
+  sizes.udp_rx = udp_rx;
+  sizes.udp_rx_stride = udp_stride;
+  sizes.segment = tso ? kSegmentBuffers : 0;
+  sizes.spare = kSpareBuffers;
+  sizes.stride = stride;
+  pool_ = BufferPool::Create(sizes, error);
+  if (!pool_) return false;
+  sender_ = std::make_unique<UdpSender>(*opt_.udp, pool_->count(), opt_.allow_udp_gso);
+  tap_writer_ = std::make_unique<TapWriter>(kTapWriteSlots);
+  segment_free_.reserve(sizes.segment);
+  for (uint32_t i = 0; i < sizes.segment; ++i) {
+    const uint32_t id = pool_->first_segment() + i;
+    segment_free_.push_back(SegmentBuffer{id, pool_->buffer(id)});
+  }
+  udp_refs_ = std::make_unique<uint16_t[]>(udp_rx);
+
+  max_cqes_ = std::min<uint32_t>(2 * opt_.burst, 2 * kMaxBurst);
+  max_frames_ = tso ? kMaxFramesPerBurst : std::max(max_cqes_, tap_rx);
+  max_udp_ = opt_.udp_gro ? kMaxFramesPerBurst : max_cqes_ + kMaxGroSegments;
+  cqes_ = std::make_unique<io_uring_cqe*[]>(max_cqes_);
+  // Reads may wait across bursts for segment buffers; each holds a TAP buffer, so there can
+  // never be more than tap_rx of them.
+  tap_reads_ = std::make_unique<Packet[]>(std::max(max_cqes_, tap_rx));
+  tap_pkts_ = std::make_unique<Packet[]>(max_frames_);
+  udp_pkts_ = std::make_unique<Packet[]>(max_udp_);
+  span_ = std::make_unique<Packet*[]>(std::max({max_frames_, max_udp_, tap_rx}));
+
+  if (!io_.Init(kSqEntries, kCqEntries, opt_.tap_fd, opt_.udp->fd(), error)) return false;
+  if (!tap_ring_.Setup(io_.ring(), kTapGroup, tap_rx, error)) return false;
+  if (!udp_ring_.Setup(io_.ring(), kUdpGroup, udp_rx, error)) return false;
+  tap_multishot_ = io_.tap_read_multishot() && opt_.allow_read_multishot;
+
+  for (uint32_t i = 0; i < tap_rx; ++i) ReturnBuffer(pool_->first_tap_rx() + i);
+  for (uint32_t i = 0; i < udp_rx; ++i) ReturnBuffer(pool_->first_udp_rx() + i);
+  tap_ring_.Publish();
+  udp_ring_.Publish();
+  RearmReceives();
+  if (!io_.Flush()) {
+    *error = "io_uring: first submission failed";
+    return false;
+  }
+  return true;
+}
+
+std::string Worker::describe_io() const {
+  std::string s = std::string("io_uring ") + io_.setup_mode();
+  s += tap_multishot_ ? ", TAP multishot read" : ", TAP single-shot reads (64 in flight)";
+  if (vnet_len_ != 0) s += opt_.tap_tso ? ", TAP TSO+coalescing" : ", TAP coalescing";
+  s += sender_->gso() ? ", UDP GSO" : ", UDP sendmsg";
+  s += opt_.udp_gro ? "+GRO" : "";
+  s += pool_->huge_pages() ? ", hugetlb pool" : "";
+  return s;
+}
+
+void Worker::Adopt(const shm::Generation* g) {
+  const uint64_t invalid = reader_.invalid_seen();
+  if (invalid != invalid_seen_) {
+    Bump(counters_.drop[uint32_t(DropReason::table_invalid)], invalid - invalid_seen_);
+    invalid_seen_ = invalid;
+  }
+  if (g == nullptr) {
+    gen_ = empty_.get();
+    return;
+  }
+  // Compare the publication sequence, not only the pointer: a slot is reused by later
+  // publications, and a switch adopted inside GoOnline() is not reported by switched().
+  if (g != gen_ || reader_.seq() != gen_seq_) {
+    crypto_.Rescan(*g, counters_);
+    Count(Stat::table_switches);
+  }
+  gen_ = g;
+  gen_seq_ = reader_.seq();
+}
+
+void Worker::ReturnBuffer(uint32_t buf) {
+  switch (pool_->group(buf)) {
+    case BufferGroup::kTapRx:
+      tap_ring_.Add(pool_->buffer(buf) + tap_read_offset_, tap_read_len_, uint16_t(buf));
+      break;
+    case BufferGroup::kUdpRx: {
+      uint16_t& refs = udp_refs_[buf - pool_->first_udp_rx()];
+      if (refs > 1) {  // other datagrams of the same GRO receive are still in flight
+        --refs;
+        break;
+      }
+      refs = 0;
+      udp_ring_.Add(pool_->buffer(buf) + udp_recv_offset_, pool_->stride_of(buf) - udp_recv_offset_,
+                    uint16_t(buf));
+      break;
+    }
+    case BufferGroup::kSegment:
+      if (segment_free_.size() < pool_->sizes().segment) {
+        segment_free_.push_back(SegmentBuffer{buf, pool_->buffer(buf)});
+      }
+      break;
+    case BufferGroup::kSpare:
+      pool_->ReturnSpare(buf);
+      break;
+  }
+}
+
+void Worker::OnTapRead(const io_uring_cqe& cqe) {
+  if (tap_multishot_) {
+    if ((cqe.flags & IORING_CQE_F_MORE) == 0) tap_armed_ = false;
+  } else if (tap_reads_inflight_ > 0) {
+    --tap_reads_inflight_;
+  }
+  const bool has_buf = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  const uint32_t buf = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+  if (has_buf) tap_ring_.Consumed();
+  if (has_buf && (!pool_->valid(buf) || pool_->group(buf) != BufferGroup::kTapRx)) [[unlikely]]
+    return;  // not an id we handed out: never recycle it
+  if (cqe.res <= 0 || !has_buf) [[unlikely]] {
+    if (cqe.res == -ENOBUFS) CountDrop(DropReason::buffer_exhausted);
+    // A kernel that advertises but refuses multishot reads on this file: fall back for good.
+    if (cqe.res == -EINVAL && tap_multishot_) tap_multishot_ = false;
+    if (has_buf) ReturnBuffer(buf);
+    return;
+  }
+  Count(Stat::tap_rx_frames);
+  Packet& p = tap_reads_[n_reads_++];
+  p.data = pool_->buffer(buf) + tap_read_offset_;
+  p.len = uint32_t(cqe.res);
+  p.headroom = tap_read_offset_;
+  p.tailroom = pool_->stride_of(buf) - tap_read_offset_ - p.len;
+  p.buf = buf;
+  p.verdict = Verdict::kForward;
+}
+
+void Worker::OnUdpRecv(const io_uring_cqe& cqe) {
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) udp_armed_ = false;
+  const bool has_buf = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  const uint32_t buf = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+  if (has_buf) udp_ring_.Consumed();
+  if (has_buf && (!pool_->valid(buf) || pool_->group(buf) != BufferGroup::kUdpRx)) [[unlikely]]
+    return;
+  if (cqe.res <= 0 || !has_buf) [[unlikely]] {
+    if (cqe.res == -ENOBUFS) CountDrop(DropReason::buffer_exhausted);
+    if (has_buf) ReturnBuffer(buf);
+    return;
+  }
+  uint8_t* start = pool_->buffer(buf);
+  auto* out = io_uring_recvmsg_validate(start + udp_recv_offset_, cqe.res, &recv_msg_);
+  if (out == nullptr) [[unlikely]] {
+    CountDrop(DropReason::udp_short);
+    ReturnBuffer(buf);
+    return;
+  }
+  if (out->flags & MSG_TRUNC) [[unlikely]] {  // larger than any datagram our MTU produces
+    CountDrop(DropReason::too_big);
+    ReturnBuffer(buf);
+    return;
+  }
+  uint8_t addr[16] = {};
+  uint16_t port = 0;
+  const socklen_t name_len = std::min<socklen_t>(out->namelen, recv_msg_.msg_namelen);
+  opt_.udp->FromSockaddr(io_uring_recvmsg_name(out), name_len, addr, &port);
+  uint8_t* payload = static_cast<uint8_t*>(io_uring_recvmsg_payload(out, &recv_msg_));
+  const uint32_t len = io_uring_recvmsg_payload_length(out, cqe.res, &recv_msg_);
+  // UDP GRO: `len` holds several datagrams of `segment` bytes each (the last may be shorter).
+  uint32_t segment = len;
+  for (cmsghdr* cm = io_uring_recvmsg_cmsg_firsthdr(out, &recv_msg_); cm != nullptr;
+       cm = io_uring_recvmsg_cmsg_nexthdr(out, &recv_msg_, cm)) {
+    if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+        cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int gso = 0;
+      std::memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
+      if (gso > 0) segment = std::min(len, uint32_t(gso));
+    }
+  }
+  if (len == 0) [[unlikely]] {  // an empty datagram: nothing to parse
+    CountDrop(DropReason::udp_short);
+    ReturnBuffer(buf);
+    return;
+  }
+  // The datagrams of a train share the buffer. In-place stages write only inside their own
+  // datagram, except the virtio-net header of a coalesced write head, which lands on the tag
+  // of the datagram before it: that one was opened (or dropped) earlier in the same burst.
+  uint32_t made = 0;
+  for (uint32_t off = 0; off < len && made < kMaxGroSegments; off += segment, ++made) {
+    Packet& p = udp_pkts_[n_udp_++];
+    p.data = payload + off;
+    p.len = std::min(segment, len - off);
+    p.headroom = uint32_t(p.data - start);
+    p.tailroom = pool_->stride_of(buf) - p.headroom - p.len;
+    p.buf = buf;
+    p.verdict = Verdict::kForward;
+    std::memcpy(p.addr, addr, sizeof(addr));
+    p.port = port;
+  }
+  if (made * uint64_t{segment} < len) [[unlikely]]
+    CountDrop(DropReason::buffer_exhausted);  // more segments than one receive may carry
+  udp_refs_[buf - pool_->first_udp_rx()] = uint16_t(made);  // each packet returns it once
+}
+
+void Worker::OnSendDone(const io_uring_cqe& cqe) {
+  uint32_t sent = 0;
+  uint32_t failed = 0;
+  sender_->Complete(BufOf(cqe.user_data), cqe.res, &sent, &failed, [this](uint32_t buf) {
+    if (pool_->valid(buf)) ReturnBuffer(buf);
+  });
+  if (failed > 0) [[unlikely]]
+    Bump(counters_.drop[uint32_t(DropReason::udp_send_failed)], failed);
+  if (sent > 0) {
+    Count(Stat::udp_tx_datagrams, sent);
+    Count(Stat::udp_tx_bytes, uint64_t(cqe.res));
+  }
+}
+
+void Worker::OnTapWriteDone(const io_uring_cqe& cqe) {
+  uint32_t frames = 1;
+  if (OpOf(cqe.user_data) == Op::kTapWriteUnit) {
+    tap_writer_->Complete(BufOf(cqe.user_data), &frames, [this](uint32_t buf) {
+      if (pool_->valid(buf)) ReturnBuffer(buf);
+    });
+  } else if (pool_->valid(BufOf(cqe.user_data))) {
+    ReturnBuffer(BufOf(cqe.user_data));
+  }
+  if (cqe.res < 0) [[unlikely]] {
+    CountDrop(DropReason::tap_write_failed, frames);
+  } else {
+    Count(Stat::tap_tx_frames, frames);
+  }
+}
+
+bool Worker::ReapCompletions() {
+  const unsigned peeked = io_.Peek(cqes_.get(), max_cqes_);
+  unsigned n = 0;
+  for (; n < peeked; ++n) {
+    const io_uring_cqe& cqe = *cqes_[n];
+    // A GRO receive expands to many packets: leave it for the next burst if they may not fit.
+    // (TAP reads always fit: tap_reads_ has room for every TAP buffer.)
+    if (OpOf(cqe.user_data) == Op::kUdpRecv && n_udp_ + kMaxGroSegments > max_udp_) break;
+    switch (OpOf(cqe.user_data)) {
+      case Op::kTapRead:
+        OnTapRead(cqe);
+        break;
+      case Op::kUdpRecv:
+        OnUdpRecv(cqe);
+        break;
+      case Op::kUdpSend:
+        OnSendDone(cqe);
+        break;
+      case Op::kTapWrite:
+      case Op::kTapWriteUnit:
+        OnTapWriteDone(cqe);
+        break;
+    }
+  }
+  io_.Advance(n);
+  return n > 0;
+}
+
+void Worker::QueueSend(uint32_t buf, const uint8_t* data, uint32_t len, const uint8_t addr[16],
+                       uint16_t port) {
+  if (!sender_->Add(io_, buf, data, len, addr, port)) [[unlikely]] {
+    CountDrop(DropReason::udp_send_failed);  // IPv6 endpoint on an IPv4 underlay socket
+    ReturnBuffer(buf);
+  }
+}
+
+void Worker::QueueTapWrite(std::span<Packet* const> unit) {
+  if (!tap_writer_->Write(io_, unit)) [[unlikely]] {
+    CountDrop(DropReason::tap_write_failed, unit.size());
+    for (Packet* p : unit) ReturnBuffer(p->buf);
+  }
+}
+
+// tap_rx with a virtio-net header: strip it, cut TSO super-frames into segments. Reads that
+// do not fit this burst stay queued at the front of tap_reads_.
+void Worker::SplitReads() {
+  if (n_reads_ == 0) return;
+  if (vnet_len_ == 0) {  // plain frames: the reads are the frames
+    std::copy(tap_reads_.get(), tap_reads_.get() + n_reads_, tap_pkts_.get());
+    n_tap_ = n_reads_;
+    n_reads_ = 0;
+    return;
+  }
+  for (uint32_t i = 0; i < n_reads_; ++i) span_[i] = &tap_reads_[i];
+  const SplitResult r = SplitTapReads({span_.get(), n_reads_}, segment_free_, pool_->stride(),
+                                      opt_.mtu, tap_pkts_.get(), max_frames_, counters_);
+  segment_free_.resize(segment_free_.size() - r.segments_used);
+  n_tap_ = uint32_t(r.frames);
+  for (size_t i = 0; i < r.reads; ++i) {
+    if (tap_reads_[i].verdict != Verdict::kForward) ReturnBuffer(tap_reads_[i].buf);
+  }
+  std::copy(tap_reads_.get() + r.reads, tap_reads_.get() + n_reads_, tap_reads_.get());
+  n_reads_ -= uint32_t(r.reads);
+}
+
+void Worker::RunOutboundBurst() {
+  SplitReads();
+  if (n_tap_ == 0) return;
+  for (uint32_t i = 0; i < n_tap_; ++i) span_[i] = &tap_pkts_[i];
+  const OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_};
+  RunOutbound({span_.get(), n_tap_}, ctx);
+  for (uint32_t i = 0; i < n_tap_; ++i) {
+    Packet& p = tap_pkts_[i];
+    if (p.verdict == Verdict::kForward) [[likely]] {
+      const shm::PeerEntry& peer = gen_->peers[p.peer];
+      QueueSend(p.buf, p.data, p.len, peer.underlay_addr, peer.underlay_port);
+      continue;
+    }
+    if (p.verdict == Verdict::kPunt)
+      Punt(punt_, p, shm::PuntKind::kTapFrame, opt_.index, counters_);
+    ReturnBuffer(p.buf);
+  }
+  n_tap_ = 0;
+}
+
+void Worker::RunInboundBurst() {
+  if (n_udp_ == 0) return;
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < n_udp_; ++i) {
+    span_[i] = &udp_pkts_[i];
+    bytes += udp_pkts_[i].len;
+  }
+  Count(Stat::udp_rx_datagrams, n_udp_);
+  Count(Stat::udp_rx_bytes, bytes);
+  InboundContext ctx{gen_, {}, &crypto_, &counters_};
+  std::memcpy(ctx.tap_mac, opt_.tap_mac, sizeof(ctx.tap_mac));
+  const size_t n = RunInbound({span_.get(), n_udp_}, ctx);
+  for (uint32_t i = 0; i < n_udp_; ++i) {
+    Packet& p = udp_pkts_[i];
+    if (p.verdict == Verdict::kForward) continue;
+    if (p.verdict == Verdict::kPunt) {
+      Punt(punt_, p, shm::PuntKind::kUnderlayControl, opt_.index, counters_);
+    }
+    ReturnBuffer(p.buf);
+  }
+  if (vnet_len_ == 0) {
+    for (size_t i = 0; i < n; ++i) QueueTapWrite({&span_[i], 1});
+  } else {
+    CoalesceTcp({span_.get(), n});
+    for (size_t i = 0; i < n;) {
+      const size_t k = std::max<size_t>(span_[i]->unit, 1);
+      QueueTapWrite({&span_[i], std::min(k, n - i)});
+      i += k;
+    }
+  }
+  n_udp_ = 0;
+}
+
+bool Worker::DrainInject() {
+  if (!inject_.valid()) return false;
+  uint32_t handled = 0;
+  while (handled < opt_.burst) {
+    SpscRingView::Entry entry;
+    const bool got = inject_.Peek(entry);
+    if (inject_.corrupt()) [[unlikely]] {
+      CountDrop(DropReason::ring_corrupt);
+      inject_.Reset();
+      break;
+    }
+    if (!got) break;
+    const InjectAction action = CheckInject(entry, opt_.mtu);
+    if (action == InjectAction::kReject) [[unlikely]] {
+      CountDrop(DropReason::inject_bad_entry);
+      inject_.Pop();
+      ++handled;
+      continue;
+    }
+    uint32_t buf;
+    if (!pool_->TakeSpare(&buf)) break;  // all spares in flight: the entry waits in the ring
+    // Injects are at most a ring slot's payload (< stride - virtio-net header), so they are
+    // copied to the buffer start.
+    uint8_t* data = pool_->buffer(buf);
+    const uint32_t len = uint32_t(entry.payload.size());
+    if (action == InjectAction::kSendUnderlay) {
+      std::memcpy(data, entry.payload.data(), len);
+      QueueSend(buf, data, len, entry.meta.addr, entry.meta.port);
+    } else {
+      std::memset(data, 0, vnet_len_);  // a plain frame: no offload metadata
+      std::memcpy(data + vnet_len_, entry.payload.data(), len);
+      Packet frame;
+      frame.data = data;
+      frame.len = vnet_len_ + len;
+      frame.buf = buf;
+      Packet* unit[1] = {&frame};
+      QueueTapWrite(unit);
+    }
+    inject_.Pop();
+    Count(Stat::injected);
+    ++handled;
+  }
+  return handled > 0;
+}
+
+void Worker::RearmReceives() {
+  if (!udp_armed_ && udp_ring_.available() > 0) {
+    io_.PrepUdpRecvMultishot(&recv_msg_, kUdpGroup);
+    udp_armed_ = true;
+  }
+  if (tap_multishot_) {
+    if (!tap_armed_ && tap_ring_.available() > 0) {
+      io_.PrepTapReadMultishot(kTapGroup);
+      tap_armed_ = true;
+    }
+    return;
+  }
+  // No multishot read: keep a fixed number of buffer-select reads outstanding, never more than
+  // there are buffers to complete them.
+  const uint32_t target = std::min(kTapReadsInFlight, tap_ring_.available());
+  while (tap_reads_inflight_ < target) {
+    io_.PrepTapRead(kTapGroup, tap_read_len_);
+    ++tap_reads_inflight_;
+  }
+}
+
+void Worker::Run(const std::atomic<bool>& stop) {
+  shm::RegionHeader& hdr = region_.header();
+  shm::WorkerState& state = hdr.workers[opt_.index];
+  const uint64_t spin_ns = uint64_t{opt_.spin_us} * 1000;
+  uint64_t now = shm::MonotonicNs();
+  uint64_t last_work = now;
+  uint32_t empty_turns = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    state.heartbeat_ns.store(now, std::memory_order_relaxed);
+    if (opt_.index == 0) hdr.dp_heartbeat_ns.store(now, std::memory_order_relaxed);
+
+    Adopt(reader_.BeginBurst());
+    bool work = ReapCompletions();
+    RunOutboundBurst();
+    RunInboundBurst();
+    work |= DrainInject();
+    sender_->Flush(io_);
+    tap_ring_.Publish();
+    udp_ring_.Publish();
+    RearmReceives();
+    io_.Flush();
+    Count(Stat::loop_iterations);
+
+    work |= n_reads_ > 0;  // reads waiting for segment buffers
+    if (work) {
+      now = shm::MonotonicNs();
+      last_work = now;
+      empty_turns = 0;
+      continue;
+    }
+    // Spinning: an empty turn costs a few loads, the clock read costs more; look at the clock
+    // (and refresh the heartbeat) every kClockEvery turns only.
+    if (++empty_turns % kClockEvery != 0) {
+      CpuRelax();
+      continue;
+    }
+    now = shm::MonotonicNs();
+    if (now - last_work < spin_ns) continue;
+    // Idle: hold no generation while blocked so the control plane can reclaim slots.
+    reader_.GoOffline();
+    io_.Wait(opt_.idle_wait_ms);
+    Count(Stat::idle_waits);
+    reader_.GoOnline();
+    now = shm::MonotonicNs();
+  }
+  reader_.GoOffline();
+  state.quiescent_seq.store(shm::kOffline, std::memory_order_release);
+}
+
+}  // namespace ipop::dp

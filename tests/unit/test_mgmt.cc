@@ -1,0 +1,329 @@
+// Management socket: the server runs in the test thread (as in the control plane's event loop),
+// clients in other threads; each test checks what the client saw and how long the server blocked.
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "controlplane/mgmt_server.h"
+#include "controlplane/tap_address.h"
+
+namespace ipop::cp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string UniqueDir() {
+  static int counter = 0;
+  return "/tmp/ipop-test-mgmt-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+}
+
+// Serves until `done` is set (by the client thread), like the control plane's poll loop would.
+void ServeUntil(MgmtServer& server, const std::atomic<bool>& done) {
+  const auto give_up = Clock::now() + std::chrono::seconds(10);
+  while (!done.load() && Clock::now() < give_up) {
+    pollfd pfd{server.fd(), POLLIN, 0};
+    if (poll(&pfd, 1, 20) > 0) server.OnReadable();
+  }
+}
+
+int RawConnect(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends raw bytes (no newline added) and reads until EOF or error.
+std::string RawExchange(const std::string& path, const std::string& bytes) {
+  const int fd = RawConnect(path);
+  if (fd < 0) return "<connect failed>";
+  send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) reply.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return reply;
+}
+
+class MgmtTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = UniqueDir();
+    path_ = dir_ + "/sub/node.sock";
+  }
+  void TearDown() override {
+    server_.reset();
+    unlink(path_.c_str());
+    rmdir((dir_ + "/sub").c_str());
+    rmdir(dir_.c_str());
+  }
+  void StartServer() {
+    std::string error;
+    server_ = MgmtServer::Listen(
+        path_,
+        [this](std::string_view line) {
+          seen_.emplace_back(line);
+          if (line == "fail") return std::string("error: asked to fail");
+          return "reply to [" + std::string(line) + "]";
+        },
+        &error);
+    ASSERT_NE(server_, nullptr) << error;
+  }
+  // Runs `client` in a thread while the test thread serves.
+  template <typename F>
+  void WithClient(F client) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      client();
+      done.store(true);
+    });
+    ServeUntil(*server_, done);
+    t.join();
+  }
+
+  std::string dir_, path_;
+  std::unique_ptr<MgmtServer> server_;
+  std::vector<std::string> seen_;
+};
+
+TEST_F(MgmtTest, RoundTripAndFileModes) {
+  StartServer();
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat((dir_ + "/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+
+  std::string reply, reply2, error, error2;
+  bool ok = false, ok2 = false;
+  WithClient([&] {
+    ok = MgmtRequest(path_, "status", &reply, &error);
+    ok2 = MgmtRequest(path_, "fail", &reply2, &error2);
+  });
+  ASSERT_TRUE(ok) << error;
+  EXPECT_EQ(reply, "reply to [status]\n");
+  ASSERT_TRUE(ok2) << error2;
+  EXPECT_EQ(reply2, "error: asked to fail\n");
+  EXPECT_EQ(seen_, (std::vector<std::string>{"status", "fail"}));
+}
+
+TEST_F(MgmtTest, CrLfAndMissingNewlineAreAccepted) {
+  StartServer();
+  std::string crlf, bare;
+  WithClient([&] {
+    crlf = RawExchange(path_, "peers\r\n");
+    const int fd = RawConnect(path_);
+    send(fd, "counters", 8, 0);
+    shutdown(fd, SHUT_WR);  // EOF without a newline still ends the request
+    char buf[256];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) bare.assign(buf, static_cast<size_t>(n));
+    close(fd);
+  });
+  EXPECT_EQ(crlf, "reply to [peers]\n");
+  EXPECT_EQ(bare, "reply to [counters]\n");
+}
+
+TEST_F(MgmtTest, GarbageGetsErrorWithoutReachingHandler) {
+  StartServer();
+  std::string reply;
+  WithClient([&] { reply = RawExchange(path_, std::string("st\x01\xff\0tus\n", 9)); });
+  EXPECT_EQ(reply.rfind("error:", 0), 0u) << reply;
+  EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(MgmtTest, OversizeLineIsRejected) {
+  StartServer();
+  std::string reply, error;
+  bool ok = false;
+  WithClient([&] { ok = MgmtRequest(path_, std::string(10000, 'a'), &reply, &error); });
+  ASSERT_TRUE(ok) << error;
+  EXPECT_EQ(reply.rfind("error: request longer than 4096", 0), 0u) << reply;
+  EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(MgmtTest, SilentClientIsDroppedWithinBound) {
+  StartServer();
+  const int fd = RawConnect(path_);
+  ASSERT_GE(fd, 0);
+  const auto start = Clock::now();
+  server_->OnReadable();  // same thread: must return by itself, not wait for the client
+  const auto blocked = Clock::now() - start;
+  EXPECT_GE(blocked, std::chrono::milliseconds(150));
+  EXPECT_LT(blocked, std::chrono::milliseconds(1000));
+  char c;
+  EXPECT_EQ(recv(fd, &c, 1, 0), 0);  // dropped: EOF, no reply
+  close(fd);
+  EXPECT_TRUE(seen_.empty());
+
+  // The server is still healthy afterwards.
+  std::string reply, error;
+  bool ok = false;
+  WithClient([&] { ok = MgmtRequest(path_, "status", &reply, &error); });
+  EXPECT_TRUE(ok) << error;
+  EXPECT_EQ(reply, "reply to [status]\n");
+}
+
+TEST_F(MgmtTest, ServesAllPendingConnectionsInOneCall) {
+  StartServer();
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = RawConnect(path_);
+    ASSERT_GE(fd, 0);
+    const std::string line = "c" + std::to_string(i) + "\n";
+    send(fd, line.data(), line.size(), 0);
+    fds.push_back(fd);
+  }
+  server_->OnReadable();
+  EXPECT_EQ(seen_, (std::vector<std::string>{"c0", "c1", "c2"}));
+  for (int fd : fds) close(fd);
+}
+
+TEST_F(MgmtTest, StaleSocketFileIsReplaced) {
+  // A dead server's socket file: bound, then closed without unlinking.
+  std::string error;
+  mkdir(dir_.c_str(), 0755);
+  mkdir((dir_ + "/sub").c_str(), 0755);
+  const int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(bind(stale, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  close(stale);
+
+  StartServer();
+  std::string reply;
+  bool ok = false;
+  WithClient([&] { ok = MgmtRequest(path_, "status", &reply, &error); });
+  EXPECT_TRUE(ok) << error;
+  EXPECT_EQ(reply, "reply to [status]\n");
+}
+
+TEST_F(MgmtTest, LiveServerIsNotStolen) {
+  StartServer();
+  std::string error;
+  auto second = MgmtServer::Listen(
+      path_, [](std::string_view) { return std::string("second"); }, &error);
+  EXPECT_EQ(second, nullptr);
+  EXPECT_NE(error.find("already listening"), std::string::npos) << error;
+
+  std::string reply;
+  bool ok = false;
+  WithClient([&] { ok = MgmtRequest(path_, "status", &reply, &error); });
+  EXPECT_TRUE(ok) << error;
+  EXPECT_EQ(reply, "reply to [status]\n");
+}
+
+TEST_F(MgmtTest, RegularFileIsNotDeleted) {
+  mkdir(dir_.c_str(), 0755);
+  mkdir((dir_ + "/sub").c_str(), 0755);
+  std::ofstream(path_) << "precious";
+  std::string error;
+  auto server = MgmtServer::Listen(
+      path_, [](std::string_view) { return std::string(); }, &error);
+  EXPECT_EQ(server, nullptr);
+  EXPECT_NE(error.find("not a socket"), std::string::npos) << error;
+  std::ifstream in(path_);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "precious");
+}
+
+TEST(MgmtRequest, UnreachableSocketFailsFast) {
+  std::string reply, error;
+  const auto start = Clock::now();
+  EXPECT_FALSE(MgmtRequest(UniqueDir() + "/none.sock", "status", &reply, &error));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  EXPECT_NE(error.find("none.sock"), std::string::npos) << error;
+}
+
+TEST(MgmtRequest, SilentServerTimesOut) {
+  // A listener that never accepts: the client must give up at its timeout.
+  const std::string dir = UniqueDir();
+  mkdir(dir.c_str(), 0755);
+  const std::string path = dir + "/mute.sock";
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  std::string reply, error;
+  const auto start = Clock::now();
+  EXPECT_FALSE(MgmtRequest(path, "status", &reply, &error, 300));
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::milliseconds(2000));
+  EXPECT_NE(error.find("no reply"), std::string::npos) << error;
+  close(fd);
+  unlink(path.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST(TapAddress, MissingInterfaceIsReported) {
+  std::string error;
+  EXPECT_EQ(AssignIpv4("ipopnosuch0", 0x0a2a0001, 24, &error), AssignResult::kNoSuchInterface);
+  EXPECT_NE(error.find("ipopnosuch0"), std::string::npos) << error;
+}
+
+TEST(TapAddress, BadArgumentsFail) {
+  std::string error;
+  EXPECT_EQ(AssignIpv4("", 0x0a2a0001, 24, &error), AssignResult::kFailed);
+  EXPECT_EQ(AssignIpv4("lo", 0x0a2a0001, 33, &error), AssignResult::kFailed);
+  EXPECT_EQ(AssignIpv4(std::string(IFNAMSIZ, 'x'), 0x0a2a0001, 24, &error), AssignResult::kFailed);
+}
+
+// In a private network namespace (root only), assigns an address to its loopback twice and reads
+// the result back; the host's interfaces are never touched.
+TEST(TapAddress, AssignsIdempotentlyInPrivateNetns) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (unshare(CLONE_NEWNET) != 0) _exit(77);
+    std::string error;
+    const uint32_t vip = 0x0a2a0105;  // 10.42.1.5
+    for (int i = 0; i < 2; ++i) {
+      if (AssignIpv4("lo", vip, 20, &error) != AssignResult::kOk) _exit(10 + i);
+    }
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFADDR, &ifr) != 0) _exit(20);
+    if (reinterpret_cast<sockaddr_in*>(&ifr.ifr_addr)->sin_addr.s_addr != htonl(vip)) _exit(21);
+    if (ioctl(fd, SIOCGIFNETMASK, &ifr) != 0) _exit(22);
+    if (reinterpret_cast<sockaddr_in*>(&ifr.ifr_netmask)->sin_addr.s_addr != htonl(0xfffff000))
+      _exit(23);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0 || (ifr.ifr_flags & IFF_UP) == 0) _exit(24);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no permission to create a network namespace";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+}
+
+}  // namespace
+}  // namespace ipop::cp
