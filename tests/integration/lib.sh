@@ -189,11 +189,17 @@ net_cleanup() {
   local rc=$? i pid
   trap - EXIT
   for i in "${!NODE_PID[@]}"; do stop_node "$i" || true; done
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do
+    for ((i = 0; i < 20; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
     if kill -0 "$pid" 2>/dev/null; then
       pkill -KILL -P "$pid" 2>/dev/null
       kill -KILL "$pid" 2>/dev/null
     fi
+    wait "$pid" 2>/dev/null # reap quietly: no "Killed" job notices
   done
   for i in "${NODES[@]}"; do rm -f "/dev/shm/ipop-$(node_name "$i")"; done
   for ns in "${NAMESPACES[@]}"; do
