@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dataplane/arp_fallback.h"
 #include "dataplane/inbound.h"
 #include "dataplane/outbound.h"
 #include "dataplane/punt_inject.h"
@@ -384,8 +385,21 @@ void Worker::RunOutboundBurst() {
       QueueSend(p.buf, p.data, p.len, peer.underlay_addr, peer.underlay_port);
       continue;
     }
-    if (p.verdict == Verdict::kPunt)
+    if (p.verdict == Verdict::kPunt) [[unlikely]] {
+      if (gen_ != nullptr && p.headroom >= vnet_len_ &&
+          ControlPlaneAbsent(region_.header(), shm::MonotonicNs()) &&
+          AnswerArpFromTable(*gen_, p)) {
+        std::memset(p.data - vnet_len_, 0, vnet_len_);  // a plain frame: no offload metadata
+        Packet reply = p;
+        reply.data -= vnet_len_;
+        reply.len += vnet_len_;
+        Packet* unit[1] = {&reply};
+        QueueTapWrite(unit);  // the buffer returns to its ring when the write completes
+        Count(Stat::arp_local_replies);
+        continue;
+      }
       Punt(punt_, p, shm::PuntKind::kTapFrame, opt_.index, counters_);
+    }
     ReturnBuffer(p.buf);
   }
   n_tap_ = 0;

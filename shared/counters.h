@@ -8,46 +8,47 @@
 namespace ipop {
 
 // X(name, description)
-#define IPOP_DROP_REASONS(X)                                                          \
-  X(tap_short_frame, "frame from TAP shorter than an Ethernet header")                \
-  X(tap_bad_ipv4, "IPv4 header from TAP malformed or truncated")                      \
-  X(tap_unsupported_ethertype, "ethertype other than IPv4/ARP from TAP (e.g. IPv6)")  \
-  X(tap_multicast, "IPv4 broadcast/multicast destination (not forwarded yet)")        \
-  X(no_route, "no forwarding-table entry for the destination virtual IP")             \
-  X(peer_not_ready, "route found but the peer has no usable tx session")              \
-  X(stale_key, "tx key was published for an earlier dataplane instance")              \
-  X(too_big, "inner packet larger than the overlay MTU allows")                       \
-  X(seal_failed, "AEAD seal failed")                                                  \
-  X(udp_send_failed, "underlay send failed")                                          \
-  X(udp_short, "underlay datagram shorter than the header")                           \
-  X(udp_bad_version, "underlay datagram with an unknown version")                     \
-  X(udp_bad_type, "underlay datagram with an unknown type")                           \
-  X(udp_bad_reserved, "underlay datagram with a non-zero reserved byte")              \
-  X(unknown_session, "receiver index names no valid session")                         \
-  X(replay, "counter already seen or too old for the replay window")                  \
-  X(auth_failed, "AEAD open failed (tampered, wrong key)")                            \
-  X(inner_bad_ipv4, "decrypted payload is not a well-formed IPv4 packet")             \
-  X(src_not_allowed, "inner source address not routed to the sending peer")           \
-  X(tap_write_failed, "write to TAP failed")                                          \
-  X(punt_ring_full, "punt ring full; the control plane is slow or absent")            \
-  X(inject_bad_entry, "malformed inject ring entry from the control plane")           \
-  X(ring_corrupt, "inject ring indices inconsistent; ring was reset")                 \
-  X(table_invalid, "published table generation failed validation; kept the last")     \
+#define IPOP_DROP_REASONS(X)                                                         \
+  X(tap_short_frame, "frame from TAP shorter than an Ethernet header")               \
+  X(tap_bad_ipv4, "IPv4 header from TAP malformed or truncated")                     \
+  X(tap_unsupported_ethertype, "ethertype other than IPv4/ARP from TAP (e.g. IPv6)") \
+  X(tap_multicast, "IPv4 broadcast/multicast destination (not forwarded yet)")       \
+  X(no_route, "no forwarding-table entry for the destination virtual IP")            \
+  X(peer_not_ready, "route found but the peer has no usable tx session")             \
+  X(stale_key, "tx key was published for an earlier dataplane instance")             \
+  X(too_big, "inner packet larger than the overlay MTU allows")                      \
+  X(seal_failed, "AEAD seal failed")                                                 \
+  X(udp_send_failed, "underlay send failed")                                         \
+  X(udp_short, "underlay datagram shorter than the header")                          \
+  X(udp_bad_version, "underlay datagram with an unknown version")                    \
+  X(udp_bad_type, "underlay datagram with an unknown type")                          \
+  X(udp_bad_reserved, "underlay datagram with a non-zero reserved byte")             \
+  X(unknown_session, "receiver index names no valid session")                        \
+  X(replay, "counter already seen or too old for the replay window")                 \
+  X(auth_failed, "AEAD open failed (tampered, wrong key)")                           \
+  X(inner_bad_ipv4, "decrypted payload is not a well-formed IPv4 packet")            \
+  X(src_not_allowed, "inner source address not routed to the sending peer")          \
+  X(tap_write_failed, "write to TAP failed")                                         \
+  X(punt_ring_full, "punt ring full; the control plane is slow or absent")           \
+  X(inject_bad_entry, "malformed inject ring entry from the control plane")          \
+  X(ring_corrupt, "inject ring indices inconsistent; ring was reset")                \
+  X(table_invalid, "published table generation failed validation; kept the last")    \
   X(buffer_exhausted, "receive buffer ring ran out of buffers")
 
 // X(name, description)
-#define IPOP_STATS(X)                                          \
-  X(tap_rx_frames, "frames read from TAP")                     \
-  X(tap_tx_frames, "frames written to TAP")                    \
-  X(udp_rx_datagrams, "datagrams received on the underlay")    \
-  X(udp_tx_datagrams, "datagrams sent on the underlay")        \
-  X(udp_rx_bytes, "underlay bytes received")                   \
-  X(udp_tx_bytes, "underlay bytes sent")                       \
-  X(punted, "messages punted to the control plane")            \
-  X(injected, "messages injected by the control plane")        \
-  X(table_switches, "forwarding-table generations adopted")    \
-  X(rekeys, "crypto contexts re-initialised for new key ids")  \
-  X(loop_iterations, "event-loop iterations")                  \
+#define IPOP_STATS(X)                                                                      \
+  X(tap_rx_frames, "frames read from TAP")                                                 \
+  X(tap_tx_frames, "frames written to TAP")                                                \
+  X(udp_rx_datagrams, "datagrams received on the underlay")                                \
+  X(udp_tx_datagrams, "datagrams sent on the underlay")                                    \
+  X(udp_rx_bytes, "underlay bytes received")                                               \
+  X(udp_tx_bytes, "underlay bytes sent")                                                   \
+  X(punted, "messages punted to the control plane")                                        \
+  X(injected, "messages injected by the control plane")                                    \
+  X(arp_local_replies, "ARP answered by the dataplane while the control plane was absent") \
+  X(table_switches, "forwarding-table generations adopted")                                \
+  X(rekeys, "crypto contexts re-initialised for new key ids")                              \
+  X(loop_iterations, "event-loop iterations")                                              \
   X(idle_waits, "times the worker blocked waiting for work")
 
 enum class DropReason : uint32_t {

@@ -68,6 +68,8 @@ kill -KILL "$cp_pid"
 log "killed node 1 control plane (pid $cp_pid)"
 sleep 0.5
 if ctl 1 status >/dev/null 2>&1; then fail "control plane still answers after SIGKILL"; fi
+# Forget node 1's neighbour entries: new ARP requests can only be answered by the dataplane now.
+in_ns 1 ip neigh flush dev ipop0
 ping_ok 1 "$(vip_of 3)" 5 || fail "node1 -> node3 stopped while the control plane was dead"
 ping_ok 3 "$(vip_of 1)" 5 || fail "node3 -> node1 stopped while the control plane was dead"
 gbps=$(iperf_tcp 2 1 2) || fail "iperf3 to node 1 failed while its control plane was dead"
@@ -83,6 +85,8 @@ wait_for 20 "node 1 re-established peer 2" peer_up 1 2
 ping_ok 1 "$(vip_of 2)" || fail "node1 -> node2 failed after control-plane restart"
 if ping_ok 1 "$(vip_of 3)" 2; then fail "node1 still reaches node3 after peer 3 was removed"; fi
 ctl 1 counters | grep -q 'no_route' || fail "expected no_route drops for the removed peer"
+ctl 1 counters | grep -q 'arp_local_replies' ||
+  fail "the dataplane did not answer ARP while the control plane was dead"
 log "restarted control plane applied the change: node 3 removed, node 2 still reachable"
 wait "$PING_ACROSS"
 loss=$(grep -oP '\d+(?=% packet loss)' "$WORK/ping-across.log")

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dataplane/arp_fallback.h"
 #include "dataplane/checksum.h"
 #include "dataplane/crypto_state.h"
 #include "dataplane/inbound.h"
@@ -315,6 +316,64 @@ TEST_F(DataplaneStagesTest, ArpIsPuntedNotDropped) {
   ASSERT_EQ(verdicts.size(), 1u);
   EXPECT_EQ(verdicts[0], Verdict::kPunt);
   for (uint32_t r = 0; r < kNumDropReasons; ++r) EXPECT_EQ(a_.counters->drop[r].load(), 0u);
+}
+
+// An ARP request "who has target? tell sender" as the host's kernel sends it on the TAP.
+Bytes ArpRequest(uint32_t sender, uint32_t target) {
+  Bytes body(ether::kArpIpv4Size, 0);
+  ether::StoreBe16(&body[0], 1);       // Ethernet
+  ether::StoreBe16(&body[2], 0x0800);  // IPv4
+  body[4] = 6;
+  body[5] = 4;
+  ether::StoreBe16(&body[6], 1);  // request
+  std::memcpy(&body[8], kTapMacA, 6);
+  wire::StoreBe32(&body[14], sender);
+  wire::StoreBe32(&body[24], target);
+  Bytes f(ether::kHeaderSize + body.size());
+  const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  ether::WriteEthernetHeader(f.data(), broadcast, kTapMacA, ether::kTypeArp);
+  std::copy(body.begin(), body.end(), f.begin() + ether::kHeaderSize);
+  return f;
+}
+
+TEST_F(DataplaneStagesTest, ArpFallbackAnswersRoutedAddressWithGatewayMac) {
+  PacketBuffers bufs;
+  Packet* p = bufs.Add(ArpRequest(kVipA, kVipB));
+  ASSERT_TRUE(AnswerArpFromTable(*a_.gen, *p));
+  ASSERT_EQ(p->len, 42u);
+  const uint8_t* f = p->data;
+  EXPECT_EQ(Bytes(f, f + 6), Bytes(kTapMacA, kTapMacA + 6));      // back to the requester
+  EXPECT_EQ(Bytes(f + 6, f + 12), Bytes(kGwMacA, kGwMacA + 6));   // from the gateway MAC
+  EXPECT_EQ(ether::LoadBe16(f + 20), 2);                          // ARP reply
+  EXPECT_EQ(Bytes(f + 22, f + 28), Bytes(kGwMacA, kGwMacA + 6));  // "kVipB is at gateway"
+  EXPECT_EQ(wire::LoadBe32(f + 28), kVipB);
+  EXPECT_EQ(wire::LoadBe32(f + 38), kVipA);
+}
+
+TEST_F(DataplaneStagesTest, ArpFallbackIgnoresUnroutedOwnAndMalformed) {
+  PacketBuffers bufs;
+  Packet* unknown = bufs.Add(ArpRequest(kVipA, kVipA + 77));
+  Packet* own = bufs.Add(ArpRequest(kVipA, kVipA));
+  Bytes short_frame = ArpRequest(kVipA, kVipB);
+  short_frame.resize(30);
+  Packet* truncated = bufs.Add(short_frame);
+  const Bytes before = Bytes(unknown->data, unknown->data + unknown->len);
+  EXPECT_FALSE(AnswerArpFromTable(*a_.gen, *unknown));
+  EXPECT_FALSE(AnswerArpFromTable(*a_.gen, *own));
+  EXPECT_FALSE(AnswerArpFromTable(*a_.gen, *truncated));
+  EXPECT_EQ(Bytes(unknown->data, unknown->data + unknown->len), before);  // left untouched
+}
+
+TEST(ArpFallback, ControlPlaneAbsentWhenNoPidOrStaleHeartbeat) {
+  auto hdr = std::make_unique<shm::RegionHeader>();
+  const uint64_t now = 50'000'000'000;
+  hdr->cp_pid.store(0);
+  hdr->cp_heartbeat_ns.store(now);
+  EXPECT_TRUE(ControlPlaneAbsent(*hdr, now));  // no control plane attached
+  hdr->cp_pid.store(1234);
+  EXPECT_FALSE(ControlPlaneAbsent(*hdr, now));
+  EXPECT_FALSE(ControlPlaneAbsent(*hdr, now + kControlPlaneAbsentNs));
+  EXPECT_TRUE(ControlPlaneAbsent(*hdr, now + kControlPlaneAbsentNs + 1));  // stale heartbeat
 }
 
 struct OutboundDropCase {
