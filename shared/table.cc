@@ -238,14 +238,16 @@ uint64_t TableWriter::seq() const {
 TableReader::TableReader(ShmRegion& region, uint32_t worker) : region_(region), worker_(worker) {}
 
 const Generation* TableReader::BeginBurst() {
-  switched_ = false;
   if (!online_) [[unlikely]] {
     GoOnline();
-    return cur_;
+  } else {
+    const uint64_t a = region_.header().active.load(std::memory_order_acquire);
+    if (a != last_active_) [[unlikely]]
+      Adopt(a);
   }
-  const uint64_t a = region_.header().active.load(std::memory_order_acquire);
-  if (a != last_active_) [[unlikely]]
-    Adopt(a);
+  // A switch adopted in GoOnline() (after an idle wait) is reported by the next burst too.
+  switched_ = adopted_since_burst_;
+  adopted_since_burst_ = false;
   return cur_;
 }
 
@@ -266,7 +268,7 @@ void TableReader::Adopt(uint64_t a) {
   cur_ = region_.generation(slot);
   held_active_ = a;
   seq_ = ActiveSeq(a);
-  switched_ = true;
+  adopted_since_burst_ = true;
   // Release: every read of the previous generation happens before the writer's acquire load
   // that sees this value and reuses the previous slot (step 2).
   region_.header().workers[worker_].quiescent_seq.store(seq_, std::memory_order_release);

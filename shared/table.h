@@ -75,6 +75,7 @@ class TableReader {
   uint64_t held_active_ = 0;  // the `active` value cur_ was adopted from
   bool online_ = false;       // the first BeginBurst goes online (QSBR handshake)
   bool switched_ = false;
+  bool adopted_since_burst_ = false;
   uint64_t invalid_ = 0;
 };
 

@@ -382,6 +382,21 @@ TEST_F(TableTest, OnlineAgainWithoutChangeKeepsGeneration) {
   EXPECT_EQ(region_->header().workers[0].quiescent_seq.load(), 1u);
 }
 
+TEST_F(TableTest, SwitchAdoptedWhileComingOnlineIsReportedByTheNextBurst) {
+  TableReader reader(*region_, 0);
+  ASSERT_TRUE(Publish(BasicSpec())) << last_error_;
+  reader.BeginBurst();
+  EXPECT_TRUE(reader.switched());
+  reader.GoOffline();
+  ASSERT_TRUE(Publish(BasicSpec())) << last_error_;
+  reader.GoOnline();  // what the worker does after an idle wait: adopts publication 2 here
+  EXPECT_EQ(reader.seq(), 2u);
+  reader.BeginBurst();
+  EXPECT_TRUE(reader.switched()) << "the worker must rescan key ids for publication 2";
+  reader.BeginBurst();
+  EXPECT_FALSE(reader.switched());
+}
+
 TEST_F(TableTest, WorkersOfDeadDataplaneCountAsOffline) {
   TableReader reader(*region_, 0);
   ASSERT_TRUE(Publish(BasicSpec())) << last_error_;
