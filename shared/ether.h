@@ -21,13 +21,8 @@ inline constexpr uint16_t kTypeIpv6 = 0x86dd;
 inline constexpr size_t kIpv4MinHeader = 20;
 inline constexpr uint8_t kBroadcastMac[kMacSize] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-inline uint16_t LoadBe16(const uint8_t* p) {
-  return uint16_t((p[0] << 8) | p[1]);
-}
-inline void StoreBe16(uint8_t* p, uint16_t v) {
-  p[0] = uint8_t(v >> 8);
-  p[1] = uint8_t(v);
-}
+using ipop::LoadBe16;
+using ipop::StoreBe16;
 
 struct EthernetView {
   const uint8_t* dst = nullptr;  // kMacSize bytes

@@ -18,6 +18,8 @@
 #include <optional>
 #include <span>
 
+#include "shared/byte_order.h"
+
 namespace ipop::wire {
 
 inline constexpr uint8_t kVersion = 1;
@@ -40,22 +42,10 @@ enum class ParseError : uint8_t {
   kBadReserved,  // reserved byte not zero
 };
 
-inline uint32_t LoadBe32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-inline uint64_t LoadBe64(const uint8_t* p) {
-  return (uint64_t{LoadBe32(p)} << 32) | LoadBe32(p + 4);
-}
-inline void StoreBe32(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 24);
-  p[1] = uint8_t(v >> 16);
-  p[2] = uint8_t(v >> 8);
-  p[3] = uint8_t(v);
-}
-inline void StoreBe64(uint8_t* p, uint64_t v) {
-  StoreBe32(p, uint32_t(v >> 32));
-  StoreBe32(p + 4, uint32_t(v));
-}
+using ipop::LoadBe32;
+using ipop::LoadBe64;
+using ipop::StoreBe32;
+using ipop::StoreBe64;
 
 // A parsed, length-checked view into a received datagram. Spans point into the caller's buffer.
 struct PacketView {
