@@ -26,37 +26,37 @@ struct PeerConfig {
 };
 
 struct NodeConfig {
-  std::string name;                 // node.name (required)
-  uint32_t vip = 0;                 // node.vip, "a.b.c.d/len" (required)
+  std::string name;  // node.name (required)
+  uint32_t vip = 0;  // node.vip, "a.b.c.d/len" (required)
   uint32_t prefix_len = 24;
-  std::string tap = "ipop0";        // node.tap
-  Endpoint listen;                  // node.listen, default 0.0.0.0:5800
-  uint32_t mtu = 1400;              // node.mtu (inner MTU of the TAP), 576..9000
-  uint32_t workers = 1;             // node.workers, 1..kMaxWorkers
-  std::string shm_name;             // node.shm, default "/ipop-<name>"
-  std::string mgmt_socket;          // node.mgmt-socket, default "/run/ipop/<name>.sock"
-  bool assign_address = true;       // node.assign-address: control plane sets vip on the TAP
+  std::string tap = "ipop0";   // node.tap
+  Endpoint listen;             // node.listen, default 0.0.0.0:5800
+  uint32_t mtu = 1400;         // node.mtu (inner MTU of the TAP), 576..9000
+  uint32_t workers = 1;        // node.workers, 1..kMaxWorkers
+  std::string shm_name;        // node.shm, default "/ipop-<name>"
+  std::string mgmt_socket;     // node.mgmt-socket, default "/run/ipop/<name>.sock"
+  bool assign_address = true;  // node.assign-address: control plane sets vip on the TAP
   shm::Cipher cipher = shm::Cipher::kAes256Gcm;  // network.cipher: aes-256-gcm | chacha20-poly1305
-  std::string network;              // network.name (required)
-  std::array<uint8_t, 32> secret{};  // network.secret (64 hex) or network.secret-file
-  uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
-  uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
-  std::vector<PeerConfig> peers;    // peer = "VIP HOST:PORT", repeatable
+  std::string network;                           // network.name (required)
+  std::array<uint8_t, 32> secret{};              // network.secret (64 hex) or network.secret-file
+  uint32_t hello_interval_ms = 1000;             // network.hello-interval-ms
+  uint32_t peer_timeout_ms = 5000;               // network.peer-timeout-ms
+  std::vector<PeerConfig> peers;                 // peer = "VIP HOST:PORT", repeatable
   // [dataplane]
-  uint32_t dp_burst = 32;               // dataplane.burst: packets per burst, 1..256
-  uint32_t dp_spin_us = 50;             // dataplane.spin-us: busy-poll this long after last work
-  uint32_t dp_idle_wait_ms = 5;         // dataplane.idle-wait-ms: max block while idle (inject latency)
+  uint32_t dp_burst = 32;        // dataplane.burst: packets per burst, 1..256
+  uint32_t dp_spin_us = 50;      // dataplane.spin-us: busy-poll this long after last work
+  uint32_t dp_idle_wait_ms = 5;  // dataplane.idle-wait-ms: max block while idle (inject latency)
   uint32_t dp_attach_timeout_ms = 15000;  // dataplane.attach-timeout-ms: wait for the shm region
   // [controlplane]
-  uint32_t cp_poll_ms = 2;              // controlplane.poll-ms: punt-ring poll period
-  std::string log_level = "info";       // node.log-level: debug | info | warn | error
-  std::string config_file;          // where the file came from, for reloads
+  uint32_t cp_poll_ms = 2;         // controlplane.poll-ms: punt-ring poll period
+  std::string log_level = "info";  // node.log-level: debug | info | warn | error
+  std::string config_file;         // where the file came from, for reloads
 };
 
 struct ConfigResult {
   std::optional<NodeConfig> config;
-  std::string error;   // set when config is empty and not help
-  std::string help;    // set when --help was given: print it and exit 0
+  std::string error;  // set when config is empty and not help
+  std::string help;   // set when --help was given: print it and exit 0
 };
 
 // argv[0] is ignored. `--config FILE` names the file; every file key is also a flag

@@ -9,7 +9,7 @@ namespace ipop {
 
 class ReplayWindow {
  public:
-  static constexpr uint32_t kBlocks = 256;  // power of two
+  static constexpr uint32_t kBlocks = 256;                 // power of two
   static constexpr uint64_t kWindow = (kBlocks - 1) * 64;  // 16320 packets
 
   // True if `counter` is new and inside the window.

@@ -26,7 +26,7 @@ inline constexpr uint32_t kLayoutVersion = 1;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kNumGenerations = 4;
 inline constexpr uint32_t kMaxPeers = 1024;
-inline constexpr uint32_t kMaxSessions = 4096;  // receiver index space; index 0 is never valid
+inline constexpr uint32_t kMaxSessions = 4096;   // receiver index space; index 0 is never valid
 inline constexpr uint32_t kRouteBuckets = 4096;  // /32 open-addressing table, power of two
 inline constexpr uint32_t kMaxPrefixes = 256;    // non-/32 routes, longest prefix first
 inline constexpr uint32_t kRingSlots = 512;      // per ring, power of two
@@ -56,14 +56,14 @@ enum PeerFlags : uint32_t {
 
 struct PeerEntry {
   uint32_t flags;
-  uint32_t vip;              // virtual IPv4, host byte order
+  uint32_t vip;               // virtual IPv4, host byte order
   uint8_t underlay_addr[16];  // IPv6 or IPv4-mapped
   uint16_t underlay_port;     // host byte order
   uint8_t cipher;             // Cipher
   uint8_t reserved0;
   uint32_t tx_remote_index;  // receiver index the peer assigned to packets from us
   uint64_t tx_key_id;        // changes whenever tx key material changes (dataplane re-inits ctx)
-  uint64_t dp_instance;      // tx only when equal to the running dataplane's instance (no nonce reuse)
+  uint64_t dp_instance;  // tx only when equal to the running dataplane's instance (no nonce reuse)
   uint8_t tx_key[32];
   uint8_t tx_salt[4];
   uint32_t reserved1;
@@ -96,12 +96,12 @@ struct PrefixRoute {
 };
 
 struct GenerationHeader {
-  uint64_t seq;        // publication sequence this slot was written for
-  uint32_t n_peers;    // peers[0, n_peers) may be valid
+  uint64_t seq;      // publication sequence this slot was written for
+  uint32_t n_peers;  // peers[0, n_peers) may be valid
   uint32_t n_prefixes;
   uint32_t local_vip;  // this node's virtual IPv4 (host order)
   uint32_t local_prefix_len;
-  uint32_t mtu;        // inner MTU of the TAP
+  uint32_t mtu;            // inner MTU of the TAP
   uint8_t gateway_mac[6];  // MAC the ARP proxy answers with; source of frames written to TAP
   uint8_t reserved[2];
 };
@@ -139,8 +139,8 @@ struct RegionHeader {
   uint64_t region_size;
   uint64_t generation_offset;  // slot i at generation_offset + i * generation_stride
   uint64_t generation_stride;
-  uint64_t rings_offset;       // per worker: punt ring, inject ring (see RegionLayout)
-  uint64_t ring_stride;        // bytes per ring incl. shared indices and slots
+  uint64_t rings_offset;  // per worker: punt ring, inject ring (see RegionLayout)
+  uint64_t ring_stride;   // bytes per ring incl. shared indices and slots
   uint64_t counters_offset;
   uint64_t counters_stride;
 
@@ -158,9 +158,15 @@ struct RegionHeader {
   WorkerState workers[kMaxWorkers];
 };
 
-inline constexpr uint64_t PackActive(uint64_t seq, uint32_t slot) { return (seq << 8) | slot; }
-inline constexpr uint64_t ActiveSeq(uint64_t a) { return a >> 8; }
-inline constexpr uint32_t ActiveSlot(uint64_t a) { return uint32_t(a & 0xff); }
+inline constexpr uint64_t PackActive(uint64_t seq, uint32_t slot) {
+  return (seq << 8) | slot;
+}
+inline constexpr uint64_t ActiveSeq(uint64_t a) {
+  return a >> 8;
+}
+inline constexpr uint32_t ActiveSlot(uint64_t a) {
+  return uint32_t(a & 0xff);
+}
 
 // Offsets derived from n_workers alone; the only source of truth for both processes.
 struct RegionLayout {
@@ -171,7 +177,9 @@ struct RegionLayout {
   uint64_t region_size;
 };
 
-constexpr uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+constexpr uint64_t AlignUp(uint64_t v, uint64_t a) {
+  return (v + a - 1) / a * a;
+}
 
 constexpr RegionLayout ComputeLayout(uint32_t n_workers) {
   RegionLayout l{};

@@ -18,7 +18,8 @@ class ShmRegion {
 
   // Control plane: attaches the named region if it exists and validates for n_workers; creates
   // it (zeroed, header initialised, magic stored last) if absent. If an existing region has a
-  // different layout and no live dataplane is attached, it is recreated. nullptr + *error on failure.
+  // different layout and no live dataplane is attached, it is recreated. nullptr + *error on
+  // failure.
   static std::unique_ptr<ShmRegion> CreateOrAttach(const std::string& name, uint32_t n_workers,
                                                    std::string* error);
   // Dataplane: attaches an existing region and validates it; nullptr + *error if absent/invalid.

@@ -91,8 +91,10 @@ class SpscRingView {
     out.payload = {slot + sizeof(RingSlotHeader), out.meta.length};
     return true;
   }
-  void Pop() { shared_->head.store(shared_->head.load(std::memory_order_relaxed) + 1,
-                                   std::memory_order_release); }
+  void Pop() {
+    shared_->head.store(shared_->head.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
+  }
 
   // Consumer-side repair after corruption: drop everything currently queued.
   void Reset() {

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& f : files) {
       std::ifstream in(f, std::ios::binary);
-      std::vector<uint8_t> buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::vector<uint8_t> buf((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
       LLVMFuzzerTestOneInput(buf.data(), buf.size());
       ++n;
     }
