@@ -1,5 +1,6 @@
 #include "dataplane/inbound.h"
 
+#include "dataplane/mss_clamp.h"
 #include "shared/table.h"
 #include "shared/wire.h"
 
@@ -117,6 +118,10 @@ size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx) {
     if (p.headroom < ether::kHeaderSize) [[unlikely]] {
       Drop(p, DropReason::inner_bad_ipv4, Drops(ctx));
       continue;
+    }
+    if (ctx.mtu != 0 && IsTcpSyn(p.data, ip) &&
+        ClampTcpMss(p.data, ip.total_length, MssForMtu(ctx.mtu))) [[unlikely]] {
+      Bump(ctx.counters->stat[uint32_t(Stat::mss_clamped)]);
     }
     p.data -= ether::kHeaderSize;
     p.headroom -= uint32_t(ether::kHeaderSize);

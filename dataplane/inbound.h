@@ -20,6 +20,7 @@ struct InboundContext {
   uint8_t tap_mac[ether::kMacSize];   // destination MAC of delivered frames
   CryptoState* crypto;
   shm::WorkerCounters* counters;
+  uint32_t mtu = 0;  // MSS options of TCP SYNs are clamped to mtu - 40; 0: no clamping
 };
 
 // Underlay datagrams -> DATA packets (session and counter set). CONTROL / HANDSHAKE -> kPunt.
@@ -29,7 +30,8 @@ size_t ResolveSessions(PacketSpan pkts, const InboundContext& ctx);
 // Replay check, open in place, window update; data/len become the inner IPv4 packet.
 size_t OpenDatagrams(PacketSpan pkts, const InboundContext& ctx);
 // Checks the inner packet and its source against the sending peer; data/len become an Ethernet
-// frame (TAP MAC <- gateway MAC) ready for the TAP. Counts per-peer rx.
+// frame (TAP MAC <- gateway MAC) ready for the TAP. Counts per-peer rx. Clamps the MSS of
+// TCP SYNs to our MTU, which may be smaller than the sending peer's.
 size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx);
 
 // The whole chain; returns the number of frames ready for the TAP (front of `pkts`).

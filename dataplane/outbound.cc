@@ -1,6 +1,11 @@
 #include "dataplane/outbound.h"
 
+#include <cstring>
+
+#include "dataplane/icmp_too_big.h"
+#include "dataplane/mss_clamp.h"
 #include "shared/ether.h"
+#include "shared/shm_region.h"
 #include "shared/table.h"
 #include "shared/wire.h"
 
@@ -9,6 +14,32 @@ namespace {
 
 inline std::atomic<uint64_t>* Drops(const OutboundContext& ctx) {
   return ctx.counters->drop;
+}
+
+// Drops an oversize frame (data at the Ethernet header, IPv4 header checked) and, while the
+// bucket has tokens, turns it into the ICMP answer for the TAP.
+void RejectTooBig(Packet& p, const OutboundContext& ctx) {
+  Drop(p, DropReason::too_big, Drops(ctx));
+  if (ctx.icmp_limit == nullptr) return;
+  const uint8_t* ip = p.data + ether::kHeaderSize;
+  const std::span<const uint8_t> original{ip, p.len - ether::kHeaderSize};
+  if (!MayAnswerWithIcmpError(original)) return;
+  if (!ctx.icmp_limit->Take(shm::MonotonicNs())) {
+    Bump(ctx.counters->stat[uint32_t(Stat::icmp_too_big_limited)]);
+    return;
+  }
+  IcmpTooBigParams params;
+  std::memcpy(params.dst_mac, p.data + ether::kMacSize, ether::kMacSize);  // the sender
+  std::memcpy(params.src_mac, ctx.generation->hdr.gateway_mac, ether::kMacSize);
+  // The packet's destination "reports" the smaller MTU: the overlay is one link, there is no
+  // router address in between (and the source must be one the sender's stack accepts).
+  params.source = wire::LoadBe32(ip + 16);
+  params.next_hop_mtu = uint16_t(ctx.mtu);
+  const size_t n = BuildIcmpTooBig(original, params, p.data, p.len + p.tailroom);
+  if (n == 0) return;
+  p.len = uint32_t(n);
+  p.verdict = Verdict::kReflect;
+  Bump(ctx.counters->stat[uint32_t(Stat::icmp_too_big_sent)]);
 }
 
 }  // namespace
@@ -34,8 +65,14 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
       continue;
     }
     ether::Ipv4View ip;
-    if (ether::ParseIpv4(eth.payload, ip) != ether::Ipv4Error::kNone) [[unlikely]] {
-      Drop(p, DropReason::tap_bad_ipv4, Drops(ctx));
+    const ether::Ipv4Error err = ether::ParseIpv4(eth.payload, ip);
+    if (err != ether::Ipv4Error::kNone) [[unlikely]] {
+      if (err == ether::Ipv4Error::kBadTotalLength &&
+          ether::LoadBe16(eth.payload.data() + 2) > ctx.mtu) {
+        RejectTooBig(p, ctx);  // cut short by the TAP read: larger than any buffer we read into
+      } else {
+        Drop(p, DropReason::tap_bad_ipv4, Drops(ctx));
+      }
       continue;
     }
     if (ether::IsMulticastOrLimitedBroadcast(ip.dst) || ip.dst == directed_broadcast) [[unlikely]] {
@@ -43,10 +80,15 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
       continue;
     }
     if (ip.total_length > ctx.mtu) [[unlikely]] {
-      Drop(p, DropReason::too_big, Drops(ctx));
+      RejectTooBig(p, ctx);
       continue;
     }
     p.len = uint32_t(ether::kHeaderSize + ip.total_length);  // strip Ethernet padding
+    if (IsTcpSyn(p.data + ether::kHeaderSize, ip) &&
+        ClampTcpMss(p.data + ether::kHeaderSize, ip.total_length, MssForMtu(ctx.mtu)))
+        [[unlikely]] {
+      Bump(ctx.counters->stat[uint32_t(Stat::mss_clamped)]);
+    }
     pkts[n++] = &p;
   }
   return n;

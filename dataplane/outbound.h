@@ -10,6 +10,7 @@
 
 #include "dataplane/crypto_state.h"
 #include "dataplane/packet.h"
+#include "dataplane/token_bucket.h"
 #include "shared/shm_layout.h"
 
 namespace ipop::dp {
@@ -20,6 +21,9 @@ struct OutboundContext {
   uint64_t dp_instance;  // this dataplane's instance; peers keyed for another are stale
   CryptoState* crypto;
   shm::WorkerCounters* counters;
+  // Oversize packets are answered with ICMP "fragmentation needed" while this has tokens;
+  // nullptr: dropped silently (counted either way).
+  TokenBucket* icmp_limit = nullptr;
 };
 
 // Bytes a TAP frame needs in front of it (wire header over the Ethernet header) and after it
@@ -28,7 +32,12 @@ inline constexpr uint32_t kOutboundHeadroom = 2;
 inline constexpr uint32_t kOutboundTailroom = 16;
 
 // Ethernet frames -> IPv4 packets to forward (len trimmed to the IPv4 total length, data still
-// at the Ethernet header). ARP -> kPunt; everything else is dropped with its reason.
+// at the Ethernet header). ARP -> kPunt; everything else is dropped with its reason. MSS
+// options of TCP SYNs are clamped to mtu - 40. A packet larger than the MTU is dropped as
+// too_big and, rate-limited, replaced in place by an ICMP "fragmentation needed" (kReflect) -
+// with or without DF: the overlay never fragments, and a sender without DF gets the same hint.
+// A frame cut short by the TAP read (TAP MTU raised above the overlay MTU) counts as too big
+// by the total length in its header.
 size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx);
 // Sets Packet::peer from the destination address; drops unroutable / not ready / stale peers.
 size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx);

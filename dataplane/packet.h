@@ -21,8 +21,9 @@ inline constexpr uint32_t kMaxBurst = 256;  // largest dataplane.burst the confi
 inline constexpr uint32_t kIpOffset = 128;
 
 // kDone: a stage used the packet up (a super-frame that was cut into segments); release the
-// buffer, count nothing.
-enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone };
+// buffer, count nothing. kReflect: a stage replaced the packet with a reply built in place (an
+// ICMP error for an oversize packet); write data/len back to the TAP.
+enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect };
 
 struct Packet {
   uint8_t* data = nullptr;  // current content: an Ethernet frame or an underlay datagram

@@ -204,7 +204,9 @@ void Worker::OnTapRead(const io_uring_cqe& cqe) {
   Count(Stat::tap_rx_frames);
   Packet& p = tap_reads_[n_reads_++];
   p.data = pool_->buffer(buf) + tap_read_offset_;
-  p.len = uint32_t(cqe.res);
+  // A frame longer than the read (TAP MTU raised above ours) reports its full length but only
+  // the read's worth was copied; classify answers it as too big from the header it has.
+  p.len = std::min(uint32_t(cqe.res), tap_read_len_);
   p.headroom = tap_read_offset_;
   p.tailroom = pool_->stride_of(buf) - tap_read_offset_ - p.len;
   p.buf = buf;
@@ -376,13 +378,22 @@ void Worker::RunOutboundBurst() {
   SplitReads();
   if (n_tap_ == 0) return;
   for (uint32_t i = 0; i < n_tap_; ++i) span_[i] = &tap_pkts_[i];
-  const OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_};
+  const OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_, &icmp_limit_};
   RunOutbound({span_.get(), n_tap_}, ctx);
   for (uint32_t i = 0; i < n_tap_; ++i) {
     Packet& p = tap_pkts_[i];
     if (p.verdict == Verdict::kForward) [[likely]] {
       const shm::PeerEntry& peer = gen_->peers[p.peer];
       QueueSend(p.buf, p.data, p.len, peer.underlay_addr, peer.underlay_port);
+      continue;
+    }
+    if (p.verdict == Verdict::kReflect && p.headroom >= vnet_len_) [[unlikely]] {
+      std::memset(p.data - vnet_len_, 0, vnet_len_);  // a plain frame: no offload metadata
+      Packet reply = p;
+      reply.data -= vnet_len_;
+      reply.len += vnet_len_;
+      Packet* unit[1] = {&reply};
+      QueueTapWrite(unit);  // the buffer returns to its ring when the write completes
       continue;
     }
     if (p.verdict == Verdict::kPunt) [[unlikely]] {
@@ -414,7 +425,7 @@ void Worker::RunInboundBurst() {
   }
   Count(Stat::udp_rx_datagrams, n_udp_);
   Count(Stat::udp_rx_bytes, bytes);
-  InboundContext ctx{gen_, {}, &crypto_, &counters_};
+  InboundContext ctx{gen_, {}, &crypto_, &counters_, opt_.mtu};
   std::memcpy(ctx.tap_mac, opt_.tap_mac, sizeof(ctx.tap_mac));
   const size_t n = RunInbound({span_.get(), n_udp_}, ctx);
   for (uint32_t i = 0; i < n_udp_; ++i) {

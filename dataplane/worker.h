@@ -26,6 +26,7 @@
 #include "dataplane/packet.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/tap_tx.h"
+#include "dataplane/token_bucket.h"
 #include "dataplane/udp_socket.h"
 #include "dataplane/udp_tx.h"
 #include "dataplane/uring_io.h"
@@ -34,6 +35,11 @@
 #include "shared/table.h"
 
 namespace ipop::dp {
+
+// ICMP "fragmentation needed" replies per second and burst (Linux's icmp_ratelimit default
+// allows about one per second per destination; one TCP connection needs just one).
+inline constexpr uint32_t kIcmpTooBigPerSecond = 100;
+inline constexpr uint32_t kIcmpTooBigBurst = 10;
 
 struct WorkerOptions {
   uint32_t index = 0;
@@ -91,6 +97,7 @@ class Worker {
   SpscRingView punt_;
   SpscRingView inject_;
   CryptoState crypto_;
+  TokenBucket icmp_limit_{kIcmpTooBigPerSecond, kIcmpTooBigBurst};
   std::unique_ptr<shm::Generation> empty_;  // used until the control plane publishes
   const shm::Generation* gen_ = nullptr;
   uint64_t gen_seq_ = 0;

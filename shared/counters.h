@@ -49,7 +49,10 @@ namespace ipop {
   X(table_switches, "forwarding-table generations adopted")                                \
   X(rekeys, "crypto contexts re-initialised for new key ids")                              \
   X(loop_iterations, "event-loop iterations")                                              \
-  X(idle_waits, "times the worker blocked waiting for work")
+  X(idle_waits, "times the worker blocked waiting for work")                               \
+  X(icmp_too_big_sent, "ICMP fragmentation-needed sent to the TAP for oversize packets")   \
+  X(icmp_too_big_limited, "ICMP fragmentation-needed suppressed by the rate limit")        \
+  X(mss_clamped, "TCP SYN / SYN-ACK MSS options lowered to the overlay MTU - 40")
 
 enum class DropReason : uint32_t {
 #define IPOP_X(name, desc) name,

@@ -1,0 +1,190 @@
+// One node's overlay state machine (docs/overlay.md). It sees the world only through a Clock, an
+// OverlayTransport and a RandomSource, so the process, unit tests and the simulator run the same
+// code.
+//
+// Life of a node:
+//   join     link (leaf) to a few bootstrap entries, more each round until one answers; route a
+//            JOIN to our own address (both-neighbours, excluding ourselves): the two nodes that
+//            bracket it ask us for near links and send their near lists, from which we link to
+//            any node that belongs among our near neighbours.
+//   ring     whenever our near set changes we tell our near neighbours (NEIGHBOURS), and every
+//            stabilize interval anyway; a node hearing of one that belongs in its near set links
+//            to it. A self-lookup (JOIN to our own address) runs periodically and after losses.
+//   far      once in the ring, draw far links from Symphony's harmonic distribution until we
+//            hold about log2(N) of them, N estimated from the spacing of our near neighbours.
+//   liveness keepalives on idle links (LinkTable); dead near neighbours are replaced from the
+//            remaining ones' lists and by a self-lookup.
+//   heal     peers lost by timeout are retried for a while: after a partition heals, every node
+//            reconnects to the neighbours it lost, which merges the two rings where they meet.
+//   moved    SetSelfEndpoint: we tell every link at once; peers follow a link's address.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "controlplane/clock.h"
+#include "controlplane/overlay/address.h"
+#include "controlplane/overlay/link_table.h"
+#include "controlplane/overlay/messages.h"
+#include "controlplane/overlay/router.h"
+#include "controlplane/overlay/transport.h"
+#include "controlplane/random_source.h"
+
+namespace ipop::cp::overlay {
+
+// Payload types below kFirstAppPayload belong to the overlay itself.
+inline constexpr uint8_t kPayloadJoin = 1;        // "link to me as a near neighbour"
+inline constexpr uint8_t kPayloadFarConnect = 2;  // "link to me as my far link"
+inline constexpr uint8_t kFirstAppPayload = 0x10;
+
+struct OverlayOptions {
+  std::vector<Endpoint> bootstrap;
+  size_t near_per_side = 2;
+  LinkTimers timers;
+  uint64_t tick_interval_ns = 1'000'000'000ull;
+  uint64_t request_timeout_ns = 2'000'000'000ull;
+  uint32_t bootstrap_parallel = 2;  // entries tried in the first round; doubles per round
+  uint64_t announce_delay_ns = 200'000'000ull;  // coalesces near-set changes
+  // Near lists go to the near neighbours 1 s after the near set changed, then at doubling
+  // intervals up to this.
+  uint64_t stabilize_interval_ns = 20'000'000'000ull;
+  uint64_t stabilize_min_ns = 1'000'000'000ull;
+  // Self-lookups start `repair_min` after the near set last changed and back off to this.
+  uint64_t self_lookup_interval_ns = 60'000'000'000ull;
+  uint64_t repair_min_ns = 2'000'000'000ull;  // first self-lookup after a near deficit
+  uint64_t far_interval_ns = 1'000'000'000ull;
+  double far_links_per_log2 = 1.0;
+  uint64_t leaf_hold_ns = 20'000'000'000ull;
+  uint64_t lost_retry_interval_ns = 30'000'000'000ull;
+  uint64_t lost_memory_ns = 600'000'000'000ull;
+  uint8_t hop_limit = 48;
+  size_t max_links = 4096;
+  size_t max_leaf_links = 2048;
+};
+
+struct OverlayCounters {
+  uint64_t sent = 0, received = 0, send_failed = 0;
+  std::array<uint64_t, 6> sent_by_type{}, received_by_type{};  // index: type - 0x20
+  std::array<uint64_t, kMsgErrorCount> parse_errors{};
+  uint64_t routed_originated = 0, routed_forwarded = 0, routed_delivered = 0;
+  uint64_t routed_no_route = 0, routed_no_such_node = 0, routed_hop_limit = 0, routed_loop = 0;
+  uint64_t routed_bad_payload = 0;
+  uint64_t links_added = 0, links_dead = 0, links_trimmed = 0, links_closed_by_peer = 0;
+  uint64_t requests_refused = 0, requests_timed_out = 0, unexpected_accepts = 0;
+  uint64_t endpoint_changes = 0, keepalive_unknown_link = 0;
+  uint64_t bootstrap_rounds = 0, self_lookups = 0, far_draws = 0, lost_retries = 0;
+};
+
+class OverlayNode {
+ public:
+  // Called for every delivered routed message with an application payload type.
+  using DeliverFn = std::function<void(const Routed& message)>;
+
+  OverlayNode(const RingAddress& self, const Endpoint& self_endpoint, const OverlayOptions& options,
+              Clock& clock, RandomSource& random, OverlayTransport& transport);
+
+  void Start();
+  // Graceful leave: closes every link.
+  void Stop();
+  void OnDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
+  void Tick();
+  // When Tick next has work; the process may tick more often, the simulator ticks exactly then.
+  uint64_t next_wake_ns() const;
+
+  // Originates a routed message with an application payload. false if no route or too big.
+  bool SendRouted(const RingAddress& key, DeliveryMode mode, uint8_t payload_type,
+                  std::span<const uint8_t> payload);
+  void SetDeliverHandler(DeliverFn fn) { deliver_ = std::move(fn); }
+  // Our underlay endpoint changed (roaming, NAT rebinding): every link is told at once.
+  void SetSelfEndpoint(const Endpoint& ep);
+
+  const RingAddress& address() const { return self_; }
+  const Endpoint& endpoint() const { return self_endpoint_; }
+  const LinkTable& links() const { return links_; }
+  bool joined() const { return links_.size() > 0; }
+  const Link* successor() const;
+  const Link* predecessor() const;
+  double estimated_size() const { return links_.EstimateSize(); }
+  size_t far_target() const;
+  const OverlayCounters& counters() const { return counters_; }
+  size_t StateBytes() const;
+
+ private:
+  struct PendingRequest {
+    uint64_t token = 0;
+    Endpoint to;
+    RingAddress expected;  // zero for bootstrap entries
+    LinkKind kind = LinkKind::kNear;
+    uint64_t sent_ns = 0;
+  };
+  struct FarDraw {
+    uint64_t token = 0;
+    uint64_t sent_ns = 0;
+  };
+  struct LostPeer {
+    RingAddress address;
+    Endpoint endpoint;
+    uint64_t lost_ns = 0;
+  };
+
+  void Send(const Endpoint& to, std::span<const uint8_t> datagram);
+  void RequestLink(const RingAddress& expected, const Endpoint& to, LinkKind kind, uint64_t token);
+  void ContactBootstrap();
+  // Routes a JOIN to our own address. `via_random_link`: hand it first to a random link so the
+  // greedy descent starts somewhere else on the ring each time.
+  void SendJoin(bool via_random_link);
+  void DrawFarLink();
+  void SendNeighbours(const Endpoint& to, uint8_t flags);
+  void AnnounceToNear();
+  void ScheduleAnnounce();
+  void NearChanged();
+  void DropLink(const RingAddress& a, bool lost);
+
+  void OnLinkRequest(const Endpoint& from, const MessageView& m);
+  void OnLinkAccept(const Endpoint& from, const MessageView& m);
+  void OnKeepalive(const Endpoint& from, const MessageView& m, bool linked);
+  void OnNeighbours(const Endpoint& from, const MessageView& m);
+  void RouteMessage(std::span<uint8_t> datagram, const Routed& r);
+  void Deliver(const Routed& r);
+  bool SeenBefore(const Routed& r);
+
+  uint64_t RandomU64();
+  double RandomUnit();
+  bool HasPendingTo(const RingAddress& a) const;
+  size_t NearDeficit() const;
+
+  RingAddress self_;
+  Endpoint self_endpoint_;
+  OverlayOptions options_;
+  Clock& clock_;
+  RandomSource& random_;
+  OverlayTransport& transport_;
+  LinkTable links_;
+  DeliverFn deliver_;
+  OverlayCounters counters_;
+
+  bool started_ = false;
+  std::vector<PendingRequest> pending_;
+  std::vector<FarDraw> far_draws_;
+  std::vector<LostPeer> lost_;
+  std::array<uint64_t, 64> seen_{};
+  size_t seen_next_ = 0;
+  uint32_t bootstrap_round_ = 0;
+
+  uint64_t next_tick_ns_ = 0;
+  uint64_t announce_due_ns_ = 0;  // 0: nothing to announce
+  uint64_t next_bootstrap_ns_ = 0;
+  uint64_t next_stabilize_ns_ = 0;
+  uint64_t stabilize_backoff_ns_ = 0;
+  uint64_t next_self_lookup_ns_ = 0;
+  uint64_t self_lookup_backoff_ns_ = 0;
+  uint64_t next_repair_ns_ = 0;
+  uint64_t repair_backoff_ns_ = 0;
+  uint64_t next_far_ns_ = 0;
+  uint64_t next_lost_retry_ns_ = 0;
+};
+
+}  // namespace ipop::cp::overlay

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Two real nodes: a 50 MB TCP transfer through the overlay arrives intact (sha256) with the TAP
+# and UDP offloads on (default) and with all of them off (IPOP_DP_NO_* in the nodes'
+# environment), and the MTU edges behave: a 1-byte payload and a packet of exactly the MTU pass
+# with DF, MTU+1 with DF is answered by the dataplane's own ICMP "fragmentation needed" (ping
+# reports it, too_big / icmp_too_big_sent count it), and TCP over a TAP whose MTU was raised
+# above the overlay MTU still works because SYNs have their MSS clamped.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+net_require
+command -v python3 >/dev/null || skip "python3 missing"
+command -v ping >/dev/null || skip "ping missing"
+command -v sha256sum >/dev/null || skip "sha256sum missing"
+command -v ss >/dev/null || skip "ss missing"
+net_init mtu
+for i in 1 2; do
+  net_add_host "$i"
+  write_config "$i" 2 >/dev/null
+done
+head -c 50M /dev/urandom >"$WORK/payload"
+SENT_SHA=$(sha256sum <"$WORK/payload" | cut -d' ' -f1)
+
+counter() { # counter i stat|drop NAME: value from ipopctl counters (0 when not listed)
+  ctl "$1" counters 2>/dev/null | awk -v k="$2" -v n="$3" '$1 == k && $2 == n {v = $3} END {print v + 0}'
+}
+
+# transfer SRC DST FILE: TCP from node SRC to node DST's virtual IP; the receiver writes FILE.
+transfer() {
+  local src=$1 dst=$2 out=$3 port=$((7000 + RANDOM % 1000))
+  rm -f "$out"
+  in_ns "$dst" python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(60)
+c, _ = s.accept()
+c.settimeout(60)
+with open(sys.argv[3], "wb") as f:
+    while True:
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        f.write(b)
+' "$(vip_of "$dst")" "$port" "$out" &
+  local rpid=$!
+  PIDS+=($rpid)
+  wait_for 10 "receiver listening in node $dst" in_ns "$dst" bash -c "ss -ltn | grep -q ':$port '"
+  timeout 120 ip netns exec "$(ns_of "$src")" python3 -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+with open(sys.argv[3], "rb") as f:
+    while True:
+        b = f.read(1 << 20)
+        if not b:
+            break
+        c.sendall(b)
+c.shutdown(socket.SHUT_WR)
+c.close()
+' "$(vip_of "$dst")" "$port" "$WORK/payload" || return 1
+  wait "$rpid"
+}
+
+check_transfer() { # check_transfer SRC DST WHAT
+  local got
+  transfer "$1" "$2" "$WORK/received" || fail "$3: transfer node $1 -> node $2 failed"
+  got=$(sha256sum <"$WORK/received" | cut -d' ' -f1)
+  [[ $got == "$SENT_SHA" ]] ||
+    fail "$3: sha256 differs ($(stat -c %s "$WORK/received") of 52428800 bytes received)"
+  log "$3: 50 MB node $1 -> node $2 intact (sha256 $got)"
+}
+
+run_phase() { # run_phase WHAT: nodes must be up
+  local what=$1 peer_vip out sent
+  peer_vip=$(vip_of 2)
+  check_transfer 1 2 "$what"
+  check_transfer 2 1 "$what"
+
+  in_ns 1 ping -q -M do -s 1 -c 3 -i 0.2 -W 2 "$peer_vip" >/dev/null ||
+    fail "$what: ping with a 1-byte payload failed"
+  in_ns 1 ping -q -M do -s $((MTU - 28)) -c 3 -i 0.2 -W 2 "$peer_vip" >/dev/null ||
+    fail "$what: ping of exactly the MTU ($MTU bytes) with DF failed"
+  # MTU+1 never reaches the dataplane while the TAP MTU is the overlay MTU: the kernel refuses.
+  out=$(in_ns 1 ping -M do -s $((MTU - 27)) -c 1 -W 2 "$peer_vip" 2>&1) &&
+    fail "$what: ping of MTU+1 with DF succeeded"
+  grep -qiE 'message too long|frag needed' <<<"$out" || fail "$what: MTU+1 ping said: $out"
+
+  # Raise node 1's TAP MTU above the overlay MTU (a misconfigured gateway). The kernel now
+  # believes 1500 fits; the SYN's MSS is clamped so TCP never black-holes. (Before the ICMP
+  # below: a cached path MTU would lower the advertised MSS by itself.)
+  in_ns 1 ip link set dev ipop0 mtu 1500
+  check_transfer 1 2 "$what, TAP MTU 1500"
+  (($(counter 1 stat mss_clamped) >= 1)) || fail "$what: no SYN had its MSS clamped"
+  # With the TAP MTU raised, MTU+1 reaches the dataplane, which answers with ICMP
+  # fragmentation needed from the destination.
+  sent=$(counter 1 stat icmp_too_big_sent)
+  out=$(in_ns 1 ping -M do -s $((MTU - 27)) -c 3 -i 0.3 -W 2 "$peer_vip" 2>&1) &&
+    fail "$what: MTU+1 ping succeeded with the TAP MTU raised"
+  grep -qiE "frag(mentation)? needed.*mtu = $MTU|message too long, mtu=$MTU" <<<"$out" ||
+    fail "$what: ping did not report our ICMP: $out"
+  grep -qiE "From $peer_vip .*Frag needed" <<<"$out" ||
+    log "$what: (ping showed only the cached PMTU: $(tr '\n' ' ' <<<"$out" | head -c 200))"
+  (($(counter 1 stat icmp_too_big_sent) > sent)) ||
+    fail "$what: no icmp_too_big_sent counted for the MTU+1 ping"
+  (($(counter 1 drop too_big) >= 1)) || fail "$what: too_big drop not counted"
+  log "$what: MTU+1 answered: $(grep -iE 'frag|too long' <<<"$out" | head -n1)"
+
+  log "$what: counters node 1: too_big=$(counter 1 drop too_big)" \
+    "icmp_too_big_sent=$(counter 1 stat icmp_too_big_sent)" \
+    "icmp_too_big_limited=$(counter 1 stat icmp_too_big_limited)" \
+    "mss_clamped=$(counter 1 stat mss_clamped)"
+}
+
+start_pair() {
+  start_node 1
+  start_node 2
+  for i in 1 2; do wait_for 30 "node $i sees its peer ready" peers_ready "$i" 2; done
+}
+
+# (a) offloads on: the dataplane must say so at start-up.
+start_pair
+wait_for 10 "node 1 dataplane start line" grep -q 'ipop-dataplane: .*(mtu ' "$WORK/n1.log"
+MTU=$(grep -oP 'ipop-dataplane: .*\(mtu \K[0-9]+' "$WORK/n1.log" | head -n1) # node.mtu
+log "overlay MTU $MTU; $(grep -o 'io_uring.*' "$WORK/n1.log" | head -n1)"
+grep -q 'TAP TSO+coalescing' "$WORK/n1.log" || fail "offloads not enabled by default"
+run_phase "offloads on"
+for i in 1 2; do stop_node "$i" || fail "node $i did not stop"; done
+
+# (b) every offload off; the dataplane inherits the environment through ipop-node.
+: >"$WORK/n1.log"
+export IPOP_DP_NO_TAP_OFFLOAD=1 IPOP_DP_NO_UDP_GSO=1 IPOP_DP_NO_UDP_GRO=1
+start_pair
+wait_for 10 "node 1 dataplane start line" grep -q 'ipop-dataplane: .*(mtu ' "$WORK/n1.log"
+log "$(grep -o 'io_uring.*' "$WORK/n1.log" | head -n1)"
+if grep -qE 'TSO|coalescing|UDP GSO|\+GRO' "$WORK/n1.log"; then
+  fail "offloads still on: $(grep 'ipop-dataplane:' "$WORK/n1.log")"
+fi
+run_phase "offloads off"
+echo "PASS"
