@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "dataplane/crypto_backend.h"
 #include "dataplane/tap_device.h"
 #include "dataplane/udp_socket.h"
 #include "dataplane/worker.h"
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
                  ": only 1 worker is supported for now; several workers need per-worker nonce "
                  "spaces for each tx key, which a later issue adds");
   }
+  // Before any worker keys a context: AeadContext::Init() reads the choice.
+  const ipop::dp::CryptoBackendSelection crypto = ipop::dp::SelectCryptoBackend(cfg.crypto_backend);
+  if (!crypto.ok) return Fatal(crypto.error);
+  std::fprintf(stderr, "ipop-dataplane: crypto %s\n", crypto.summary.c_str());
   InstallSignals();
   // Not fatal: jumbo-frame underlays exist. On a 1500-byte underlay the datagrams would be
   // fragmented by the underlay IP layer (the socket allows it), which costs throughput.

@@ -1,14 +1,17 @@
-// AEAD per session through OpenSSL 3 EVP. The expensive part of EVP set-up (cipher fetch, key
-// schedule) happens once in Init(); per packet we only install the 12-byte IV, which for both GCM
-// and ChaCha20-Poly1305 resets the MAC state without touching the key schedule.
+// AEAD per session through OpenSSL 3 EVP or, for AES-256-GCM, intel-ipsec-mb. The expensive part
+// of set-up (cipher fetch, key schedule, GHASH tables) happens once in Init(); per packet EVP only
+// installs the 12-byte IV, which for both GCM and ChaCha20-Poly1305 resets the MAC state without
+// touching the key schedule, and ipsec-mb makes one call over the expanded key.
 #include "shared/aead.h"
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <utility>
 
+#include "shared/aead_ipsec_mb.h"
 #include "shared/wire.h"
 
 namespace ipop {
@@ -39,23 +42,49 @@ inline bool LengthsFit(size_t aad_len, size_t len) {
   return aad_len <= size_t(INT_MAX) && len <= size_t(INT_MAX);
 }
 
+std::atomic<AeadBackend> g_default_gcm_backend{AeadBackend::kOpenSsl};
+
 }  // namespace
+
+const char* AeadBackendName(AeadBackend backend) {
+  return backend == AeadBackend::kIpsecMb ? "ipsec-mb" : "openssl";
+}
+
+bool IpsecMbUsable() {
+  return ipsecmb::Usable();
+}
+
+void SetDefaultGcmBackend(AeadBackend backend) {
+  g_default_gcm_backend.store(backend, std::memory_order_relaxed);
+}
+
+AeadBackend DefaultGcmBackend() {
+  return g_default_gcm_backend.load(std::memory_order_relaxed);
+}
 
 AeadContext::AeadContext() = default;
 
 AeadContext::~AeadContext() {
   EVP_CIPHER_CTX_free(ctx_);
+  ipsecmb::FreeKey(gcm_);
 }
 
 AeadContext::AeadContext(AeadContext&& o) noexcept
-    : ctx_(std::exchange(o.ctx_, nullptr)), ready_(std::exchange(o.ready_, false)), seal_(o.seal_) {
+    : ctx_(std::exchange(o.ctx_, nullptr)),
+      gcm_(std::exchange(o.gcm_, nullptr)),
+      backend_(o.backend_),
+      ready_(std::exchange(o.ready_, false)),
+      seal_(o.seal_) {
   std::memcpy(salt_, o.salt_, sizeof(salt_));
 }
 
 AeadContext& AeadContext::operator=(AeadContext&& o) noexcept {
   if (this != &o) {
     EVP_CIPHER_CTX_free(ctx_);
+    ipsecmb::FreeKey(gcm_);
     ctx_ = std::exchange(o.ctx_, nullptr);
+    gcm_ = std::exchange(o.gcm_, nullptr);
+    backend_ = o.backend_;
     ready_ = std::exchange(o.ready_, false);
     seal_ = o.seal_;
     std::memcpy(salt_, o.salt_, sizeof(salt_));
@@ -65,7 +94,25 @@ AeadContext& AeadContext::operator=(AeadContext&& o) noexcept {
 
 bool AeadContext::Init(shm::Cipher cipher, const uint8_t key[32], const uint8_t salt[4],
                        bool seal) {
+  return Init(cipher, key, salt, seal, DefaultGcmBackend());
+}
+
+bool AeadContext::Init(shm::Cipher cipher, const uint8_t key[32], const uint8_t salt[4], bool seal,
+                       AeadBackend gcm_backend) {
   ready_ = false;
+  if (cipher == shm::Cipher::kAes256Gcm && gcm_backend == AeadBackend::kIpsecMb) {
+    // Rekey or backend switch: no old key schedule may survive in either backend.
+    if (ctx_ != nullptr) EVP_CIPHER_CTX_reset(ctx_);
+    if (gcm_ == nullptr) gcm_ = ipsecmb::NewKey();
+    if (!ipsecmb::SetKey(gcm_, key)) return false;
+    std::memcpy(salt_, salt, sizeof(salt_));
+    seal_ = seal;
+    backend_ = AeadBackend::kIpsecMb;
+    ready_ = true;
+    return true;
+  }
+  ipsecmb::FreeKey(std::exchange(gcm_, nullptr));
+  backend_ = AeadBackend::kOpenSsl;
   const EVP_CIPHER* evp_cipher = CipherOf(cipher);
   if (evp_cipher == nullptr) return false;
   if (ctx_ == nullptr) {
@@ -91,6 +138,10 @@ bool AeadContext::Seal(uint64_t counter, std::span<const uint8_t> aad, const uin
     return false;
   uint8_t iv[kIvSize];
   MakeIv(salt_, counter, iv);
+  if (backend_ == AeadBackend::kIpsecMb) {
+    ipsecmb::Seal(*gcm_, iv, aad.data(), aad.size(), in, len, out, tag);
+    return true;
+  }
   int n = 0;
   if (EVP_CipherInit_ex(ctx_, nullptr, nullptr, nullptr, iv, -1) != 1) return false;
   if (!aad.empty() && EVP_CipherUpdate(ctx_, nullptr, &n, aad.data(), int(aad.size())) != 1)
@@ -111,6 +162,8 @@ bool AeadContext::Open(uint64_t counter, std::span<const uint8_t> aad, const uin
     return false;
   uint8_t iv[kIvSize];
   MakeIv(salt_, counter, iv);
+  if (backend_ == AeadBackend::kIpsecMb)
+    return ipsecmb::Open(*gcm_, iv, aad.data(), aad.size(), in, len, out, tag);
   int n = 0;
   if (EVP_CipherInit_ex(ctx_, nullptr, nullptr, nullptr, iv, -1) != 1) return false;
   // EVP only reads the expected tag, but its ctrl interface is not const-correct.

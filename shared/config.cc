@@ -50,6 +50,8 @@ constexpr KeySpec kKeys[] = {
     {"network.secret", "network key, 64 hex characters (this or network.secret-file required)"},
     {"network.secret-file", "file holding the 64-hex-character network key"},
     {"network.cipher", "aes-256-gcm|chacha20-poly1305 (default aes-256-gcm)"},
+    {"network.crypto-backend",
+     "AES-256-GCM implementation in the dataplane, auto|openssl|ipsec-mb (default auto)"},
     {"network.hello-interval-ms", "HELLO period, 10..60000 (default 1000)"},
     {"network.peer-timeout-ms",
      "peer declared down after this silence, 100..600000 (default 5000)"},
@@ -320,6 +322,17 @@ NodeConfig Validate(const po::variables_map& vm) {
       c.cipher = shm::Cipher::kChaCha20Poly1305;
     } else {
       Fail("network.cipher", "'" + *s + "' is unknown, expected aes-256-gcm or chacha20-poly1305");
+    }
+  }
+  if (const auto* s = v.Get("network.crypto-backend")) {
+    if (*s == "auto") {
+      c.crypto_backend = CryptoBackend::kAuto;
+    } else if (*s == "openssl") {
+      c.crypto_backend = CryptoBackend::kOpenSsl;
+    } else if (*s == "ipsec-mb") {
+      c.crypto_backend = CryptoBackend::kIpsecMb;
+    } else {
+      Fail("network.crypto-backend", "'" + *s + "' is unknown, expected auto, openssl or ipsec-mb");
     }
   }
   v.Uint("network.hello-interval-ms", 10, 60000, c.hello_interval_ms);

@@ -20,6 +20,9 @@ struct Endpoint {
 // Parses "host:port", "[v6]:port" or "a.b.c.d:port" (numeric only). nullopt if malformed.
 std::optional<Endpoint> ParseEndpoint(const std::string& s);
 
+// Which library seals AES-256-GCM in the dataplane; ChaCha20-Poly1305 is always OpenSSL.
+enum class CryptoBackend : uint8_t { kAuto, kOpenSsl, kIpsecMb };
+
 struct PeerConfig {
   uint32_t vip = 0;  // host order
   Endpoint endpoint;
@@ -37,11 +40,14 @@ struct NodeConfig {
   std::string mgmt_socket;     // node.mgmt-socket, default "/run/ipop/<name>.sock"
   bool assign_address = true;  // node.assign-address: control plane sets vip on the TAP
   shm::Cipher cipher = shm::Cipher::kAes256Gcm;  // network.cipher: aes-256-gcm | chacha20-poly1305
-  std::string network;                           // network.name (required)
-  std::array<uint8_t, 32> secret{};              // network.secret (64 hex) or network.secret-file
-  uint32_t hello_interval_ms = 1000;             // network.hello-interval-ms
-  uint32_t peer_timeout_ms = 5000;               // network.peer-timeout-ms
-  std::vector<PeerConfig> peers;                 // peer = "VIP HOST:PORT", repeatable
+  // network.crypto-backend: auto | openssl | ipsec-mb (dataplane only; auto = ipsec-mb when
+  // built in and its self-test passes, else openssl)
+  CryptoBackend crypto_backend = CryptoBackend::kAuto;
+  std::string network;                // network.name (required)
+  std::array<uint8_t, 32> secret{};   // network.secret (64 hex) or network.secret-file
+  uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
+  uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
+  std::vector<PeerConfig> peers;      // peer = "VIP HOST:PORT", repeatable
   // [dataplane]
   uint32_t dp_burst = 32;        // dataplane.burst: packets per burst, 1..256
   uint32_t dp_spin_us = 50;      // dataplane.spin-us: busy-poll this long after last work

@@ -2,11 +2,11 @@
 # Installs the Debian 12 packages IPOP needs to build, test, demo and benchmark (idempotent).
 set -euo pipefail
 PKGS=(
-  g++ clang libclang-rt-14-dev meson ninja-build pkg-config
-  liburing-dev libssl-dev libboost-program-options-dev
+  g++ clang clang-format libclang-rt-14-dev meson ninja-build pkg-config
+  liburing-dev libssl-dev libboost-program-options-dev libipsec-mb-dev
   libgtest-dev libgmock-dev libbenchmark-dev dpdk-dev libdpdk-dev
   iproute2 iputils-ping iperf3 tcpdump procps python3
-  wireguard-go wireguard-tools
+  wireguard-go wireguard-tools nebula python3-matplotlib
 )
 missing=()
 for p in "${PKGS[@]}"; do

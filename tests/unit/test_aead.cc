@@ -1,5 +1,7 @@
 // AeadContext: published known-answer vectors pin the IV layout (salt || big-endian counter);
-// the rest checks round trips, every tamper, context reuse and move semantics for both ciphers.
+// the rest checks round trips, every tamper, context reuse and move semantics for both ciphers
+// and, for AES-256-GCM, both backends (OpenSSL EVP and intel-ipsec-mb), which must interoperate
+// byte for byte.
 #include "shared/aead.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/crypto_backend.h"
+#include "shared/aead_ipsec_mb.h"
 #include "shared/wire.h"
 
 namespace ipop {
@@ -41,14 +45,31 @@ std::vector<uint8_t> Pattern(size_t n) {
   return v;
 }
 
-class AeadTest : public ::testing::TestWithParam<Cipher> {
+// A build without intel-ipsec-mb skips its cases; a build with it must pass its self-test here.
+bool SkipIpsecMb(AeadBackend backend) {
+  if (backend != AeadBackend::kIpsecMb) return false;
+  if (!ipsecmb::Built()) return true;
+  EXPECT_TRUE(IpsecMbUsable()) << "intel-ipsec-mb is linked but failed its self-test";
+  return !IpsecMbUsable();
+}
+
+struct Variant {
+  Cipher cipher;
+  AeadBackend backend;
+};
+
+class AeadTest : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
+    if (SkipIpsecMb(backend())) GTEST_SKIP() << "built without intel-ipsec-mb";
     const Keys k = MakeKeys(1);
-    ASSERT_TRUE(sealer_.Init(GetParam(), k.key, k.salt, true));
-    ASSERT_TRUE(opener_.Init(GetParam(), k.key, k.salt, false));
+    ASSERT_TRUE(sealer_.Init(cipher(), k.key, k.salt, true, backend()));
+    ASSERT_TRUE(opener_.Init(cipher(), k.key, k.salt, false, backend()));
+    ASSERT_EQ(backend(), sealer_.backend());
     for (size_t i = 0; i < aad_.size(); ++i) aad_[i] = uint8_t(0x40 + i);
   }
+  static Cipher cipher() { return GetParam().cipher; }
+  static AeadBackend backend() { return GetParam().backend; }
   AeadContext sealer_, opener_;
   std::array<uint8_t, wire::kHeaderSize> aad_{};
 };
@@ -114,12 +135,12 @@ TEST_P(AeadTest, WrongKeyOrSaltRejected) {
   Keys other = MakeKeys(1);
   other.key[31] ^= 1;
   AeadContext wrong_key;
-  ASSERT_TRUE(wrong_key.Init(GetParam(), other.key, other.salt, false));
+  ASSERT_TRUE(wrong_key.Init(cipher(), other.key, other.salt, false, backend()));
   EXPECT_FALSE(wrong_key.Open(9, aad_, sealed.data(), 200, out.data(), tag));
   other = MakeKeys(1);
   other.salt[0] ^= 1;
   AeadContext wrong_salt;
-  ASSERT_TRUE(wrong_salt.Init(GetParam(), other.key, other.salt, false));
+  ASSERT_TRUE(wrong_salt.Init(cipher(), other.key, other.salt, false, backend()));
   EXPECT_FALSE(wrong_salt.Open(9, aad_, sealed.data(), 200, out.data(), tag));
 }
 
@@ -192,7 +213,7 @@ TEST_P(AeadTest, MoveTransfersTheContext) {
   ASSERT_TRUE(moved.Seal(1, aad_, plain.data(), 50, sealed.data(), tag));
   AeadContext assigned;
   const Keys other = MakeKeys(9);
-  ASSERT_TRUE(assigned.Init(GetParam(), other.key, other.salt, false));
+  ASSERT_TRUE(assigned.Init(cipher(), other.key, other.salt, false, backend()));
   assigned = std::move(opener_);  // frees the old context (ASan would report a leak otherwise)
   ASSERT_TRUE(assigned.Open(1, aad_, sealed.data(), 50, out.data(), tag));
   EXPECT_EQ(plain, out);
@@ -206,20 +227,121 @@ TEST_P(AeadTest, ReinitRekeys) {
   std::vector<uint8_t> sealed(80), out(80);
   uint8_t tag[16];
   const Keys k2 = MakeKeys(2);
-  ASSERT_TRUE(sealer_.Init(GetParam(), k2.key, k2.salt, true));
+  ASSERT_TRUE(sealer_.Init(cipher(), k2.key, k2.salt, true, backend()));
   ASSERT_TRUE(sealer_.Seal(5, aad_, plain.data(), 80, sealed.data(), tag));
   EXPECT_FALSE(opener_.Open(5, aad_, sealed.data(), 80, out.data(), tag));
-  ASSERT_TRUE(opener_.Init(GetParam(), k2.key, k2.salt, false));
+  ASSERT_TRUE(opener_.Init(cipher(), k2.key, k2.salt, false, backend()));
   ASSERT_TRUE(opener_.Open(5, aad_, sealed.data(), 80, out.data(), tag));
   EXPECT_EQ(plain, out);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothCiphers, AeadTest,
-                         ::testing::Values(Cipher::kAes256Gcm, Cipher::kChaCha20Poly1305),
-                         [](const ::testing::TestParamInfo<Cipher>& p) {
-                           return p.param == Cipher::kAes256Gcm ? std::string("Aes256Gcm")
-                                                                : std::string("ChaCha20Poly1305");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    CiphersAndBackends, AeadTest,
+    ::testing::Values(Variant{Cipher::kAes256Gcm, AeadBackend::kOpenSsl},
+                      Variant{Cipher::kAes256Gcm, AeadBackend::kIpsecMb},
+                      Variant{Cipher::kChaCha20Poly1305, AeadBackend::kOpenSsl}),
+    [](const ::testing::TestParamInfo<Variant>& p) {
+      const std::string cipher =
+          p.param.cipher == Cipher::kAes256Gcm ? "Aes256Gcm" : "ChaCha20Poly1305";
+      return cipher + (p.param.backend == AeadBackend::kIpsecMb ? "IpsecMb" : "OpenSsl");
+    });
+
+// Sealed by one backend, opened by the other, at sizes around the 16-byte block and the 64-byte
+// stride of the vector code paths: both must produce identical ciphertext and tags.
+TEST(AeadInterop, EachBackendOpensTheOther) {
+  if (SkipIpsecMb(AeadBackend::kIpsecMb)) GTEST_SKIP() << "built without intel-ipsec-mb";
+  const Keys k = MakeKeys(5);
+  AeadContext ssl_seal, ssl_open, mb_seal, mb_open;
+  ASSERT_TRUE(ssl_seal.Init(Cipher::kAes256Gcm, k.key, k.salt, true, AeadBackend::kOpenSsl));
+  ASSERT_TRUE(ssl_open.Init(Cipher::kAes256Gcm, k.key, k.salt, false, AeadBackend::kOpenSsl));
+  ASSERT_TRUE(mb_seal.Init(Cipher::kAes256Gcm, k.key, k.salt, true, AeadBackend::kIpsecMb));
+  ASSERT_TRUE(mb_open.Init(Cipher::kAes256Gcm, k.key, k.salt, false, AeadBackend::kIpsecMb));
+  std::array<uint8_t, wire::kHeaderSize> aad{};
+  for (size_t i = 0; i < aad.size(); ++i) aad[i] = uint8_t(0x90 ^ i);
+  uint64_t counter = 1;
+  for (size_t len = 0; len <= 1500; len += (len < 300 ? 1 : 61)) {
+    const auto plain = Pattern(len);
+    std::vector<uint8_t> by_ssl(len), by_mb(len), out(len);
+    uint8_t tag_ssl[16], tag_mb[16];
+    ASSERT_TRUE(ssl_seal.Seal(counter, aad, plain.data(), len, by_ssl.data(), tag_ssl));
+    ASSERT_TRUE(mb_seal.Seal(counter, aad, plain.data(), len, by_mb.data(), tag_mb));
+    EXPECT_EQ(by_ssl, by_mb) << len;
+    EXPECT_EQ(0, std::memcmp(tag_ssl, tag_mb, 16)) << len;
+    ASSERT_TRUE(mb_open.Open(counter, aad, by_ssl.data(), len, out.data(), tag_ssl)) << len;
+    EXPECT_EQ(plain, out) << len;
+    ASSERT_TRUE(ssl_open.Open(counter, aad, by_mb.data(), len, out.data(), tag_mb)) << len;
+    EXPECT_EQ(plain, out) << len;
+    if (len > 0) {
+      by_ssl[len / 2] ^= 0x04;
+      EXPECT_FALSE(mb_open.Open(counter, aad, by_ssl.data(), len, out.data(), tag_ssl)) << len;
+    }
+    ++counter;
+  }
+}
+
+TEST(AeadBackendChoice, DefaultFollowsSetterAndChaChaStaysOnOpenSsl) {
+  const Keys k = MakeKeys(6);
+  const AeadBackend saved = DefaultGcmBackend();
+  AeadContext ctx;
+  SetDefaultGcmBackend(AeadBackend::kOpenSsl);
+  ASSERT_TRUE(ctx.Init(Cipher::kAes256Gcm, k.key, k.salt, true));
+  EXPECT_EQ(AeadBackend::kOpenSsl, ctx.backend());
+  SetDefaultGcmBackend(AeadBackend::kIpsecMb);
+  EXPECT_EQ(IpsecMbUsable(), ctx.Init(Cipher::kAes256Gcm, k.key, k.salt, true));
+  if (IpsecMbUsable()) {
+    EXPECT_EQ(AeadBackend::kIpsecMb, ctx.backend());
+  }
+  ASSERT_TRUE(ctx.Init(Cipher::kChaCha20Poly1305, k.key, k.salt, true));
+  EXPECT_EQ(AeadBackend::kOpenSsl, ctx.backend());
+  SetDefaultGcmBackend(saved);
+  EXPECT_STREQ("openssl", AeadBackendName(AeadBackend::kOpenSsl));
+  EXPECT_STREQ("ipsec-mb", AeadBackendName(AeadBackend::kIpsecMb));
+}
+
+// The dataplane's start-up choice: auto prefers ipsec-mb exactly when it is usable, a demanded
+// but unusable ipsec-mb is an error, and the choice becomes the default for Init().
+TEST(AeadBackendChoice, StartupSelection) {
+  const AeadBackend saved = DefaultGcmBackend();
+  const AeadBackend best = IpsecMbUsable() ? AeadBackend::kIpsecMb : AeadBackend::kOpenSsl;
+  const dp::CryptoBackendSelection automatic = dp::SelectCryptoBackend(CryptoBackend::kAuto);
+  ASSERT_TRUE(automatic.ok);
+  EXPECT_EQ(best, automatic.gcm);
+  EXPECT_EQ(best, DefaultGcmBackend());
+  EXPECT_NE(std::string::npos, automatic.summary.find(AeadBackendName(best))) << automatic.summary;
+  EXPECT_NE(std::string::npos, automatic.summary.find("(auto)")) << automatic.summary;
+  EXPECT_NE(std::string::npos, automatic.summary.find("cpu ")) << automatic.summary;
+  const dp::CryptoBackendSelection ssl = dp::SelectCryptoBackend(CryptoBackend::kOpenSsl);
+  ASSERT_TRUE(ssl.ok);
+  EXPECT_EQ(AeadBackend::kOpenSsl, ssl.gcm);
+  EXPECT_EQ(AeadBackend::kOpenSsl, DefaultGcmBackend());
+  const dp::CryptoBackendSelection mb = dp::SelectCryptoBackend(CryptoBackend::kIpsecMb);
+  EXPECT_EQ(IpsecMbUsable(), mb.ok);
+  if (mb.ok) {
+    EXPECT_EQ(AeadBackend::kIpsecMb, DefaultGcmBackend());
+  } else {
+    EXPECT_NE(std::string::npos, mb.error.find("network.crypto-backend")) << mb.error;
+  }
+  SetDefaultGcmBackend(saved);
+}
+
+// One context switched between backends by re-Init keeps working and never mixes key state.
+TEST(AeadBackendChoice, ReinitAcrossBackends) {
+  if (SkipIpsecMb(AeadBackend::kIpsecMb)) GTEST_SKIP() << "built without intel-ipsec-mb";
+  const Keys k1 = MakeKeys(7), k2 = MakeKeys(8);
+  AeadContext seal, open;
+  const auto plain = Pattern(333);
+  std::vector<uint8_t> sealed(333), out(333);
+  uint8_t tag[16];
+  const AeadBackend order[] = {AeadBackend::kIpsecMb, AeadBackend::kOpenSsl, AeadBackend::kIpsecMb};
+  for (int round = 0; round < 3; ++round) {
+    const Keys& k = round % 2 == 0 ? k1 : k2;
+    ASSERT_TRUE(seal.Init(Cipher::kAes256Gcm, k.key, k.salt, true, order[round]));
+    ASSERT_TRUE(open.Init(Cipher::kAes256Gcm, k.key, k.salt, false, order[2 - round]));
+    ASSERT_TRUE(seal.Seal(11, {}, plain.data(), 333, sealed.data(), tag));
+    ASSERT_TRUE(open.Open(11, {}, sealed.data(), 333, out.data(), tag)) << round;
+    EXPECT_EQ(plain, out);
+  }
+}
 
 TEST(AeadTest, CiphersAreNotInterchangeable) {
   const Keys k = MakeKeys(3);
@@ -251,6 +373,19 @@ const KnownAnswer kVectors[] = {
      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
      "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
      "76fc6ece0f4e1768cddf8853bb2d551b"},
+    // Same paper, Test Cases 13-15 (AES-256: empty input, one zero block, no AAD).
+    {Cipher::kAes256Gcm, "0000000000000000000000000000000000000000000000000000000000000000",
+     "000000000000000000000000", "", "", "", "530f8afbc74536b9a963b4f1c4cb738b"},
+    {Cipher::kAes256Gcm, "0000000000000000000000000000000000000000000000000000000000000000",
+     "000000000000000000000000", "", "00000000000000000000000000000000",
+     "cea7403d4d606b6e074ec5d3baf39d18", "d0d1c8a799996bf0265b98b5d48ab919"},
+    {Cipher::kAes256Gcm, "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+     "cafebabefacedbaddecaf888", "",
+     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
+     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad",
+     "b094dac5d93471bdec1a502270e3cc6c"},
     // RFC 8439 section 2.8.2 (AEAD_CHACHA20_POLY1305): nonce = 07000000 || 4041424344454647.
     {Cipher::kChaCha20Poly1305, "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
      "070000004041424344454647", "50515253c0c1c2c3c4c5c6c7",
@@ -265,15 +400,18 @@ const KnownAnswer kVectors[] = {
      "1ae10b594f09e26a7e902ecbd0600691"},
 };
 
-TEST(AeadKnownAnswer, PublishedVectorsMatch) {
+class AeadKnownAnswer : public ::testing::TestWithParam<AeadBackend> {};
+
+TEST_P(AeadKnownAnswer, PublishedVectorsMatch) {
+  if (SkipIpsecMb(GetParam())) GTEST_SKIP() << "built without intel-ipsec-mb";
   for (const KnownAnswer& v : kVectors) {
     const auto key = Hex(v.key), iv = Hex(v.iv), aad = Hex(v.aad), plain = Hex(v.plain);
     const auto expected = Hex(v.sealed), expected_tag = Hex(v.tag);
     ASSERT_EQ(12u, iv.size());
     const uint64_t counter = wire::LoadBe64(iv.data() + 4);
     AeadContext seal, open;
-    ASSERT_TRUE(seal.Init(v.cipher, key.data(), iv.data(), true));
-    ASSERT_TRUE(open.Init(v.cipher, key.data(), iv.data(), false));
+    ASSERT_TRUE(seal.Init(v.cipher, key.data(), iv.data(), true, GetParam()));
+    ASSERT_TRUE(open.Init(v.cipher, key.data(), iv.data(), false, GetParam()));
     std::vector<uint8_t> sealed(plain.size()), opened(plain.size());
     uint8_t tag[16];
     ASSERT_TRUE(seal.Seal(counter, aad, plain.data(), plain.size(), sealed.data(), tag));
@@ -282,8 +420,21 @@ TEST(AeadKnownAnswer, PublishedVectorsMatch) {
     ASSERT_TRUE(open.Open(counter, aad, expected.data(), expected.size(), opened.data(),
                           expected_tag.data()));
     EXPECT_EQ(plain, opened);
+    if (!expected.empty()) {
+      auto forged = expected;
+      forged.back() ^= 0x01;
+      EXPECT_FALSE(open.Open(counter, aad, forged.data(), forged.size(), opened.data(),
+                             expected_tag.data()));
+    }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AeadKnownAnswer,
+                         ::testing::Values(AeadBackend::kOpenSsl, AeadBackend::kIpsecMb),
+                         [](const ::testing::TestParamInfo<AeadBackend>& p) {
+                           return std::string(p.param == AeadBackend::kIpsecMb ? "IpsecMb"
+                                                                               : "OpenSsl");
+                         });
 
 }  // namespace
 }  // namespace ipop

@@ -64,6 +64,7 @@ TEST(Config, MinimalFileGetsAllDefaults) {
   EXPECT_EQ("lab", c.network);
   for (int i = 0; i < 32; ++i) EXPECT_EQ(i, c.secret[i]);
   EXPECT_EQ(shm::Cipher::kAes256Gcm, c.cipher);
+  EXPECT_EQ(CryptoBackend::kAuto, c.crypto_backend);
   EXPECT_EQ(1000u, c.hello_interval_ms);
   EXPECT_EQ(5000u, c.peer_timeout_ms);
   EXPECT_EQ(32u, c.dp_burst);
@@ -84,7 +85,7 @@ TEST(Config, EveryKeySet) {
       "log-level = debug\n"
       "[network]\nname = net-2\nsecret = " +
       kSecret +
-      "\ncipher = chacha20-poly1305\n"
+      "\ncipher = chacha20-poly1305\ncrypto-backend = ipsec-mb\n"
       "hello-interval-ms = 200\npeer-timeout-ms = 800\n"
       "[dataplane]\nburst = 256\nspin-us = 0\nidle-wait-ms = 0\nattach-timeout-ms = 0\n"
       "[controlplane]\npoll-ms = 1000\n";
@@ -103,6 +104,7 @@ TEST(Config, EveryKeySet) {
   EXPECT_FALSE(c.assign_address);
   EXPECT_EQ("debug", c.log_level);
   EXPECT_EQ(shm::Cipher::kChaCha20Poly1305, c.cipher);
+  EXPECT_EQ(CryptoBackend::kIpsecMb, c.crypto_backend);
   EXPECT_EQ(200u, c.hello_interval_ms);
   EXPECT_EQ(800u, c.peer_timeout_ms);
   EXPECT_EQ(256u, c.dp_burst);
@@ -196,6 +198,8 @@ TEST(Config, EveryErrorNamesItsKey) {
       {"secret file dir", "[node]\nname=a\nvip=10.77.0.1/24\n[network]\nname=l\nsecret-file=/tmp\n",
        "network.secret-file", "regular file"},
       {"cipher", Plus("cipher = des\n"), "network.cipher", "aes-256-gcm or chacha20-poly1305"},
+      {"crypto backend", Plus("crypto-backend = aesni\n"), "network.crypto-backend",
+       "auto, openssl or ipsec-mb"},
       {"hello range", Plus("hello-interval-ms = 5\n"), "network.hello-interval-ms", "10..60000"},
       {"timeout range", Plus("peer-timeout-ms = 700000\n"), "network.peer-timeout-ms",
        "100..600000"},
@@ -272,6 +276,30 @@ TEST(Config, FlagsOverrideFile) {
   ASSERT_EQ(2u, p.config->peers.size());
   EXPECT_EQ(0x0a4d0009u, p.config->peers[0].vip);
   EXPECT_EQ("[::1]:2", p.config->peers[1].endpoint.ToString());
+}
+
+TEST(Config, CryptoBackendFromFileAndFlag) {
+  const struct {
+    const char* value;
+    CryptoBackend expected;
+  } kCases[] = {{"auto", CryptoBackend::kAuto},
+                {"openssl", CryptoBackend::kOpenSsl},
+                {"ipsec-mb", CryptoBackend::kIpsecMb}};
+  for (const auto& k : kCases) {
+    const ConfigResult r =
+        ParseConfigText(MinimalFile() + "crypto-backend = " + std::string(k.value) + "\n");
+    ASSERT_TRUE(r.config) << k.value << ": " << r.error;
+    EXPECT_EQ(k.expected, r.config->crypto_backend) << k.value;
+  }
+  // The flag overrides the file, as for every key.
+  TempFile file(MinimalFile() + "crypto-backend = ipsec-mb\n");
+  const ConfigResult f = Args({"--config", file.path(), "--network.crypto-backend", "openssl"});
+  ASSERT_TRUE(f.config) << f.error;
+  EXPECT_EQ(CryptoBackend::kOpenSsl, f.config->crypto_backend);
+  // Values are case-sensitive like every other enumerated key.
+  const ConfigResult bad = ParseConfigText(MinimalFile() + "crypto-backend = OpenSSL\n");
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(std::string::npos, bad.error.find("network.crypto-backend")) << bad.error;
 }
 
 TEST(Config, FlagsAloneAndFlagErrors) {

@@ -10,11 +10,12 @@ namespace {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: ipop-sim [--scenario mass-join|churn|bootstrap-loss|partition]\n"
+               "usage: ipop-sim [--scenario mass-join|churn|bootstrap-loss|partition|dht]\n"
                "                [--nodes N] [--seed S] [--duration SECONDS] [--bootstrap B]\n"
                "                [--join-window SECONDS] [--lookups L] [--churn FRACTION]\n"
                "                [--partition SECONDS] [--loss P] [--near K] [--far-per-log2 F]\n"
-               "                [--verbose]\n");
+               "                [--dht-puts PER_NODE_PER_MIN] [--dht-gets-per-put G]\n"
+               "                [--replicas R] [--verbose]\n");
 }
 
 }  // namespace
@@ -71,6 +72,12 @@ int main(int argc, char** argv) {
       o.sim.overlay.near_per_side = size_t(num);
     else if (a == "--far-per-log2")
       o.sim.overlay.far_links_per_log2 = num;
+    else if (a == "--dht-puts")
+      o.dht.puts_per_node_min = num;
+    else if (a == "--dht-gets-per-put")
+      o.dht.gets_per_put = num;
+    else if (a == "--replicas")
+      o.sim.dht.replicas = size_t(num);
     else {
       std::fprintf(stderr, "ipop-sim: unknown option %s\n", a.c_str());
       Usage();

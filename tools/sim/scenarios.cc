@@ -22,10 +22,11 @@ ScenarioReport RunScenario(const ScenarioOptions& o) {
   ScenarioReport rep;
   const auto wall_start = std::chrono::steady_clock::now();
   const bool mass = o.scenario == "mass-join", churn = o.scenario == "churn",
-             loss = o.scenario == "bootstrap-loss", part = o.scenario == "partition";
-  if (!mass && !churn && !loss && !part) {
+             loss = o.scenario == "bootstrap-loss", part = o.scenario == "partition",
+             dht = o.scenario == "dht";
+  if (!mass && !churn && !loss && !part && !dht) {
     rep.error =
-        "unknown scenario '" + o.scenario + "' (mass-join, churn, bootstrap-loss, partition)";
+        "unknown scenario '" + o.scenario + "' (mass-join, churn, bootstrap-loss, partition, dht)";
     return rep;
   }
   if (o.nodes < 2 || o.bootstrap < 1 || o.bootstrap > o.nodes || o.duration_s < 30) {
@@ -35,6 +36,8 @@ ScenarioReport RunScenario(const ScenarioOptions& o) {
   SimOptions so = o.sim;
   so.seed = o.seed;
   Simulator sim(so);
+  std::unique_ptr<DhtWorkload> workload;
+  if (churn || dht) workload = std::make_unique<DhtWorkload>(sim, o.dht);
 
   std::vector<Endpoint> boot;
   for (size_t i = 0; i < o.bootstrap; ++i) {
@@ -78,6 +81,7 @@ ScenarioReport RunScenario(const ScenarioOptions& o) {
     const bool whole_second = t % kSecond == 0;
     if (t == end / 2 / kStep * kStep) sent_at_half = sim.datagrams_sent();
 
+    if (workload && t >= Ns(o.dht_start_s) && t < lookups_at) workload->Step(kStep);
     // Scenario events.
     if (churn && t >= event_at && t < lookups_at) {
       while (next_churn <= t) {
@@ -181,6 +185,10 @@ ScenarioReport RunScenario(const ScenarioOptions& o) {
   rep.msgs_per_node_s_steady =
       double(sim.datagrams_sent() - sent_at_half) / (mean_live * (o.duration_s / 2));
   rep.state_bytes_per_node = sim.MeanStateBytes();
+  if (workload) {
+    rep.dht_ran = true;
+    rep.dht = workload->Stats(mean_live * o.duration_s);
+  }
   rep.events = sim.events();
   rep.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   rep.ok = true;
@@ -221,6 +229,18 @@ std::string FormatReport(const ScenarioOptions& o, const ScenarioReport& r) {
          r.sides_consistent_after_split_s);
     line("heal                whole ring consistent %.0f s after the heal",
          r.reconsistent_after_event_s);
+  }
+  if (r.dht_ran) {
+    const DhtWorkloadStats& d = r.dht;
+    const auto pct = [](size_t a, size_t b) { return b ? 100.0 * double(a) / double(b) : 0.0; };
+    line("dht puts            %zu issued, %zu ok (%.3f%%), %zu failed", d.puts_issued, d.puts_ok,
+         pct(d.puts_ok, d.puts_issued), d.puts_failed);
+    line("dht gets            %zu issued, %zu ok (%.3f%%), %zu no quorum, %zu value missing",
+         d.gets_issued, d.gets_ok, pct(d.gets_ok, d.gets_issued), d.gets_no_quorum, d.gets_missing);
+    line("dht abandoned       %zu (client crashed before the answer)", d.abandoned);
+    line("dht latency         mean %.0f ms, p99 %.0f ms, %.2f attempts per op", d.latency_mean_ms,
+         d.latency_p99_ms, d.attempts_mean);
+    line("dht messages/node/s %.2f routed messages originated by the DHT", d.dht_msgs_per_node_s);
   }
   const LookupStats& l = r.final_lookups;
   line("lookups             %zu issued, %zu delivered, %zu to the true closest", l.issued,

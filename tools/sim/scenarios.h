@@ -6,12 +6,15 @@
 //                  with a list of 200 dead entries and one live member
 //   partition      mass join, the nodes split into two random halves at t = 60 s for
 //                  `partition_s`, then the network heals
+//   dht            mass join, then the DHT workload alone
+// churn and dht run a DHT workload (dht_workload.h) from `dht_start_s` until the last 15 s.
 // Each ends with `lookups` random nearest-delivery lookups in the last 15 s.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "tools/sim/dht_workload.h"
 #include "tools/sim/simulator.h"
 
 namespace ipop::sim {
@@ -27,6 +30,8 @@ struct ScenarioOptions {
   double churn_per_10min = 0.10;
   double partition_s = 90;
   bool verbose = false;
+  double dht_start_s = 30;
+  DhtWorkloadOptions dht;
   SimOptions sim;
 };
 
@@ -47,6 +52,8 @@ struct ScenarioReport {
   double reconsistent_after_event_s = -1;
   double sides_consistent_after_split_s = -1;
   size_t late_joiners = 0, late_joiners_in_ring = 0;
+  bool dht_ran = false;
+  DhtWorkloadStats dht;
   // cost
   double msgs_per_node_s = 0;         // whole run
   double msgs_per_node_s_steady = 0;  // second half of the run

@@ -43,10 +43,12 @@ struct Simulator::NodeSlot {
            const OverlayOptions& options, uint64_t seed)
       : random(seed),
         transport(sim, index),
-        node(address, ep, options, sim.clock_, random, transport) {}
+        node(address, ep, options, sim.clock_, random, transport),
+        dht(node, sim.clock_, sim.options_.dht) {}
   SimRandom random;
   SimTransport transport;
   OverlayNode node;
+  cp::DhtService dht;
   Endpoint endpoint;
   bool alive = false;  // started and not crashed
   uint64_t wake_ns = UINT64_MAX;
@@ -76,7 +78,10 @@ size_t Simulator::AddNode(uint64_t start_ns, const std::vector<Endpoint>& bootst
   nodes_.back()->endpoint = ep;
   by_endpoint_[EndpointKey(ep)] = uint32_t(i);
   OverlayNode& n = nodes_.back()->node;
-  n.SetDeliverHandler([this, i](const Routed& r) { OnLookupDelivered(i, r); });
+  cp::DhtService& d = nodes_.back()->dht;
+  n.SetDeliverHandler([this, i, &d](const Routed& r) {
+    if (!d.OnRouted(r)) OnLookupDelivered(i, r);
+  });
   Push(start_ns, uint32_t(i), kStart);
   return i;
 }
@@ -86,6 +91,9 @@ bool Simulator::alive(size_t i) const {
 }
 const OverlayNode& Simulator::node(size_t i) const {
   return nodes_[i]->node;
+}
+cp::DhtService& Simulator::dht(size_t i) {
+  return nodes_[i]->dht;
 }
 Endpoint Simulator::endpoint(size_t i) const {
   return nodes_[i]->endpoint;
@@ -149,7 +157,7 @@ void Simulator::Transmit(size_t from, const Endpoint& to, std::span<const uint8_
 
 void Simulator::ScheduleWake(size_t i) {
   NodeSlot& s = *nodes_[i];
-  const uint64_t w = std::max(s.node.next_wake_ns(), clock_.now_ns);
+  const uint64_t w = std::max(std::min(s.node.next_wake_ns(), s.dht.next_wake_ns()), clock_.now_ns);
   if (w < s.wake_ns || s.wake_ns < clock_.now_ns) {
     s.wake_ns = w;
     Push(w, uint32_t(i), kTick);
@@ -169,7 +177,10 @@ void Simulator::RunUntil(uint64_t t_ns) {
     } else if (e.packet == kTick) {
       if (!s.alive || e.time_ns != s.wake_ns) continue;  // superseded
       s.wake_ns = UINT64_MAX;
-      s.node.Tick();
+      // One wake serves both timers; each runs only when it is due, so the overlay keeps its
+      // own rhythm.
+      if (e.time_ns >= s.node.next_wake_ns()) s.node.Tick();
+      if (e.time_ns >= s.dht.next_wake_ns()) s.dht.Tick();
     } else {
       Packet& pk = packets_[e.packet];
       if (s.alive) s.node.OnDatagram(pk.from, pk.bytes);
@@ -292,7 +303,7 @@ size_t Simulator::MeanStateBytes() const {
   size_t sum = 0, n = 0;
   for (const auto& s : nodes_)
     if (s->alive) {
-      sum += s->node.StateBytes();
+      sum += s->node.StateBytes() + s->dht.StateBytes();
       ++n;
     }
   return n ? sum / n : 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controlplane/clock.h"
+#include "controlplane/dht/dht_service.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/random_source.h"
 
@@ -47,6 +48,7 @@ struct SimOptions {
   double latency_max_ms = 80;
   double loss = 0;         // probability that a datagram is lost
   OverlayOptions overlay;  // bootstrap list is per node
+  cp::DhtServiceOptions dht;
 };
 
 struct LookupStats {
@@ -72,6 +74,10 @@ class Simulator {
   size_t size() const { return nodes_.size(); }
   bool alive(size_t i) const;
   const OverlayNode& node(size_t i) const;
+  // The node's DHT service (every node runs one; idle it sends nothing). After calling a client
+  // operation on it, call Poke(i) so its timers are scheduled.
+  cp::DhtService& dht(size_t i);
+  void Poke(size_t i) { ScheduleWake(i); }
   Endpoint endpoint(size_t i) const;
   std::vector<size_t> LiveNodes() const;
 

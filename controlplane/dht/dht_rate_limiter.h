@@ -1,0 +1,55 @@
+// Per-source token buckets for DHT requests, so one member cannot keep the replicas of the ring
+// busy: each source may send `burst` requests at once and `per_second` on average. The table of
+// sources is bounded; when it is full, sources whose bucket has refilled (idle ones) are
+// forgotten, and if none has, a new source is refused until one does (counted), so a flood from
+// many addresses cannot grow memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+#include "controlplane/dht/dht_key.h"
+
+namespace ipop::cp {
+
+struct DhtRateLimit {
+  double per_second = 200;
+  double burst = 400;
+  size_t max_sources = 4096;
+};
+
+struct DhtRateLimiterCounters {
+  uint64_t allowed = 0;
+  uint64_t limited = 0;     // the source's bucket was empty
+  uint64_t table_full = 0;  // a new source while every tracked one was busy
+  uint64_t forgotten = 0;   // idle sources dropped to make room
+};
+
+class DhtRateLimiter {
+ public:
+  explicit DhtRateLimiter(DhtRateLimit limit = {}) : limit_(limit) {}
+
+  // Takes one token of `source` at `now_ns`; false if it has none.
+  bool Allow(const DhtKey& source, uint64_t now_ns);
+
+  size_t sources() const { return buckets_.size(); }
+  const DhtRateLimiterCounters& counters() const { return counters_; }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    uint64_t last_ns = 0;
+  };
+  struct KeyHash {
+    size_t operator()(const DhtKey& k) const;
+  };
+  double Refilled(const Bucket& b, uint64_t now_ns) const;
+  void ForgetIdle(uint64_t now_ns);
+
+  DhtRateLimit limit_;
+  std::unordered_map<DhtKey, Bucket, KeyHash> buckets_;
+  DhtRateLimiterCounters counters_;
+};
+
+}  // namespace ipop::cp

@@ -1,0 +1,290 @@
+// The DHT service on a simulated 150-node ring, running the real overlay and DHT code: values put
+// by one node are read by every node, create-exclusive races have one winner everywhere, replicas
+// are re-created when their nodes die, values expire, and per-source rate limits hold.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "controlplane/dht/dht_service.h"
+#include "tools/sim/simulator.h"
+
+namespace ipop::sim {
+namespace {
+
+using cp::DhtKey;
+using cp::DhtOutcome;
+using cp::DhtResult;
+using cp::DhtStatus;
+
+constexpr uint64_t kS = 1'000'000'000ull;
+constexpr size_t kNodes = 150;
+
+DhtKey AddressKey(const RingAddress& a) {
+  DhtKey k;
+  a.ToBytes(k);
+  return k;
+}
+
+DhtKey KeyBefore(const DhtKey& k) {
+  DhtKey one{};
+  one.back() = 1;
+  const auto ring = [](const DhtKey& x) {
+    return RingAddress::FromBytes(std::span<const uint8_t, RingAddress::kBytes>(x));
+  };
+  return AddressKey(ring(k) - ring(one));
+}
+
+std::vector<uint8_t> Bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
+
+class DhtServiceSim : public ::testing::Test {
+ protected:
+  void Build(uint64_t seed, cp::DhtServiceOptions dht = {}) {
+    SimOptions o;
+    o.seed = seed;
+    o.dht = dht;
+    sim = std::make_unique<Simulator>(o);
+    sim->AddNode(0, {});
+    std::vector<Endpoint> boot{sim->endpoint(0)};
+    for (size_t i = 1; i < 4; ++i) sim->AddNode(i * 50'000'000ull, boot);
+    boot.clear();
+    for (size_t i = 0; i < 4; ++i) boot.push_back(sim->endpoint(i));
+    for (size_t i = 4; i < kNodes; ++i)
+      sim->AddNode(kS + uint64_t(sim->random().Unit() * 5e9), boot);
+    sim->RunUntil(30 * kS);
+    ASSERT_TRUE(sim->RingConsistent());
+  }
+
+  // Runs `n` gets of `key`, one from each of the first `n` live nodes, and returns the results.
+  std::vector<DhtResult> GetFromAll(const DhtKey& key) {
+    std::vector<DhtResult> results;
+    for (size_t i : sim->LiveNodes()) {
+      sim->dht(i).Get(key, [&results](const DhtResult& r) { results.push_back(r); });
+      sim->Poke(i);
+    }
+    sim->RunUntil(sim->now_ns() + 15 * kS);
+    return results;
+  }
+
+  DhtResult RunOne(size_t node, const std::function<void(cp::DhtDoneFn)>& op) {
+    DhtResult out;
+    bool done = false;
+    op([&](const DhtResult& r) {
+      out = r;
+      done = true;
+    });
+    sim->Poke(node);
+    sim->RunUntil(sim->now_ns() + 15 * kS);
+    EXPECT_TRUE(done);
+    return out;
+  }
+
+  // Live nodes whose store holds a live value under `key`.
+  std::vector<size_t> Holders(const DhtKey& key) {
+    std::vector<size_t> out;
+    for (size_t i : sim->LiveNodes()) {
+      cp::DhtRangeReader reader(sim->dht(i).store(), KeyBefore(key), key);
+      std::vector<cp::DhtRecord> recs;
+      reader.Next(1, &recs);
+      if (!recs.empty()) out.push_back(i);
+    }
+    return out;
+  }
+
+  // The `r` live nodes nearest `key` (reference: a scan of all addresses).
+  std::vector<size_t> TrueReplicas(const DhtKey& key, size_t r) {
+    const RingAddress k = RingAddress::FromBytes(std::span<const uint8_t, 20>(key));
+    std::vector<size_t> live = sim->LiveNodes();
+    std::sort(live.begin(), live.end(), [&](size_t a, size_t b) {
+      return cp::overlay::CloserTo(k, sim->node(a).address(), sim->node(b).address());
+    });
+    live.resize(r);
+    std::sort(live.begin(), live.end());
+    return live;
+  }
+
+  static bool Holds(const DhtResult& r, const RingAddress& owner, const std::vector<uint8_t>& v) {
+    return std::any_of(r.values.begin(), r.values.end(), [&](const cp::DhtRecord& rec) {
+      return rec.owner == AddressKey(owner) && rec.value == v;
+    });
+  }
+
+  std::unique_ptr<Simulator> sim;
+};
+
+TEST_F(DhtServiceSim, PutThenGetFromEveryNode) {
+  Build(11);
+  const DhtKey key = cp::HashDhtKey("dns:alice");
+  const std::vector<uint8_t> value = Bytes("10.0.0.7");
+  const size_t writer = 17;
+  const DhtResult put =
+      RunOne(writer, [&](cp::DhtDoneFn f) { sim->dht(writer).Put(key, value, 600'000, f); });
+  ASSERT_EQ(put.outcome, DhtOutcome::kOk);
+  EXPECT_EQ(put.attempts, 1u);
+  // Exactly the three nodes nearest the key store it.
+  EXPECT_EQ(Holders(key), TrueReplicas(key, 3));
+
+  const std::vector<DhtResult> gets = GetFromAll(key);
+  ASSERT_EQ(gets.size(), kNodes);
+  for (const DhtResult& g : gets) {
+    ASSERT_EQ(g.outcome, DhtOutcome::kOk);
+    ASSERT_EQ(g.values.size(), 1u);
+    EXPECT_TRUE(Holds(g, sim->node(writer).address(), value));
+  }
+  // A key nobody wrote: a successful read with no values.
+  const DhtResult miss =
+      RunOne(3, [&](cp::DhtDoneFn f) { sim->dht(3).Get(cp::HashDhtKey("dns:nobody"), f); });
+  EXPECT_EQ(miss.outcome, DhtOutcome::kOk);
+  EXPECT_TRUE(miss.values.empty());
+  // The owner is the writer's overlay address, so another node cannot remove the value...
+  const DhtResult foreign =
+      RunOne(40, [&](cp::DhtDoneFn f) { sim->dht(40).Remove(key, value, f); });
+  EXPECT_EQ(foreign.outcome, DhtOutcome::kRejected);
+  EXPECT_EQ(foreign.reason, DhtStatus::kNotOwner);
+  // ...but the writer can.
+  const DhtResult removed =
+      RunOne(writer, [&](cp::DhtDoneFn f) { sim->dht(writer).Remove(key, value, f); });
+  EXPECT_EQ(removed.outcome, DhtOutcome::kOk);
+  EXPECT_TRUE(Holders(key).empty());
+}
+
+TEST_F(DhtServiceSim, CreateRaceHasOneWinnerEverywhere) {
+  Build(12);
+  for (int round = 0; round < 5; ++round) {
+    const DhtKey key = cp::HashDhtKey("ip:10.0.0." + std::to_string(round));
+    const size_t a = 20 + size_t(round), b = 100 + size_t(round);
+    const std::vector<uint8_t> va = Bytes("node-a"), vb = Bytes("node-b");
+    std::vector<DhtResult> ra, rb;
+    sim->dht(a).Create(key, va, 600'000, [&](const DhtResult& r) { ra.push_back(r); });
+    sim->dht(b).Create(key, vb, 600'000, [&](const DhtResult& r) { rb.push_back(r); });
+    sim->Poke(a);
+    sim->Poke(b);
+    sim->RunUntil(sim->now_ns() + 15 * kS);
+    ASSERT_EQ(ra.size(), 1u);
+    ASSERT_EQ(rb.size(), 1u);
+    const bool a_won = ra[0].outcome == DhtOutcome::kOk, b_won = rb[0].outcome == DhtOutcome::kOk;
+    ASSERT_NE(a_won, b_won) << "round " << round;
+    const DhtResult& lost = a_won ? rb[0] : ra[0];
+    EXPECT_EQ(lost.outcome, DhtOutcome::kRejected);
+    EXPECT_EQ(lost.reason, DhtStatus::kKeyExists);
+    const size_t winner = a_won ? a : b;
+    const std::vector<uint8_t>& wv = a_won ? va : vb;
+    for (const DhtResult& g : GetFromAll(key)) {
+      ASSERT_EQ(g.outcome, DhtOutcome::kOk);
+      ASSERT_EQ(g.values.size(), 1u);
+      EXPECT_TRUE(Holds(g, sim->node(winner).address(), wv));
+      EXPECT_TRUE(g.values[0].exclusive);
+    }
+    // Every replica holds the winner's claim only (losing claims repaired or rolled back).
+    for (size_t h : Holders(key)) {
+      cp::DhtRangeReader reader(sim->dht(h).store(), KeyBefore(key), key);
+      std::vector<cp::DhtRecord> recs;
+      reader.Next(1, &recs);
+      ASSERT_EQ(recs.size(), 1u);
+      EXPECT_EQ(recs[0].owner, AddressKey(sim->node(winner).address()));
+    }
+  }
+}
+
+TEST_F(DhtServiceSim, ReplicasAreRecreatedWhenResponsibleNodesDie) {
+  Build(13);
+  std::vector<DhtKey> keys;
+  const std::vector<uint8_t> value = Bytes("survives");
+  for (int k = 0; k < 20; ++k) {
+    keys.push_back(cp::HashDhtKey("svc:" + std::to_string(k)));
+    sim->dht(9).Put(keys.back(), value, 3'600'000, nullptr);
+  }
+  sim->Poke(9);
+  sim->RunUntil(sim->now_ns() + 10 * kS);
+  // Kill two of the three replicas of every key, one at a time with time in between to detect
+  // the death and hand over: a key survives only if its replicas were re-created.
+  for (int wave = 0; wave < 2; ++wave) {
+    std::vector<size_t> victims;
+    for (const DhtKey& k : keys) {
+      const std::vector<size_t> holders = Holders(k), replicas = TrueReplicas(k, 3);
+      ASSERT_TRUE(std::includes(holders.begin(), holders.end(), replicas.begin(), replicas.end()))
+          << "wave " << wave;
+      if (replicas.front() != 9) victims.push_back(replicas.front());
+    }
+    for (size_t v : victims)
+      if (sim->alive(v)) sim->Crash(v);
+    sim->RunUntil(sim->now_ns() + 90 * kS);
+    ASSERT_TRUE(sim->RingConsistent());
+  }
+  for (const DhtKey& k : keys) {
+    // The true replicas hold it; a node that heard of a change before its neighbours may keep
+    // an extra copy (handover accepts one node of slack).
+    const std::vector<size_t> holders = Holders(k), replicas = TrueReplicas(k, 3);
+    EXPECT_TRUE(std::includes(holders.begin(), holders.end(), replicas.begin(), replicas.end()));
+    EXPECT_LE(holders.size(), 4u);
+    const size_t reader = sim->LiveNodes()[50];
+    const DhtResult g = RunOne(reader, [&](cp::DhtDoneFn f) { sim->dht(reader).Get(k, f); });
+    ASSERT_EQ(g.outcome, DhtOutcome::kOk);
+    EXPECT_TRUE(Holds(g, sim->node(9).address(), value));
+  }
+  size_t handed = 0;
+  for (size_t i : sim->LiveNodes()) handed += sim->dht(i).counters().handover_keys;
+  EXPECT_GT(handed, 0u);
+}
+
+TEST_F(DhtServiceSim, ValuesExpire) {
+  Build(14);
+  const DhtKey key = cp::HashDhtKey("lease");
+  const std::vector<uint8_t> value = Bytes("short");
+  sim->dht(30).Put(key, value, 20'000, nullptr);
+  sim->Poke(30);
+  sim->RunUntil(sim->now_ns() + 5 * kS);
+  DhtResult g = RunOne(60, [&](cp::DhtDoneFn f) { sim->dht(60).Get(key, f); });
+  ASSERT_EQ(g.outcome, DhtOutcome::kOk);
+  ASSERT_EQ(g.values.size(), 1u);
+  EXPECT_LE(g.values[0].ttl_ms, 20'000u - 5'000u);
+  const std::vector<size_t> holders = Holders(key);
+  ASSERT_EQ(holders.size(), 3u);
+  sim->RunUntil(sim->now_ns() + 10 * kS);  // 30 s after the put
+  g = RunOne(61, [&](cp::DhtDoneFn f) { sim->dht(61).Get(key, f); });
+  EXPECT_EQ(g.outcome, DhtOutcome::kOk);
+  EXPECT_TRUE(g.values.empty());
+  // The replicas reclaimed the memory on their own ticks.
+  for (size_t h : holders) {
+    EXPECT_EQ(sim->dht(h).store().value_count(), 0u);
+    EXPECT_GE(sim->dht(h).store().counters().expired, 1u);
+  }
+}
+
+TEST_F(DhtServiceSim, RateLimitPerSource) {
+  cp::DhtServiceOptions o;
+  o.rate_limit.per_second = 2;
+  o.rate_limit.burst = 5;
+  o.max_attempts = 1;
+  Build(15, o);
+  const DhtKey key = cp::HashDhtKey("busy");
+  sim->dht(5).Put(key, Bytes("v"), 600'000, nullptr);
+  sim->Poke(5);
+  sim->RunUntil(sim->now_ns() + 5 * kS);
+  // One node floods: 30 gets at once. The replicas serve its burst and refuse the rest.
+  std::vector<DhtResult> flood;
+  for (int i = 0; i < 30; ++i)
+    sim->dht(70).Get(key, [&](const DhtResult& r) { flood.push_back(r); });
+  sim->Poke(70);
+  sim->RunUntil(sim->now_ns() + 10 * kS);
+  ASSERT_EQ(flood.size(), 30u);
+  size_t ok = 0, overloaded = 0;
+  for (const DhtResult& r : flood) {
+    ok += r.outcome == DhtOutcome::kOk ? 1 : 0;
+    overloaded += r.outcome == DhtOutcome::kNoQuorum && r.reason == DhtStatus::kOverloaded;
+  }
+  EXPECT_GE(ok, 4u);
+  EXPECT_LE(ok, 6u);
+  EXPECT_EQ(ok + overloaded, 30u);
+  uint64_t limited = 0;
+  for (size_t i : sim->LiveNodes()) limited += sim->dht(i).counters().rate_limited;
+  EXPECT_GE(limited, 25u);
+  // Another node is not affected.
+  const DhtResult other = RunOne(71, [&](cp::DhtDoneFn f) { sim->dht(71).Get(key, f); });
+  EXPECT_EQ(other.outcome, DhtOutcome::kOk);
+  EXPECT_EQ(other.values.size(), 1u);
+}
+
+}  // namespace
+}  // namespace ipop::sim
