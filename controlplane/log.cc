@@ -59,18 +59,10 @@ void Log(LogLevel level, const char* fmt, ...) {
 }
 
 bool RateLimiter::Allow(uint64_t now_ns, uint64_t* suppressed) {
-  if (now_ns > last_refill_ns_) {
-    const uint64_t refill = (now_ns - last_refill_ns_) * per_second_ / 1'000'000'000ull;
-    if (refill > 0) {
-      tokens_ = tokens_ + refill > burst_ ? burst_ : tokens_ + refill;
-      last_refill_ns_ = now_ns;
-    }
-  }
-  if (tokens_ == 0) {
+  if (!bucket_.Take(now_ns)) {
     ++suppressed_;
     return false;
   }
-  --tokens_;
   if (suppressed) *suppressed = suppressed_;
   suppressed_ = 0;
   return true;

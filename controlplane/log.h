@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "shared/token_bucket.h"
+
 namespace ipop::cp {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
@@ -19,16 +21,12 @@ void Log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 
 // and reported by the next line that is let through.
 class RateLimiter {
  public:
-  RateLimiter(uint32_t per_second = 5, uint32_t burst = 10)
-      : per_second_(per_second), burst_(burst), tokens_(burst) {}
+  RateLimiter(uint32_t per_second = 5, uint32_t burst = 10) : bucket_(per_second, burst) {}
   // true: log now; *suppressed (if given) receives the number of lines dropped since last time.
   bool Allow(uint64_t now_ns, uint64_t* suppressed = nullptr);
 
  private:
-  uint32_t per_second_;
-  uint32_t burst_;
-  uint64_t tokens_;
-  uint64_t last_refill_ns_ = 0;
+  TokenBucket bucket_;
   uint64_t suppressed_ = 0;
 };
 

@@ -10,8 +10,8 @@
 
 #include "dataplane/crypto_state.h"
 #include "dataplane/packet.h"
-#include "dataplane/token_bucket.h"
 #include "shared/shm_layout.h"
+#include "shared/token_bucket.h"
 
 namespace ipop::dp {
 

@@ -26,13 +26,13 @@
 #include "dataplane/packet.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/tap_tx.h"
-#include "dataplane/token_bucket.h"
 #include "dataplane/udp_socket.h"
 #include "dataplane/udp_tx.h"
 #include "dataplane/uring_io.h"
 #include "shared/ether.h"
 #include "shared/shm_region.h"
 #include "shared/table.h"
+#include "shared/token_bucket.h"
 
 namespace ipop::dp {
 

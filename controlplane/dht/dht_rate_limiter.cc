@@ -12,14 +12,9 @@ size_t DhtRateLimiter::KeyHash::operator()(const DhtKey& k) const {
   return size_t(h);
 }
 
-double DhtRateLimiter::Refilled(const Bucket& b, uint64_t now_ns) const {
-  const double elapsed_s = now_ns > b.last_ns ? double(now_ns - b.last_ns) * 1e-9 : 0.0;
-  return std::min(limit_.burst, b.tokens + elapsed_s * limit_.per_second);
-}
-
 void DhtRateLimiter::ForgetIdle(uint64_t now_ns) {
-  counters_.forgotten += size_t(std::erase_if(
-      buckets_, [&](const auto& kv) { return Refilled(kv.second, now_ns) >= limit_.burst; }));
+  counters_.forgotten +=
+      size_t(std::erase_if(buckets_, [&](const auto& kv) { return kv.second.Full(now_ns); }));
 }
 
 bool DhtRateLimiter::Allow(const DhtKey& source, uint64_t now_ns) {
@@ -31,16 +26,12 @@ bool DhtRateLimiter::Allow(const DhtKey& source, uint64_t now_ns) {
       ++counters_.limited;
       return false;
     }
-    it = buckets_.emplace(source, Bucket{limit_.burst, now_ns}).first;
+    it = buckets_.try_emplace(source, limit_.per_second, limit_.burst).first;
   }
-  Bucket& b = it->second;
-  b.tokens = Refilled(b, now_ns);
-  b.last_ns = std::max(b.last_ns, now_ns);
-  if (b.tokens < 1.0) {
+  if (!it->second.Take(now_ns)) {
     ++counters_.limited;
     return false;
   }
-  b.tokens -= 1.0;
   ++counters_.allowed;
   return true;
 }

@@ -10,12 +10,13 @@
 #include <unordered_map>
 
 #include "controlplane/dht/dht_key.h"
+#include "shared/token_bucket.h"
 
 namespace ipop::cp {
 
 struct DhtRateLimit {
-  double per_second = 200;
-  double burst = 400;
+  uint32_t per_second = 200;
+  uint32_t burst = 400;
   size_t max_sources = 4096;
 };
 
@@ -37,18 +38,13 @@ class DhtRateLimiter {
   const DhtRateLimiterCounters& counters() const { return counters_; }
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    uint64_t last_ns = 0;
-  };
   struct KeyHash {
     size_t operator()(const DhtKey& k) const;
   };
-  double Refilled(const Bucket& b, uint64_t now_ns) const;
   void ForgetIdle(uint64_t now_ns);
 
   DhtRateLimit limit_;
-  std::unordered_map<DhtKey, Bucket, KeyHash> buckets_;
+  std::unordered_map<DhtKey, TokenBucket, KeyHash> buckets_;
   DhtRateLimiterCounters counters_;
 };
 

@@ -9,9 +9,9 @@
 
 #include "dataplane/icmp_too_big.h"
 #include "dataplane/outbound.h"
-#include "dataplane/token_bucket.h"
 #include "shared/ether.h"
 #include "shared/shm_layout.h"
+#include "shared/token_bucket.h"
 #include "shared/wire.h"
 
 namespace ipop::dp {
@@ -174,6 +174,18 @@ TEST(TokenBucket, StartsFullRefillsAtRateCapsAtBurst) {
   for (int i = 0; i < 10; ++i) got += b.Take(t0 + 10'000'000'000) ? 1 : 0;
   EXPECT_EQ(got, 3);         // a long pause refills to the burst only
   EXPECT_FALSE(b.Take(t0));  // time going backwards earns nothing
+}
+
+TEST(TokenBucket, FullOnlyOnceEveryTakenTokenHasBeenEarnedBack) {
+  TokenBucket b(100, 3);
+  const uint64_t t0 = 5'000'000'000;
+  EXPECT_TRUE(b.Full(t0));
+  ASSERT_TRUE(b.Take(t0));
+  ASSERT_TRUE(b.Take(t0));
+  EXPECT_FALSE(b.Full(t0));
+  EXPECT_FALSE(b.Full(t0 + 19'999'999));  // one of the two tokens back
+  EXPECT_TRUE(b.Full(t0 + 20'000'000));
+  EXPECT_FALSE(b.Full(t0 - 1));  // time going backwards earns nothing
 }
 
 // The classify stage: oversize frames become ICMP replies (kReflect) while tokens last.

@@ -1,12 +1,13 @@
-// A token bucket for rate-limiting replies the dataplane generates itself (ICMP errors): a
-// flood of oversize packets must not turn into a flood of ICMP toward the TAP (RFC 1812
-// 4.3.2.8). Time is passed in, so tests drive it without a clock; one worker owns each bucket.
+// A token bucket: `burst` events at once, `rate_per_s` on average. Used wherever a flood must not
+// turn into work or output: ICMP errors the dataplane generates (RFC 1812 4.3.2.8), DHT requests
+// per source, log lines. Time is passed in, so tests and the simulator drive it without a clock;
+// one thread owns each bucket.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
-namespace ipop::dp {
+namespace ipop {
 
 class TokenBucket {
  public:
@@ -31,6 +32,14 @@ class TokenBucket {
     return true;
   }
 
+  // True when the bucket would be full at `now_ns`: the user has been idle long enough that
+  // forgetting the bucket loses nothing.
+  bool Full(uint64_t now_ns) const {
+    if (tokens_ >= burst_) return true;
+    if (ns_per_token_ == 0 || now_ns <= last_ns_) return false;
+    return (now_ns - last_ns_) / ns_per_token_ >= burst_ - tokens_;
+  }
+
  private:
   uint64_t ns_per_token_;
   uint32_t burst_;
@@ -38,4 +47,4 @@ class TokenBucket {
   uint64_t last_ns_ = 0;
 };
 
-}  // namespace ipop::dp
+}  // namespace ipop
