@@ -71,6 +71,8 @@ class ControlPlane {
   CryptoRandom random_;
   CpCounters counters_;
   uint64_t start_ns_ = 0;
+  uint64_t last_punt_ns_ = 0;  // when the punt rings last held something
+  static constexpr uint64_t kBusyWindowNs = 50'000'000;
   int signal_fd_ = -1;
   bool running_ = true;
 

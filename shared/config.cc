@@ -59,7 +59,9 @@ constexpr KeySpec kKeys[] = {
     {"dataplane.spin-us", "busy-poll time after the last work, 0..1000000 (default 50)"},
     {"dataplane.idle-wait-ms", "longest block while idle, 0..1000 (default 5)"},
     {"dataplane.attach-timeout-ms", "wait for the shm region, 0..600000 (default 15000)"},
-    {"controlplane.poll-ms", "punt-ring poll period, 1..1000 (default 2)"},
+    {"controlplane.poll-ms", "punt-ring poll period while messages flow, 1..1000 (default 2)"},
+    {"controlplane.idle-poll-ms",
+     "punt-ring poll period when nothing arrived for 50 ms, 1..1000 (default 25)"},
 };
 constexpr const char* kPeerHelp = "static peer \"VIP HOST:PORT\", repeatable";
 
@@ -347,6 +349,11 @@ NodeConfig Validate(const po::variables_map& vm) {
   v.Uint("dataplane.idle-wait-ms", 0, 1000, c.dp_idle_wait_ms);
   v.Uint("dataplane.attach-timeout-ms", 0, 600000, c.dp_attach_timeout_ms);
   v.Uint("controlplane.poll-ms", 1, 1000, c.cp_poll_ms);
+  v.Uint("controlplane.idle-poll-ms", 1, 1000, c.cp_idle_poll_ms);
+  if (c.cp_idle_poll_ms < c.cp_poll_ms)
+    Fail("controlplane.idle-poll-ms",
+         std::to_string(c.cp_idle_poll_ms) + " is shorter than controlplane.poll-ms (" +
+             std::to_string(c.cp_poll_ms) + "), expected at least that");
 
   ParsePeers(v.Peers(), c);
   return c;

@@ -54,7 +54,8 @@ struct NodeConfig {
   uint32_t dp_idle_wait_ms = 5;  // dataplane.idle-wait-ms: max block while idle (inject latency)
   uint32_t dp_attach_timeout_ms = 15000;  // dataplane.attach-timeout-ms: wait for the shm region
   // [controlplane]
-  uint32_t cp_poll_ms = 2;         // controlplane.poll-ms: punt-ring poll period
+  uint32_t cp_poll_ms = 2;         // controlplane.poll-ms: punt-ring poll period while busy
+  uint32_t cp_idle_poll_ms = 25;   // controlplane.idle-poll-ms: poll period when idle
   std::string log_level = "info";  // node.log-level: debug | info | warn | error
   std::string config_file;         // where the file came from, for reloads
 };

@@ -72,6 +72,7 @@ TEST(Config, MinimalFileGetsAllDefaults) {
   EXPECT_EQ(5u, c.dp_idle_wait_ms);
   EXPECT_EQ(15000u, c.dp_attach_timeout_ms);
   EXPECT_EQ(2u, c.cp_poll_ms);
+  EXPECT_EQ(25u, c.cp_idle_poll_ms);
   EXPECT_TRUE(c.peers.empty());
   EXPECT_TRUE(r.error.empty());
 }
@@ -88,7 +89,7 @@ TEST(Config, EveryKeySet) {
       "\ncipher = chacha20-poly1305\ncrypto-backend = ipsec-mb\n"
       "hello-interval-ms = 200\npeer-timeout-ms = 800\n"
       "[dataplane]\nburst = 256\nspin-us = 0\nidle-wait-ms = 0\nattach-timeout-ms = 0\n"
-      "[controlplane]\npoll-ms = 1000\n";
+      "[controlplane]\npoll-ms = 1000\nidle-poll-ms = 1000\n";
   const ConfigResult r = ParseConfigText(text);
   ASSERT_TRUE(r.config) << r.error;
   const NodeConfig& c = *r.config;
@@ -112,6 +113,7 @@ TEST(Config, EveryKeySet) {
   EXPECT_EQ(0u, c.dp_idle_wait_ms);
   EXPECT_EQ(0u, c.dp_attach_timeout_ms);
   EXPECT_EQ(1000u, c.cp_poll_ms);
+  EXPECT_EQ(1000u, c.cp_idle_poll_ms);
   ASSERT_EQ(2u, c.peers.size());
   EXPECT_EQ(0x0a4d0002u, c.peers[0].vip);
   EXPECT_EQ("192.0.2.2:5801", c.peers[0].endpoint.ToString());
@@ -212,6 +214,8 @@ TEST(Config, EveryErrorNamesItsKey) {
       {"attach", Plus("[dataplane]\nattach-timeout-ms = 600001\n"), "dataplane.attach-timeout-ms",
        "0..600000"},
       {"poll 0", Plus("[controlplane]\npoll-ms = 0\n"), "controlplane.poll-ms", "1..1000"},
+      {"idle poll below poll", Plus("[controlplane]\npoll-ms = 30\nidle-poll-ms = 10\n"),
+       "controlplane.idle-poll-ms", "shorter than controlplane.poll-ms"},
       {"unknown key", Plus("[node]\ncolour = blue\n"), "node.colour", "unknown key"},
       {"unknown section", Plus("[bogus]\nx = 1\n"), "bogus.x", "unknown key"},
       {"peer in section", Plus("peer = 10.77.0.2 192.0.2.2:1\n"), "network.peer",
