@@ -144,20 +144,26 @@ void OverlayNode::ContactBootstrap() {
   next_bootstrap_ns_ = now + options_.request_timeout_ns;
 }
 
-void OverlayNode::SendJoin(bool via_random_link) {
-  ++counters_.self_lookups;
-  uint8_t payload[kJoinPayloadSize] = {uint8_t(LinkKind::kNear)};
-  wire::StoreBe64(payload + 4, RandomU64());
+Routed OverlayNode::Originate(const RingAddress& key, DeliveryMode mode, uint8_t payload_type,
+                              std::span<const uint8_t> payload) {
   Routed r;
-  r.mode = DeliveryMode::kBothNeighbours;
-  r.flags = kRoutedExcludeSource;
+  r.mode = mode;
   r.hop_limit = options_.hop_limit;
   r.loop_id = RandomU64();
   r.source = self_;
   r.source_endpoint = self_endpoint_;
-  r.key = self_;
-  r.payload_type = kPayloadJoin;
+  r.key = key;
+  r.payload_type = payload_type;
   r.payload = payload;
+  return r;
+}
+
+void OverlayNode::SendJoin(bool via_random_link) {
+  ++counters_.self_lookups;
+  uint8_t payload[kJoinPayloadSize] = {uint8_t(LinkKind::kNear)};
+  wire::StoreBe64(payload + 4, RandomU64());
+  Routed r = Originate(self_, DeliveryMode::kBothNeighbours, kPayloadJoin, payload);
+  r.flags = kRoutedExcludeSource;
   uint8_t buf[kMaxOverlayDatagram];
   ++counters_.routed_originated;
   // Greedy routing from here always descends through our own near neighbours, so a wrong
@@ -207,15 +213,7 @@ void OverlayNode::DrawFarLink() {
 bool OverlayNode::SendRouted(const RingAddress& key, DeliveryMode mode, uint8_t payload_type,
                              std::span<const uint8_t> payload) {
   if (payload_type < kFirstAppPayload || payload.size() > kMaxRoutedPayload) return false;
-  Routed r;
-  r.mode = mode;
-  r.hop_limit = options_.hop_limit;
-  r.loop_id = RandomU64();
-  r.source = self_;
-  r.source_endpoint = self_endpoint_;
-  r.key = key;
-  r.payload_type = payload_type;
-  r.payload = payload;
+  const Routed r = Originate(key, mode, payload_type, payload);
   uint8_t buf[kMaxOverlayDatagram];
   const size_t n = EncodeRouted(self_, r, buf);
   if (n == 0) return false;

@@ -135,6 +135,9 @@ class OverlayNode {
   void ContactBootstrap();
   // Routes a JOIN to our own address. `via_random_link`: hand it first to a random link so the
   // greedy descent starts somewhere else on the ring each time.
+  // A routed message originated here: our address and endpoint as source, a fresh loop id.
+  Routed Originate(const RingAddress& key, DeliveryMode mode, uint8_t payload_type,
+                   std::span<const uint8_t> payload);
   void SendJoin(bool via_random_link);
   void DrawFarLink();
   void SendNeighbours(const Endpoint& to, uint8_t flags);
