@@ -16,6 +16,7 @@ uint32_t MaskOf(uint8_t length) {
 
 void ArpResponder::SetTable(const shm::TableSpec& spec) {
   local_vip_ = spec.local_vip;
+  local_prefix_len_ = spec.local_prefix_len;
   std::memcpy(mac_, spec.gateway_mac, sizeof(mac_));
   hosts_.clear();
   prefixes_.clear();
@@ -55,8 +56,15 @@ void ArpResponder::OnTapFrame(std::span<const uint8_t> frame) {
       return;
   }
   // Probes (sender 0.0.0.0) and gratuitous announcements are about the host's own address.
-  if (req.sender_ip == 0 || req.sender_ip == req.target_ip || !Answers(req.target_ip)) {
+  if (req.sender_ip == 0 || req.sender_ip == req.target_ip) {
     counters_.Bump(CpCounter::arp_ignored);
+    return;
+  }
+  if (!Answers(req.target_ip)) {
+    counters_.Bump(CpCounter::arp_ignored);
+    const uint32_t mask = MaskOf(uint8_t(std::min<uint32_t>(local_prefix_len_, 32)));
+    if (miss_ && req.target_ip != local_vip_ && (req.target_ip & mask) == (local_vip_ & mask))
+      miss_(req.target_ip);
     return;
   }
   uint8_t reply[arp::kFrameSize];

@@ -44,6 +44,12 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.cipher != b.cipher) return "network.cipher";
   if (a.network != b.network) return "network.name";
   if (a.secret != b.secret) return "network.secret";
+  if (a.overlay != b.overlay) return "overlay.enabled";
+  if (a.overlay_address_set != b.overlay_address_set || a.overlay_address != b.overlay_address)
+    return "overlay.address";
+  if (a.bootstrap.size() != b.bootstrap.size() ||
+      !std::equal(a.bootstrap.begin(), a.bootstrap.end(), b.bootstrap.begin(), SameEndpoint))
+    return "bootstrap";
   return "";
 }
 
@@ -138,6 +144,15 @@ bool ControlPlane::Init(std::string* error) {
   sessions_->ObserveDataplaneInstance(seen_dp_instance_);
   arp_ = std::make_unique<ArpResponder>(*port_, counters_);
   arp_->SetTable(sessions_->BuildSpec());
+  if (cfg_.overlay) {
+    // Overlay messages get their own key: "\n" cannot occur in a network name, so this label
+    // never collides with the HELLO key of any network.
+    overlay_auth_ =
+        std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network + "\noverlay");
+    overlay_ = std::make_unique<OverlayHost>(OverlayHostOptions::FromConfig(cfg_), clock_, random_,
+                                             *port_, *overlay_auth_);
+    overlay_->Start();
+  }
 
   mgmt_ = MgmtServer::Listen(
       cfg_.mgmt_socket, [this](std::string_view line) { return HandleCommand(line); }, &err);
@@ -174,7 +189,9 @@ int ControlPlane::Run() {
     if (fds[1].revents & POLLIN) mgmt_->OnReadable();
     more_punts = DrainPuntRings();
     Iterate();
+    mgmt_->Expire();
   }
+  if (overlay_) overlay_->Stop();  // tell our links now rather than let them time out
   IPOP_LOG_INFO("stopping; the dataplane keeps forwarding with table %llu",
                 (unsigned long long)writer_->seq());
   return 0;
@@ -205,6 +222,7 @@ bool ControlPlane::DrainPuntRings() {
           Endpoint from;
           std::memcpy(from.addr, e.meta.addr, sizeof(from.addr));
           from.port = e.meta.port;
+          if (overlay_ && overlay_->OnControlDatagram(from, e.payload)) break;
           sessions_->OnControlDatagram(from, e.payload);
           break;
         }
@@ -243,18 +261,22 @@ void ControlPlane::Iterate() {
   }
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
+  if (overlay_) overlay_->Tick();
   PublishIfChanged();
   AssignAddress();
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
 }
 
 void ControlPlane::PublishIfChanged() {
-  if (!sessions_->spec_changed()) return;
-  const shm::TableSpec spec = sessions_->BuildSpec();
+  const uint64_t overlay_version = overlay_ ? overlay_->table_version() : 0;
+  if (!sessions_->spec_changed() && overlay_version == published_overlay_version_) return;
+  shm::TableSpec spec = sessions_->BuildSpec();
+  if (overlay_) overlay_->FillTable(&spec);
   arp_->SetTable(spec);
   std::string err;
   if (writer_->Publish(spec, &err, kPublishTimeoutMs)) {
     sessions_->MarkPublished();
+    published_overlay_version_ = overlay_version;
     counters_.Bump(CpCounter::publish_ok);
     RefreshTrafficBaselines();
     IPOP_LOG_DEBUG("published table %llu (%zu peers, %zu sessions)",
@@ -327,8 +349,92 @@ std::string ControlPlane::HandleCommand(std::string_view line) {
   if (cmd == "peers") return PeersText();
   if (cmd == "counters") return CountersText();
   if (cmd == "reload") return Reload() + "\n";
+  if (cmd == "routes") return RoutesText();
+  if (cmd == "ring" || cmd == "links" || cmd.starts_with("dht ") || cmd == "dht") {
+    if (!overlay_) return "error: the overlay is disabled on this node (overlay.enabled = false)\n";
+    if (cmd == "ring") return overlay_->RingText();
+    if (cmd == "links") return overlay_->LinksText();
+    return DhtCommand(cmd.substr(3));
+  }
   return "error: unknown command '" + std::string(cmd) +
-         "' (expected status, peers, counters or reload)\n";
+         "' (expected status, peers, routes, ring, links, dht, counters or reload)\n";
+}
+
+std::string ControlPlane::DhtCommand(std::string_view args) {
+  constexpr const char* kUsage =
+      "error: expected 'dht put NAME VALUE [TTL-SECONDS]' or 'dht get NAME'\n";
+  std::vector<std::string> words;
+  {
+    std::string w;
+    for (char c : args) {
+      if (c == ' ' || c == '\t') {
+        if (!w.empty()) words.push_back(std::move(w));
+        w.clear();
+      } else {
+        w.push_back(c);
+      }
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+  }
+  if (words.empty()) return kUsage;
+  constexpr int kBudgetMs = 30000;
+  auto reply_to = [this](uint64_t ticket, bool is_get) {
+    return [this, ticket, is_get](const DhtResult& r) {
+      std::string text;
+      char head[160];
+      std::snprintf(head, sizeof(head), "%s after %u attempts, %.0f ms",
+                    r.outcome == DhtOutcome::kOk         ? "ok"
+                    : r.outcome == DhtOutcome::kRejected ? "error: rejected"
+                                                         : "error: no quorum",
+                    r.attempts, double(r.latency_ns) / 1e6);
+      text = head;
+      if (r.outcome != DhtOutcome::kOk) {
+        text += std::string(" (") + DhtStatusName(r.reason) + ")";
+      }
+      text += "\n";
+      if (is_get && r.outcome == DhtOutcome::kOk) {
+        if (r.values.empty()) text += "no values\n";
+        for (const DhtRecord& rec : r.values) {
+          text += "value " + std::string(rec.value.begin(), rec.value.end()) + " ttl " +
+                  std::to_string(rec.ttl_ms / 1000) + "s\n";
+        }
+      }
+      mgmt_->Reply(ticket, text);
+    };
+  };
+  if (words[0] == "put" && (words.size() == 3 || words.size() == 4)) {
+    uint32_t ttl_s = 3600;
+    if (words.size() == 4) {
+      const std::string& t = words[3];
+      if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(t) == 0)
+        return "error: TTL '" + t + "' is not a number of seconds 1..999999\n";
+      ttl_s = uint32_t(std::stoul(t));
+    }
+    const uint64_t ticket = mgmt_->Defer(kBudgetMs);
+    if (ticket == 0) return "error: cannot defer the reply\n";
+    const std::string& v = words[2];
+    overlay_->DhtPut(words[1], {reinterpret_cast<const uint8_t*>(v.data()), v.size()}, ttl_s * 1000,
+                     reply_to(ticket, false));
+    return "";
+  }
+  if (words[0] == "get" && words.size() == 2) {
+    const uint64_t ticket = mgmt_->Defer(kBudgetMs);
+    if (ticket == 0) return "error: cannot defer the reply\n";
+    overlay_->DhtGet(words[1], reply_to(ticket, true));
+    return "";
+  }
+  return kUsage;
+}
+
+std::string ControlPlane::RoutesText() const {
+  std::string out;
+  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
+    out += "route " + FormatIpv4(p.vip) + "/32 via " + p.endpoint.ToString() +
+           (p.up ? " up" : " down") + "\n";
+  }
+  if (out.empty()) out = "no routes\n";
+  return out;
 }
 
 std::string ControlPlane::Reload() {
@@ -427,7 +533,9 @@ std::string ControlPlane::CountersText() const {
       drops[i] += c.drop[i].load(std::memory_order_relaxed);
     for (uint32_t i = 0; i < kNumStats; ++i) stats[i] += c.stat[i].load(std::memory_order_relaxed);
   }
-  return FormatCounters(drops, stats, counters_);
+  std::string text = FormatCounters(drops, stats, counters_);
+  if (overlay_) text += overlay_->CountersText();
+  return text;
 }
 
 }  // namespace ipop::cp

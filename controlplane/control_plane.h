@@ -23,6 +23,7 @@
 #include "controlplane/key_derivation.h"
 #include "controlplane/log.h"
 #include "controlplane/mgmt_server.h"
+#include "controlplane/overlay_host.h"
 #include "controlplane/peer_sessions.h"
 #include "controlplane/random_source.h"
 #include "controlplane/shm_port.h"
@@ -62,6 +63,9 @@ class ControlPlane {
   std::string StatusText() const;
   std::string PeersText() const;
   std::string CountersText() const;
+  std::string RoutesText() const;
+  // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
+  std::string DhtCommand(std::string_view args);
 
   enum class AddressState { kNotManaged, kWaiting, kAssigned, kFailed };
 
@@ -84,6 +88,9 @@ class ControlPlane {
   std::unique_ptr<PskKeySource> keys_;
   std::unique_ptr<PeerSessions> sessions_;
   std::unique_ptr<ArpResponder> arp_;
+  std::unique_ptr<PskHelloAuthenticator> overlay_auth_;
+  std::unique_ptr<OverlayHost> overlay_;  // null with overlay.enabled = false
+  uint64_t published_overlay_version_ = 0;
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;

@@ -11,11 +11,14 @@ constexpr size_t kOffCipher = 1;
 constexpr size_t kOffReserved = 2;
 constexpr size_t kOffSenderVip = 4;
 constexpr size_t kOffReceiverVip = 8;
-constexpr size_t kOffSenderNonce = 12;
-constexpr size_t kOffEchoNonce = 28;
-constexpr size_t kOffSenderIndex = 44;
-constexpr size_t kOffTimestamp = 48;
-constexpr size_t kOffNetworkHash = 56;
+constexpr size_t kOffSenderPublic = 12;
+constexpr size_t kOffEchoPublic = 44;
+constexpr size_t kOffSenderIndex = 76;
+constexpr size_t kOffTimestamp = 80;
+constexpr size_t kOffNetworkHash = 88;
+static_assert(kOffEchoPublic == kOffSenderPublic + kX25519KeySize);
+static_assert(kOffSenderIndex == kOffEchoPublic + kX25519KeySize);
+static_assert(kOffTimestamp % 8 == 0 && kOffNetworkHash % 8 == 0);
 static_assert(kOffNetworkHash + 8 == kHelloBodySize);
 
 }  // namespace
@@ -38,8 +41,8 @@ const char* HelloErrorName(HelloError e) {
       return "wrong_network";
     case HelloError::kBadMac:
       return "bad_mac";
-    case HelloError::kZeroNonce:
-      return "zero_nonce";
+    case HelloError::kZeroPublicKey:
+      return "zero_public_key";
   }
   return "unknown";
 }
@@ -58,8 +61,8 @@ size_t EncodeHello(const Hello& hello, uint64_t network_hash, const HelloAuthent
   b[kOffCipher] = hello.cipher;
   wire::StoreBe32(b + kOffSenderVip, hello.sender_vip);
   wire::StoreBe32(b + kOffReceiverVip, hello.receiver_vip);
-  std::memcpy(b + kOffSenderNonce, hello.sender_nonce.data(), kNonceSize);
-  std::memcpy(b + kOffEchoNonce, hello.echo_nonce.data(), kNonceSize);
+  std::memcpy(b + kOffSenderPublic, hello.sender_public.data(), kX25519KeySize);
+  std::memcpy(b + kOffEchoPublic, hello.echo_public.data(), kX25519KeySize);
   wire::StoreBe32(b + kOffSenderIndex, hello.sender_receiver_index);
   wire::StoreBe64(b + kOffTimestamp, hello.timestamp_ns);
   wire::StoreBe64(b + kOffNetworkHash, network_hash);
@@ -85,12 +88,12 @@ HelloError DecodeHello(std::span<const uint8_t> datagram, uint64_t network_hash,
   if (!auth.Verify(datagram.first(kHelloSignedSize), datagram.subspan(kHelloSignedSize, tag_size)))
     return HelloError::kBadMac;
   Hello h;
-  std::memcpy(h.sender_nonce.data(), b + kOffSenderNonce, kNonceSize);
-  if (IsZero(h.sender_nonce)) return HelloError::kZeroNonce;
+  std::memcpy(h.sender_public.data(), b + kOffSenderPublic, kX25519KeySize);
+  if (IsZero(h.sender_public)) return HelloError::kZeroPublicKey;
   h.cipher = b[kOffCipher];
   h.sender_vip = wire::LoadBe32(b + kOffSenderVip);
   h.receiver_vip = wire::LoadBe32(b + kOffReceiverVip);
-  std::memcpy(h.echo_nonce.data(), b + kOffEchoNonce, kNonceSize);
+  std::memcpy(h.echo_public.data(), b + kOffEchoPublic, kX25519KeySize);
   h.sender_receiver_index = wire::LoadBe32(b + kOffSenderIndex);
   h.timestamp_ns = wire::LoadBe64(b + kOffTimestamp);
   *out = h;

@@ -8,13 +8,14 @@
 //        2        2    reserved, zero
 //        4        4    sender VIP (big endian)
 //        8        4    receiver VIP
-//       12       16    sender boot nonce (random per control-plane start / local rekey)
-//       28       16    echo: the receiver's nonce as the sender last saw it (zeros if none)
-//       44        4    sender receiver index: index the sender assigned to packets FROM the
+//       12       32    sender public key: its ephemeral X25519 key (new per control-plane
+//                      start, dataplane instance change and local rekey)
+//       44       32    echo: the receiver's public key as the sender last saw it (zeros if none)
+//       76        4    sender receiver index: index the sender assigned to packets FROM the
 //                      receiver (0 while the sender has no session for it)
-//       48        8    timestamp, ns since the Unix epoch, strictly increasing per sender
-//       56        8    network hash (network_id.h)
-//       64        n    authenticator tag over the wire header and body bytes [0, 64)
+//       80        8    timestamp, ns since the Unix epoch, strictly increasing per sender
+//       88        8    network hash (network_id.h)
+//       96        n    authenticator tag over the wire header and body bytes [0, 96)
 //                      (n = 16 for the pre-shared-secret HMAC)
 // docs/control-protocol.md explains the exchange built on it.
 #pragma once
@@ -30,7 +31,7 @@
 namespace ipop::cp {
 
 inline constexpr uint8_t kMsgHello = 1;
-inline constexpr size_t kHelloBodySize = 64;  // body bytes before the tag
+inline constexpr size_t kHelloBodySize = 96;  // body bytes before the tag
 inline constexpr size_t kHelloSignedSize = wire::kHeaderSize + kHelloBodySize;
 inline constexpr size_t kMaxHelloSize = kHelloSignedSize + kMaxHelloTagSize;
 
@@ -38,8 +39,8 @@ struct Hello {
   uint8_t cipher = 0;  // shm::Cipher value; PeerSessions rejects a mismatch
   uint32_t sender_vip = 0;
   uint32_t receiver_vip = 0;
-  Nonce sender_nonce{};
-  Nonce echo_nonce{};
+  PublicKey sender_public{};
+  PublicKey echo_public{};  // zeros: the sender does not know the receiver's key yet
   uint32_t sender_receiver_index = 0;
   uint64_t timestamp_ns = 0;
 };
@@ -56,7 +57,7 @@ enum class HelloError : uint8_t {
   kWrongNetwork,   // network hash differs: a node of another network (checked before the tag
                    // so a misconfigured network name is told apart from a wrong secret)
   kBadMac,         // tag does not verify
-  kZeroNonce,      // sender nonce all zeros (zeros mean "unknown" in the echo field)
+  kZeroPublicKey,  // sender public key all zeros (zeros mean "unknown" in the echo field)
 };
 const char* HelloErrorName(HelloError e);
 
@@ -68,11 +69,5 @@ size_t EncodeHello(const Hello& hello, uint64_t network_hash, const HelloAuthent
 // Parses and authenticates `datagram`; *out is written only on kNone. Never reads outside the span.
 HelloError DecodeHello(std::span<const uint8_t> datagram, uint64_t network_hash,
                        const HelloAuthenticator& auth, Hello* out);
-
-inline bool IsZero(const Nonce& n) {
-  uint8_t acc = 0;
-  for (uint8_t b : n) acc |= b;
-  return acc == 0;
-}
 
 }  // namespace ipop::cp

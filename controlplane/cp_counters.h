@@ -20,24 +20,24 @@ namespace ipop::cp {
   X(hello_bad_reserved, "reserved HELLO bytes not zero")                                       \
   X(hello_wrong_network, "HELLO for another network name")                                     \
   X(hello_bad_mac, "HELLO authenticator did not verify (wrong secret or tampered)")            \
-  X(hello_zero_nonce, "HELLO with an all-zero sender nonce")                                   \
+  X(hello_zero_public_key, "HELLO with an all-zero sender public key")                         \
   X(hello_cipher_mismatch, "HELLO from a peer configured with another network.cipher")         \
   X(hello_unknown_peer, "HELLO from a virtual IP that is not a configured peer")               \
   X(hello_wrong_receiver, "HELLO addressed to another virtual IP")                             \
   X(hello_stale, "HELLO not newer than the last accepted one (replay or reordering)")          \
-  X(hello_immediate_replies, "HELLOs sent at once to converge after a nonce change")           \
-  X(peer_nonce_changes, "peers seen with a new boot nonce (peer control plane restarted)")     \
+  X(hello_immediate_replies, "HELLOs sent at once to converge after a public key change")      \
+  X(peer_key_changes, "peers seen with a new public key (peer restarted or rekeyed)")          \
   X(peer_up, "peer liveness transitions to up")                                                \
   X(peer_down, "peer liveness transitions to down")                                            \
   X(endpoint_changes, "peer underlay endpoints updated by a HELLO from a new source")          \
-  X(tx_keys_ready, "transmit keys derived after the peer echoed our nonce")                    \
+  X(tx_keys_ready, "transmit keys derived after the peer echoed our public key")               \
   X(rx_sessions_installed, "receive sessions installed")                                       \
   X(rx_sessions_retired, "old receive sessions removed after their grace period")              \
   X(rx_sessions_evicted, "old receive sessions dropped early (too many pending)")              \
   X(rx_sessions_flushed, "receive sessions dropped at once because the dataplane restarted")   \
   X(index_exhausted, "no free receiver index for a new session")                               \
   X(key_derivation_failed, "session key derivation failed")                                    \
-  X(local_rekeys, "new local nonces picked because the dataplane instance changed")            \
+  X(local_rekeys, "new local key pairs made because the dataplane instance changed")           \
   X(inherited_peers, "peer entries adopted from the running table at start-up")                \
   X(inherited_sessions, "receive sessions adopted from the running table at start-up")         \
   X(inherit_rejected, "entries of the running table ignored (invalid or peer not configured)") \

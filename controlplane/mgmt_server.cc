@@ -211,6 +211,10 @@ std::unique_ptr<MgmtServer> MgmtServer::Listen(const std::string& path, Handler 
 }
 
 MgmtServer::~MgmtServer() {
+  for (auto& [ticket, d] : deferred_) {
+    WriteReply(d.fd, "error: the node is shutting down\n");
+    close(d.fd);
+  }
   close(fd_);
   unlink(path_.c_str());
 }
@@ -224,8 +228,48 @@ void MgmtServer::OnReadable() {
     }
     std::string line;
     const ReadOutcome outcome = ReadRequestLine(client, &line);
-    if (outcome != ReadOutcome::kNothing) WriteReply(client, Dispatch(handler_, outcome, line));
+    if (outcome == ReadOutcome::kNothing) {
+      close(client);
+      continue;
+    }
+    serving_fd_ = client;
+    serving_deferred_ = false;
+    std::string reply = Dispatch(handler_, outcome, line);
+    serving_fd_ = -1;
+    if (serving_deferred_) continue;  // the handler keeps it: Reply() or Expire() closes it
+    WriteReply(client, reply);
     close(client);
+  }
+}
+
+uint64_t MgmtServer::Defer(int budget_ms) {
+  if (serving_fd_ < 0 || serving_deferred_) return 0;
+  serving_deferred_ = true;
+  const uint64_t ticket = next_ticket_++;
+  deferred_[ticket] = Deferred{serving_fd_, NowMs() + budget_ms};
+  return ticket;
+}
+
+bool MgmtServer::Reply(uint64_t ticket, std::string reply) {
+  const auto it = deferred_.find(ticket);
+  if (it == deferred_.end()) return false;
+  if (reply.empty() || reply.back() != '\n') reply.push_back('\n');
+  WriteReply(it->second.fd, reply);
+  close(it->second.fd);
+  deferred_.erase(it);
+  return true;
+}
+
+void MgmtServer::Expire() {
+  const int64_t now = NowMs();
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    WriteReply(it->second.fd, "error: no answer in time (the operation may still complete)\n");
+    close(it->second.fd);
+    it = deferred_.erase(it);
   }
 }
 

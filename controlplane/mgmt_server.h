@@ -4,7 +4,9 @@
 // ends every reply with '\n'; a request that is not text or exceeds 4 KiB gets an "error:" reply.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,12 +24,30 @@ class MgmtServer {
   // Call when fd() is readable: serves every pending connection (bounded read time per client).
   void OnReadable();
 
+  // Asynchronous commands (a DHT lookup): called from inside the handler, keeps the connection
+  // open after the handler returns (its return value is then ignored) and gives the ticket that
+  // Reply() answers later. Unanswered requests get an "error: ... timed out" from Expire().
+  uint64_t Defer(int budget_ms);
+  // Answers a deferred request; false if it already timed out (or the ticket is unknown).
+  bool Reply(uint64_t ticket, std::string reply);
+  // Call every loop: answers and closes deferred requests whose budget ran out.
+  void Expire();
+  size_t deferred() const { return deferred_.size(); }
+
  private:
   MgmtServer(std::string path, int fd, Handler handler)
       : path_(std::move(path)), fd_(fd), handler_(std::move(handler)) {}
+  struct Deferred {
+    int fd = -1;
+    int64_t deadline_ms = 0;
+  };
   std::string path_;
   int fd_;
   Handler handler_;
+  int serving_fd_ = -1;  // the client whose request the handler is running for
+  bool serving_deferred_ = false;
+  uint64_t next_ticket_ = 1;
+  std::map<uint64_t, Deferred> deferred_;
 };
 
 // Client side, used by ipopctl and the integration tests' helpers: sends one line, returns the

@@ -39,8 +39,8 @@ CpCounter CounterFor(HelloError e) {
     case HelloError::kBadMac:
     case HelloError::kNone:
       return CpCounter::hello_bad_mac;
-    case HelloError::kZeroNonce:
-      return CpCounter::hello_zero_nonce;
+    case HelloError::kZeroPublicKey:
+      return CpCounter::hello_zero_public_key;
   }
   return CpCounter::hello_bad_mac;
 }
@@ -75,17 +75,21 @@ PeerSessions::PeerSessions(const PeerSessionsOptions& options, Clock& clock, Ran
       indexes_(RandomU32(random)) {
   if (options_.hello_interval_ms == 0) options_.hello_interval_ms = 1;
   GatewayMac(options_.network, gateway_mac_);
-  PickNonce();
+  NewKeyPair();
   // Inherited peers first so they keep their slots (their dataplane counters stay theirs).
   if (inherit != nullptr) AdoptGeneration(*inherit);
   for (const PeerConfig& pc : options_.peers)
     if (peers_.find(pc.vip) == peers_.end()) AddPeer(pc, std::nullopt);
 }
 
-void PeerSessions::PickNonce() {
-  do {
-    random_.Fill(local_nonce_);
-  } while (IsZero(local_nonce_));
+// The old pair is destroyed (its private key cleared) as the new one replaces it. If libcrypto
+// fails the pair stays empty: every derivation fails and is counted, and HELLOs carry a zero key
+// that peers reject, so nothing is ever sealed with a predictable key.
+void PeerSessions::NewKeyPair() {
+  if (!local_key_.Generate(random_)) {
+    counters_.Bump(CpCounter::key_derivation_failed);
+    IPOP_LOG_ERROR("could not make an X25519 key pair; no session can be keyed");
+  }
 }
 
 void PeerSessions::AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot) {
@@ -203,14 +207,14 @@ void PeerSessions::RetireRx(Peer& p, RxSession s) {
   p.retiring.push_back(s);
 }
 
-// Derives the keys for (our nonce, the peer's nonce) and installs the receive side under a fresh
-// index; the previous receive session, if any, starts retiring.
+// Derives the keys for (our key pair, the peer's public key) and installs the receive side under a
+// fresh index; the previous receive session, if any, starts retiring.
 void PeerSessions::InstallRx(Peer& p) {
   p.confirmed = false;
   p.keys_derived = false;
   SessionKeyInput in;
-  in.local_nonce = local_nonce_;
-  in.peer_nonce = p.nonce;
+  in.local = &local_key_;
+  in.peer_public = p.public_key;
   in.local_vip = options_.local_vip;
   in.peer_vip = p.vip;
   SessionKeys derived;
@@ -253,11 +257,12 @@ void PeerSessions::ObserveDataplaneInstance(uint64_t dp_instance) {
     return;
   }
   // The dataplane restarted (or went away): its transmit counters start again from zero, so
-  // no key it may have used can be used again. A new nonce changes every key.
-  PickNonce();
+  // no key it may have used can be used again. A new key pair changes every key.
+  NewKeyPair();
   counters_.Bump(CpCounter::local_rekeys);
-  IPOP_LOG_INFO("dataplane instance changed (%016llx -> %016llx): new nonce, re-keying %zu peers",
-                (unsigned long long)previous, (unsigned long long)dp_instance, peers_.size());
+  IPOP_LOG_INFO(
+      "dataplane instance changed (%016llx -> %016llx): new key pair, re-keying %zu peers",
+      (unsigned long long)previous, (unsigned long long)dp_instance, peers_.size());
   // The new dataplane's replay windows start empty: a receive session kept from before would
   // accept a replay of any packet recorded under it once more. So no make-before-break here; the
   // peers switch to the new sessions within a round trip of the HELLOs sent right away.
@@ -272,7 +277,7 @@ void PeerSessions::ObserveDataplaneInstance(uint64_t dp_instance) {
       ++flushed;
     }
     counters_.Bump(CpCounter::rx_sessions_flushed, flushed);
-    if (p.nonce_known) InstallRx(p);
+    if (p.public_known) InstallRx(p);
     p.next_hello_ns = now;
   }
   dirty_ = true;
@@ -317,7 +322,7 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h) {
     return;
   }
   // Strictly newer than anything accepted from this peer: a replayed HELLO can neither bring back
-  // an old nonce (old keys) nor keep a dead peer "up" nor redirect its endpoint.
+  // an old public key (old keys) nor keep a dead peer "up" nor redirect its endpoint.
   if (p.ts_known && h.timestamp_ns <= p.last_ts) {
     counters_.Bump(CpCounter::hello_stale);
     return;
@@ -342,20 +347,21 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h) {
   }
 
   bool reply_now = false;
-  bool nonce_news = false;
-  if (!p.nonce_known || p.nonce != h.sender_nonce) {
-    if (p.nonce_known) {
-      counters_.Bump(CpCounter::peer_nonce_changes);
-      IPOP_LOG_INFO("peer %s restarted its control plane (new nonce); re-keying",
+  bool key_news = false;
+  if (!p.public_known || p.public_key != h.sender_public) {
+    if (p.public_known) {
+      counters_.Bump(CpCounter::peer_key_changes);
+      IPOP_LOG_INFO("peer %s restarted or rekeyed (new public key); re-keying",
                     FormatIpv4(p.vip).c_str());
     }
-    p.nonce_known = true;
-    p.nonce = h.sender_nonce;
+    p.public_known = true;
+    p.public_key = h.sender_public;
     InstallRx(p);
-    nonce_news = true;
+    key_news = true;
   }
 
-  if (h.echo_nonce == local_nonce_ && h.sender_receiver_index != 0 && p.keys_derived) {
+  const bool echoes_us = h.echo_public == local_key_.public_key();
+  if (echoes_us && h.sender_receiver_index != 0 && p.keys_derived) {
     const bool new_key = !p.tx.ready || p.tx.key.key_id != p.keys.tx.key_id || p.tx.inherited;
     if (new_key || p.tx.remote_index != h.sender_receiver_index) {
       if (new_key) {
@@ -374,16 +380,16 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h) {
       for (RxSession& s : p.retiring)
         if (s.expires_ns == 0) s.expires_ns = now + grace_ns();
     }
-  } else if (h.echo_nonce != local_nonce_) {
+  } else if (!echoes_us) {
     reply_now = true;  // the peer cannot derive our key yet
   }
 
-  // News of a nonce is answered at once: only the real peer can produce it (authenticated, and a
-  // replay is stale), so it is bounded by genuine restarts. Other reasons are rate-limited so a
+  // News of a public key is answered at once: only the real peer can produce it (authenticated, and
+  // a replay is stale), so it is bounded by genuine restarts. Other reasons are rate-limited so a
   // burst of valid HELLOs costs at most a few replies per interval.
   if (reply_now && p.immediate_sent && now - p.last_immediate_ns < interval_ns() / 8)
     reply_now = false;
-  if (nonce_news || reply_now) {
+  if (key_news || reply_now) {
     p.immediate_sent = true;
     p.last_immediate_ns = now;
     counters_.Bump(CpCounter::hello_immediate_replies);
@@ -404,8 +410,8 @@ void PeerSessions::SendHello(Peer& p) {
   h.cipher = uint8_t(options_.cipher);
   h.sender_vip = options_.local_vip;
   h.receiver_vip = p.vip;
-  h.sender_nonce = local_nonce_;
-  if (p.nonce_known) h.echo_nonce = p.nonce;
+  h.sender_public = local_key_.public_key();
+  if (p.public_known) h.echo_public = p.public_key;
   h.sender_receiver_index = p.rx ? p.rx->index : 0;
   h.timestamp_ns = NextTimestamp();
   uint8_t buf[kMaxHelloSize];

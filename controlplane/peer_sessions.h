@@ -1,12 +1,13 @@
 // Per-peer HELLO state and the forwarding table it produces (docs/control-protocol.md).
 //
 // Flow of one peer pair:
-//   - Every hello interval we send HELLO(our nonce, echo of the peer's nonce, our receiver index
-//     for the peer). A HELLO that reveals a nonce we did not know is answered at once.
-//   - As soon as we know the peer's nonce we derive both direction keys, allocate a receiver
+//   - Every hello interval we send HELLO(our ephemeral X25519 public key, echo of the peer's
+//     public key, our receiver index for the peer). A HELLO that reveals a public key we did not
+//     know is answered at once.
+//   - As soon as we know the peer's public key we derive both direction keys, allocate a receiver
 //     index and install the receive session: the peer may start sending on it right away.
-//   - We transmit with the new key only once the peer echoed OUR current nonce (so it has derived
-//     the same key and installed its receive session) and told us its index for us.
+//   - We transmit with the new key only once the peer echoed OUR current public key (so it has
+//     derived the same key and installed its receive session) and told us its index for us.
 //   - Make-before-break: a replaced receive session stays in the table until the new one is
 //     confirmed and then for a grace period of 2 x peer timeout; a replaced transmit key stays
 //     published until the new one is ready.
@@ -65,7 +66,7 @@ class PeerSessions {
                CpCounters& counters, const shm::Generation* inherit = nullptr);
 
   // Call every loop with RegionHeader::dp_instance. A new instance restarted its counters, so
-  // every transmit key must change: we pick a new nonce and re-handshake with everyone.
+  // every transmit key must change: we make a new key pair and re-handshake with everyone.
   void ObserveDataplaneInstance(uint64_t dp_instance);
   // A CONTROL datagram punted by the dataplane, received from `from`.
   void OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
@@ -98,7 +99,7 @@ class PeerSessions {
   std::vector<PeerStatus> Status() const;
   size_t peers_up() const;
   size_t peer_count() const { return peers_.size(); }
-  const Nonce& local_nonce() const { return local_nonce_; }
+  const PublicKey& local_public() const { return local_key_.public_key(); }
   uint64_t dp_instance() const { return dp_instance_; }
   const PeerSessionsOptions& options() const { return options_; }
 
@@ -122,16 +123,16 @@ class PeerSessions {
     uint32_t slot = 0;
     Endpoint configured;  // from the config: always greeted as well
     Endpoint endpoint;    // where we send: configured, inherited or learned by roaming
-    bool nonce_known = false;
-    Nonce nonce{};
+    bool public_known = false;
+    PublicKey public_key{};  // the peer's current ephemeral key
     bool ts_known = false;
     uint64_t last_ts = 0;  // peer's timestamp of the last accepted HELLO
     bool heard = false;
     bool up = false;
     uint64_t last_heard_ns = 0;
     bool keys_derived = false;
-    SessionKeys keys;        // for (our current nonce, peer's nonce)
-    bool confirmed = false;  // peer echoed our current nonce since keys were derived
+    SessionKeys keys;        // for (our current key pair, peer's public key)
+    bool confirmed = false;  // peer echoed our current public key since keys were derived
     std::optional<RxSession> rx;
     std::vector<RxSession> retiring;  // oldest first
     TxState tx;
@@ -143,7 +144,7 @@ class PeerSessions {
   void AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot);
   void ErasePeer(std::map<uint32_t, Peer>::iterator it);
   void AdoptGeneration(const shm::Generation& g);
-  void PickNonce();
+  void NewKeyPair();
   void InstallRx(Peer& p);
   void RetireRx(Peer& p, RxSession s);
   void OnHello(const Endpoint& from, const Hello& h);
@@ -163,7 +164,7 @@ class PeerSessions {
   uint64_t network_hash_;
   uint8_t gateway_mac_[6];
 
-  Nonce local_nonce_{};
+  X25519KeyPair local_key_;  // private half never leaves this process
   uint64_t dp_instance_ = 0;
   uint64_t last_sent_ts_ = 0;
   std::map<uint32_t, Peer> peers_;  // by VIP

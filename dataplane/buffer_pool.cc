@@ -18,7 +18,9 @@ constexpr uint32_t kVnetHeaderSlack = 64;
 }  // namespace
 
 uint32_t BufferStrideFor(uint32_t mtu) {
-  const uint64_t need = kIpOffset + uint64_t{mtu} + wire::kTagSize + kVnetHeaderSlack;
+  // A received RELAY datagram sits where a DATA one would, its inner packet 24 bytes further on.
+  const uint64_t need =
+      kIpOffset + wire::kRelayHeaderSize + uint64_t{mtu} + wire::kTagSize + kVnetHeaderSlack;
   return uint32_t(std::max<uint64_t>(shm::AlignUp(need, 64), shm::kRingSlotSize));
 }
 

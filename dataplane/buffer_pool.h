@@ -31,8 +31,9 @@ struct BufferPoolSizes {
   uint32_t stride;  // bytes per buffer of the other groups, multiple of 64
 };
 
-// Stride for an inner MTU: the sealed datagram (16 + mtu + 16) at kIpOffset - 16, plus slack for
-// a virtio-net header, and never less than a ring slot so every inject fits.
+// Stride for an inner MTU: the sealed datagram (16 + mtu + 16) at kIpOffset - 16, room for a
+// RELAY header after that point (a received relayed datagram is 24 bytes longer), slack for a
+// virtio-net header, and never less than a ring slot so every inject fits.
 uint32_t BufferStrideFor(uint32_t mtu);
 
 class BufferPool {

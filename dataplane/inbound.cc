@@ -1,6 +1,7 @@
 #include "dataplane/inbound.h"
 
 #include "dataplane/mss_clamp.h"
+#include "dataplane/relay.h"
 #include "shared/table.h"
 #include "shared/wire.h"
 
@@ -23,6 +24,7 @@ static_assert(std::size(kParseDrop) == size_t(wire::ParseError::kBadReserved) + 
 }  // namespace
 
 size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx) {
+  NextHopCache next_hops(*ctx.generation);
   size_t n = 0;
   for (size_t i = 0; i < pkts.size(); ++i) {
     if (i + 2 < pkts.size()) __builtin_prefetch(pkts[i + 2]->data);
@@ -34,8 +36,12 @@ size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx) {
       continue;
     }
     if (view.type != wire::PacketType::kData) [[unlikely]] {
-      p.verdict = Verdict::kPunt;
-      continue;
+      if (view.type != wire::PacketType::kRelay) {
+        p.verdict = Verdict::kPunt;
+        continue;
+      }
+      // Ours: `view` is now the inner DATA datagram; otherwise forwarded or dropped.
+      if (!AcceptRelayed(p, view, *ctx.generation, next_hops, *ctx.counters)) continue;
     }
     p.session = view.receiver_index;
     p.counter = view.counter;

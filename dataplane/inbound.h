@@ -1,5 +1,6 @@
 // Inbound stages, underlay -> TAP:
-//   parse (wire header; CONTROL/HANDSHAKE -> punt) -> session (receiver index -> session, peer)
+//   parse (wire header; CONTROL/HANDSHAKE -> punt; RELAY -> unwrap if ours, else kRelay to the
+//   next overlay hop, relay.h) -> session (receiver index -> session, peer)
 //   -> open (replay check, AEAD open in place, window update)
 //   -> deliver (inner IPv4 check, cryptokey routing, Ethernet header written in place).
 // Pure functions over descriptor spans, no I/O; same conventions as outbound.h.
@@ -24,6 +25,8 @@ struct InboundContext {
 };
 
 // Underlay datagrams -> DATA packets (session and counter set). CONTROL / HANDSHAKE -> kPunt.
+// RELAY for this node -> its inner DATA packet (data/len past the relay header); RELAY for
+// another node -> kRelay with p.link set (or a relay_* drop).
 size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx);
 // Resolves the receiver index to a valid session and its peer.
 size_t ResolveSessions(PacketSpan pkts, const InboundContext& ctx);

@@ -4,6 +4,7 @@
 
 #include "dataplane/icmp_too_big.h"
 #include "dataplane/mss_clamp.h"
+#include "dataplane/relay.h"
 #include "shared/ether.h"
 #include "shared/shm_region.h"
 #include "shared/table.h"
@@ -96,6 +97,7 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
 
 size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx) {
   const shm::Generation& g = *ctx.generation;
+  NextHopCache next_hops(g);
   size_t n = 0;
   for (Packet* pp : pkts) {
     Packet& p = *pp;
@@ -114,7 +116,16 @@ size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx) {
       Drop(p, DropReason::stale_key, Drops(ctx));
       continue;
     }
+    uint32_t link = shm::kNoLink;
+    if (peer.flags & shm::kPeerRelayed) [[unlikely]] {
+      link = next_hops.Lookup(peer.relay_dst);
+      if (link == shm::kNoLink) {
+        Drop(p, DropReason::relay_no_route, Drops(ctx));
+        continue;
+      }
+    }
     p.peer = peer_index;
+    p.link = link;
     pkts[n++] = &p;
   }
   return n;
@@ -153,6 +164,29 @@ size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx) {
     PeerCounters& pc = ctx.counters->peer[p.peer];
     Bump(pc.tx_packets);
     Bump(pc.tx_bytes, ip_len);
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t WrapRelayed(PacketSpan pkts, const OutboundContext& ctx) {
+  static_assert(kRelayedOutboundHeadroom == kOutboundHeadroom + wire::kRelayHeaderSize);
+  const shm::Generation& g = *ctx.generation;
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    if (p.link != shm::kNoLink) [[unlikely]] {
+      // SealPackets left the datagram where the frame was, so this is the frame's headroom less 2.
+      if (p.headroom < wire::kRelayHeaderSize) [[unlikely]] {
+        Drop(p, DropReason::seal_failed, Drops(ctx));
+        continue;
+      }
+      p.data -= wire::kRelayHeaderSize;
+      p.headroom -= uint32_t(wire::kRelayHeaderSize);
+      p.len += uint32_t(wire::kRelayHeaderSize);
+      wire::WriteRelayHeader(p.data, g.peers[p.peer].relay_dst);
+      Bump(ctx.counters->stat[uint32_t(Stat::relay_sent)]);
+    }
     pkts[n++] = &p;
   }
   return n;

@@ -27,9 +27,11 @@ struct OutboundContext {
 };
 
 // Bytes a TAP frame needs in front of it (wire header over the Ethernet header) and after it
-// (AEAD tag) for SealPackets to work in place.
+// (AEAD tag) for SealPackets to work in place; a frame for a relayed peer needs the RELAY header
+// in front as well (kRelayedOutboundHeadroom).
 inline constexpr uint32_t kOutboundHeadroom = 2;
 inline constexpr uint32_t kOutboundTailroom = 16;
+inline constexpr uint32_t kRelayedOutboundHeadroom = kOutboundHeadroom + 24;
 
 // Ethernet frames -> IPv4 packets to forward (len trimmed to the IPv4 total length, data still
 // at the Ethernet header). ARP -> kPunt; everything else is dropped with its reason. MSS
@@ -40,16 +42,23 @@ inline constexpr uint32_t kOutboundTailroom = 16;
 // by the total length in its header.
 size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx);
 // Sets Packet::peer from the destination address; drops unroutable / not ready / stale peers.
+// Sets Packet::link: kNoLink for a peer with a direct path, else the first relay hop toward the
+// peer's ring address (no hop: relay_no_route), chosen before sealing so unroutable packets
+// cost no crypto.
 size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx);
 // Turns each frame into a DATA datagram in place: wire header over the Ethernet header, sealed
 // IPv4 packet, tag after it. Counts per-peer tx.
 size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx);
+// Prepends the RELAY header (hops 0, destination = the peer's relay_dst) to each datagram with
+// a link; the worker then sends it to that link instead of the peer's endpoint.
+size_t WrapRelayed(PacketSpan pkts, const OutboundContext& ctx);
 
 // The whole chain; returns the number of datagrams ready to send (front of `pkts`).
 inline size_t RunOutbound(PacketSpan pkts, const OutboundContext& ctx) {
   size_t n = ClassifyTapFrames(pkts, ctx);
   n = LookupPeers(pkts.first(n), ctx);
-  return SealPackets(pkts.first(n), ctx);
+  n = SealPackets(pkts.first(n), ctx);
+  return WrapRelayed(pkts.first(n), ctx);
 }
 
 }  // namespace ipop::dp

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "shared/counters.h"
+#include "shared/shm_layout.h"
 
 namespace ipop::dp {
 
@@ -22,8 +23,10 @@ inline constexpr uint32_t kIpOffset = 128;
 
 // kDone: a stage used the packet up (a super-frame that was cut into segments); release the
 // buffer, count nothing. kReflect: a stage replaced the packet with a reply built in place (an
-// ICMP error for an oversize packet); write data/len back to the TAP.
-enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect };
+// ICMP error for an oversize packet); write data/len back to the TAP. kRelay: an inbound RELAY
+// datagram for another node; send data/len unchanged (but for its hop count) to the underlay
+// endpoint of overlay link `link`.
+enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect, kRelay };
 
 struct Packet {
   uint8_t* data = nullptr;  // current content: an Ethernet frame or an underlay datagram
@@ -40,6 +43,8 @@ struct Packet {
   uint16_t port = 0;      // inbound: underlay source port, host order
   uint16_t unit = 0;      // inbound with TAP offloads: packets in the TAP write this one heads
                           // (1 = alone); 0 for the followers whose payload it carries
+  uint32_t link = shm::kNoLink;  // outbound: first relay hop (kNoLink: the peer's own endpoint);
+                                 // inbound kRelay: next relay hop. Index into the generation.
 };
 
 using PacketSpan = std::span<Packet*>;

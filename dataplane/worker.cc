@@ -261,7 +261,8 @@ void Worker::OnUdpRecv(const io_uring_cqe& cqe) {
   }
   // The datagrams of a train share the buffer. In-place stages write only inside their own
   // datagram, except the virtio-net header of a coalesced write head, which lands on the tag
-  // of the datagram before it: that one was opened (or dropped) earlier in the same burst.
+  // of the datagram before it: that one was opened (or dropped) earlier in the same burst, or
+  // is a RELAY datagram passing through, which ForwardRelayed then sends from a copy.
   uint32_t made = 0;
   for (uint32_t off = 0; off < len && made < kMaxGroSegments; off += segment, ++made) {
     Packet& p = udp_pkts_[n_udp_++];
@@ -345,6 +346,27 @@ void Worker::QueueSend(uint32_t buf, const uint8_t* data, uint32_t len, const ui
   }
 }
 
+// A RELAY datagram for another node goes out unchanged from its receive buffer - unless the next
+// datagram of the same GRO receive is delivered to the TAP: its virtio-net header is written in
+// front of it (OnUdpRecv), over this datagram's tag, before the send runs. Then it is copied.
+void Worker::ForwardRelayed(Packet& p, bool tail_reused) {
+  const shm::LinkEntry& link = gen_->links[p.link];  // bounded by NextHopLink
+  if (!tail_reused) [[likely]] {
+    QueueSend(p.buf, p.data, p.len, link.underlay_addr, link.underlay_port);
+    return;
+  }
+  uint32_t copy;
+  if (p.len > pool_->stride() || !pool_->TakeSpare(&copy)) [[unlikely]] {
+    CountDrop(DropReason::buffer_exhausted);
+    ReturnBuffer(p.buf);
+    return;
+  }
+  uint8_t* data = pool_->buffer(copy);
+  std::memcpy(data, p.data, p.len);
+  ReturnBuffer(p.buf);
+  QueueSend(copy, data, p.len, link.underlay_addr, link.underlay_port);
+}
+
 void Worker::QueueTapWrite(std::span<Packet* const> unit) {
   if (!tap_writer_->Write(io_, unit)) [[unlikely]] {
     CountDrop(DropReason::tap_write_failed, unit.size());
@@ -383,8 +405,13 @@ void Worker::RunOutboundBurst() {
   for (uint32_t i = 0; i < n_tap_; ++i) {
     Packet& p = tap_pkts_[i];
     if (p.verdict == Verdict::kForward) [[likely]] {
-      const shm::PeerEntry& peer = gen_->peers[p.peer];
-      QueueSend(p.buf, p.data, p.len, peer.underlay_addr, peer.underlay_port);
+      if (p.link == shm::kNoLink) [[likely]] {
+        const shm::PeerEntry& peer = gen_->peers[p.peer];
+        QueueSend(p.buf, p.data, p.len, peer.underlay_addr, peer.underlay_port);
+      } else {
+        const shm::LinkEntry& link = gen_->links[p.link];  // bounded by NextHopLink
+        QueueSend(p.buf, p.data, p.len, link.underlay_addr, link.underlay_port);
+      }
       continue;
     }
     if (p.verdict == Verdict::kReflect && p.headroom >= vnet_len_) [[unlikely]] {
@@ -431,6 +458,14 @@ void Worker::RunInboundBurst() {
   for (uint32_t i = 0; i < n_udp_; ++i) {
     Packet& p = udp_pkts_[i];
     if (p.verdict == Verdict::kForward) continue;
+    if (p.verdict == Verdict::kRelay) [[unlikely]] {
+      // udp_pkts_ keeps receive order, so the next entry with the same buffer is the next
+      // datagram of the same GRO receive.
+      const bool tail_reused = i + 1 < n_udp_ && udp_pkts_[i + 1].buf == p.buf &&
+                               udp_pkts_[i + 1].verdict == Verdict::kForward;
+      ForwardRelayed(p, tail_reused);
+      continue;
+    }
     if (p.verdict == Verdict::kPunt) {
       Punt(punt_, p, shm::PuntKind::kUnderlayControl, opt_.index, counters_);
     }

@@ -5,8 +5,10 @@
 //   heartbeat -> adopt newest table generation (rescan keys on switch)
 //   -> reap completions: TAP reads and UDP receives become descriptors, finished sends/writes
 //      return their buffers
-//   -> tap_rx: [split TSO super-frames] -> classify -> lookup -> seal -> udp_tx (GSO batches)
-//   -> udp_rx: parse -> session -> open -> deliver -> [coalesce TCP] -> tap_tx
+//   -> tap_rx: [split TSO super-frames] -> classify -> lookup -> seal -> [wrap RELAY]
+//      -> udp_tx (GSO batches; relayed datagrams go to the first relay hop's endpoint)
+//   -> udp_rx: parse [RELAY: ours -> unwrap; another's -> udp_tx to the next hop]
+//      -> session -> open -> deliver -> [coalesce TCP] -> tap_tx
 //   -> drain the inject ring -> republish returned buffers, re-arm receives
 //   -> one io_uring_enter for everything queued
 //   -> adaptive polling: keep spinning while work arrived in the last spin-us; otherwise report
@@ -84,6 +86,7 @@ class Worker {
   bool DrainInject();
   void QueueSend(uint32_t buf, const uint8_t* data, uint32_t len, const uint8_t addr[16],
                  uint16_t port);
+  void ForwardRelayed(Packet& p, bool tail_reused);
   void QueueTapWrite(std::span<Packet* const> unit);
   void ReturnBuffer(uint32_t buf);
   void RearmReceives();

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
@@ -55,6 +56,13 @@ constexpr KeySpec kKeys[] = {
     {"network.hello-interval-ms", "HELLO period, 10..60000 (default 1000)"},
     {"network.peer-timeout-ms",
      "peer declared down after this silence, 100..600000 (default 5000)"},
+    {"overlay.enabled", "join the structured overlay, true|false (default true)"},
+    {"overlay.address",
+     "160-bit overlay address, 40 hex digits (default SHA-1 of network and node name)"},
+    {"overlay.shortcut-pps",
+     "relayed packets per second to a peer that make a direct link, 1..1000000 (default 10)"},
+    {"overlay.peer-idle-s",
+     "forget a peer learned through the overlay after this long unused, 10..86400 (default 120)"},
     {"dataplane.burst", "packets per burst, 1..256 (default 32)"},
     {"dataplane.spin-us", "busy-poll time after the last work, 0..1000000 (default 50)"},
     {"dataplane.idle-wait-ms", "longest block while idle, 0..1000 (default 5)"},
@@ -64,11 +72,14 @@ constexpr KeySpec kKeys[] = {
      "punt-ring poll period when nothing arrived for 50 ms, 1..1000 (default 25)"},
 };
 constexpr const char* kPeerHelp = "static peer \"VIP HOST:PORT\", repeatable";
+constexpr const char* kBootstrapHelp =
+    "overlay bootstrap entry HOST:PORT, repeatable (default: the static peers' endpoints)";
 
 po::options_description FileOptions() {
   po::options_description desc("Configuration (file keys; each is also a --flag)");
   for (const KeySpec& k : kKeys) desc.add_options()(k.key, po::value<std::string>(), k.help);
   desc.add_options()("peer", po::value<std::vector<std::string>>(), kPeerHelp);
+  desc.add_options()("bootstrap", po::value<std::vector<std::string>>(), kBootstrapHelp);
   return desc;
 }
 
@@ -91,9 +102,13 @@ std::string KeyOf(const po::error_with_option_name& e) {
 std::string BoostErrorText(const po::error& e) {
   if (const auto* u = dynamic_cast<const po::unknown_option*>(&e)) {
     const std::string key = KeyOf(*u);
-    const bool sectioned_peer = key.size() > 5 && key.compare(key.size() - 5, 5, ".peer") == 0;
-    return key + (sectioned_peer ? ": unknown key, peer lines must come before any [section]"
-                                 : ": unknown key, expected one of the keys listed by --help");
+    const auto ends_with = [&](std::string_view tail) {
+      return key.size() > tail.size() &&
+             key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if (ends_with(".peer") || ends_with(".bootstrap"))
+      return key + ": unknown key, peer and bootstrap lines must come before any [section]";
+    return key + ": unknown key, expected one of the keys listed by --help";
   }
   if (const auto* m = dynamic_cast<const po::multiple_occurrences*>(&e))
     return KeyOf(*m) + ": given more than once, expected a single value";
@@ -144,8 +159,8 @@ class Values {
     if (n < lo || n > hi) Fail(key, *v + " is out of range " + range);
     out = uint32_t(n);
   }
-  std::vector<std::string> Peers() const {
-    auto it = vm_.find("peer");
+  std::vector<std::string> List(const char* key) const {
+    auto it = vm_.find(key);
     if (it == vm_.end() || it->second.empty()) return {};
     return it->second.as<std::vector<std::string>>();
   }
@@ -260,6 +275,49 @@ void ParsePeers(const std::vector<std::string>& specs, NodeConfig& c) {
                   std::to_string(shm::kMaxPeers));
 }
 
+void ParseBool(const char* key, const std::string* s, bool& out) {
+  if (!s) return;
+  if (*s == "true" || *s == "yes" || *s == "1") {
+    out = true;
+  } else if (*s == "false" || *s == "no" || *s == "0") {
+    out = false;
+  } else {
+    Fail(key, "'" + *s + "' is not a boolean, expected true or false");
+  }
+}
+
+// A list of hundreds of entries is normal for a large overlay; duplicates are dropped quietly.
+constexpr size_t kMaxBootstrap = 4096;
+
+void ParseOverlay(const Values& v, NodeConfig& c) {
+  ParseBool("overlay.enabled", v.Get("overlay.enabled"), c.overlay);
+  if (const auto* s = v.Get("overlay.address")) {
+    if (s->size() != 40)
+      Fail("overlay.address",
+           "has " + std::to_string(s->size()) + " characters, expected 40 hex digits (160 bits)");
+    for (size_t i = 0; i < 20; ++i) {
+      const int hi = HexNibble((*s)[2 * i]), lo = HexNibble((*s)[2 * i + 1]);
+      if (hi < 0 || lo < 0) Fail("overlay.address", "contains a non-hex character");
+      c.overlay_address[i] = uint8_t(hi << 4 | lo);
+    }
+    c.overlay_address_set = true;
+  }
+  v.Uint("overlay.shortcut-pps", 1, 1000000, c.shortcut_pps);
+  v.Uint("overlay.peer-idle-s", 10, 86400, c.dynamic_peer_idle_s);
+  const std::string expected = ", expected HOST:PORT such as 192.0.2.7:5800";
+  for (const std::string& text : v.List("bootstrap")) {
+    const auto ep = ParseEndpoint(text);
+    if (!ep || ep->port == 0) Fail("bootstrap", "'" + text + "' is not an endpoint" + expected);
+    const bool dup = std::any_of(c.bootstrap.begin(), c.bootstrap.end(), [&](const Endpoint& e) {
+      return e.port == ep->port && std::memcmp(e.addr, ep->addr, sizeof(e.addr)) == 0;
+    });
+    if (!dup) c.bootstrap.push_back(*ep);
+  }
+  if (c.bootstrap.size() > kMaxBootstrap)
+    Fail("bootstrap", std::to_string(c.bootstrap.size()) + " entries, expected at most " +
+                          std::to_string(kMaxBootstrap));
+}
+
 NodeConfig Validate(const po::variables_map& vm) {
   const Values v(vm);
   NodeConfig c;
@@ -291,15 +349,7 @@ NodeConfig Validate(const po::variables_map& vm) {
   if (c.mgmt_socket.empty() || c.mgmt_socket.size() > 107)
     Fail("node.mgmt-socket", "'" + c.mgmt_socket + "' must be 1..107 characters (sun_path)");
 
-  if (const auto* s = v.Get("node.assign-address")) {
-    if (*s == "true" || *s == "yes" || *s == "1") {
-      c.assign_address = true;
-    } else if (*s == "false" || *s == "no" || *s == "0") {
-      c.assign_address = false;
-    } else {
-      Fail("node.assign-address", "'" + *s + "' is not a boolean, expected true or false");
-    }
-  }
+  ParseBool("node.assign-address", v.Get("node.assign-address"), c.assign_address);
   if (const auto* s = v.Get("node.log-level")) {
     if (*s != "debug" && *s != "info" && *s != "warn" && *s != "error")
       Fail("node.log-level", "'" + *s + "' is unknown, expected debug, info, warn or error");
@@ -355,7 +405,8 @@ NodeConfig Validate(const po::variables_map& vm) {
          std::to_string(c.cp_idle_poll_ms) + " is shorter than controlplane.poll-ms (" +
              std::to_string(c.cp_poll_ms) + "), expected at least that");
 
-  ParsePeers(v.Peers(), c);
+  ParsePeers(v.List("peer"), c);
+  ParseOverlay(v, c);
   return c;
 }
 

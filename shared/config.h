@@ -48,6 +48,14 @@ struct NodeConfig {
   uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
   uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
   std::vector<PeerConfig> peers;      // peer = "VIP HOST:PORT", repeatable
+  // [overlay] (docs/overlay.md)
+  std::vector<Endpoint> bootstrap;  // bootstrap = "HOST:PORT", repeatable
+  bool overlay = true;              // overlay.enabled
+  // overlay.address: 40 hex digits; empty = SHA-1 of "ipop node" || network.name || node.name
+  std::array<uint8_t, 20> overlay_address{};
+  bool overlay_address_set = false;
+  uint32_t shortcut_pps = 10;  // overlay.shortcut-pps: relayed packets/s that make a direct link
+  uint32_t dynamic_peer_idle_s = 120;  // overlay.peer-idle-s: forget an unused dynamic peer
   // [dataplane]
   uint32_t dp_burst = 32;        // dataplane.burst: packets per burst, 1..256
   uint32_t dp_spin_us = 50;      // dataplane.spin-us: busy-poll this long after last work

@@ -33,7 +33,10 @@ namespace ipop {
   X(inject_bad_entry, "malformed inject ring entry from the control plane")          \
   X(ring_corrupt, "inject ring indices inconsistent; ring was reset")                \
   X(table_invalid, "published table generation failed validation; kept the last")    \
-  X(buffer_exhausted, "receive buffer ring ran out of buffers")
+  X(buffer_exhausted, "receive buffer ring ran out of buffers")                      \
+  X(relay_malformed, "RELAY datagram whose inner datagram is not DATA")              \
+  X(relay_no_route, "no overlay link nearer the relay destination than us")          \
+  X(relay_hop_limit, "RELAY datagram that already crossed the hop limit")
 
 // X(name, description)
 #define IPOP_STATS(X)                                                                      \
@@ -52,7 +55,10 @@ namespace ipop {
   X(idle_waits, "times the worker blocked waiting for work")                               \
   X(icmp_too_big_sent, "ICMP fragmentation-needed sent to the TAP for oversize packets")   \
   X(icmp_too_big_limited, "ICMP fragmentation-needed suppressed by the rate limit")        \
-  X(mss_clamped, "TCP SYN / SYN-ACK MSS options lowered to the overlay MTU - 40")
+  X(mss_clamped, "TCP SYN / SYN-ACK MSS options lowered to the overlay MTU - 40")          \
+  X(relay_sent, "DATA sent in a RELAY header to a peer with no direct path")               \
+  X(relay_delivered, "RELAY datagrams for this node, unwrapped for the DATA path")         \
+  X(relay_forwarded, "RELAY datagrams passed on toward their destination")
 
 enum class DropReason : uint32_t {
 #define IPOP_X(name, desc) name,

@@ -22,16 +22,19 @@
 namespace ipop::shm {
 
 inline constexpr uint64_t kMagic = 0x3150'4f50'4950'4f49ULL;  // "IOPIPOP1" little endian
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kNumGenerations = 4;
 inline constexpr uint32_t kMaxPeers = 1024;
 inline constexpr uint32_t kMaxSessions = 4096;   // receiver index space; index 0 is never valid
 inline constexpr uint32_t kRouteBuckets = 4096;  // /32 open-addressing table, power of two
 inline constexpr uint32_t kMaxPrefixes = 256;    // non-/32 routes, longest prefix first
+inline constexpr uint32_t kMaxLinks = 256;       // overlay links (relay next hops)
 inline constexpr uint32_t kRingSlots = 512;      // per ring, power of two
 inline constexpr uint32_t kRingSlotSize = 2048;  // includes RingSlotHeader
 inline constexpr uint32_t kNoPeer = 0xffffffffu;
+inline constexpr uint32_t kNoLink = 0xffffffffu;
+inline constexpr size_t kRingBytes = 20;            // overlay ring address, big endian (wire.h)
 inline constexpr uint64_t kOffline = ~uint64_t{0};  // WorkerState::quiescent_seq when idle/absent
 
 enum class Cipher : uint8_t { kAes256Gcm = 1, kChaCha20Poly1305 = 2 };
@@ -52,6 +55,9 @@ enum class InjectKind : uint16_t {
 enum PeerFlags : uint32_t {
   kPeerValid = 1u << 0,
   kPeerTxReady = 1u << 1,  // tx key, remote index and endpoint are usable
+  // No direct path: DATA goes out wrapped in a RELAY header for relay_dst, to the overlay link
+  // the dataplane picks greedily (NextHopLink); underlay_addr/port are ignored.
+  kPeerRelayed = 1u << 2,
 };
 
 struct PeerEntry {
@@ -66,9 +72,10 @@ struct PeerEntry {
   uint64_t dp_instance;  // tx only when equal to the running dataplane's instance (no nonce reuse)
   uint8_t tx_key[32];
   uint8_t tx_salt[4];
-  uint32_t reserved1;
+  uint8_t relay_dst[kRingBytes];  // the peer node's ring address; used with kPeerRelayed only
+  uint8_t reserved1[8];
 };
-static_assert(sizeof(PeerEntry) == 88);
+static_assert(sizeof(PeerEntry) == 112);
 
 enum SessionFlags : uint32_t { kSessionValid = 1u << 0 };
 
@@ -95,6 +102,17 @@ struct PrefixRoute {
   uint32_t peer;
 };
 
+enum LinkFlags : uint16_t { kLinkValid = 1u << 0 };
+
+// An overlay link of this node: a neighbour on the ring the dataplane may hand RELAY datagrams to.
+struct LinkEntry {
+  uint8_t ring[kRingBytes];   // the neighbour's ring address, big endian
+  uint8_t underlay_addr[16];  // IPv6 or IPv4-mapped
+  uint16_t underlay_port;     // host byte order
+  uint16_t flags;             // LinkFlags
+};
+static_assert(sizeof(LinkEntry) == 40);
+
 struct GenerationHeader {
   uint64_t seq;      // publication sequence this slot was written for
   uint32_t n_peers;  // peers[0, n_peers) may be valid
@@ -104,7 +122,11 @@ struct GenerationHeader {
   uint32_t mtu;            // inner MTU of the TAP
   uint8_t gateway_mac[6];  // MAC the ARP proxy answers with; source of frames written to TAP
   uint8_t reserved[2];
+  uint32_t n_links;               // links[0, n_links) may be valid
+  uint8_t self_ring[kRingBytes];  // this node's ring address: RELAY datagrams for it are opened
+  uint8_t reserved2[4];
 };
+static_assert(sizeof(GenerationHeader) == 64);
 
 struct Generation {
   GenerationHeader hdr;
@@ -112,6 +134,7 @@ struct Generation {
   SessionEntry sessions[kMaxSessions];
   RouteBucket routes[kRouteBuckets];
   PrefixRoute prefixes[kMaxPrefixes];
+  LinkEntry links[kMaxLinks];
 };
 
 // ---- Per-worker state written by the dataplane ----

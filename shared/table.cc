@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "shared/ring_distance.h"
+
 namespace ipop::shm {
 namespace {
 
@@ -109,6 +111,11 @@ bool CheckSpec(const TableSpec& spec, std::string* error) {
   if (spec.peers.size() > kMaxPeers) {
     *error =
         "too many peers: " + std::to_string(spec.peers.size()) + " > " + std::to_string(kMaxPeers);
+    return false;
+  }
+  if (spec.links.size() > kMaxLinks) {
+    *error = "too many overlay links: " + std::to_string(spec.links.size()) +
+             " > kMaxLinks = " + std::to_string(kMaxLinks);
     return false;
   }
   if (spec.local_prefix_len > 32) {
@@ -214,6 +221,10 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   std::copy(routes.buckets.begin(), routes.buckets.end(), g.routes);
   std::fill(std::begin(g.prefixes), std::end(g.prefixes), PrefixRoute{});
   std::copy(routes.prefixes.begin(), routes.prefixes.end(), g.prefixes);
+  g.hdr.n_links = uint32_t(spec.links.size());
+  std::copy(spec.self_ring.begin(), spec.self_ring.end(), g.hdr.self_ring);
+  std::fill(std::begin(g.links), std::end(g.links), LinkEntry{});
+  std::copy(spec.links.begin(), spec.links.end(), g.links);
   g.hdr.seq = seq;
 
   // Release (as part of seq_cst) publishes the slot contents to readers that acquire `active`;
@@ -307,7 +318,7 @@ void TableReader::GoOnline() {
 bool ValidateGeneration(const Generation& g, uint64_t expected_seq) {
   const GenerationHeader& h = g.hdr;
   return h.seq == expected_seq && h.n_peers <= kMaxPeers && h.n_prefixes <= kMaxPrefixes &&
-         h.local_prefix_len <= 32 && h.mtu >= kMinMtu && h.mtu <= kMaxMtu;
+         h.n_links <= kMaxLinks && h.local_prefix_len <= 32 && h.mtu >= kMinMtu && h.mtu <= kMaxMtu;
 }
 
 uint32_t LookupPeer(const Generation& g, uint32_t vip) {
@@ -335,6 +346,30 @@ uint32_t LookupPeer(const Generation& g, uint32_t vip) {
   }
   if (peer >= g.hdr.n_peers || peer >= kMaxPeers) return kNoPeer;
   return (g.peers[peer].flags & kPeerValid) ? peer : kNoPeer;
+}
+
+uint32_t NextHopLink(const Generation& g, const uint8_t dst[kRingBytes]) {
+  static_assert(ring::kAddressBytes == kRingBytes);
+  const ring::U160 key = ring::Load(dst);
+  // The best candidate so far, starting from this node: a link must beat it to be chosen.
+  ring::U160 best = ring::Load(g.hdr.self_ring);
+  ring::U160 best_distance = ring::Distance(best, key);
+  uint32_t best_link = kNoLink;
+  // Re-bounded locally: the generation may be garbage.
+  const uint32_t n = std::min(g.hdr.n_links, kMaxLinks);
+  for (uint32_t i = 0; i < n; ++i) {
+    const LinkEntry& link = g.links[i];
+    if ((link.flags & kLinkValid) == 0) continue;
+    const ring::U160 addr = ring::Load(link.ring);
+    const ring::U160 d = ring::Distance(addr, key);
+    // ring::CloserTo(key, addr, best) with best's distance kept from the last win.
+    if (ring::Less(d, best_distance) || (d == best_distance && ring::Less(addr, best))) {
+      best = addr;
+      best_distance = d;
+      best_link = i;
+    }
+  }
+  return best_link;
 }
 
 }  // namespace ipop::shm

@@ -2,6 +2,7 @@
 // dataplane worker adopts the newest one once per burst and reports quiescence (TableReader).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ struct TableSpec {
   std::vector<PeerEntry> peers;  // peer id = position
   std::vector<SessionSpec> sessions;
   std::vector<RouteSpec> routes;
+  std::array<uint8_t, kRingBytes> self_ring{};  // this node's overlay ring address
+  std::vector<LinkEntry> links;                 // overlay links, at most kMaxLinks
 };
 
 class TableWriter {
@@ -85,6 +88,13 @@ bool ValidateGeneration(const Generation& g, uint64_t expected_seq);
 // Longest-prefix match of a virtual IPv4 (host order): /32 hash first, then prefixes longest
 // first. Returns a peer index < g.hdr.n_peers whose entry has kPeerValid, or kNoPeer.
 uint32_t LookupPeer(const Generation& g, uint32_t vip);
+
+// The relay next hop toward ring address `dst`: the valid link strictly closer to dst than
+// self_ring (ring::CloserTo: shorter way round, ties to the smaller address), the closest such
+// (an exact match wins), or kNoLink if no link is closer than this node. Every hop of a greedy
+// route strictly decreases (distance, address), so relays following it never loop. A linear scan
+// of links[0, min(n_links, kMaxLinks)); no allocation.
+uint32_t NextHopLink(const Generation& g, const uint8_t dst[kRingBytes]);
 
 // Hash used for the /32 bucket table (both writer and reader).
 inline uint32_t RouteHash(uint32_t vip) {

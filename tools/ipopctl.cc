@@ -23,12 +23,18 @@ constexpr const char* kUsage =
     "  --socket PATH     management socket (node.mgmt-socket in the config)\n"
     "  --node NAME       use /run/ipop/NAME.sock\n"
     "                    (with neither: the only *.sock in /run/ipop)\n"
-    "  --timeout-ms N    give up after N ms (default 5000)\n"
+    "  --timeout-ms N    give up after N ms (default 5000; 35000 for dht)\n"
     "  -h, --help        this text\n"
     "\n"
     "commands:\n"
     "  status            node name, virtual IP, TAP and a summary of the node's state\n"
-    "  peers             the static peers and the state of each\n"
+    "  peers             the data peers (static and learned through the overlay), state of each\n"
+    "  routes            how each peer's virtual IP is reached: direct or relayed via the overlay\n"
+    "  ring              overlay address, ring neighbours, link counts, DHT summary\n"
+    "  links             every overlay link with its kinds (leaf, near, far, shortcut)\n"
+    "  dht put NAME VALUE [TTL-SECONDS]\n"
+    "                    store VALUE under NAME in the network's DHT (default TTL 3600 s)\n"
+    "  dht get NAME      the values stored under NAME\n"
     "  counters          dataplane counters (forwarded packets, drops by reason)\n"
     "  reload            re-read the config file (same as SIGHUP to the node)\n"
     "\n"
@@ -78,6 +84,7 @@ bool ParseTimeout(const std::string& text, int* timeout_ms) {
 int main(int argc, char** argv) {
   std::string socket_path, node;
   int timeout_ms = 5000;
+  bool timeout_given = false;
   int i = 1;
   for (; i < argc; ++i) {
     std::string arg = argv[i];
@@ -107,6 +114,7 @@ int main(int argc, char** argv) {
       if (!ParseTimeout(value, &timeout_ms)) {
         return UsageError("--timeout-ms must be a number of milliseconds in 1..600000");
       }
+      timeout_given = true;
     } else {
       return UsageError("unknown option " + arg);
     }
@@ -124,6 +132,8 @@ int main(int argc, char** argv) {
     }
   }
 
+  // A DHT operation retries for up to 30 s inside the node before it answers.
+  if (!timeout_given && std::string(argv[i]) == "dht") timeout_ms = 35000;
   std::string line = argv[i];
   for (++i; i < argc; ++i) line += std::string(" ") + argv[i];
 

@@ -223,6 +223,21 @@ bool OverlayNode::SendRouted(const RingAddress& key, DeliveryMode mode, uint8_t 
   return counters_.routed_no_route == no_route;
 }
 
+void OverlayNode::RequestShortcut(const RingAddress& a, const Endpoint& ep) {
+  if (a == self_) return;
+  if (Link* l = links_.Find(a)) {
+    if ((l->roles & kRoleShortcut) == 0)
+      links_.Upsert(a, l->endpoint, kRoleShortcut, clock_.NowNs());
+    return;
+  }
+  RequestLink(a, ep, LinkKind::kShortcut, 0);
+}
+
+void OverlayNode::ReleaseShortcut(const RingAddress& a) {
+  if (const Link* l = links_.Find(a); l != nullptr && (l->roles & kRoleShortcut) != 0)
+    links_.ClearRole(a, kRoleShortcut, clock_.NowNs());
+}
+
 void OverlayNode::SetSelfEndpoint(const Endpoint& ep) {
   self_endpoint_ = ep;
   uint8_t buf[kMaxOverlayDatagram];

@@ -100,6 +100,11 @@ class OverlayNode {
   void SetDeliverHandler(DeliverFn fn) { deliver_ = std::move(fn); }
   // Our underlay endpoint changed (roaming, NAT rebinding): every link is told at once.
   void SetSelfEndpoint(const Endpoint& ep);
+  // Traffic-driven direct link (Brunet's shortcut) to the node `a` reachable at `ep`; an existing
+  // link just gains the shortcut role. ReleaseShortcut takes the role away again: a link left
+  // with no role is closed after the surplus grace period.
+  void RequestShortcut(const RingAddress& a, const Endpoint& ep);
+  void ReleaseShortcut(const RingAddress& a);
 
   const RingAddress& address() const { return self_; }
   const Endpoint& endpoint() const { return self_endpoint_; }

@@ -3,7 +3,9 @@
 
 The control seeds are real HELLOs (HMAC with the fuzz target's secret and network) arranged as
 handshakes, restarts, replays and reconfigurations in the record format fuzz_control.cc reads.
-The local nonce is reproduced from the target's FakeRandom(42) (splitmix64).
+The local X25519 key pair is reproduced from the target's FakeRandom(42) (splitmix64) with the
+RFC 7748 ladder below (pure Python, checked against the RFC's test vector), so the seeds can
+echo the target's public key and reach the tx-ready states.
 Run from anywhere: python3 tests/fuzz/make_cp_corpus.py
 """
 import hashlib, hmac, os, struct
@@ -32,6 +34,43 @@ HELLO_KEY = hkdf(SECRET, b"", b"ipop v1 hello" + NET, 32)
 NET_HASH = hashlib.sha256(b"ipop network v1" + NET).digest()[:8]
 
 
+P25519 = 2**255 - 19
+
+
+def x25519(k, u):  # RFC 7748 section 5
+    k = bytearray(k)
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    k = int.from_bytes(k, "little")
+    x1 = int.from_bytes(u, "little") & ((1 << 255) - 1)
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        bit = (k >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b = (x2 + z2) % P25519, (x2 - z2) % P25519
+        aa, bb = a * a % P25519, b * b % P25519
+        e = (aa - bb) % P25519
+        c, d = (x3 + z3) % P25519, (x3 - z3) % P25519
+        da, cb = d * a % P25519, c * b % P25519
+        x3, z3 = (da + cb) ** 2 % P25519, x1 * (da - cb) ** 2 % P25519
+        x2, z2 = aa * bb % P25519, e * (aa + 121665 * e) % P25519
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, P25519 - 2, P25519) % P25519).to_bytes(32, "little")
+
+
+def public_key(private):
+    return x25519(private, (9).to_bytes(32, "little"))
+
+
+assert public_key(bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")) \
+    == bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+
+
 class FakeRandom:  # same stream as tests/unit/cp_fakes.h
     def __init__(self, seed):
         self.state, self.word, self.left = seed, 0, 0
@@ -53,19 +92,21 @@ class FakeRandom:  # same stream as tests/unit/cp_fakes.h
 
 rnd = FakeRandom(42)
 rnd.fill(4)  # receiver-index allocator start
-LOCAL_NONCE = rnd.fill(16)
-LOCAL_NONCE_AFTER_DP_RESTART = rnd.fill(16)
+LOCAL_PUB = public_key(rnd.fill(32))
+LOCAL_PUB_AFTER_DP_RESTART = public_key(rnd.fill(32))
 LOCAL = ip(10, 0, 0, 1)
 PEER = ip(10, 0, 0, 2)
-P1 = bytes(range(0xA0, 0xB0))
-P2 = bytes(range(0xC0, 0xD0))
+P1 = public_key(bytes(range(0xA0, 0xC0)))  # the peer, then the peer after its restart
+P2 = public_key(bytes(range(0xC0, 0xE0)))
+LOW_ORDER = b"\1" + b"\0" * 31  # u = 1: X25519 with it gives all zeros
+ZERO = b"\0" * 32
 T0 = 1_700_000_000_000_000_000
 
 
-def hello(sender=PEER, receiver=LOCAL, nonce=P1, echo=b"\0" * 16, index=0, ts=T0, net=NET_HASH,
+def hello(sender=PEER, receiver=LOCAL, pub=P1, echo=ZERO, index=0, ts=T0, net=NET_HASH,
           cipher=1, key=HELLO_KEY, mac=True):
     hdr = bytes([0x12, 0, 0, 0]) + b"\0" * 12
-    body = bytes([1, cipher, 0, 0]) + struct.pack(">II", sender, receiver) + nonce + echo
+    body = bytes([1, cipher, 0, 0]) + struct.pack(">II", sender, receiver) + pub + echo
     body += struct.pack(">IQ", index, ts) + net
     signed = hdr + body
     tag = hmac.new(key, signed, hashlib.sha256).digest()[:16] if mac else b"\0" * 16
@@ -85,14 +126,17 @@ def advance(ms):
 
 
 TICK = rec(2, b"")
-HANDSHAKE = dgram(hello()) + dgram(hello(echo=LOCAL_NONCE, index=7, ts=T0 + 1)) + TICK
+HANDSHAKE = dgram(hello()) + dgram(hello(echo=LOCAL_PUB, index=7, ts=T0 + 1)) + TICK
+
+
+PEER_ENTRY_SIZE = 112  # sizeof(shm::PeerEntry), shared/shm_layout.h
 
 
 def peer_entry(flags, vip, port=5800, cipher=1, remote=9, key_id=0x1234, dp=1):
     addr = b"\0" * 10 + b"\xff\xff" + struct.pack(">I", ip(192, 0, 2, vip & 0xFF))
     return (struct.pack("<II", flags, vip) + addr + struct.pack("<HBBIQQ", port, cipher, 0, remote,
                                                                 key_id, dp)
-            + bytes(range(32)) + b"salt" + b"\0" * 4)
+            + bytes(range(32)) + b"salt").ljust(PEER_ENTRY_SIZE, b"\0")
 
 
 def session(index, peer, cipher=1, key_id=0x55):
@@ -103,16 +147,16 @@ def session(index, peer, cipher=1, key_id=0x55):
 control = {
     "hello-first": b"\0" + dgram(hello()),
     "handshake": b"\0" + HANDSHAKE + advance(1000) + TICK,
-    "peer-restart": b"\0" + HANDSHAKE + dgram(hello(nonce=P2, ts=T0 + 5)) + advance(11000) + TICK
-    + dgram(hello(nonce=P2, echo=LOCAL_NONCE, index=8, ts=T0 + 6)) + advance(11000) + TICK,
+    "peer-restart": b"\0" + HANDSHAKE + dgram(hello(pub=P2, ts=T0 + 5)) + advance(11000) + TICK
+    + dgram(hello(pub=P2, echo=LOCAL_PUB, index=8, ts=T0 + 6)) + advance(11000) + TICK,
     "replay": b"\0" + HANDSHAKE + dgram(hello()) + dgram(hello(), src=3),
     "dp-restart": b"\0" + HANDSHAKE + rec(3, struct.pack("<Q", 2)) + TICK
-    + dgram(hello(echo=LOCAL_NONCE_AFTER_DP_RESTART, index=9, ts=T0 + 7)),
+    + dgram(hello(echo=LOCAL_PUB_AFTER_DP_RESTART, index=9, ts=T0 + 7)),
     "timeout": b"\0" + HANDSHAKE + advance(6000) + TICK + advance(6000) + TICK,
     "reconfigure": b"\0" + HANDSHAKE + rec(4, b"\x06") + TICK + rec(4, b"\x01") + TICK,
-    "roam": b"\0" + HANDSHAKE + dgram(hello(echo=LOCAL_NONCE, index=7, ts=T0 + 9), src=3),
+    "roam": b"\0" + HANDSHAKE + dgram(hello(echo=LOCAL_PUB, index=7, ts=T0 + 9), src=3),
     "any-tag-odd-fields": b"\x01" + dgram(hello(mac=False, index=0xFFFFFFFF, ts=M64))
-    + dgram(hello(mac=False, sender=ip(10, 0, 0, 3), echo=LOCAL_NONCE, index=4095, ts=1)),
+    + dgram(hello(mac=False, sender=ip(10, 0, 0, 3), echo=LOCAL_PUB, index=4095, ts=1)),
     "inherit": b"\x02" + struct.pack("<I", 2) + b"\x02" + peer_entry(3, PEER)
     + peer_entry(1, ip(10, 0, 0, 9)) + b"\x03" + session(7, 0) + session(8, 5) + session(9, 1)
     + HANDSHAKE + advance(11000) + TICK,
@@ -120,6 +164,9 @@ control = {
     "bad-mac": b"\0" + dgram(hello(key=b"\2" * 32)),
     "truncated": b"\0" + dgram(hello()[:40]),
     "cipher-mismatch": b"\0" + dgram(hello(cipher=2)),
+    "zero-key": b"\0" + dgram(hello(pub=ZERO)),
+    "low-order-key": b"\0" + HANDSHAKE + dgram(hello(pub=LOW_ORDER, echo=LOCAL_PUB, index=8,
+                                                      ts=T0 + 2)) + advance(1000) + TICK,
 }
 
 REQ = bytes.fromhex("ffffffffffff164d5d56b1c20806000108000604000116"

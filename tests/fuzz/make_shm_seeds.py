@@ -3,20 +3,20 @@
 
 Each seed is read both as a region image (RegionHeader at offset 0) and as the head of a table
 Generation. Offsets and sizes mirror shared/shm_layout.h (RegionHeader is 1344 bytes, Generation
-355368); if the layout changes, regenerate so the valid-looking seeds stay valid-looking.
+390208); if the layout changes, regenerate so the valid-looking seeds stay valid-looking.
 Run: python3 tests/fuzz/make_shm_seeds.py
 """
 import os
 import struct
 
 MAGIC = 0x31504F5049504F49
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 HEADER_SIZE = 1344  # sizeof(RegionHeader)
-GENERATION_SIZE = 355368  # sizeof(Generation)
-GENERATION_HEADER_SIZE = 40
-PEER_SIZE = 88
+GENERATION_SIZE = 390208  # sizeof(Generation)
+GENERATION_HEADER_SIZE = 64
+PEER_SIZE = 112
 RING_BYTES = 128 + 512 * 2048  # SpscRingShared + kRingSlots * kRingSlotSize
-COUNTERS_SIZE = 33064  # sizeof(WorkerCounters)
+COUNTERS_SIZE = 33144  # sizeof(WorkerCounters)
 NUM_GENERATIONS = 4
 PEER_VALID = 1
 
@@ -59,8 +59,9 @@ def peer(vip, flags=PEER_VALID):
 
 def generation_head(seq, n_peers, n_prefixes, mtu=1400, peers=(), tail_odd=False):
     # Trailing 4x: the struct is padded to its 8-byte alignment.
-    hdr = struct.pack("<QIIIII6s2x4x", seq, n_peers, n_prefixes, 0x0A000001, 24, mtu,
-                      b"\x02\x00\x00\x00\x00\x01")
+    # Layout 2 appends n_links (0), self_ring (20 bytes) and 4 reserved bytes.
+    hdr = struct.pack("<QIIIII6s2xI20s4x", seq, n_peers, n_prefixes, 0x0A000001, 24, mtu,
+                      b"\x02\x00\x00\x00\x00\x01", 0, bytes(range(1, 21)))
     assert len(hdr) == GENERATION_HEADER_SIZE
     body = hdr + b"".join(peers)
     # The fuzz target tiles odd-ending inputs over the route tables.
@@ -74,7 +75,7 @@ def main():
     seeds = {
         "region-valid-1worker": region_header(1),
         "region-valid-16workers": region_header(16),
-        "region-bad-version": region_header(2, version=2),
+        "region-bad-version": region_header(2, version=1),
         "region-bad-magic": region_header(2, magic=MAGIC ^ 0xFF),
         "region-zero-workers": region_header(0),
         "region-bad-counters-stride": region_header(3, override=(6, 12)),

@@ -332,12 +332,69 @@ TEST(Config, FlagsAloneAndFlagErrors) {
   EXPECT_NE(std::string::npos, no_value.error.find("node.mtu")) << no_value.error;
 }
 
+TEST(Config, OverlayKeysAndBootstrapList) {
+  const ConfigResult d = ParseConfigText(MinimalFile());
+  ASSERT_TRUE(d.config) << d.error;
+  EXPECT_TRUE(d.config->overlay);
+  EXPECT_FALSE(d.config->overlay_address_set);
+  EXPECT_TRUE(d.config->bootstrap.empty());
+  EXPECT_EQ(10u, d.config->shortcut_pps);
+
+  // Hundreds of entries are normal; duplicates collapse.
+  std::string list;
+  for (int i = 0; i < 300; ++i)
+    list += "bootstrap = 192.0.2." + std::to_string(i % 250 + 1) + ":" +
+            std::to_string(5800 + i / 250) + "\n";
+  list += "bootstrap = 192.0.2.1:5800\n";
+  const ConfigResult r = ParseConfigText(list + MinimalFile() +
+                                         "[overlay]\nenabled = false\n"
+                                         "address = 00112233445566778899aabbccddeeff00112233\n"
+                                         "shortcut-pps = 50\npeer-idle-s = 30\n");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(300u, r.config->bootstrap.size());
+  EXPECT_EQ("192.0.2.1:5800", r.config->bootstrap[0].ToString());
+  EXPECT_FALSE(r.config->overlay);
+  ASSERT_TRUE(r.config->overlay_address_set);
+  EXPECT_EQ(0x00, r.config->overlay_address[0]);
+  EXPECT_EQ(0x33, r.config->overlay_address[19]);
+  EXPECT_EQ(50u, r.config->shortcut_pps);
+  EXPECT_EQ(30u, r.config->dynamic_peer_idle_s);
+
+  // Flags: --bootstrap is repeatable and replaces the file's list.
+  TempFile file("bootstrap = 192.0.2.9:1\n" + MinimalFile());
+  const ConfigResult f = Args({"--config", file.path(), "--bootstrap", "198.51.100.1:5800",
+                               "--bootstrap", "[2001:db8::1]:5800"});
+  ASSERT_TRUE(f.config) << f.error;
+  ASSERT_EQ(2u, f.config->bootstrap.size());
+  EXPECT_EQ("[2001:db8::1]:5800", f.config->bootstrap[1].ToString());
+
+  const struct {
+    std::string text;
+    const char* key;
+  } kBad[] = {
+      {"bootstrap = nowhere\n" + MinimalFile(), "bootstrap"},
+      {"bootstrap = 192.0.2.1:0\n" + MinimalFile(), "bootstrap"},
+      {MinimalFile() + "[overlay]\naddress = 0011\n", "overlay.address"},
+      {MinimalFile() + "[overlay]\naddress = zz112233445566778899aabbccddeeff00112233\n",
+       "overlay.address"},
+      {MinimalFile() + "[overlay]\nenabled = maybe\n", "overlay.enabled"},
+      {MinimalFile() + "[overlay]\nshortcut-pps = 0\n", "overlay.shortcut-pps"},
+      {MinimalFile() + "bootstrap = 192.0.2.1:5800\n", "bootstrap"},
+  };
+  for (const auto& k : kBad) {
+    const ConfigResult b = ParseConfigText(k.text);
+    EXPECT_FALSE(b.config) << k.text;
+    EXPECT_NE(std::string::npos, b.error.find(k.key)) << k.text << " -> " << b.error;
+  }
+}
+
 TEST(Config, HelpListsEveryKey) {
   const ConfigResult r = Args({"--help"});
   EXPECT_FALSE(r.config);
   EXPECT_TRUE(r.error.empty());
   for (const char* key : {"--config", "--node.name", "--node.mgmt-socket", "--network.secret-file",
-                          "--dataplane.attach-timeout-ms", "--controlplane.poll-ms", "--peer"})
+                          "--dataplane.attach-timeout-ms", "--controlplane.poll-ms", "--peer",
+                          "--bootstrap", "--overlay.shortcut-pps"})
     EXPECT_NE(std::string::npos, r.help.find(key)) << key;
 }
 

@@ -27,9 +27,9 @@ Hello SampleHello() {
   h.cipher = uint8_t(shm::Cipher::kChaCha20Poly1305);
   h.sender_vip = Ip(10, 77, 0, 1);
   h.receiver_vip = Ip(10, 77, 0, 2);
-  for (size_t i = 0; i < kNonceSize; ++i) {
-    h.sender_nonce[i] = uint8_t(0xA0 + i);
-    h.echo_nonce[i] = uint8_t(0x10 + i);
+  for (size_t i = 0; i < kX25519KeySize; ++i) {
+    h.sender_public[i] = uint8_t(0xA0 + i);
+    h.echo_public[i] = uint8_t(0x10 + i);
   }
   h.sender_receiver_index = 0x00000ABC;
   h.timestamp_ns = 0x0123456789ABCDEFull;
@@ -63,7 +63,8 @@ TEST_F(ControlProtocolTest, RoundTrip) {
   const Hello in = SampleHello();
   const std::vector<uint8_t> d = Encode(in, net_);
   ASSERT_EQ(d.size(), kHelloSignedSize + PskHelloAuthenticator::kTagSize);
-  EXPECT_EQ(d.size(), 96u);
+  EXPECT_EQ(d.size(), 128u);
+  EXPECT_EQ(kHelloBodySize, 96u);
   // Header: version 1 CONTROL, index 0, counter 0.
   wire::PacketView v;
   ASSERT_EQ(wire::Parse(d, v), wire::ParseError::kNone);
@@ -75,15 +76,20 @@ TEST_F(ControlProtocolTest, RoundTrip) {
   EXPECT_EQ(out.cipher, in.cipher);
   EXPECT_EQ(out.sender_vip, in.sender_vip);
   EXPECT_EQ(out.receiver_vip, in.receiver_vip);
-  EXPECT_EQ(out.sender_nonce, in.sender_nonce);
-  EXPECT_EQ(out.echo_nonce, in.echo_nonce);
+  EXPECT_EQ(out.sender_public, in.sender_public);
+  EXPECT_EQ(out.echo_public, in.echo_public);
   EXPECT_EQ(out.sender_receiver_index, in.sender_receiver_index);
   EXPECT_EQ(out.timestamp_ns, in.timestamp_ns);
   // Field placement is part of the protocol (docs/control-protocol.md).
   EXPECT_EQ(d[16], kMsgHello);
+  EXPECT_EQ(d[16 + 1], in.cipher);
   EXPECT_EQ(wire::LoadBe32(&d[16 + 4]), in.sender_vip);
-  EXPECT_EQ(wire::LoadBe64(&d[16 + 48]), in.timestamp_ns);
-  EXPECT_EQ(wire::LoadBe64(&d[16 + 56]), net_);
+  EXPECT_EQ(wire::LoadBe32(&d[16 + 8]), in.receiver_vip);
+  EXPECT_EQ(std::memcmp(&d[16 + 12], in.sender_public.data(), 32), 0);
+  EXPECT_EQ(std::memcmp(&d[16 + 44], in.echo_public.data(), 32), 0);
+  EXPECT_EQ(wire::LoadBe32(&d[16 + 76]), in.sender_receiver_index);
+  EXPECT_EQ(wire::LoadBe64(&d[16 + 80]), in.timestamp_ns);
+  EXPECT_EQ(wire::LoadBe64(&d[16 + 88]), net_);
 }
 
 TEST_F(ControlProtocolTest, EveryTruncationIsTooShort) {
@@ -108,7 +114,7 @@ TEST_F(ControlProtocolTest, EverySingleByteTamperIsRejected) {
       EXPECT_NE(e, HelloError::kNone) << "byte " << i;
       if (i >= kHelloSignedSize) {
         EXPECT_EQ(e, HelloError::kBadMac) << "tag byte " << i;
-      } else if (i >= 16 + 56) {
+      } else if (i >= 16 + 88) {
         EXPECT_EQ(e, HelloError::kWrongNetwork) << i;
       } else if (i >= 16 + 4) {
         EXPECT_EQ(e, HelloError::kBadMac) << "field byte " << i;
@@ -149,7 +155,7 @@ TEST_F(ControlProtocolTest, HeaderFieldsMustBeControlWithZeroIndexAndCounter) {
   }
 }
 
-TEST_F(ControlProtocolTest, TypeReservedAndZeroNonceRejectedEvenWhenSigned) {
+TEST_F(ControlProtocolTest, TypeReservedAndZeroPublicKeyRejectedEvenWhenSigned) {
   std::vector<uint8_t> d = Encode(SampleHello(), net_);
   d[16] = 2;
   Resign(d);
@@ -161,8 +167,15 @@ TEST_F(ControlProtocolTest, TypeReservedAndZeroNonceRejectedEvenWhenSigned) {
   EXPECT_EQ(Decode(d), HelloError::kBadReserved);
 
   Hello zero = SampleHello();
-  zero.sender_nonce.fill(0);
-  EXPECT_EQ(Decode(Encode(zero, net_)), HelloError::kZeroNonce);
+  zero.sender_public.fill(0);
+  EXPECT_EQ(Decode(Encode(zero, net_)), HelloError::kZeroPublicKey);
+
+  // A zero echo only means "your key is unknown to me" and is accepted.
+  Hello no_echo = SampleHello();
+  no_echo.echo_public.fill(0);
+  Hello out;
+  ASSERT_EQ(Decode(Encode(no_echo, net_), &out), HelloError::kNone);
+  EXPECT_TRUE(IsZero(out.echo_public));
 }
 
 TEST_F(ControlProtocolTest, EncodeRefusesSmallBuffer) {
@@ -172,9 +185,9 @@ TEST_F(ControlProtocolTest, EncodeRefusesSmallBuffer) {
 
 TEST_F(ControlProtocolTest, ErrorNamesAreDistinct) {
   std::set<std::string> names;
-  for (int e = 0; e <= int(HelloError::kZeroNonce); ++e)
+  for (int e = 0; e <= int(HelloError::kZeroPublicKey); ++e)
     names.insert(HelloErrorName(HelloError(e)));
-  EXPECT_EQ(names.size(), size_t(HelloError::kZeroNonce) + 1);
+  EXPECT_EQ(names.size(), size_t(HelloError::kZeroPublicKey) + 1);
 }
 
 TEST(NetworkId, GatewayMacIsLocalUnicastAndNetworkSpecific) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/network_id.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace ipop::cp {
@@ -181,7 +182,7 @@ TEST_F(PeerSessionsTest, HandshakeReachesTxReadyWithMatchingKeys) {
   auto a = MakeA();
   auto b = MakeB();
   EXPECT_FALSE(EntryFor(a->s->BuildSpec(), kVipB)->flags & shm::kPeerTxReady);
-  EXPECT_EQ(SessionsFor(a->s->BuildSpec(), kVipB), 0u);  // peer nonce unknown: no rx yet
+  EXPECT_EQ(SessionsFor(a->s->BuildSpec(), kVipB), 0u);  // peer public key unknown: no rx yet
 
   // One HELLO from A converges both sides through immediate replies, without waiting for the
   // next hello interval: A -> B (B learns A), B -> A (A learns B, B echoed A: A tx-ready),
@@ -225,14 +226,14 @@ TEST_F(PeerSessionsTest, ControlPlaneRestartKeepsTrafficFlowing) {
   ASSERT_TRUE(TxOpensAtPeer(*a, *b));
   const uint64_t a_key_before = EntryFor(a->s->BuildSpec(), kVipB)->tx_key_id;
 
-  // B's control plane restarts: new nonce, inherits the generation its dataplane runs with.
+  // B's control plane restarts: new key pair, inherits the generation its dataplane runs with.
   const shm::TableSpec b_before = b->s->BuildSpec();
   auto gen = GenerationFrom(b_before);
   clock_.AdvanceMs(10);
   auto b2 = std::make_unique<Node>(clock_, kVipB, kEpB, std::vector<PeerConfig>{{kVipA, kEpA}}, 22,
                                    kDpB, gen.get());
   b.reset();
-  EXPECT_NE(b2->s->local_nonce(), Nonce{});
+  EXPECT_NE(b2->s->local_public(), PublicKey{});
   EXPECT_EQ(b2->Count(CpCounter::inherited_peers), 1u);
   EXPECT_GE(b2->Count(CpCounter::inherited_sessions), 1u);
   // Republished unchanged.
@@ -257,7 +258,7 @@ TEST_F(PeerSessionsTest, ControlPlaneRestartKeepsTrafficFlowing) {
   }
   EXPECT_TRUE(b2->StatusOf(kVipA).tx_ready);
   EXPECT_TRUE(a->StatusOf(kVipB).tx_ready);
-  EXPECT_EQ(a->Count(CpCounter::peer_nonce_changes), 1u);
+  EXPECT_EQ(a->Count(CpCounter::peer_key_changes), 1u);
   EXPECT_NE(EntryFor(a->s->BuildSpec(), kVipB)->tx_key_id, a_key_before);
   // Old sessions are still installed on both sides (grace period).
   EXPECT_EQ(SessionsFor(a->s->BuildSpec(), kVipB), 2u);
@@ -282,7 +283,7 @@ TEST_F(PeerSessionsTest, OldSessionsStayWhileNewHandshakeCannotComplete) {
   clock_.AdvanceMs(10);
   auto b2 = std::make_unique<Node>(clock_, kVipB, kEpB, std::vector<PeerConfig>{{kVipA, kEpA}}, 23,
                                    kDpB, gen.get());
-  // Only B2 -> A gets through: A learns the new nonce but B2 never hears back.
+  // Only B2 -> A gets through: A learns the new public key but B2 never hears back.
   for (int i = 0; i < 50; ++i) {
     clock_.AdvanceMs(1000);
     b2->s->Tick();
@@ -304,7 +305,7 @@ TEST_F(PeerSessionsTest, ReplayedHellosAreIgnored) {
   const std::vector<uint8_t> first_hello_of_a = a->port.sent.front().bytes;
   Settle({a.get(), b.get()});
 
-  // A restarts (new nonce) and re-converges with B.
+  // A restarts (new key pair) and re-converges with B.
   auto gen = GenerationFrom(a->s->BuildSpec());
   auto a2 = MakeA(11, gen.get());
   clock_.AdvanceMs(10);
@@ -314,7 +315,7 @@ TEST_F(PeerSessionsTest, ReplayedHellosAreIgnored) {
   ASSERT_TRUE(TxOpensAtPeer(*b, *a2));
   b->s->MarkPublished();
 
-  // The old HELLO (old nonce, older timestamp) replayed from anywhere changes nothing.
+  // The old HELLO (old public key, older timestamp) replayed from anywhere changes nothing.
   const uint64_t stale_before = b->Count(CpCounter::hello_stale);
   const shm::TableSpec spec_before = b->s->BuildSpec();
   b->s->OnControlDatagram(kEpA, first_hello_of_a);
@@ -429,13 +430,13 @@ TEST_F(PeerSessionsTest, DataplaneRestartForcesNewTxKeys) {
   a->s->Tick();
   Settle({a.get(), b.get()});
   const shm::PeerEntry before = *EntryFor(a->s->BuildSpec(), kVipB);
-  const Nonce nonce_before = a->s->local_nonce();
+  const PublicKey public_before = a->s->local_public();
 
   a->s->ObserveDataplaneInstance(0xA2);
-  EXPECT_NE(a->s->local_nonce(), nonce_before);
+  EXPECT_NE(a->s->local_public(), public_before);
   EXPECT_EQ(a->Count(CpCounter::local_rekeys), 1u);
-  // Until B has the new nonce, the old key stays bound to the old instance (the new dataplane
-  // refuses it as stale rather than reusing its nonces).
+  // Until B has the new public key, the old key stays bound to the old instance (the new dataplane
+  // refuses it as stale rather than reusing its AEAD nonces).
   const shm::PeerEntry during = *EntryFor(a->s->BuildSpec(), kVipB);
   EXPECT_EQ(during.tx_key_id, before.tx_key_id);
   EXPECT_EQ(during.dp_instance, kDpA);
@@ -447,7 +448,7 @@ TEST_F(PeerSessionsTest, DataplaneRestartForcesNewTxKeys) {
   EXPECT_EQ(after.dp_instance, 0xA2u);
   EXPECT_TRUE(TxOpensAtPeer(*a, *b));
   EXPECT_TRUE(TxOpensAtPeer(*b, *a));
-  // B's key towards A changed too (it is derived from A's nonce).
+  // B's key towards A changed too (it is derived from A's public key).
   EXPECT_EQ(b->Count(CpCounter::tx_keys_ready), 2u);
   // A's old receive session is gone at once: the new dataplane's replay window for it would be
   // empty. B keeps its old one (B's dataplane did not restart) for the grace period.
@@ -463,10 +464,10 @@ TEST_F(PeerSessionsTest, KeysFromBeforeAnyDataplaneAreBoundToTheFirstOne) {
   a->s->Tick();
   Settle({a.get(), b.get()});
   EXPECT_EQ(EntryFor(a->s->BuildSpec(), kVipB)->dp_instance, 0u);
-  const Nonce n = a->s->local_nonce();
+  const PublicKey n = a->s->local_public();
   a->s->MarkPublished();
   a->s->ObserveDataplaneInstance(0xA5);
-  EXPECT_EQ(a->s->local_nonce(), n);  // nothing was sealed with these keys: no rekey needed
+  EXPECT_EQ(a->s->local_public(), n);  // nothing was sealed with these keys: no rekey needed
   EXPECT_EQ(EntryFor(a->s->BuildSpec(), kVipB)->dp_instance, 0xA5u);
   EXPECT_TRUE(a->s->spec_changed());
   EXPECT_EQ(a->Count(CpCounter::local_rekeys), 0u);
@@ -493,6 +494,48 @@ TEST_F(PeerSessionsTest, RepeatedRestartsNeverCollideIndexes) {
   Settle(nodes);
   EXPECT_TRUE(TxOpensAtPeer(*a, *b));
   EXPECT_TRUE(TxOpensAtPeer(*b, *a));
+}
+
+// A member holding the secret sends, as B, a HELLO with a low-order public key (the shared secret
+// would be all zeros). A counts the failed derivation, installs nothing for it, keeps the working
+// keys, and re-keys normally once the real B speaks again.
+TEST_F(PeerSessionsTest, LowOrderPeerKeyInstallsNothing) {
+  auto a = MakeA();
+  auto b = MakeB();
+  a->s->Tick();
+  Settle({a.get(), b.get()});
+  ASSERT_TRUE(TxOpensAtPeer(*a, *b));
+  const shm::TableSpec before = a->s->BuildSpec();
+  const uint64_t accepted_before = a->Count(CpCounter::hello_accepted);
+
+  Hello forged;
+  forged.cipher = uint8_t(shm::Cipher::kAes256Gcm);
+  forged.sender_vip = kVipB;
+  forged.receiver_vip = kVipA;
+  forged.sender_public[0] = 1;  // u = 1: a point of order 4
+  forged.echo_public = a->s->local_public();
+  forged.sender_receiver_index = 99;
+  forged.timestamp_ns = clock_.wall_ns + 500'000'000ull;
+  uint8_t buf[kMaxHelloSize];
+  const size_t n = EncodeHello(forged, NetworkHash("testnet"), a->auth, buf);
+  ASSERT_NE(n, 0u);
+  a->s->OnControlDatagram(kEpB, {buf, n});
+  EXPECT_EQ(a->Count(CpCounter::hello_accepted), accepted_before + 1);  // tag and time are good
+  EXPECT_EQ(a->Count(CpCounter::key_derivation_failed), 1u);
+  EXPECT_EQ(a->Count(CpCounter::peer_key_changes), 1u);
+  const shm::TableSpec after = a->s->BuildSpec();
+  EXPECT_EQ(after.sessions.size(), before.sessions.size());
+  EXPECT_EQ(EntryFor(after, kVipB)->tx_key_id, EntryFor(before, kVipB)->tx_key_id);
+  EXPECT_EQ(EntryFor(after, kVipB)->tx_remote_index, EntryFor(before, kVipB)->tx_remote_index);
+  EXPECT_TRUE(TxOpensAtPeer(*a, *b));
+  EXPECT_TRUE(TxOpensAtPeer(*b, *a));
+
+  a->port.sent.clear();  // the immediate reply went to B's endpoint, not to the forger
+  RunFor(clock_, {a.get(), b.get()}, 2000);
+  EXPECT_TRUE(TxOpensAtPeer(*a, *b));
+  EXPECT_TRUE(TxOpensAtPeer(*b, *a));
+  EXPECT_TRUE(a->StatusOf(kVipB).tx_ready);
+  EXPECT_EQ(a->Count(CpCounter::key_derivation_failed), 1u);
 }
 
 TEST_F(PeerSessionsTest, RoamingUpdatesEndpoint) {

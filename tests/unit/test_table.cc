@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "controlplane/overlay/address.h"
+
 namespace ipop::shm {
 namespace {
 
@@ -277,6 +279,7 @@ TEST_F(TableTest, SpecLimitsAreRejectedWithoutTouchingTheTable) {
       {"mtu", [](TableSpec& s) { s.mtu = 575; }},
       {"mtu", [](TableSpec& s) { s.mtu = 9001; }},
       {"local_prefix_len", [](TableSpec& s) { s.local_prefix_len = 33; }},
+      {"kMaxLinks", [](TableSpec& s) { s.links.resize(kMaxLinks + 1); }},
   };
   for (const Case& c : cases) {
     TableSpec s = BasicSpec();
@@ -292,6 +295,7 @@ TEST_F(TableTest, SpecLimitsAreRejectedWithoutTouchingTheTable) {
   s.routes.clear();
   for (uint32_t i = 0; i < kMaxPrefixes; ++i) s.routes.push_back({i << 8, 24, i});
   s.mtu = 9000;
+  s.links.resize(kMaxLinks);
   EXPECT_TRUE(Publish(s)) << last_error_;
 }
 
@@ -304,6 +308,7 @@ TEST(ValidateGeneration, ChecksEveryHeaderField) {
     g->hdr.n_prefixes = kMaxPrefixes;
     g->hdr.local_prefix_len = 32;
     g->hdr.mtu = 576;
+    g->hdr.n_links = kMaxLinks;
   };
   reset();
   EXPECT_TRUE(ValidateGeneration(*g, 9));
@@ -311,6 +316,7 @@ TEST(ValidateGeneration, ChecksEveryHeaderField) {
   const std::function<void()> breakers[] = {
       [&] { g->hdr.n_peers = kMaxPeers + 1; },
       [&] { g->hdr.n_prefixes = kMaxPrefixes + 1; },
+      [&] { g->hdr.n_links = kMaxLinks + 1; },
       [&] { g->hdr.local_prefix_len = 33; },
       [&] { g->hdr.mtu = 575; },
       [&] { g->hdr.mtu = 9001; },
@@ -541,6 +547,150 @@ TEST_F(TableTest, ConcurrentReadersNeverSeeTornOrReusedGenerations) {
               (unsigned long long)switches.load());
   EXPECT_EQ(writer_->seq(), kPublications);
   EXPECT_EQ(CheckGeneration(*writer_->Active(), kPublications), "");
+}
+
+// ---- Overlay links and the relay next hop ----
+
+using Ring = std::array<uint8_t, kRingBytes>;
+
+Ring RingAt(uint8_t top, uint8_t last = 0) {
+  Ring r{};
+  r[0] = top;
+  r[19] = last;
+  return r;
+}
+
+LinkEntry Link(const Ring& ring, uint16_t flags = kLinkValid, uint8_t octet = 1) {
+  LinkEntry l{};
+  std::memcpy(l.ring, ring.data(), kRingBytes);
+  l.underlay_addr[15] = octet;
+  l.underlay_port = uint16_t(6000 + octet);
+  l.flags = flags;
+  return l;
+}
+
+TEST_F(TableTest, LinksAndSelfRingArePublishedAndStaleOnesCleared) {
+  TableSpec s = BasicSpec();
+  s.self_ring = RingAt(0x42, 7);
+  s.links = {Link(RingAt(0x10), kLinkValid, 1), Link(RingAt(0x20), 0, 2),
+             Link(RingAt(0x30), kLinkValid, 3)};
+  ASSERT_TRUE(Publish(s)) << last_error_;
+  const Generation* g = W().Active();
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->hdr.n_links, 3u);
+  EXPECT_EQ(0, std::memcmp(g->hdr.self_ring, s.self_ring.data(), kRingBytes));
+  EXPECT_EQ(0, std::memcmp(&g->links[2], &s.links[2], sizeof(LinkEntry)));
+  EXPECT_EQ(g->links[2].underlay_port, 6003);
+  // Every slot gets reused eventually: the next publications must not inherit old links.
+  s.links.resize(1);
+  for (uint32_t i = 0; i < kNumGenerations; ++i) ASSERT_TRUE(Publish(s)) << last_error_;
+  g = W().Active();
+  EXPECT_EQ(g->hdr.n_links, 1u);
+  for (uint32_t i = 1; i < kMaxLinks; ++i) ASSERT_EQ(g->links[i].flags, 0u) << i;
+}
+
+class NextHopTest : public ::testing::Test {
+ protected:
+  void SetUp() override { g_ = std::make_unique<Generation>(); }
+  void Set(const Ring& self, const std::vector<LinkEntry>& links) {
+    std::memcpy(g_->hdr.self_ring, self.data(), kRingBytes);
+    std::fill(std::begin(g_->links), std::end(g_->links), LinkEntry{});
+    std::copy(links.begin(), links.end(), g_->links);
+    g_->hdr.n_links = uint32_t(links.size());
+  }
+  uint32_t Next(const Ring& dst) { return NextHopLink(*g_, dst.data()); }
+  std::unique_ptr<Generation> g_;
+};
+
+TEST_F(NextHopTest, ExactMatchWins) {
+  Set(RingAt(0x10), {Link(RingAt(0x70)), Link(RingAt(0x80)), Link(RingAt(0x81))});
+  EXPECT_EQ(Next(RingAt(0x80)), 1u);
+  EXPECT_EQ(Next(RingAt(0x70)), 0u);
+}
+
+TEST_F(NextHopTest, ClosestOfTheCloserLinksEitherWayRound) {
+  Set(RingAt(0x10), {Link(RingAt(0x40)), Link(RingAt(0x90)), Link(RingAt(0xf8))});
+  EXPECT_EQ(Next(RingAt(0x50)), 0u);
+  EXPECT_EQ(Next(RingAt(0x88)), 1u);
+  EXPECT_EQ(Next(RingAt(0xf0)), 2u);     // 0xf8 is 0x08 away; 0x10 (self) 0x20 across the wrap
+  EXPECT_EQ(Next(RingAt(0x00, 1)), 2u);  // across the wrap: 0xf8.. is 0x08.. away, self 0x0f..
+}
+
+TEST_F(NextHopTest, NoLinkCloserThanSelf) {
+  Set(RingAt(0x50), {Link(RingAt(0x10)), Link(RingAt(0x90))});
+  EXPECT_EQ(Next(RingAt(0x50)), kNoLink);  // for this node itself
+  EXPECT_EQ(Next(RingAt(0x50, 1)), kNoLink);
+  EXPECT_EQ(Next(RingAt(0x4f)), kNoLink);
+  Set(RingAt(0x50), {});
+  EXPECT_EQ(Next(RingAt(0x90)), kNoLink);
+}
+
+TEST_F(NextHopTest, InvalidLinksAreSkipped) {
+  Set(RingAt(0x10), {Link(RingAt(0x80), 0), Link(RingAt(0x70)), Link(RingAt(0x80), 2)});
+  EXPECT_EQ(Next(RingAt(0x80)), 1u);
+  Set(RingAt(0x10), {Link(RingAt(0x80), 0)});
+  EXPECT_EQ(Next(RingAt(0x80)), kNoLink);
+}
+
+TEST_F(NextHopTest, TiesGoToTheSmallerAddress) {
+  // 0x70 and 0x90 are both 0x10 from 0x80, in either order of the table.
+  Set(RingAt(0x10), {Link(RingAt(0x90)), Link(RingAt(0x70))});
+  EXPECT_EQ(Next(RingAt(0x80)), 1u);
+  Set(RingAt(0x10), {Link(RingAt(0x70)), Link(RingAt(0x90))});
+  EXPECT_EQ(Next(RingAt(0x80)), 0u);
+  // A link as far as this node wins only with the smaller address.
+  Set(RingAt(0x90), {Link(RingAt(0x70))});
+  EXPECT_EQ(Next(RingAt(0x80)), 0u);
+  Set(RingAt(0x70), {Link(RingAt(0x90))});
+  EXPECT_EQ(Next(RingAt(0x80)), kNoLink);
+}
+
+TEST_F(NextHopTest, GarbageCountIsBounded) {
+  Set(RingAt(0x10), {});
+  for (uint32_t i = 0; i < kMaxLinks; ++i) g_->links[i] = Link(RingAt(0x11, uint8_t(i)));
+  g_->links[kMaxLinks - 1] = Link(RingAt(0x80));
+  g_->hdr.n_links = 0xffffffffu;
+  EXPECT_EQ(Next(RingAt(0x80)), kMaxLinks - 1);
+}
+
+TEST_F(NextHopTest, AgreesWithGreedyRoutingOfTheOverlay) {
+  using cp::overlay::CloserTo;
+  using cp::overlay::RingAddress;
+  auto to_overlay = [](const uint8_t* b) {
+    return RingAddress::FromBytes(std::span<const uint8_t, RingAddress::kBytes>(b, kRingBytes));
+  };
+  std::mt19937_64 rng(7);
+  auto random_ring = [&] {
+    Ring r{};
+    for (auto& x : r) x = uint8_t(rng());
+    if (rng() % 4 == 0) std::fill(r.begin() + 1, r.end(), 0);  // crowded: more ties
+    return r;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<LinkEntry> links(rng() % 12);
+    for (LinkEntry& l : links) l = Link(random_ring(), rng() % 5 == 0 ? 0 : kLinkValid);
+    const Ring self = random_ring();
+    Set(self, links);
+    const Ring dst = rng() % 6 == 0 && !links.empty() ? Ring{} : random_ring();
+    // Reference: the overlay's CloserTo over this node and every valid link.
+    const RingAddress key = to_overlay(dst.data());
+    RingAddress best = to_overlay(self.data());
+    uint32_t expected = kNoLink;
+    for (uint32_t i = 0; i < links.size(); ++i) {
+      if (!(links[i].flags & kLinkValid)) continue;
+      if (CloserTo(key, to_overlay(links[i].ring), best)) {
+        best = to_overlay(links[i].ring);
+        expected = i;
+      }
+    }
+    const uint32_t got = Next(dst);
+    // Two links may share an address; either index is then the same hop.
+    if (got != expected && got != kNoLink && expected != kNoLink) {
+      EXPECT_EQ(0, std::memcmp(links[got].ring, links[expected].ring, kRingBytes)) << round;
+    } else {
+      EXPECT_EQ(got, expected) << round;
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,439 @@
+#include "controlplane/overlay_host.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "controlplane/local_address.h"
+#include "controlplane/overlay/messages.h"
+
+namespace ipop::cp {
+namespace {
+
+using overlay::Link;
+using overlay::RingAddress;
+
+constexpr uint64_t kDirectoryRetryNs = 5'000'000'000ull;
+constexpr size_t kVipLocationSize = RingAddress::kBytes + overlay::kEndpointSize;
+
+DhtKey RateKeyOf(const Endpoint& ep) {
+  DhtKey k{};
+  std::memcpy(k.data(), ep.addr, sizeof(ep.addr));
+  k[16] = uint8_t(ep.port >> 8);
+  k[17] = uint8_t(ep.port);
+  return k;
+}
+
+std::string RolesText(uint8_t roles) {
+  std::string s;
+  auto add = [&](uint8_t bit, const char* name) {
+    if ((roles & bit) == 0) return;
+    if (!s.empty()) s += ',';
+    s += name;
+  };
+  add(overlay::kRoleLeaf, "leaf");
+  add(overlay::kRoleNear, "near");
+  add(overlay::kRoleFarOut, "far-out");
+  add(overlay::kRoleFarIn, "far-in");
+  add(overlay::kRoleShortcut, "shortcut");
+  return s.empty() ? "surplus" : s;
+}
+
+std::string Seconds(uint64_t ns) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.1fs", double(ns) / 1e9);
+  return b;
+}
+
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+}  // namespace
+
+// Signs on the way out; the Port is the dataplane's inject ring.
+class OverlayHost::Transport final : public overlay::OverlayTransport {
+ public:
+  Transport(Port& port, const HelloAuthenticator& auth, OverlayHostCounters& counters)
+      : port_(port), auth_(auth), counters_(counters) {}
+  bool Send(const Endpoint& to, std::span<const uint8_t> datagram) override {
+    uint8_t buf[overlay::kMaxOverlayDatagram + kMaxHelloTagSize];
+    const size_t tag = auth_.tag_size();
+    if (datagram.size() > overlay::kMaxOverlayDatagram) return false;
+    std::memcpy(buf, datagram.data(), datagram.size());
+    if (!auth_.Sign(datagram, {buf + datagram.size(), tag})) {
+      ++counters_.sign_failed;
+      return false;
+    }
+    if (!port_.SendUnderlay(to, {buf, datagram.size() + tag})) {
+      ++counters_.send_failed;
+      return false;
+    }
+    ++counters_.sent;
+    return true;
+  }
+
+ private:
+  Port& port_;
+  const HelloAuthenticator& auth_;
+  OverlayHostCounters& counters_;
+};
+
+OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
+  OverlayHostOptions o;
+  if (cfg.overlay_address_set) {
+    o.address = RingAddress::FromBytes(cfg.overlay_address);
+  } else {
+    const std::string identity = "ipop node\n" + cfg.network + "\n" + cfg.name;
+    o.address = RingAddress::FromIdentity(
+        {reinterpret_cast<const uint8_t*>(identity.data()), identity.size()});
+  }
+  o.listen = cfg.listen;
+  o.network = cfg.network;
+  o.vip = cfg.vip;
+  o.overlay.bootstrap = cfg.bootstrap;
+  // Without a bootstrap list the static peers are the obvious way in.
+  if (o.overlay.bootstrap.empty())
+    for (const PeerConfig& p : cfg.peers) o.overlay.bootstrap.push_back(p.endpoint);
+  return o;
+}
+
+OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, RandomSource& random,
+                         Port& port, const HelloAuthenticator& auth)
+    : options_(options),
+      clock_(clock),
+      auth_(auth),
+      transport_(std::make_unique<Transport>(port, auth, counters_)),
+      source_limiter_(options.source_limit) {
+  Endpoint self = options_.listen;
+  if (IsUnspecified(self)) {
+    for (const Endpoint& b : options_.overlay.bootstrap) {
+      if (auto local = LocalEndpointToward(b, options_.listen.port)) {
+        self = *local;
+        self_endpoint_known_ = true;
+        break;
+      }
+    }
+  } else {
+    self_endpoint_known_ = true;
+  }
+  node_ = std::make_unique<overlay::OverlayNode>(options_.address, self, options_.overlay, clock,
+                                                 random, *transport_);
+  dht_ = std::make_unique<DhtService>(*node_, clock, options_.dht);
+  node_->SetDeliverHandler([this](const overlay::Routed& r) { OnRouted(r); });
+}
+
+OverlayHost::~OverlayHost() = default;
+
+void OverlayHost::Start() {
+  if (started_) return;
+  started_ = true;
+  node_->Start();
+  IPOP_LOG_INFO("overlay: address %s endpoint %s, %zu bootstrap entries",
+                options_.address.ToHex().c_str(), node_->endpoint().ToString().c_str(),
+                options_.overlay.bootstrap.size());
+}
+
+void OverlayHost::Stop() {
+  if (started_) node_->Stop();
+  started_ = false;
+}
+
+void OverlayHost::LearnSelfEndpoint(const Endpoint& toward) {
+  auto local = LocalEndpointToward(toward, options_.listen.port);
+  if (!local) return;
+  self_endpoint_known_ = true;
+  node_->SetSelfEndpoint(*local);
+  IPOP_LOG_INFO("overlay: this node's endpoint is %s", local->ToString().c_str());
+}
+
+bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram) {
+  if (!overlay::LooksLikeOverlay(datagram)) return false;
+  ++counters_.received;
+  const size_t tag = auth_.tag_size();
+  if (datagram.size() < wire::kHeaderSize + overlay::kCommonSize + tag) {
+    ++counters_.too_short;
+    return true;
+  }
+  if (datagram.size() > overlay::kMaxOverlayDatagram + tag) {
+    ++counters_.too_long;
+    return true;
+  }
+  // Rate before MAC: a flood from one source must not cost an HMAC per datagram.
+  if (!source_limiter_.Allow(RateKeyOf(from), clock_.NowNs())) {
+    ++counters_.rate_limited;
+    return true;
+  }
+  const std::span<const uint8_t> body = datagram.first(datagram.size() - tag);
+  if (!auth_.Verify(body, datagram.last(tag))) {
+    ++counters_.bad_tag;
+    uint64_t suppressed = 0;
+    if (log_limit_.Allow(clock_.NowNs(), &suppressed))
+      IPOP_LOG_WARN(
+          "overlay: dropped a message from %s with a bad tag (wrong network secret?) "
+          "(%llu similar suppressed)",
+          from.ToString().c_str(), (unsigned long long)suppressed);
+    return true;
+  }
+  ++counters_.accepted;
+  if (!self_endpoint_known_) LearnSelfEndpoint(from);
+  node_->OnDatagram(from, body);
+  return true;
+}
+
+void OverlayHost::OnRouted(const overlay::Routed& r) {
+  if (dht_->OnRouted(r)) return;
+  if (r.payload_type == kPayloadHello) {
+    ++counters_.hello_routed_received;
+    if (hello_) hello_(r.source, r.source_endpoint, r.payload);
+    return;
+  }
+  ++counters_.routed_unknown_payload;
+}
+
+bool OverlayHost::SendHello(const RingAddress& to, std::span<const uint8_t> hello) {
+  if (!node_->SendRouted(to, overlay::DeliveryMode::kExact, kPayloadHello, hello)) return false;
+  ++counters_.hello_routed_sent;
+  return true;
+}
+
+void OverlayHost::Tick() {
+  if (!started_) return;
+  const uint64_t now = clock_.NowNs();
+  if (now >= node_->next_wake_ns()) node_->Tick();
+  if (now >= dht_->next_wake_ns()) dht_->Tick();
+  if (options_.vip != 0 && node_->joined() && !directory_in_flight_ && now >= next_directory_ns_)
+    PublishDirectory();
+  UpdateTableVersion();
+}
+
+void OverlayHost::PublishDirectory() {
+  directory_in_flight_ = true;
+  const VipLocation here{options_.address, node_->endpoint()};
+  const std::vector<uint8_t> value = EncodeVipLocation(here);
+  const uint32_t vip = options_.vip;
+  dht_->Create(VipDirectoryKey(options_.network, vip), value, options_.directory_ttl_ms,
+               [this, vip](const DhtResult& res) {
+                 directory_in_flight_ = false;
+                 const uint64_t now = clock_.NowNs();
+                 if (res.outcome == DhtOutcome::kOk) {
+                   if (counters_.directory_published++ == 0)
+                     IPOP_LOG_INFO("overlay: %s published in the VIP directory",
+                                   FormatIpv4(vip).c_str());
+                   next_directory_ns_ = now + options_.directory_refresh_ns;
+                   return;
+                 }
+                 next_directory_ns_ = now + kDirectoryRetryNs;
+                 if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
+                   ++counters_.directory_conflicts;
+                   IPOP_LOG_ERROR(
+                       "overlay: %s is already claimed by another node of network %s; "
+                       "fix node.vip (retrying every 5 s)",
+                       FormatIpv4(vip).c_str(), options_.network.c_str());
+                 } else {
+                   ++counters_.directory_failures;
+                 }
+               });
+}
+
+void OverlayHost::Resolve(uint32_t vip, ResolveFn done) {
+  const uint64_t now = clock_.NowNs();
+  if (auto it = resolved_.find(vip); it != resolved_.end()) {
+    if (it->second.expires_ns > now) {
+      ++counters_.resolve_hits;
+      done(vip, it->second.where);
+      return;
+    }
+    resolved_.erase(it);
+  }
+  auto [it, fresh] = resolving_.try_emplace(vip);
+  it->second.waiting.push_back(std::move(done));
+  if (!fresh) return;
+  ++counters_.resolves;
+  dht_->Get(VipDirectoryKey(options_.network, vip), [this, vip](const DhtResult& res) {
+    std::optional<VipLocation> where;
+    uint64_t best_version = 0;
+    for (const DhtRecord& rec : res.values) {
+      auto loc = DecodeVipLocation(rec.value);
+      if (!loc) {
+        ++counters_.resolve_bad_records;
+        continue;
+      }
+      if (!where || rec.version > best_version) {
+        where = loc;
+        best_version = rec.version;
+      }
+    }
+    if (!where) ++counters_.resolve_misses;
+    const uint64_t ttl = where ? options_.resolve_cache_ns : options_.resolve_negative_ns;
+    resolved_[vip] = CachedLocation{where, clock_.NowNs() + ttl};
+    auto node = resolving_.extract(vip);
+    if (node.empty()) return;
+    for (ResolveFn& fn : node.mapped().waiting) fn(vip, where);
+  });
+}
+
+void OverlayHost::DhtPut(const std::string& name, std::span<const uint8_t> value, uint32_t ttl_ms,
+                         DhtDoneFn done) {
+  dht_->Put(OperatorKey(options_.network, name), value, ttl_ms, std::move(done));
+}
+
+void OverlayHost::DhtGet(const std::string& name, DhtDoneFn done) {
+  dht_->Get(OperatorKey(options_.network, name), std::move(done));
+}
+
+bool OverlayHost::HasLink(const RingAddress& a) const {
+  return node_->links().Find(a) != nullptr;
+}
+
+void OverlayHost::FillTable(shm::TableSpec* spec) const {
+  options_.address.ToBytes(spec->self_ring);
+  spec->links.clear();
+  const auto& links = node_->links().links();
+  // The same candidates greedy routing uses: structured links, or leaf links while joining.
+  const bool any_structured =
+      std::any_of(links.begin(), links.end(), [](const Link& l) { return l.structured(); });
+  for (const Link& l : links) {
+    if (any_structured && !l.structured()) continue;
+    if (spec->links.size() >= shm::kMaxLinks) break;
+    shm::LinkEntry e{};
+    l.address.ToBytes(e.ring);
+    std::memcpy(e.underlay_addr, l.endpoint.addr, sizeof(e.underlay_addr));
+    e.underlay_port = l.endpoint.port;
+    e.flags = shm::kLinkValid;
+    spec->links.push_back(e);
+  }
+}
+
+void OverlayHost::UpdateTableVersion() {
+  uint64_t h = 0;
+  for (const Link& l : node_->links().links()) {
+    for (size_t i = 0; i < RingAddress::kWords; ++i) h = Mix(h, l.address.word(i));
+    uint64_t a = 0;
+    std::memcpy(&a, l.endpoint.addr + 8, 8);
+    h = Mix(h, a ^ l.endpoint.port);
+    h = Mix(h, l.structured() ? 1 : 2);
+  }
+  if (h != table_hash_) {
+    table_hash_ = h;
+    ++table_version_;
+  }
+}
+
+std::string OverlayHost::RingText() const {
+  const overlay::LinkTable& t = node_->links();
+  size_t near = 0, far = 0, leaf = 0, shortcut = 0;
+  for (const Link& l : t.links()) {
+    near += (l.roles & overlay::kRoleNear) != 0;
+    far += (l.roles & (overlay::kRoleFarOut | overlay::kRoleFarIn)) != 0;
+    leaf += (l.roles & overlay::kRoleLeaf) != 0;
+    shortcut += (l.roles & overlay::kRoleShortcut) != 0;
+  }
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof(line), "overlay address %s endpoint %s\n",
+                options_.address.ToHex().c_str(), node_->endpoint().ToString().c_str());
+  out += line;
+  std::snprintf(line, sizeof(line),
+                "joined %s  links %zu (near %zu, far %zu, leaf %zu, shortcut %zu)  "
+                "estimated size %.0f  far target %zu\n",
+                node_->joined() ? "yes" : "no", t.size(), near, far, leaf, shortcut,
+                node_->estimated_size(), node_->far_target());
+  out += line;
+  auto side = [&](const char* name, const std::vector<const Link*>& v) {
+    for (const Link* l : v) {
+      std::snprintf(line, sizeof(line), "%s %s %s\n", name, l->address.ToHex().c_str(),
+                    l->endpoint.ToString().c_str());
+      out += line;
+    }
+  };
+  side("successor", t.Successors(t.near_per_side()));
+  side("predecessor", t.Predecessors(t.near_per_side()));
+  std::snprintf(line, sizeof(line), "dht keys %zu pending-ops %zu directory %s\n",
+                dht_->store().key_count(), dht_->pending_ops(),
+                counters_.directory_published > 0 ? "published" : "not-yet-published");
+  out += line;
+  return out;
+}
+
+std::string OverlayHost::LinksText() const {
+  const uint64_t now = clock_.NowNs();
+  std::string out;
+  char line[256];
+  for (const Link& l : node_->links().links()) {
+    std::snprintf(line, sizeof(line), "link %s %s %s age %s heard %s ago\n",
+                  l.address.ToHex().c_str(), l.endpoint.ToString().c_str(),
+                  RolesText(l.roles).c_str(), Seconds(now - l.created_ns).c_str(),
+                  Seconds(now - l.last_heard_ns).c_str());
+    out += line;
+  }
+  if (out.empty()) out = "no links\n";
+  return out;
+}
+
+std::string OverlayHost::CountersText() const {
+  const OverlayHostCounters& c = counters_;
+  const overlay::OverlayCounters& o = node_->counters();
+  const DhtServiceCounters& d = dht_->counters();
+  std::string out;
+  auto put = [&](const char* name, uint64_t v) {
+    out += "overlay.";
+    out += name;
+    out += ' ';
+    out += std::to_string(v);
+    out += '\n';
+  };
+  put("received", c.received);
+  put("accepted", c.accepted);
+  put("dropped_too_short", c.too_short);
+  put("dropped_too_long", c.too_long);
+  put("dropped_bad_tag", c.bad_tag);
+  put("dropped_rate_limited", c.rate_limited);
+  size_t parse_errors = 0;
+  for (uint64_t e : o.parse_errors) parse_errors += e;
+  put("dropped_malformed", parse_errors);
+  put("sent", c.sent);
+  put("send_failed", c.send_failed + c.sign_failed);
+  put("routed_forwarded", o.routed_forwarded);
+  put("routed_delivered", o.routed_delivered);
+  put("routed_no_route", o.routed_no_route);
+  put("links_added", o.links_added);
+  put("links_dead", o.links_dead);
+  put("hello_routed_sent", c.hello_routed_sent);
+  put("hello_routed_received", c.hello_routed_received);
+  put("directory_published", c.directory_published);
+  put("directory_conflicts", c.directory_conflicts);
+  put("resolves", c.resolves);
+  put("resolve_misses", c.resolve_misses);
+  put("dht_requests", d.requests);
+  put("dht_rate_limited", d.rate_limited);
+  put("dht_ops_ok", d.ops_ok);
+  put("dht_ops_no_quorum", d.ops_no_quorum);
+  return out;
+}
+
+DhtKey VipDirectoryKey(const std::string& network, uint32_t vip) {
+  return HashDhtKey("vip:" + network + ":" + FormatIpv4(vip));
+}
+
+DhtKey OperatorKey(const std::string& network, const std::string& name) {
+  return HashDhtKey("user:" + network + ":" + name);
+}
+
+std::vector<uint8_t> EncodeVipLocation(const VipLocation& where) {
+  std::vector<uint8_t> v(kVipLocationSize);
+  where.node.ToBytes(std::span<uint8_t, RingAddress::kBytes>(v.data(), RingAddress::kBytes));
+  overlay::StoreEndpoint(v.data() + RingAddress::kBytes, where.endpoint);
+  return v;
+}
+
+std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value) {
+  if (value.size() != kVipLocationSize) return std::nullopt;
+  VipLocation w;
+  w.node = RingAddress::FromBytes(value.first<RingAddress::kBytes>());
+  w.endpoint = overlay::LoadEndpoint(value.data() + RingAddress::kBytes);
+  if (w.node.IsZero() || w.endpoint.port == 0) return std::nullopt;
+  return w;
+}
+
+}  // namespace ipop::cp

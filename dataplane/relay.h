@@ -1,0 +1,52 @@
+// Relaying DATA through the overlay without re-sealing. Two nodes without a direct path still
+// exchange sealed DATA datagrams: the sender wraps each in a RELAY header naming the receiver's
+// ring address, and every dataplane on the way hands it greedily to its overlay link closest to
+// that address (shm::NextHopLink) until it reaches the node that owns the address, which strips
+// the header and opens the DATA datagram like any other. Relays never open, re-seal or punt.
+//
+//   outbound: LookupPeers picks the first hop of a kPeerRelayed peer, SealPackets seals as for any
+//             peer, WrapRelayed (outbound.h) prepends the RELAY header; the worker sends to the
+//             link.
+//   inbound:  ParseDatagrams hands RELAY datagrams to AcceptRelayed: ours -> on to the DATA path;
+//             another node's -> hops + 1, Verdict::kRelay to the next link; else a named drop.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/packet.h"
+#include "shared/shm_layout.h"
+#include "shared/table.h"
+#include "shared/wire.h"
+
+namespace ipop::dp {
+
+// NextHopLink for a burst: consecutive packets of a flow share a destination, so the last answer
+// is kept. Lives on the stack of one stage call; never outlives the generation it was made for.
+class NextHopCache {
+ public:
+  explicit NextHopCache(const shm::Generation& g) : g_(g) {}
+  uint32_t Lookup(const uint8_t dst[shm::kRingBytes]) {
+    if (!valid_ || std::memcmp(dst, last_dst_, shm::kRingBytes) != 0) {
+      std::memcpy(last_dst_, dst, shm::kRingBytes);
+      last_link_ = shm::NextHopLink(g_, dst);
+      valid_ = true;
+    }
+    return last_link_;
+  }
+
+ private:
+  const shm::Generation& g_;
+  uint8_t last_dst_[shm::kRingBytes] = {};
+  uint32_t last_link_ = shm::kNoLink;
+  bool valid_ = false;
+};
+
+// `p` holds a RELAY datagram parsed into `view`. If it is addressed to this node, strips the
+// relay header, re-points `view` at the inner DATA datagram and returns true. Otherwise returns
+// false with p either marked Verdict::kRelay (hop count incremented in place, p.link set) or
+// dropped with its reason (relay_malformed, relay_hop_limit, relay_no_route).
+bool AcceptRelayed(Packet& p, wire::PacketView& view, const shm::Generation& g,
+                   NextHopCache& next_hops, shm::WorkerCounters& counters);
+
+}  // namespace ipop::dp

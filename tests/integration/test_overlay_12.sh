@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Twelve real nodes form one overlay with no static peers, only two bootstrap peers (issue 3):
+#   - every node joins, publishes its VIP in the DHT directory, and every pair pings (the first
+#     packet of a pair resolves the VIP through the DHT and sets up a session, relayed through the
+#     overlay unless the two are linked)
+#   - a DHT value put on one node is read on all
+#   - a relayed pair gets a direct (shortcut) link once traffic flows, without losing a packet
+#   - both bootstrap peers stop; the rest stays connected
+#   - a new node joins through any live member of its bootstrap list
+source "$(dirname "$0")/lib.sh"
+net_require
+net_init ov
+
+N=12
+for ((i = 1; i <= N + 1; i++)); do net_add_host "$i"; done
+
+# overlay_config i BOOTSTRAP...: no peer lines: everything comes from the overlay.
+overlay_config() {
+  local i=$1 b
+  shift
+  {
+    for b in "$@"; do echo "bootstrap = $(underlay_ip "$b"):5800"; done
+    echo "[node]"
+    echo "name = $(node_name "$i")"
+    echo "vip = $(vip_of "$i")/24"
+    echo "tap = ipop0"
+    echo "listen = 0.0.0.0:5800"
+    echo "mgmt-socket = $WORK/n$i.sock"
+    echo "[network]"
+    echo "name = ov12"
+    echo "secret = $SECRET"
+    echo "hello-interval-ms = 500"
+    echo "peer-timeout-ms = 3000"
+    echo "[overlay]"
+    echo "shortcut-pps = 15"
+  } >"$WORK/n$i.conf"
+}
+
+overlay_config 1 2
+overlay_config 2 1
+for ((i = 3; i <= N; i++)); do overlay_config "$i" 1 2; done
+for ((i = 1; i <= N; i++)); do start_node "$i"; done
+
+joined() { ctl "$1" ring | grep -q '^joined yes' && ctl "$1" ring | grep -q 'directory published'; }
+# A consistent ring: every node has two successors and two predecessors.
+ring_ok() {
+  local out
+  out=$(ctl "$1" ring) || return 1
+  [[ $(grep -c '^successor ' <<<"$out") -ge 2 && $(grep -c '^predecessor ' <<<"$out") -ge 2 ]]
+}
+for ((i = 1; i <= N; i++)); do wait_for 60 "node $i joined and published" joined "$i"; done
+for ((i = 1; i <= N; i++)); do wait_for 60 "node $i has ring neighbours" ring_ok "$i"; done
+log "all $N nodes joined; ring of node 3:"
+ctl 3 ring
+
+# ---- DHT: put on one node, read on all
+ctl 3 dht put "greeting" "hello-$RUN" 600 || fail "dht put on node 3"
+for ((i = 1; i <= N; i++)); do
+  out=$(ctl "$i" dht get greeting) || fail "dht get on node $i: $out"
+  grep -q "^value hello-$RUN " <<<"$out" || fail "node $i read '$out' for greeting"
+done
+log "DHT value put on node 3 read on all $N nodes"
+
+# ---- every pair pings. Each source warms up its pairs in parallel (first packets trigger the
+# lookups), then each pair must answer 2 of 2 echoes.
+pairs_ping() { # pairs_ping FIRST LAST: every ordered pair among nodes FIRST..LAST
+  local first=$1 last=$2 i j
+  for ((i = first; i <= last; i++)); do
+    (
+      for ((j = first; j <= last; j++)); do
+        ((i == j)) || in_ns "$i" ping -q -c 6 -i 0.5 -w 12 "$(vip_of "$j")" >/dev/null 2>&1 &
+      done
+      wait
+    ) &
+  done
+  wait
+  rm -f "$WORK/pingfail"
+  for ((i = first; i <= last; i++)); do
+    (
+      for ((j = first; j <= last; j++)); do
+        ((i == j)) && continue
+        ok=0
+        for try in 1 2 3; do
+          if ping_ok "$i" "$(vip_of "$j")" 2; then ok=1; break; fi
+        done
+        ((ok)) || echo "$i->$j" >>"$WORK/pingfail"
+      done
+    ) &
+  done
+  wait
+  [[ ! -s $WORK/pingfail ]] || fail "pairs without connectivity: $(tr '\n' ' ' <"$WORK/pingfail")"
+}
+pairs_ping 1 "$N"
+log "all $((N * (N - 1))) ordered pairs ping"
+
+# ---- a relayed pair gets a direct link once traffic flows
+relayed_pair() {
+  local i j
+  for ((i = 3; i <= N; i++)); do
+    for ((j = 3; j <= N; j++)); do
+      ((i == j)) && continue
+      if ctl "$i" routes | grep -q "^route $(vip_of "$j")/32 .* relayed"; then
+        echo "$i $j"
+        return 0
+      fi
+    done
+  done
+  return 1
+}
+pair=$(relayed_pair) || fail "no relayed pair among nodes 3..$N (every pair linked directly?)"
+read -r a b <<<"$pair"
+log "node $a reaches node $b through the overlay:"
+ctl "$a" routes | grep "$(vip_of "$b")/32"
+relay_forwarded() {
+  local i sum=0 v
+  for ((i = 1; i <= N; i++)); do
+    v=$(ctl "$i" counters 2>/dev/null | awk '$1 == "relay_forwarded" {print $2}')
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+before=$(relay_forwarded)
+((before > 0)) || fail "no dataplane forwarded a RELAY datagram"
+log "RELAY datagrams forwarded by dataplanes so far: $before"
+out=$(in_ns "$a" ping -q -c 150 -i 0.02 "$(vip_of "$b")" 2>&1)
+grep -q ' 0% packet loss' <<<"$out" || fail "traffic over the switch lost packets: $out"
+direct() { ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 .* direct"; }
+wait_for 10 "node $a to use a direct link to node $b" direct
+ctl "$a" links | grep -q shortcut || fail "node $a has no shortcut link"
+log "node $a now reaches node $b directly (no packet lost):"
+ctl "$a" routes | grep "$(vip_of "$b")/32"
+
+# ---- both bootstrap peers stop; the rest stays connected
+stop_node 1 || fail "bootstrap node 1 did not stop"
+stop_node 2 || fail "bootstrap node 2 did not stop"
+log "bootstrap peers stopped"
+sleep 3
+pairs_ping 3 "$N"
+log "nodes 3..$N still reach each other"
+
+# ---- a new node joins through a live member of its bootstrap list
+new=$((N + 1))
+overlay_config "$new" 1 2 7
+start_node "$new"
+wait_for 60 "node $new joined and published" joined "$new"
+out=$(ctl "$new" dht get greeting) || fail "dht get on node $new: $out"
+grep -q "^value hello-$RUN " <<<"$out" || fail "node $new read '$out' for greeting"
+for ((j = 3; j <= N; j++)); do
+  wait_for 20 "node $new pings node $j" ping_ok "$new" "$(vip_of "$j")" 2
+  ping_ok "$j" "$(vip_of "$new")" 2 || fail "node $j cannot ping the new node"
+done
+log "node $new joined through node 7 and reaches every live node"
+log "PASS"

@@ -1,0 +1,258 @@
+// OverlayHost: the overlay and DHT as the process runs them, over in-memory ports: tags, rate
+// limits, the VIP directory, routed HELLOs and the table view.
+#include "controlplane/overlay_host.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cp_fakes.h"
+
+namespace ipop::cp {
+namespace {
+
+using testing::Ep4;
+using testing::FakeClock;
+using testing::FakePort;
+using testing::FakeRandom;
+
+std::array<uint8_t, 32> Secret(uint8_t fill) {
+  std::array<uint8_t, 32> s;
+  s.fill(fill);
+  return s;
+}
+
+struct Host {
+  Endpoint ep;
+  FakePort port;
+  FakeRandom random;
+  std::unique_ptr<PskHelloAuthenticator> auth;
+  std::unique_ptr<OverlayHost> host;
+  Host(uint64_t seed) : random(seed) {}
+};
+
+class Net {
+ public:
+  Host& Add(uint32_t index, std::vector<uint32_t> bootstrap, uint8_t secret = 7) {
+    auto h = std::make_unique<Host>(index * 77 + 1);
+    h->ep = Ep4(0xac1f0000 + index, 5800);
+    OverlayHostOptions o;
+    const std::string id = "node" + std::to_string(index);
+    o.address = overlay::RingAddress::FromIdentity(
+        {reinterpret_cast<const uint8_t*>(id.data()), id.size()});
+    o.listen = h->ep;
+    o.network = "unit";
+    o.vip = 0x0a4d0000 + index;
+    for (uint32_t b : bootstrap) o.overlay.bootstrap.push_back(Ep4(0xac1f0000 + b, 5800));
+    h->auth = std::make_unique<PskHelloAuthenticator>(Secret(secret), "unit\noverlay");
+    h->host = std::make_unique<OverlayHost>(o, clock, h->random, h->port, *h->auth);
+    h->host->Start();
+    hosts.push_back(std::move(h));
+    return *hosts.back();
+  }
+  Host* ByEndpoint(const Endpoint& ep) {
+    for (auto& h : hosts)
+      if (h->ep.port == ep.port && std::memcmp(h->ep.addr, ep.addr, 16) == 0) return h.get();
+    return nullptr;
+  }
+  // Delivers everything sent, ticks everyone, advances time; `ms` of simulated time.
+  void Run(uint64_t ms, uint64_t step_ms = 20) {
+    for (uint64_t t = 0; t < ms; t += step_ms) {
+      for (int round = 0; round < 8; ++round) {
+        bool any = false;
+        for (auto& h : hosts) {
+          std::vector<FakePort::Datagram> out;
+          out.swap(h->port.sent);
+          for (const auto& d : out) {
+            any = true;
+            if (Host* to = ByEndpoint(d.to); to != nullptr && !down.count(to))
+              to->host->OnControlDatagram(h->ep, d.bytes);
+          }
+        }
+        if (!any) break;
+      }
+      for (auto& h : hosts)
+        if (!down.count(h.get())) h->host->Tick();
+      clock.AdvanceMs(step_ms);
+    }
+  }
+  FakeClock clock;
+  std::vector<std::unique_ptr<Host>> hosts;
+  std::map<Host*, bool> down;
+};
+
+TEST(OverlayHost, NodesJoinPublishAndResolveEachOther) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 6; ++i) net.Add(i, {1});
+  net.Run(20'000);
+  for (auto& h : net.hosts) {
+    EXPECT_TRUE(h->host->node().joined());
+    EXPECT_GE(h->host->counters().directory_published, 1u);
+    EXPECT_EQ(h->host->counters().bad_tag, 0u);
+  }
+  std::optional<VipLocation> got;
+  bool called = false;
+  net.hosts[5]->host->Resolve(0x0a4d0002, [&](uint32_t vip, const std::optional<VipLocation>& w) {
+    EXPECT_EQ(vip, 0x0a4d0002u);
+    got = w;
+    called = true;
+  });
+  net.Run(3'000);
+  ASSERT_TRUE(called);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->node, net.hosts[1]->host->node().address());
+  EXPECT_EQ(got->endpoint.ToString(), net.hosts[1]->ep.ToString());
+
+  // Unknown VIPs resolve to nothing.
+  called = false;
+  net.hosts[2]->host->Resolve(0x0a4d0063, [&](uint32_t, const std::optional<VipLocation>& w) {
+    got = w;
+    called = true;
+  });
+  net.Run(40'000);
+  ASSERT_TRUE(called);
+  EXPECT_FALSE(got.has_value());
+}
+
+TEST(OverlayHost, OperatorValuesAreReadEverywhere) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 5; ++i) net.Add(i, {1});
+  net.Run(15'000);
+  const std::string v = "hello";
+  bool put_ok = false;
+  net.hosts[2]->host->DhtPut("greeting", {reinterpret_cast<const uint8_t*>(v.data()), v.size()},
+                             60'000,
+                             [&](const DhtResult& r) { put_ok = r.outcome == DhtOutcome::kOk; });
+  net.Run(3'000);
+  ASSERT_TRUE(put_ok);
+  for (auto& h : net.hosts) {
+    std::string read;
+    h->host->DhtGet("greeting", [&](const DhtResult& r) {
+      if (!r.values.empty()) read.assign(r.values[0].value.begin(), r.values[0].value.end());
+    });
+    net.Run(3'000);
+    EXPECT_EQ(read, v);
+  }
+}
+
+TEST(OverlayHost, WrongSecretIsDroppedBeforeTheOverlay) {
+  Net net;
+  net.Add(1, {});
+  Host& intruder = net.Add(2, {1}, /*secret=*/9);
+  net.Run(10'000);
+  EXPECT_FALSE(intruder.host->node().joined());
+  EXPECT_GT(net.hosts[0]->host->counters().bad_tag, 0u);
+  EXPECT_EQ(net.hosts[0]->host->node().counters().received, 0u);
+}
+
+TEST(OverlayHost, TamperedAndShortDatagramsAreCounted) {
+  Net net;
+  Host& a = net.Add(1, {});
+  Host& b = net.Add(2, {1});
+  net.Run(200);  // b's first link request is out
+  b.host->Tick();
+  net.Run(5'000);
+  ASSERT_TRUE(b.host->node().joined());
+  // A keepalive-sized overlay message from b with one bit flipped in the tag.
+  std::vector<uint8_t> msg(wire::kHeaderSize + 36 + PskHelloAuthenticator::kTagSize);
+  wire::WriteHeader(msg.data(), wire::PacketType::kControl, 0, 0);
+  msg[wire::kHeaderSize] = uint8_t(overlay::MsgType::kKeepalive);
+  msg[wire::kHeaderSize + 1] = overlay::kOverlayVersion;
+  const uint64_t before = a.host->counters().bad_tag;
+  a.host->OnControlDatagram(b.ep, msg);
+  EXPECT_EQ(a.host->counters().bad_tag, before + 1);
+  const uint64_t short_before = a.host->counters().too_short;
+  a.host->OnControlDatagram(b.ep, std::span<const uint8_t>(msg).first(wire::kHeaderSize + 2));
+  EXPECT_EQ(a.host->counters().too_short, short_before + 1);
+  // Not an overlay message at all: left for the HELLO protocol.
+  std::vector<uint8_t> hello(80);
+  wire::WriteHeader(hello.data(), wire::PacketType::kControl, 0, 0);
+  hello[wire::kHeaderSize] = 1;
+  EXPECT_FALSE(a.host->OnControlDatagram(b.ep, hello));
+}
+
+TEST(OverlayHost, FloodFromOneSourceIsRateLimited) {
+  Net net;
+  Host& a = net.Add(1, {});
+  std::vector<uint8_t> msg(wire::kHeaderSize + 36 + PskHelloAuthenticator::kTagSize);
+  wire::WriteHeader(msg.data(), wire::PacketType::kControl, 0, 0);
+  msg[wire::kHeaderSize] = uint8_t(overlay::MsgType::kKeepalive);
+  msg[wire::kHeaderSize + 1] = overlay::kOverlayVersion;
+  for (int i = 0; i < 5000; ++i) a.host->OnControlDatagram(Ep4(0x01020304, 9), msg);
+  const OverlayHostCounters& c = a.host->counters();
+  EXPECT_GT(c.rate_limited, 4000u);
+  EXPECT_EQ(c.rate_limited + c.bad_tag, 5000u);
+  // Another source is not affected.
+  const uint64_t bad = c.bad_tag;
+  a.host->OnControlDatagram(Ep4(0x01020305, 9), msg);
+  EXPECT_EQ(c.bad_tag, bad + 1);
+}
+
+TEST(OverlayHost, RoutedHelloReachesTheNamedNode) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 6; ++i) net.Add(i, {1});
+  net.Run(20'000);
+  std::vector<uint8_t> got;
+  overlay::RingAddress from;
+  net.hosts[4]->host->SetHelloHandler(
+      [&](const overlay::RingAddress& src, const Endpoint&, std::span<const uint8_t> hello) {
+        from = src;
+        got.assign(hello.begin(), hello.end());
+      });
+  const std::vector<uint8_t> hello = {1, 2, 3, 4, 5};
+  ASSERT_TRUE(net.hosts[0]->host->SendHello(net.hosts[4]->host->node().address(), hello));
+  net.Run(200);
+  EXPECT_EQ(got, hello);
+  EXPECT_EQ(from, net.hosts[0]->host->node().address());
+}
+
+TEST(OverlayHost, TableViewFollowsTheLinks) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 4; ++i) net.Add(i, {1});
+  net.Run(15'000);
+  OverlayHost& h = *net.hosts[0]->host;
+  shm::TableSpec spec;
+  h.FillTable(&spec);
+  std::array<uint8_t, 20> self{};
+  h.node().address().ToBytes(self);
+  EXPECT_EQ(spec.self_ring, self);
+  size_t structured = 0;
+  for (const overlay::Link& l : h.node().links().links()) structured += l.structured();
+  EXPECT_EQ(spec.links.size(), structured);
+  for (const shm::LinkEntry& e : spec.links) {
+    EXPECT_EQ(e.flags, shm::kLinkValid);
+    const auto a = overlay::RingAddress::FromBytes(std::span<const uint8_t, 20>(e.ring, 20));
+    EXPECT_TRUE(h.HasLink(a));
+  }
+  // A new link changes the version the process publishes on.
+  const uint64_t v = h.table_version();
+  net.Add(5, {1});
+  net.Run(15'000);
+  EXPECT_NE(h.table_version(), v);
+}
+
+TEST(OverlayHost, DirectoryRecordRoundTripsAndRejectsGarbage) {
+  VipLocation w{overlay::RingAddress::FromHex("0123456789abcdef0123456789abcdef01234567").value(),
+                Ep4(0xac1f0001, 5800)};
+  const auto bytes = EncodeVipLocation(w);
+  const auto back = DecodeVipLocation(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->node, w.node);
+  EXPECT_EQ(back->endpoint.ToString(), "172.31.0.1:5800");
+  EXPECT_FALSE(DecodeVipLocation(std::span<const uint8_t>(bytes).first(10)).has_value());
+  std::vector<uint8_t> zero(bytes.size(), 0);
+  EXPECT_FALSE(DecodeVipLocation(zero).has_value());
+  EXPECT_NE(VipDirectoryKey("a", 1), VipDirectoryKey("b", 1));
+  EXPECT_NE(VipDirectoryKey("a", 1), OperatorKey("a", "1"));
+}
+
+}  // namespace
+}  // namespace ipop::cp
