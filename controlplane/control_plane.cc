@@ -64,7 +64,7 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
-    : cfg_(cfg), args_(std::move(args)), baselines_(shm::kMaxPeers) {}
+    : cfg_(cfg), args_(std::move(args)), samples_(shm::kMaxPeers), baselines_(shm::kMaxPeers) {}
 
 ControlPlane::~ControlPlane() {
   if (region_) region_->header().cp_pid.store(0, std::memory_order_release);
@@ -151,6 +151,14 @@ bool ControlPlane::Init(std::string* error) {
         std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network + "\noverlay");
     overlay_ = std::make_unique<OverlayHost>(OverlayHostOptions::FromConfig(cfg_), clock_, random_,
                                              *port_, *overlay_auth_);
+    sessions_->SetHelloRelay(overlay_.get());
+    overlay_->SetHelloHandler([this](const overlay::RingAddress& source, const Endpoint& endpoint,
+                                     std::span<const uint8_t> hello) {
+      NodeAddress node;
+      source.ToBytes(node);
+      sessions_->OnControlDatagram(endpoint, hello, &node);
+    });
+    arp_->SetMissHandler([this](uint32_t vip) { OnArpMiss(vip); });
     overlay_->Start();
   }
 
@@ -261,7 +269,13 @@ void ControlPlane::Iterate() {
   }
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
-  if (overlay_) overlay_->Tick();
+  if (overlay_) {
+    overlay_->Tick();
+    if (clock_.NowNs() >= next_path_update_ns_) {
+      next_path_update_ns_ = clock_.NowNs() + kPathIntervalNs;
+      UpdatePeerPaths();
+    }
+  }
   PublishIfChanged();
   AssignAddress();
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
@@ -427,11 +441,90 @@ std::string ControlPlane::DhtCommand(std::string_view args) {
   return kUsage;
 }
 
+void ControlPlane::OnArpMiss(uint32_t vip) {
+  if (!overlay_) return;
+  overlay_->Resolve(vip, [this](uint32_t v, const std::optional<VipLocation>& where) {
+    if (!where) {
+      IPOP_LOG_DEBUG("%s is not in the VIP directory", FormatIpv4(v).c_str());
+      return;
+    }
+    if (where->node == overlay_->node().address()) return;
+    NodeAddress node;
+    where->node.ToBytes(node);
+    const overlay::Link* link = overlay_->node().links().Find(where->node);
+    // Linked nodes are reached directly at once; others through the overlay until traffic
+    // earns a shortcut.
+    sessions_->AddLearnedPeer(v, node, link ? link->endpoint : where->endpoint, link == nullptr);
+  });
+}
+
+void ControlPlane::UpdatePeerPaths() {
+  const double seconds = double(kPathIntervalNs) / 1e9;
+  std::vector<overlay::RingAddress> in_use;
+  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
+    const PeerTraffic t = TrafficOf(p.slot);
+    const uint64_t packets = t.tx_packets + t.rx_packets;
+    SlotSample& sample = samples_[p.slot];
+    if (sample.vip != p.vip) sample = SlotSample{p.vip, packets, 0};
+    const uint64_t delta = packets >= sample.packets ? packets - sample.packets : 0;
+    sample.packets = packets;
+    if (delta > 0) sessions_->MarkUsed(p.vip);
+    if (!p.learned || !p.node_known) continue;
+    const overlay::RingAddress node = overlay::RingAddress::FromBytes(p.node);
+    in_use.push_back(node);
+    const overlay::Link* link = overlay_->node().links().Find(node);
+    if (link != nullptr) {
+      sessions_->SetPath(p.vip, false, link->endpoint);
+      continue;
+    }
+    sessions_->SetPath(p.vip, true, p.endpoint);
+    // A relayed path that does not carry the handshake (the ring around the peer is still
+    // settling, or a relay is gone) is no path: try a direct link instead of waiting.
+    const uint64_t now = clock_.NowNs();
+    if (p.relayed && !p.up) {
+      if (sample.relayed_down_since_ns == 0) sample.relayed_down_since_ns = now;
+    } else {
+      sample.relayed_down_since_ns = 0;
+    }
+    const bool relay_failing =
+        sample.relayed_down_since_ns != 0 &&
+        now - sample.relayed_down_since_ns > uint64_t{cfg_.peer_timeout_ms} * 1'000'000ull;
+    if (relay_failing) {
+      IPOP_LOG_INFO(
+          "no handshake with %s through the overlay for %u ms: asking %s for a direct link",
+          FormatIpv4(p.vip).c_str(), cfg_.peer_timeout_ms, p.endpoint.ToString().c_str());
+      overlay_->node().RequestShortcut(node, p.endpoint);
+      sample.relayed_down_since_ns = now;
+    } else if (p.relayed && double(delta) / seconds >= double(cfg_.shortcut_pps)) {
+      IPOP_LOG_INFO("%.0f packets/s to %s through the overlay: asking %s for a direct link",
+                    double(delta) / seconds, FormatIpv4(p.vip).c_str(),
+                    p.endpoint.ToString().c_str());
+      overlay_->node().RequestShortcut(node, p.endpoint);
+    }
+  }
+  // Shortcuts whose peer is gone (forgotten, or moved behind another node) are released; the
+  // link closes after the surplus grace period unless it has another role.
+  for (const overlay::Link& l : overlay_->node().links().links()) {
+    if ((l.roles & overlay::kRoleShortcut) == 0) continue;
+    if (std::find(in_use.begin(), in_use.end(), l.address) == in_use.end())
+      overlay_->node().ReleaseShortcut(l.address);
+  }
+}
+
 std::string ControlPlane::RoutesText() const {
   std::string out;
   for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    out += "route " + FormatIpv4(p.vip) + "/32 via " + p.endpoint.ToString() +
-           (p.up ? " up" : " down") + "\n";
+    out += "route " + FormatIpv4(p.vip) + "/32 ";
+    if (p.relayed) {
+      out += "relayed to node " + overlay::RingAddress::FromBytes(p.node).ToHex();
+    } else {
+      out += "direct " + p.endpoint.ToString();
+    }
+    out += p.learned ? " learned" : " static";
+    out += p.up ? " up" : " down";
+    if (!p.relayed && p.node_known)
+      out += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
+    out += "\n";
   }
   if (out.empty()) out = "no routes\n";
   return out;

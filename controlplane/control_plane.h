@@ -64,6 +64,11 @@ class ControlPlane {
   std::string PeersText() const;
   std::string CountersText() const;
   std::string RoutesText() const;
+  // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned.
+  void OnArpMiss(uint32_t vip);
+  // Once per path interval: relayed vs direct from the overlay's links, traffic-driven shortcuts,
+  // use marks that keep learned peers alive.
+  void UpdatePeerPaths();
   // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
   std::string DhtCommand(std::string_view args);
 
@@ -91,6 +96,15 @@ class ControlPlane {
   std::unique_ptr<PskHelloAuthenticator> overlay_auth_;
   std::unique_ptr<OverlayHost> overlay_;  // null with overlay.enabled = false
   uint64_t published_overlay_version_ = 0;
+  uint64_t next_path_update_ns_ = 0;
+  static constexpr uint64_t kPathIntervalNs = 500'000'000;
+  // Per table slot: packets (tx + rx) at the last path update, to measure relayed traffic.
+  struct SlotSample {
+    uint32_t vip = 0;
+    uint64_t packets = 0;
+    uint64_t relayed_down_since_ns = 0;  // relayed and not up since then (0: fine)
+  };
+  std::vector<SlotSample> samples_;
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;

@@ -29,6 +29,10 @@ namespace ipop::cp {
   X(peer_key_changes, "peers seen with a new public key (peer restarted or rekeyed)")          \
   X(peer_up, "peer liveness transitions to up")                                                \
   X(peer_down, "peer liveness transitions to down")                                            \
+  X(peers_learned, "peers added from the overlay (VIP directory or an authenticated HELLO)")   \
+  X(peers_forgotten, "learned peers removed after overlay.peer-idle-s without traffic")        \
+  X(hello_via_overlay, "HELLOs received as routed overlay messages")                           \
+  X(path_changes, "learned peers switched between relayed and direct")                         \
   X(endpoint_changes, "peer underlay endpoints updated by a HELLO from a new source")          \
   X(tx_keys_ready, "transmit keys derived after the peer echoed our public key")               \
   X(rx_sessions_installed, "receive sessions installed")                                       \

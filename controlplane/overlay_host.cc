@@ -92,6 +92,7 @@ OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
   o.network = cfg.network;
   o.vip = cfg.vip;
   o.overlay.bootstrap = cfg.bootstrap;
+  o.overlay.far_links_per_log2 = cfg.far_links_per_log2;
   // Without a bootstrap list the static peers are the obvious way in.
   if (o.overlay.bootstrap.empty())
     for (const PeerConfig& p : cfg.peers) o.overlay.bootstrap.push_back(p.endpoint);
@@ -195,6 +196,10 @@ bool OverlayHost::SendHello(const RingAddress& to, std::span<const uint8_t> hell
   if (!node_->SendRouted(to, overlay::DeliveryMode::kExact, kPayloadHello, hello)) return false;
   ++counters_.hello_routed_sent;
   return true;
+}
+
+bool OverlayHost::SendHello(const NodeAddress& to, std::span<const uint8_t> hello) {
+  return SendHello(RingAddress::FromBytes(to), hello);
 }
 
 void OverlayHost::Tick() {
@@ -397,6 +402,9 @@ std::string OverlayHost::CountersText() const {
   put("routed_forwarded", o.routed_forwarded);
   put("routed_delivered", o.routed_delivered);
   put("routed_no_route", o.routed_no_route);
+  put("routed_no_such_node", o.routed_no_such_node);
+  put("routed_hop_limit", o.routed_hop_limit);
+  put("routed_loop", o.routed_loop);
   put("links_added", o.links_added);
   put("links_dead", o.links_dead);
   put("hello_routed_sent", c.hello_routed_sent);

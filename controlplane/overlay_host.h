@@ -26,6 +26,7 @@
 #include "controlplane/dht/dht_rate_limiter.h"
 #include "controlplane/dht/dht_service.h"
 #include "controlplane/hello_authenticator.h"
+#include "controlplane/hello_relay.h"
 #include "controlplane/log.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/port.h"
@@ -70,7 +71,7 @@ struct VipLocation {
   Endpoint endpoint;
 };
 
-class OverlayHost {
+class OverlayHost final : public HelloRelay {
  public:
   // A HELLO that arrived through the overlay from node `source` (whose endpoint it reported).
   using HelloFn =
@@ -80,7 +81,7 @@ class OverlayHost {
 
   OverlayHost(const OverlayHostOptions& options, Clock& clock, RandomSource& random, Port& port,
               const HelloAuthenticator& auth);
-  ~OverlayHost();
+  ~OverlayHost() override;
   OverlayHost(const OverlayHost&) = delete;
   OverlayHost& operator=(const OverlayHost&) = delete;
 
@@ -94,6 +95,7 @@ class OverlayHost {
   void SetHelloHandler(HelloFn fn) { hello_ = std::move(fn); }
   // Sends a HELLO to node `to` through the overlay (exact delivery). false if there is no route.
   bool SendHello(const overlay::RingAddress& to, std::span<const uint8_t> hello);
+  bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override;
   // Looks `vip` up in the directory (cached; one lookup per VIP in flight). `done` runs later.
   void Resolve(uint32_t vip, ResolveFn done);
 

@@ -57,6 +57,8 @@ PeerSessionsOptions PeerSessionsOptions::FromConfig(const NodeConfig& cfg) {
   o.hello_interval_ms = cfg.hello_interval_ms;
   o.peer_timeout_ms = cfg.peer_timeout_ms;
   o.peers = cfg.peers;
+  o.learn_peers = cfg.overlay;
+  o.learned_idle_ms = cfg.dynamic_peer_idle_s * 1000;
   return o;
 }
 
@@ -121,6 +123,59 @@ void PeerSessions::AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot) {
   dirty_ = true;
 }
 
+PeerSessions::Peer* PeerSessions::Learn(uint32_t vip, const Endpoint& endpoint,
+                                        const NodeAddress* node, bool relayed,
+                                        std::optional<uint32_t> slot) {
+  if (!options_.learn_peers || vip == options_.local_vip || vip == 0 || peers_.count(vip) != 0)
+    return nullptr;
+  AddPeer(PeerConfig{vip, endpoint}, slot);
+  auto it = peers_.find(vip);
+  if (it == peers_.end()) return nullptr;
+  Peer& p = it->second;
+  p.learned = true;
+  p.node_known = node != nullptr;
+  if (node != nullptr) p.node = *node;
+  p.relayed = relayed && node != nullptr;
+  p.last_used_ns = clock_.NowNs();
+  counters_.Bump(CpCounter::peers_learned);
+  IPOP_LOG_INFO("peer %s learned through the overlay, %s %s", FormatIpv4(vip).c_str(),
+                p.relayed ? "relayed; node at" : "direct at", endpoint.ToString().c_str());
+  return &p;
+}
+
+bool PeerSessions::AddLearnedPeer(uint32_t vip, const NodeAddress& node, const Endpoint& endpoint,
+                                  bool relayed) {
+  return Learn(vip, endpoint, &node, relayed, std::nullopt) != nullptr;
+}
+
+void PeerSessions::SetPath(uint32_t vip, bool relayed, const Endpoint& endpoint) {
+  auto it = peers_.find(vip);
+  if (it == peers_.end() || !it->second.learned) return;
+  Peer& p = it->second;
+  if (relayed && !p.node_known) return;
+  const bool moved = !relayed && !SameEndpoint(p.endpoint, endpoint);
+  if (p.relayed == relayed && !moved) return;
+  if (p.relayed != relayed) {
+    counters_.Bump(CpCounter::path_changes);
+    IPOP_LOG_INFO(
+        "peer %s now %s", FormatIpv4(vip).c_str(),
+        relayed ? "relayed through the overlay" : ("direct at " + endpoint.ToString()).c_str());
+  }
+  p.relayed = relayed;
+  if (!relayed) {
+    p.endpoint = endpoint;
+    p.configured = endpoint;
+  }
+  // Greet over the new path at once: the keys stay, only the way packets travel changes.
+  p.next_hello_ns = clock_.NowNs();
+  dirty_ = true;
+}
+
+void PeerSessions::MarkUsed(uint32_t vip) {
+  auto it = peers_.find(vip);
+  if (it != peers_.end()) it->second.last_used_ns = clock_.NowNs();
+}
+
 void PeerSessions::ErasePeer(std::map<uint32_t, Peer>::iterator it) {
   Peer& p = it->second;
   if (p.rx) indexes_.Release(p.rx->index);
@@ -146,12 +201,23 @@ void PeerSessions::AdoptGeneration(const shm::Generation& g) {
     const PeerConfig* pc = nullptr;
     for (const PeerConfig& c : options_.peers)
       if (c.vip == e.vip) pc = &c;
-    if (pc == nullptr || peers_.count(e.vip) != 0 || e.vip == options_.local_vip ||
-        !ValidCipher(e.cipher)) {
+    if ((pc == nullptr && !options_.learn_peers) || peers_.count(e.vip) != 0 ||
+        e.vip == options_.local_vip || !ValidCipher(e.cipher)) {
       counters_.Bump(CpCounter::inherit_rejected);  // removed from the config, or malformed
       continue;
     }
-    AddPeer(*pc, i);
+    if (pc != nullptr) {
+      AddPeer(*pc, i);
+    } else {
+      // A peer the previous control plane learned through the overlay: keep it forwarding.
+      Endpoint ep;
+      std::memcpy(ep.addr, e.underlay_addr, sizeof(ep.addr));
+      ep.port = e.underlay_port;
+      NodeAddress node;
+      std::memcpy(node.data(), e.relay_dst, node.size());
+      const bool relayed = (e.flags & shm::kPeerRelayed) != 0;
+      Learn(e.vip, ep, relayed ? &node : nullptr, relayed, i);
+    }
     auto added = peers_.find(e.vip);
     if (added == peers_.end()) {  // AddPeer refused it (e.g. the node's own address)
       counters_.Bump(CpCounter::inherit_rejected);
@@ -283,8 +349,10 @@ void PeerSessions::ObserveDataplaneInstance(uint64_t dp_instance) {
   dirty_ = true;
 }
 
-void PeerSessions::OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram) {
+void PeerSessions::OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram,
+                                     const NodeAddress* via_overlay) {
   counters_.Bump(CpCounter::hello_received);
+  if (via_overlay != nullptr) counters_.Bump(CpCounter::hello_via_overlay);
   Hello h;
   const HelloError err = DecodeHello(datagram, network_hash_, auth_, &h);
   if (err != HelloError::kNone) {
@@ -295,10 +363,10 @@ void PeerSessions::OnControlDatagram(const Endpoint& from, std::span<const uint8
                      from.ToString().c_str(), HelloErrorName(err), (unsigned long long)suppressed);
     return;
   }
-  OnHello(from, h);
+  OnHello(from, h, via_overlay);
 }
 
-void PeerSessions::OnHello(const Endpoint& from, const Hello& h) {
+void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay) {
   const uint64_t now = clock_.NowNs();
   uint64_t suppressed = 0;
   if (h.receiver_vip != options_.local_vip) {
@@ -306,6 +374,12 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h) {
     return;
   }
   auto it = peers_.find(h.sender_vip);
+  if (it == peers_.end() && options_.learn_peers && h.cipher == uint8_t(options_.cipher)) {
+    // An overlay member greets us first (it resolved our VIP): authenticated, so learn it on the
+    // path the HELLO took.
+    if (Learn(h.sender_vip, from, via_overlay, via_overlay != nullptr, std::nullopt) != nullptr)
+      it = peers_.find(h.sender_vip);
+  }
   if (it == peers_.end()) {
     counters_.Bump(CpCounter::hello_unknown_peer);
     if (packet_log_.Allow(now, &suppressed))
@@ -337,7 +411,18 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h) {
     counters_.Bump(CpCounter::peer_up);
     IPOP_LOG_INFO("peer %s up at %s", FormatIpv4(p.vip).c_str(), from.ToString().c_str());
   }
-  if (!SameEndpoint(from, p.endpoint)) {
+  if (via_overlay != nullptr) {
+    // Routed HELLOs say which node the peer is; its data path is SetPath's business.
+    if (!p.node_known || p.node != *via_overlay) {
+      p.node_known = true;
+      p.node = *via_overlay;
+      dirty_ = p.relayed || dirty_;
+    }
+    if (p.learned && p.relayed) p.endpoint = from;  // where a shortcut would go
+  } else if (p.learned && p.relayed) {
+    // Direct HELLO from a relayed peer: remember the address; SetPath switches when linked.
+    p.endpoint = from;
+  } else if (!SameEndpoint(from, p.endpoint)) {
     counters_.Bump(CpCounter::endpoint_changes);
     if (packet_log_.Allow(now, &suppressed))
       IPOP_LOG_INFO("peer %s moved from %s to %s", FormatIpv4(p.vip).c_str(),
@@ -420,9 +505,16 @@ void PeerSessions::SendHello(Peer& p) {
     counters_.Bump(CpCounter::hello_send_failed);
     return;
   }
+  if (p.relayed && p.node_known && relay_ != nullptr) {
+    if (relay_->SendHello(p.node, {buf, n}))
+      counters_.Bump(CpCounter::hello_sent);
+    else
+      counters_.Bump(CpCounter::hello_send_failed);
+    return;
+  }
   // The configured endpoint is greeted too while we send elsewhere (roamed or inherited), so a
   // peer whose learned address went stale is found again.
-  const bool both = !SameEndpoint(p.endpoint, p.configured);
+  const bool both = !p.learned && !SameEndpoint(p.endpoint, p.configured);
   for (const Endpoint* to : {&p.endpoint, both ? &p.configured : nullptr}) {
     if (to == nullptr) continue;
     if (port_.SendUnderlay(*to, {buf, n}))
@@ -434,6 +526,20 @@ void PeerSessions::SendHello(Peer& p) {
 
 void PeerSessions::Tick() {
   const uint64_t now = clock_.NowNs();
+  const uint64_t idle_ns = uint64_t{options_.learned_idle_ms} * 1'000'000ull;
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    Peer& q = it->second;
+    // Only traffic counts as use: HELLOs alone would keep every pair that ever talked forever.
+    // If the other side still sends, its HELLO makes us learn it again.
+    if (q.learned && now - q.last_used_ns > idle_ns) {
+      IPOP_LOG_INFO("peer %s forgotten: unused for %u s", FormatIpv4(q.vip).c_str(),
+                    options_.learned_idle_ms / 1000);
+      counters_.Bump(CpCounter::peers_forgotten);
+      ErasePeer(it++);
+    } else {
+      ++it;
+    }
+  }
   for (auto& [vip, p] : peers_) {
     if (p.up && now - p.last_heard_ns > timeout_ns()) {
       p.up = false;
@@ -465,7 +571,7 @@ ReconfigureSummary PeerSessions::Reconfigure(const std::vector<PeerConfig>& peer
   options_.peer_timeout_ms = peer_timeout_ms;
   options_.peers = peers;
   for (auto it = peers_.begin(); it != peers_.end();) {
-    bool keep = false;
+    bool keep = it->second.learned;
     for (const PeerConfig& pc : peers) keep = keep || pc.vip == it->first;
     if (keep) {
       ++it;
@@ -486,8 +592,10 @@ ReconfigureSummary PeerSessions::Reconfigure(const std::vector<PeerConfig>& peer
                       pc.endpoint.ToString().c_str());
         ++sum.added;
       }
-    } else if (!SameEndpoint(it->second.configured, pc.endpoint)) {
+    } else if (it->second.learned || !SameEndpoint(it->second.configured, pc.endpoint)) {
       Peer& p = it->second;
+      p.learned = false;  // configured from now on
+      p.relayed = false;
       IPOP_LOG_INFO("peer %s endpoint %s -> %s", FormatIpv4(pc.vip).c_str(),
                     p.configured.ToString().c_str(), pc.endpoint.ToString().c_str());
       p.configured = pc.endpoint;
@@ -523,6 +631,10 @@ shm::TableSpec PeerSessions::BuildSpec() const {
   for (const auto& [vip, p] : peers_) {
     shm::PeerEntry& e = spec.peers[p.slot];
     e.flags = shm::kPeerValid | (p.tx.ready ? uint32_t{shm::kPeerTxReady} : 0u);
+    if (p.relayed && p.node_known) {
+      e.flags |= shm::kPeerRelayed;
+      std::memcpy(e.relay_dst, p.node.data(), sizeof(e.relay_dst));
+    }
     e.vip = p.vip;
     std::memcpy(e.underlay_addr, p.endpoint.addr, sizeof(e.underlay_addr));
     e.underlay_port = p.endpoint.port;
@@ -559,6 +671,10 @@ std::vector<PeerSessions::PeerStatus> PeerSessions::Status() const {
     s.rx_index = p.rx ? p.rx->index : 0;
     s.tx_remote_index = p.tx.ready ? p.tx.remote_index : 0;
     s.retiring = uint32_t(p.retiring.size());
+    s.learned = p.learned;
+    s.relayed = p.relayed;
+    s.node_known = p.node_known;
+    s.node = p.node;
     out.push_back(s);
   }
   return out;

@@ -16,6 +16,7 @@
 // No sockets, no shared memory: time, randomness, crypto and output come in through interfaces.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "controlplane/control_protocol.h"
 #include "controlplane/cp_counters.h"
 #include "controlplane/hello_authenticator.h"
+#include "controlplane/hello_relay.h"
 #include "controlplane/key_derivation.h"
 #include "controlplane/log.h"
 #include "controlplane/port.h"
@@ -46,6 +48,10 @@ struct PeerSessionsOptions {
   uint32_t hello_interval_ms = 1000;
   uint32_t peer_timeout_ms = 5000;
   std::vector<PeerConfig> peers;
+  // Accept authenticated HELLOs from VIPs that are not configured (overlay members) and keep
+  // such learned peers until they go unused for learned_idle_ms.
+  bool learn_peers = false;
+  uint32_t learned_idle_ms = 120'000;
 
   static PeerSessionsOptions FromConfig(const NodeConfig& cfg);
 };
@@ -68,8 +74,21 @@ class PeerSessions {
   // Call every loop with RegionHeader::dp_instance. A new instance restarted its counters, so
   // every transmit key must change: we make a new key pair and re-handshake with everyone.
   void ObserveDataplaneInstance(uint64_t dp_instance);
-  // A CONTROL datagram punted by the dataplane, received from `from`.
-  void OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
+  // A CONTROL datagram punted by the dataplane, received from `from`; or, with `via_overlay`, a
+  // HELLO routed through the overlay from that node (`from` is the endpoint it reported).
+  void OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram,
+                         const NodeAddress* via_overlay = nullptr);
+
+  // Overlay peers (docs/overlay.md, "Data peers"). A learned peer is reached directly at its
+  // endpoint or, `relayed`, through the overlay to its node: HELLOs as routed messages, data in
+  // RELAY datagrams the dataplanes forward. Configured peers are never changed by these calls.
+  void SetHelloRelay(HelloRelay* relay) { relay_ = relay; }
+  // false if the VIP is ours, already known, or no slot is free.
+  bool AddLearnedPeer(uint32_t vip, const NodeAddress& node, const Endpoint& endpoint,
+                      bool relayed);
+  void SetPath(uint32_t vip, bool relayed, const Endpoint& endpoint);
+  // Traffic flowed to or from the peer: a learned peer in use is not forgotten.
+  void MarkUsed(uint32_t vip);
   // Sends due HELLOs, updates liveness, retires sessions whose grace period ended.
   void Tick();
   // New peer list and timers (reload). Peers are matched by VIP; a changed endpoint counts as a
@@ -95,6 +114,10 @@ class PeerSessions {
     uint32_t rx_index = 0;  // current receive session, 0 if none
     uint32_t tx_remote_index = 0;
     uint32_t retiring = 0;  // old receive sessions still installed
+    bool learned = false;   // from the overlay, not the config
+    bool relayed = false;   // data goes through the overlay
+    bool node_known = false;
+    NodeAddress node{};  // the peer's overlay node, when known
   };
   std::vector<PeerStatus> Status() const;
   size_t peers_up() const;
@@ -139,6 +162,11 @@ class PeerSessions {
     uint64_t next_hello_ns = 0;
     uint64_t last_immediate_ns = 0;
     bool immediate_sent = false;
+    bool learned = false;
+    bool relayed = false;
+    bool node_known = false;
+    NodeAddress node{};
+    uint64_t last_used_ns = 0;  // learned peers: creation or last traffic
   };
 
   void AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot);
@@ -147,7 +175,9 @@ class PeerSessions {
   void NewKeyPair();
   void InstallRx(Peer& p);
   void RetireRx(Peer& p, RxSession s);
-  void OnHello(const Endpoint& from, const Hello& h);
+  void OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay);
+  Peer* Learn(uint32_t vip, const Endpoint& endpoint, const NodeAddress* node, bool relayed,
+              std::optional<uint32_t> slot);
   void SendHello(Peer& p);
   uint64_t NextTimestamp();
   uint64_t grace_ns() const { return 2ull * options_.peer_timeout_ms * 1'000'000ull; }
@@ -172,6 +202,7 @@ class PeerSessions {
   ReceiverIndexAllocator indexes_;
   bool dirty_ = true;
   RateLimiter packet_log_;
+  HelloRelay* relay_ = nullptr;
 };
 
 }  // namespace ipop::cp

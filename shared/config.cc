@@ -61,6 +61,8 @@ constexpr KeySpec kKeys[] = {
      "160-bit overlay address, 40 hex digits (default SHA-1 of network and node name)"},
     {"overlay.shortcut-pps",
      "relayed packets per second to a peer that make a direct link, 1..1000000 (default 10)"},
+    {"overlay.far-links-per-log2",
+     "far links per log2 of the overlay size, 0..8 (default 1; 0 keeps only ring links)"},
     {"overlay.peer-idle-s",
      "forget a peer learned through the overlay after this long unused, 10..86400 (default 120)"},
     {"dataplane.burst", "packets per burst, 1..256 (default 32)"},
@@ -304,6 +306,15 @@ void ParseOverlay(const Values& v, NodeConfig& c) {
   }
   v.Uint("overlay.shortcut-pps", 1, 1000000, c.shortcut_pps);
   v.Uint("overlay.peer-idle-s", 10, 86400, c.dynamic_peer_idle_s);
+  if (const auto* s = v.Get("overlay.far-links-per-log2")) {
+    const char* key = "overlay.far-links-per-log2";
+    if (s->empty() || s->size() > 8 || s->find_first_not_of("0123456789.") != std::string::npos ||
+        std::count(s->begin(), s->end(), '.') > 1 || s->front() == '.')
+      Fail(key, "'" + *s + "' is not a number, expected a decimal 0..8 such as 1 or 0.5");
+    const double d = std::stod(*s);
+    if (d > 8.0) Fail(key, *s + " is out of range 0..8");
+    c.far_links_per_log2 = d;
+  }
   const std::string expected = ", expected HOST:PORT such as 192.0.2.7:5800";
   for (const std::string& text : v.List("bootstrap")) {
     const auto ep = ParseEndpoint(text);

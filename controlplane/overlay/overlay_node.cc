@@ -89,6 +89,7 @@ const Link* OverlayNode::predecessor() const {
 size_t OverlayNode::far_target() const {
   const double n = links_.EstimateSize();
   if (n < 2 * double(options_.near_per_side) + 2) return 0;  // the near set already covers all
+  if (options_.far_links_per_log2 <= 0) return 0;            // configured: ring links only
   const double t = std::round(options_.far_links_per_log2 * std::log2(n));
   return size_t(std::clamp(t, 1.0, 32.0));
 }

@@ -7,6 +7,8 @@
 #   - a relayed pair gets a direct (shortcut) link once traffic flows, without losing a packet
 #   - both bootstrap peers stop; the rest stays connected
 #   - a new node joins through any live member of its bootstrap list
+# Far links are off (overlay.far-links-per-log2 = 0) so that most pairs stay unlinked and the
+# relay path is exercised; FAR_LINKS=1 runs the same test with them.
 source "$(dirname "$0")/lib.sh"
 net_require
 net_init ov
@@ -32,7 +34,8 @@ overlay_config() {
     echo "hello-interval-ms = 500"
     echo "peer-timeout-ms = 3000"
     echo "[overlay]"
-    echo "shortcut-pps = 15"
+    echo "shortcut-pps = 40"
+    echo "far-links-per-log2 = ${FAR_LINKS:-0}"
   } >"$WORK/n$i.conf"
 }
 
@@ -61,10 +64,53 @@ for ((i = 1; i <= N; i++)); do
 done
 log "DHT value put on node 3 read on all $N nodes"
 
+# ---- a relayed pair: two nodes without an overlay link between them talk through the overlay
+# (RELAY datagrams forwarded by other nodes' dataplanes) and get a direct link once traffic flows.
+address_of() { ctl "$1" ring | awk '/^overlay address/ {print $3}'; }
+unlinked_pair() {
+  local i j addr
+  for ((i = 3; i <= N; i++)); do
+    for ((j = i + 1; j <= N; j++)); do
+      addr=$(address_of "$j")
+      if ! ctl "$i" links | grep -q "$addr" && ! ctl "$j" links | grep -q "$(address_of "$i")"; then
+        echo "$i $j"
+        return 0
+      fi
+    done
+  done
+  return 1
+}
+pair=$(unlinked_pair) || fail "every pair among nodes 3..$N has an overlay link; nothing to relay"
+read -r a b <<<"$pair"
+ping_ok "$a" "$(vip_of "$b")" 1 || wait_for 20 "node $a pings node $b" ping_ok "$a" "$(vip_of "$b")" 2
+ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 relayed" ||
+  fail "node $a does not reach node $b through the overlay: $(ctl "$a" routes)"
+log "node $a (no overlay link to node $b) reaches it through the overlay:"
+ctl "$a" routes | grep "$(vip_of "$b")/32"
+relay_forwarded() {
+  local i sum=0 v
+  for ((i = 1; i <= N; i++)); do
+    v=$(ctl "$i" counters 2>/dev/null | awk '$2 == "relay_forwarded" {print $3}')
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+forwarded=$(relay_forwarded)
+((forwarded > 0)) || fail "no dataplane forwarded a RELAY datagram"
+log "RELAY datagrams forwarded by dataplanes in between: $forwarded"
+out=$(in_ns "$a" ping -q -c 200 -i 0.02 "$(vip_of "$b")" 2>&1)
+grep -q ' 0% packet loss' <<<"$out" || fail "traffic over the switch lost packets: $out"
+direct() { ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 direct"; }
+wait_for 10 "node $a to use a direct link to node $b" direct
+ctl "$a" links | grep "$(address_of "$b")" | grep -q shortcut || fail "node $a has no shortcut link to node $b"
+log "after 200 pings at 50/s (none lost) node $a reaches node $b directly over a shortcut link:"
+ctl "$a" routes | grep "$(vip_of "$b")/32"
+
 # ---- every pair pings. Each source warms up its pairs in parallel (first packets trigger the
 # lookups), then each pair must answer 2 of 2 echoes.
+# A bare `wait` would also wait for the nodes: wait for these subshells only.
 pairs_ping() { # pairs_ping FIRST LAST: every ordered pair among nodes FIRST..LAST
-  local first=$1 last=$2 i j
+  local first=$1 last=$2 i j jobs=()
   for ((i = first; i <= last; i++)); do
     (
       for ((j = first; j <= last; j++)); do
@@ -72,8 +118,10 @@ pairs_ping() { # pairs_ping FIRST LAST: every ordered pair among nodes FIRST..LA
       done
       wait
     ) &
+    jobs+=($!)
   done
-  wait
+  wait "${jobs[@]}"
+  jobs=()
   rm -f "$WORK/pingfail"
   for ((i = first; i <= last; i++)); do
     (
@@ -86,49 +134,14 @@ pairs_ping() { # pairs_ping FIRST LAST: every ordered pair among nodes FIRST..LA
         ((ok)) || echo "$i->$j" >>"$WORK/pingfail"
       done
     ) &
+    jobs+=($!)
   done
-  wait
+  wait "${jobs[@]}"
   [[ ! -s $WORK/pingfail ]] || fail "pairs without connectivity: $(tr '\n' ' ' <"$WORK/pingfail")"
 }
+
 pairs_ping 1 "$N"
 log "all $((N * (N - 1))) ordered pairs ping"
-
-# ---- a relayed pair gets a direct link once traffic flows
-relayed_pair() {
-  local i j
-  for ((i = 3; i <= N; i++)); do
-    for ((j = 3; j <= N; j++)); do
-      ((i == j)) && continue
-      if ctl "$i" routes | grep -q "^route $(vip_of "$j")/32 .* relayed"; then
-        echo "$i $j"
-        return 0
-      fi
-    done
-  done
-  return 1
-}
-pair=$(relayed_pair) || fail "no relayed pair among nodes 3..$N (every pair linked directly?)"
-read -r a b <<<"$pair"
-log "node $a reaches node $b through the overlay:"
-ctl "$a" routes | grep "$(vip_of "$b")/32"
-relay_forwarded() {
-  local i sum=0 v
-  for ((i = 1; i <= N; i++)); do
-    v=$(ctl "$i" counters 2>/dev/null | awk '$1 == "relay_forwarded" {print $2}')
-    sum=$((sum + ${v:-0}))
-  done
-  echo "$sum"
-}
-before=$(relay_forwarded)
-((before > 0)) || fail "no dataplane forwarded a RELAY datagram"
-log "RELAY datagrams forwarded by dataplanes so far: $before"
-out=$(in_ns "$a" ping -q -c 150 -i 0.02 "$(vip_of "$b")" 2>&1)
-grep -q ' 0% packet loss' <<<"$out" || fail "traffic over the switch lost packets: $out"
-direct() { ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 .* direct"; }
-wait_for 10 "node $a to use a direct link to node $b" direct
-ctl "$a" links | grep -q shortcut || fail "node $a has no shortcut link"
-log "node $a now reaches node $b directly (no packet lost):"
-ctl "$a" routes | grep "$(vip_of "$b")/32"
 
 # ---- both bootstrap peers stop; the rest stays connected
 stop_node 1 || fail "bootstrap node 1 did not stop"

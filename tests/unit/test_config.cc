@@ -349,7 +349,8 @@ TEST(Config, OverlayKeysAndBootstrapList) {
   const ConfigResult r = ParseConfigText(list + MinimalFile() +
                                          "[overlay]\nenabled = false\n"
                                          "address = 00112233445566778899aabbccddeeff00112233\n"
-                                         "shortcut-pps = 50\npeer-idle-s = 30\n");
+                                         "shortcut-pps = 50\npeer-idle-s = 30\n"
+                                         "far-links-per-log2 = 0.5\n");
   ASSERT_TRUE(r.config) << r.error;
   EXPECT_EQ(300u, r.config->bootstrap.size());
   EXPECT_EQ("192.0.2.1:5800", r.config->bootstrap[0].ToString());
@@ -359,6 +360,7 @@ TEST(Config, OverlayKeysAndBootstrapList) {
   EXPECT_EQ(0x33, r.config->overlay_address[19]);
   EXPECT_EQ(50u, r.config->shortcut_pps);
   EXPECT_EQ(30u, r.config->dynamic_peer_idle_s);
+  EXPECT_DOUBLE_EQ(0.5, r.config->far_links_per_log2);
 
   // Flags: --bootstrap is repeatable and replaces the file's list.
   TempFile file("bootstrap = 192.0.2.9:1\n" + MinimalFile());
@@ -378,6 +380,8 @@ TEST(Config, OverlayKeysAndBootstrapList) {
       {MinimalFile() + "[overlay]\naddress = zz112233445566778899aabbccddeeff00112233\n",
        "overlay.address"},
       {MinimalFile() + "[overlay]\nenabled = maybe\n", "overlay.enabled"},
+      {MinimalFile() + "[overlay]\nfar-links-per-log2 = -1\n", "overlay.far-links-per-log2"},
+      {MinimalFile() + "[overlay]\nfar-links-per-log2 = 9\n", "overlay.far-links-per-log2"},
       {MinimalFile() + "[overlay]\nshortcut-pps = 0\n", "overlay.shortcut-pps"},
       {MinimalFile() + "bootstrap = 192.0.2.1:5800\n", "bootstrap"},
   };

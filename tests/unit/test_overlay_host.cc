@@ -213,6 +213,29 @@ TEST(OverlayHost, RoutedHelloReachesTheNamedNode) {
   EXPECT_EQ(from, net.hosts[0]->host->node().address());
 }
 
+TEST(OverlayHost, RoutedHellosReachEveryNodeOfARing) {
+  Net net;
+  net.Add(1, {});
+  net.Add(2, {1});
+  for (uint32_t i = 3; i <= 12; ++i) net.Add(i, {1, 2});
+  net.Run(30'000);
+  std::map<size_t, size_t> got;
+  for (size_t i = 0; i < net.hosts.size(); ++i)
+    net.hosts[i]->host->SetHelloHandler(
+        [&got, i](const overlay::RingAddress&, const Endpoint&, std::span<const uint8_t>) {
+          ++got[i];
+        });
+  const std::vector<uint8_t> hello(128, 0x5a);
+  for (int round = 0; round < 5; ++round) {
+    for (size_t i = 0; i < net.hosts.size(); ++i)
+      for (size_t j = 0; j < net.hosts.size(); ++j)
+        if (i != j) net.hosts[i]->host->SendHello(net.hosts[j]->host->node().address(), hello);
+    net.Run(1'000);
+  }
+  for (size_t j = 0; j < net.hosts.size(); ++j)
+    EXPECT_EQ(got[j], 5 * (net.hosts.size() - 1)) << "node " << j;
+}
+
 TEST(OverlayHost, TableViewFollowsTheLinks) {
   Net net;
   net.Add(1, {});
