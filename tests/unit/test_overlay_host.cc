@@ -221,10 +221,8 @@ TEST(OverlayHost, RoutedHellosReachEveryNodeOfARing) {
   net.Run(30'000);
   std::map<size_t, size_t> got;
   for (size_t i = 0; i < net.hosts.size(); ++i)
-    net.hosts[i]->host->SetHelloHandler(
-        [&got, i](const overlay::RingAddress&, const Endpoint&, std::span<const uint8_t>) {
-          ++got[i];
-        });
+    net.hosts[i]->host->SetHelloHandler([&got, i](const overlay::RingAddress&, const Endpoint&,
+                                                  std::span<const uint8_t>) { ++got[i]; });
   const std::vector<uint8_t> hello(128, 0x5a);
   for (int round = 0; round < 5; ++round) {
     for (size_t i = 0; i < net.hosts.size(); ++i)
