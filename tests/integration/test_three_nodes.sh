@@ -2,7 +2,9 @@
 # Three real nodes in network namespaces: every pair pings through the overlay, iperf3 TCP moves
 # data, a marker sent through the overlay never appears on the underlay veth (but does on the
 # receiver's TAP), and killing one node's control plane leaves traffic flowing; the restarted
-# control plane applies a changed configuration.
+# control plane applies a changed configuration. Static peers only (overlay.enabled = false): with
+# the overlay on, a node removed from the peer list would be found again through the DHT
+# (test_overlay_12.sh covers that mode).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 net_require
@@ -12,7 +14,7 @@ net_init tri
 N=3
 for i in 1 2 3; do
   net_add_host "$i"
-  write_config "$i" $N >/dev/null
+  write_config "$i" $N "[overlay]" "enabled = false" >/dev/null
 done
 # Node 1's supervisor waits 6 s before restarting a dead control plane: the window we test in.
 start_node 1 --restart-delay-ms 6000
