@@ -48,9 +48,29 @@ std::unique_ptr<shm::Generation> GenerationFrom(const shm::TableSpec& spec) {
   return g;
 }
 
+// Records HELLOs PeerSessions sends through the overlay.
+class FakeRelay final : public HelloRelay {
+ public:
+  struct Sent {
+    NodeAddress to;
+    std::vector<uint8_t> bytes;
+  };
+  bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override {
+    sent.push_back({to, {hello.begin(), hello.end()}});
+    return true;
+  }
+  std::vector<Sent> sent;
+};
+
+NodeAddress NodeOf(uint32_t vip) {
+  NodeAddress a{};
+  a.fill(uint8_t(vip));
+  return a;
+}
+
 struct Node {
   Node(FakeClock& clock, uint32_t vip_in, Endpoint ep, std::vector<PeerConfig> peers, uint64_t seed,
-       uint64_t dp, const shm::Generation* inherit = nullptr)
+       uint64_t dp, const shm::Generation* inherit = nullptr, bool learn = false)
       : vip(vip_in),
         endpoint(ep),
         random(seed),
@@ -62,8 +82,11 @@ struct Node {
     o.hello_interval_ms = 1000;
     o.peer_timeout_ms = 5000;
     o.peers = std::move(peers);
+    o.learn_peers = learn;
+    o.learned_idle_ms = 60'000;
     s = std::make_unique<PeerSessions>(o, clock, random, auth, keys, port, counters, inherit);
     s->ObserveDataplaneInstance(dp);
+    s->SetHelloRelay(&relay);
   }
   uint64_t Count(CpCounter c) const { return counters.Get(c); }
   const PeerSessions::PeerStatus StatusOf(uint32_t peer_vip) const {
@@ -80,6 +103,7 @@ struct Node {
   CpCounters counters;
   PskHelloAuthenticator auth;
   PskKeySource keys;
+  FakeRelay relay;
   std::unique_ptr<PeerSessions> s;
 };
 
@@ -628,6 +652,120 @@ TEST_F(PeerSessionsTest, ReconfigureAddsRemovesAndChangesPeers) {
   EXPECT_EQ(EntryFor(spec2, kVipB), nullptr);
   EXPECT_EQ(SessionsFor(spec2, kVipB), 0u);
   EXPECT_EQ(a->s->peer_count(), 1u);
+}
+
+// ---- peers learned through the overlay
+
+// Hands every HELLO queued in `from`'s relay to the node it names, as the overlay would.
+size_t DeliverRelayed(Node& from, std::vector<Node*> nodes) {
+  std::vector<FakeRelay::Sent> out;
+  out.swap(from.relay.sent);
+  const NodeAddress source = NodeOf(from.vip);
+  for (const auto& d : out)
+    for (Node* to : nodes)
+      if (to != &from && d.to == NodeOf(to->vip))
+        to->s->OnControlDatagram(from.endpoint, d.bytes, &source);
+  return out.size();
+}
+
+void SettleAll(std::vector<Node*> nodes) {
+  for (int round = 0; round < 20; ++round) {
+    size_t n = 0;
+    for (Node* x : nodes) n += Deliver(*x, nodes) + DeliverRelayed(*x, nodes);
+    if (n == 0) return;
+  }
+  ADD_FAILURE() << "exchange did not settle";
+}
+
+TEST_F(PeerSessionsTest, LearnedDirectPeerHandshakesAndTheOtherSideLearnsIt) {
+  Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, /*learn=*/true);
+  Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, /*learn=*/true);
+  ASSERT_TRUE(a.s->AddLearnedPeer(kVipB, NodeOf(kVipB), kEpB, /*relayed=*/false));
+  EXPECT_FALSE(a.s->AddLearnedPeer(kVipB, NodeOf(kVipB), kEpB, false));  // already known
+  EXPECT_FALSE(a.s->AddLearnedPeer(kVipA, NodeOf(kVipA), kEpA, false));  // ourselves
+  a.s->Tick();
+  SettleAll({&a, &b});
+  EXPECT_TRUE(TxOpensAtPeer(a, b));
+  EXPECT_TRUE(TxOpensAtPeer(b, a));
+  EXPECT_TRUE(a.StatusOf(kVipB).learned);
+  EXPECT_TRUE(b.StatusOf(kVipA).learned);  // from A's authenticated HELLO
+  EXPECT_FALSE(b.StatusOf(kVipA).relayed);
+  EXPECT_TRUE(SameEp(b.StatusOf(kVipA).endpoint, kEpA));
+  EXPECT_EQ(a.Count(CpCounter::peers_learned), 1u);
+  EXPECT_EQ(b.Count(CpCounter::peers_learned), 1u);
+  EXPECT_TRUE(a.relay.sent.empty());
+}
+
+TEST_F(PeerSessionsTest, RelayedPeerHandshakesThroughTheOverlayThenSwitchesToDirect) {
+  Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, true);
+  Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, true);
+  ASSERT_TRUE(a.s->AddLearnedPeer(kVipB, NodeOf(kVipB), kEpB, /*relayed=*/true));
+  a.s->Tick();
+  EXPECT_TRUE(a.port.sent.empty());  // nothing goes to B's endpoint directly
+  ASSERT_EQ(a.relay.sent.size(), 1u);
+  EXPECT_EQ(a.relay.sent[0].to, NodeOf(kVipB));
+  SettleAll({&a, &b});
+  EXPECT_TRUE(TxOpensAtPeer(a, b));
+  EXPECT_TRUE(TxOpensAtPeer(b, a));
+  // B learned A on the path the HELLO took: relayed to A's node.
+  EXPECT_TRUE(b.StatusOf(kVipA).relayed);
+  EXPECT_EQ(b.StatusOf(kVipA).node, NodeOf(kVipA));
+  EXPECT_EQ(b.Count(CpCounter::hello_via_overlay), b.Count(CpCounter::hello_received));
+  const shm::TableSpec relayed_spec = a.s->BuildSpec();
+  const shm::PeerEntry* e = EntryFor(relayed_spec, kVipB);
+  ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(e->flags & shm::kPeerRelayed);
+  EXPECT_EQ(0, std::memcmp(e->relay_dst, NodeOf(kVipB).data(), 20));
+  const uint64_t key_id = e->tx_key_id;
+
+  // A shortcut link came up: the path changes, the keys do not (no packet is lost).
+  a.s->SetPath(kVipB, false, kEpB);
+  b.s->SetPath(kVipA, false, kEpA);
+  const shm::TableSpec direct_spec = a.s->BuildSpec();
+  e = EntryFor(direct_spec, kVipB);
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->flags & shm::kPeerRelayed);
+  EXPECT_EQ(e->tx_key_id, key_id);
+  EXPECT_EQ(e->underlay_port, kEpB.port);
+  EXPECT_TRUE(TxOpensAtPeer(a, b));
+  EXPECT_EQ(a.Count(CpCounter::path_changes), 1u);
+  // From now on HELLOs go to the endpoint.
+  clock_.AdvanceMs(1000);
+  a.s->Tick();
+  EXPECT_TRUE(a.relay.sent.empty());
+  EXPECT_FALSE(a.port.sent.empty());
+  RunFor(clock_, {&a, &b}, 3000);
+  EXPECT_TRUE(a.StatusOf(kVipB).up);
+  EXPECT_TRUE(TxOpensAtPeer(b, a));
+}
+
+TEST_F(PeerSessionsTest, UnusedLearnedPeersAreForgottenStaticOnesAndUsedOnesStay) {
+  Node a(clock_, kVipA, kEpA, {{kVipC, kEpC}}, 1, kDpA, nullptr, true);
+  // B does not learn A back, so B's HELLOs cannot teach A about B again once A forgot it.
+  Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, false);
+  ASSERT_TRUE(a.s->AddLearnedPeer(kVipB, NodeOf(kVipB), kEpB, false));
+  RunFor(clock_, {&a, &b}, 30'000);
+  a.s->MarkUsed(kVipB);
+  RunFor(clock_, {&a, &b}, 40'000);  // 40 s since the last use: kept (idle limit 60 s)
+  EXPECT_EQ(a.s->peer_count(), 2u);
+  // A reload that does not list it keeps a learned peer.
+  a.s->Reconfigure({{kVipC, kEpC}}, 1000, 5000);
+  EXPECT_EQ(a.s->peer_count(), 2u);
+  RunFor(clock_, {&a, &b}, 25'000);  // 65 s unused
+  EXPECT_EQ(a.s->peer_count(), 1u);  // only the static peer C is left
+  EXPECT_EQ(a.Count(CpCounter::peers_forgotten), 1u);
+  EXPECT_TRUE(EntryFor(a.s->BuildSpec(), kVipB) == nullptr);
+}
+
+TEST_F(PeerSessionsTest, WithoutLearningStrangersStayStrangers) {
+  Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, /*learn=*/false);
+  Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, true);
+  EXPECT_FALSE(a.s->AddLearnedPeer(kVipB, NodeOf(kVipB), kEpB, false));
+  ASSERT_TRUE(b.s->AddLearnedPeer(kVipA, NodeOf(kVipA), kEpA, false));
+  b.s->Tick();
+  SettleAll({&a, &b});
+  EXPECT_EQ(a.s->peer_count(), 0u);
+  EXPECT_GT(a.Count(CpCounter::hello_unknown_peer), 0u);
 }
 
 TEST(ReceiverIndexAllocator, NeverHandsOutAnIndexInUse) {
