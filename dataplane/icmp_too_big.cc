@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/checksum.h"
+#include "shared/checksum.h"
 #include "shared/wire.h"
 
 namespace ipop::dp {

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/checksum.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/tcp_frame.h"
 #include "dataplane/vnet.h"
+#include "shared/checksum.h"
 #include "shared/ether.h"
 #include "shared/wire.h"
 

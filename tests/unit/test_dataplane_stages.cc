@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/arp_fallback.h"
-#include "dataplane/checksum.h"
 #include "dataplane/crypto_state.h"
 #include "dataplane/inbound.h"
 #include "dataplane/outbound.h"
@@ -23,6 +22,7 @@
 #include "dataplane/tap_offload.h"
 #include "dataplane/vnet.h"
 #include "shared/aead.h"
+#include "shared/checksum.h"
 #include "shared/ether.h"
 #include "shared/shm_region.h"
 #include "shared/table.h"

@@ -9,10 +9,10 @@
 
 #include <gtest/gtest.h>
 
-#include "dataplane/checksum.h"
 #include "dataplane/packet.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/vnet.h"
+#include "shared/checksum.h"
 #include "shared/ether.h"
 #include "shared/wire.h"
 

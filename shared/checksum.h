@@ -1,5 +1,6 @@
-// Internet checksum (RFC 1071) for the offload stages: TCP segments cut from a TSO super-frame
-// and coalesced super-frames need their IPv4 / TCP checksums rebuilt in software.
+// Internet checksum (RFC 1071): the dataplane's offload stages (TCP segments cut from a TSO
+// super-frame and coalesced super-frames) and the control plane's DHCP/DNS replies build headers
+// with it.
 //
 // Sums are accumulated over raw memory in native byte order (RFC 1071 section 2(B): the sum is
 // byte-order independent), so the folded result is stored back with memcpy, never with htons,
@@ -10,7 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace ipop::dp {
+namespace ipop {
 
 // Adds `len` bytes at `p` to a running one's-complement sum (64-bit accumulator, fold later).
 // `p` must start at an even offset of the checksummed range (every caller sums whole headers /
@@ -75,4 +76,4 @@ inline void RefreshIpv4Checksum(uint8_t* ip, size_t header_length) {
   StoreChecksum(ip + 10, ChecksumAdd(0, ip, header_length));
 }
 
-}  // namespace ipop::dp
+}  // namespace ipop
