@@ -47,8 +47,10 @@ struct OverlayHostOptions {
   overlay::OverlayOptions overlay;
   DhtServiceOptions dht;
   DhtRateLimit source_limit{400, 800, 4096};  // overlay datagrams per underlay source
-  uint32_t directory_ttl_ms = 180'000;
-  uint64_t directory_refresh_ns = 60'000'000'000ull;
+  // Refreshed well inside the TTL: a record whose replicas left together (two ring neighbours
+  // stopped at once) is back on the new replica set within one refresh period.
+  uint32_t directory_ttl_ms = 90'000;
+  uint64_t directory_refresh_ns = 20'000'000'000ull;
   uint64_t resolve_cache_ns = 30'000'000'000ull;
   uint64_t resolve_negative_ns = 2'000'000'000ull;
 
