@@ -15,7 +15,7 @@ ClientKey KeyOf(const dhcp::Message& m) {
   ClientKey k;
   std::memcpy(k.mac.data(), m.chaddr, k.mac.size());
   k.client_id_length = uint8_t(std::min(m.client_id.size(), k.client_id.size()));
-  std::memcpy(k.client_id.data(), m.client_id.data(), k.client_id_length);
+  std::copy_n(m.client_id.begin(), k.client_id_length, k.client_id.begin());
   return k;
 }
 
