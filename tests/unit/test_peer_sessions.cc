@@ -757,6 +757,30 @@ TEST_F(PeerSessionsTest, UnusedLearnedPeersAreForgottenStaticOnesAndUsedOnesStay
   EXPECT_TRUE(EntryFor(a.s->BuildSpec(), kVipB) == nullptr);
 }
 
+TEST_F(PeerSessionsTest, RestartedControlPlaneInheritsLearnedPeers) {
+  Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, true);
+  Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, true);
+  Node c(clock_, kVipC, kEpC, {}, 3, kDpB + 1, nullptr, true);
+  ASSERT_TRUE(a.s->AddLearnedPeer(kVipB, NodeOf(kVipB), kEpB, /*relayed=*/false));
+  ASSERT_TRUE(a.s->AddLearnedPeer(kVipC, NodeOf(kVipC), kEpC, /*relayed=*/true));
+  a.s->Tick();
+  SettleAll({&a, &b, &c});
+  ASSERT_TRUE(TxOpensAtPeer(a, b));
+  ASSERT_TRUE(TxOpensAtPeer(a, c));
+  const auto g = GenerationFrom(a.s->BuildSpec());
+  Node a2(clock_, kVipA, kEpA, {}, 9, kDpA, g.get(), true);
+  EXPECT_EQ(a2.Count(CpCounter::inherited_peers), 2u);
+  EXPECT_TRUE(a2.StatusOf(kVipB).learned);
+  EXPECT_FALSE(a2.StatusOf(kVipB).relayed);
+  EXPECT_TRUE(a2.StatusOf(kVipC).relayed);
+  EXPECT_EQ(a2.StatusOf(kVipC).node, NodeOf(kVipC));
+  EXPECT_TRUE(TxOpensAtPeer(a2, b));  // inherited keys keep traffic flowing
+  EXPECT_TRUE(TxOpensAtPeer(a2, c));
+  // Without learning, the same generation's learned peers are not adopted.
+  Node a3(clock_, kVipA, kEpA, {}, 10, kDpA, g.get(), false);
+  EXPECT_EQ(a3.s->peer_count(), 0u);
+}
+
 TEST_F(PeerSessionsTest, WithoutLearningStrangersStayStrangers) {
   Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, /*learn=*/false);
   Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, true);
