@@ -93,6 +93,22 @@ struct DhcpCounters {
   // types from a client, RELEASE/DECLINE naming another server or no address.
   uint64_t ignored = 0;
   uint64_t reply_failed = 0;  // building or writing the reply to the TAP failed
+
+  // Every counter as (name, value), e.g. dhcp_requests_discover, dhcp_malformed_bad_cookie, for
+  // the management API. Not for the packet path: it builds strings.
+  template <class Fn>
+  void ForEach(Fn&& fn) const {
+    for (size_t t = 1; t < dhcp::kMessageTypeCount; ++t)
+      fn(std::string("dhcp_requests_") + dhcp::MessageTypeName(dhcp::MessageType(t)), requests[t]);
+    fn(std::string("dhcp_offers"), offers);
+    fn(std::string("dhcp_acks"), acks);
+    fn(std::string("dhcp_naks"), naks);
+    for (size_t e = 1; e < dhcp::kParseErrorCount; ++e)
+      fn(std::string("dhcp_malformed_") + dhcp::ParseErrorName(dhcp::ParseError(e)), malformed[e]);
+    fn(std::string("dhcp_lease_pending"), lease_pending);
+    fn(std::string("dhcp_ignored"), ignored);
+    fn(std::string("dhcp_reply_failed"), reply_failed);
+  }
 };
 
 class DhcpServer {

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "shared/byte_order.h"
@@ -348,6 +350,17 @@ TEST_F(DhcpServerTest, MalformedAndStrayMessagesCounted) {
   EXPECT_EQ(c.ignored, 3u);
   EXPECT_TRUE(port.frames.empty());
   EXPECT_EQ(c.offers + c.acks + c.naks, 0u);
+}
+
+TEST_F(DhcpServerTest, CountersExportedByName) {
+  ASSERT_TRUE(server.OnTapFrame(Frame({})));
+  std::map<std::string, uint64_t> named;
+  server.counters().ForEach([&](const std::string& name, uint64_t v) { named[name] = v; });
+  EXPECT_EQ(named.size(), 8u + 3 + 8 + 3);
+  EXPECT_EQ(named.at("dhcp_requests_discover"), 1u);
+  EXPECT_EQ(named.at("dhcp_offers"), 1u);
+  EXPECT_EQ(named.at("dhcp_malformed_bad_cookie"), 0u);
+  EXPECT_EQ(named.at("dhcp_lease_pending"), 0u);
 }
 
 class PendingSource final : public LeaseSource {
