@@ -17,6 +17,7 @@ uint32_t MaskOf(uint8_t length) {
 void ArpResponder::SetTable(const shm::TableSpec& spec) {
   local_vip_ = spec.local_vip;
   local_prefix_len_ = spec.local_prefix_len;
+  service_ip_ = spec.service_ip;
   std::memcpy(mac_, spec.gateway_mac, sizeof(mac_));
   hosts_.clear();
   prefixes_.clear();
@@ -32,6 +33,7 @@ void ArpResponder::SetTable(const shm::TableSpec& spec) {
 
 bool ArpResponder::Answers(uint32_t ip) const {
   if (ip == local_vip_ || ip == 0) return false;
+  if (ip == service_ip_) return true;  // the node's DHCP/DNS/router address
   if (std::binary_search(hosts_.begin(), hosts_.end(), ip)) return true;
   for (const auto& [prefix, length] : prefixes_)
     if ((ip & MaskOf(length)) == prefix) return true;

@@ -33,6 +33,7 @@ class ArpResponder {
   std::function<void(uint32_t ip)> miss_;
   uint32_t local_vip_ = 0;
   uint32_t local_prefix_len_ = 32;
+  uint32_t service_ip_ = 0;
   uint8_t mac_[6] = {};
   std::vector<uint32_t> hosts_;                         // sorted /32 peer VIPs
   std::vector<std::pair<uint32_t, uint8_t>> prefixes_;  // (masked prefix, length < 32)

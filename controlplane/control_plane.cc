@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -44,6 +45,9 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.cipher != b.cipher) return "network.cipher";
   if (a.network != b.network) return "network.name";
   if (a.secret != b.secret) return "network.secret";
+  if (a.service_ip != b.service_ip) return "network.service-ip";
+  if (a.dns_suffix != b.dns_suffix) return "network.dns-suffix";
+  if (a.dhcp != b.dhcp) return "node.dhcp";
   if (a.overlay != b.overlay) return "overlay.enabled";
   if (a.overlay_address_set != b.overlay_address_set || a.overlay_address != b.overlay_address)
     return "overlay.address";
@@ -143,7 +147,11 @@ bool ControlPlane::Init(std::string* error) {
   seen_dp_instance_ = hdr.dp_instance.load(std::memory_order_acquire);
   sessions_->ObserveDataplaneInstance(seen_dp_instance_);
   arp_ = std::make_unique<ArpResponder>(*port_, counters_);
-  arp_->SetTable(sessions_->BuildSpec());
+  {
+    shm::TableSpec initial = sessions_->BuildSpec();
+    initial.service_ip = cfg_.service_ip;
+    arp_->SetTable(initial);
+  }
   if (cfg_.overlay) {
     // Overlay messages get their own key: "\n" cannot occur in a network name, so this label
     // never collides with the HELLO key of any network.
@@ -160,6 +168,36 @@ bool ControlPlane::Init(std::string* error) {
     });
     arp_->SetMissHandler([this](uint32_t vip) { OnArpMiss(vip); });
     overlay_->Start();
+  }
+  if (cfg_.service_ip != 0) {
+    const shm::TableSpec base = sessions_->BuildSpec();
+    if (cfg_.dhcp) {
+      DhcpOptions d;
+      d.server_ip = cfg_.service_ip;
+      d.prefix_len = uint8_t(cfg_.prefix_len);
+      d.dns_ip = cfg_.service_ip;
+      d.domain = cfg_.network + "." + cfg_.dns_suffix;
+      d.mtu = uint16_t(cfg_.mtu);
+      d.lease_s = 3600;
+      std::copy(std::begin(base.gateway_mac), std::end(base.gateway_mac), d.gateway_mac.begin());
+      lease_ = std::make_unique<FixedLeaseSource>(cfg_.vip, d.lease_s);
+      dhcp_ = std::make_unique<DhcpServer>(*port_, *lease_, d);
+    }
+    DnsOptions n;
+    n.responder_ip = cfg_.service_ip;
+    std::memcpy(n.gateway_mac, base.gateway_mac, sizeof(n.gateway_mac));
+    n.suffix = cfg_.dns_suffix;
+    n.network = cfg_.network;
+    for (char& ch : n.network) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    n.range_base = cfg_.vip & (cfg_.prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - cfg_.prefix_len));
+    n.range_prefix_len = uint8_t(std::max<uint32_t>(8, std::min<uint32_t>(cfg_.prefix_len, 32)));
+    n.range_base &= ~uint32_t{0} << (32 - n.range_prefix_len);
+    const std::string why = ValidateDnsOptions(n);
+    if (why.empty()) {
+      dns_ = std::make_unique<DnsResponder>(*port_, clock_, overlay_.get(), n);
+    } else {
+      IPOP_LOG_WARN("DNS responder disabled: %s", why.c_str());
+    }
   }
 
   mgmt_ = MgmtServer::Listen(
@@ -235,6 +273,8 @@ bool ControlPlane::DrainPuntRings() {
           break;
         }
         case shm::PuntKind::kTapFrame:
+          if (dhcp_ && dhcp_->OnTapFrame(e.payload)) break;
+          if (dns_ && dns_->OnTapFrame(e.payload)) break;
           arp_->OnTapFrame(e.payload);
           break;
         default:
@@ -269,6 +309,7 @@ void ControlPlane::Iterate() {
   }
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
+  if (dns_) dns_->Poll();
   if (overlay_) {
     overlay_->Tick();
     if (clock_.NowNs() >= next_path_update_ns_) {
@@ -285,6 +326,7 @@ void ControlPlane::PublishIfChanged() {
   const uint64_t overlay_version = overlay_ ? overlay_->table_version() : 0;
   if (!sessions_->spec_changed() && overlay_version == published_overlay_version_) return;
   shm::TableSpec spec = sessions_->BuildSpec();
+  spec.service_ip = cfg_.service_ip;
   if (overlay_) overlay_->FillTable(&spec);
   arp_->SetTable(spec);
   std::string err;
@@ -628,6 +670,16 @@ std::string ControlPlane::CountersText() const {
   }
   std::string text = FormatCounters(drops, stats, counters_);
   if (overlay_) text += overlay_->CountersText();
+  if (dhcp_)
+    dhcp_->counters().ForEach([&](const std::string& name, uint64_t v) {
+      if (v != 0) text += name + " " + std::to_string(v) + "\n";
+    });
+  if (dns_) {
+    const DnsCounters& d = dns_->counters();
+    text += "dns_queries " + std::to_string(d.queries) + "\n";
+    text += "dns_nxdomain " + std::to_string(d.nxdomain) + "\n";
+    text += "dns_refused " + std::to_string(d.refused) + "\n";
+  }
   return text;
 }
 

@@ -19,6 +19,8 @@
 #include "controlplane/arp_responder.h"
 #include "controlplane/clock.h"
 #include "controlplane/cp_counters.h"
+#include "controlplane/dhcp_server.h"
+#include "controlplane/dns_responder.h"
 #include "controlplane/hello_authenticator.h"
 #include "controlplane/key_derivation.h"
 #include "controlplane/log.h"
@@ -95,6 +97,11 @@ class ControlPlane {
   std::unique_ptr<ArpResponder> arp_;
   std::unique_ptr<PskHelloAuthenticator> overlay_auth_;
   std::unique_ptr<OverlayHost> overlay_;  // null with overlay.enabled = false
+  // The node's services on the TAP (network.service-ip): DHCP hands the host node.vip, DNS
+  // answers C-names and (with the overlay) names nodes registered.
+  std::unique_ptr<FixedLeaseSource> lease_;
+  std::unique_ptr<DhcpServer> dhcp_;
+  std::unique_ptr<DnsResponder> dns_;
   uint64_t published_overlay_version_ = 0;
   uint64_t next_path_update_ns_ = 0;
   static constexpr uint64_t kPathIntervalNs = 500'000'000;

@@ -1,10 +1,12 @@
 #include "controlplane/overlay_host.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "controlplane/local_address.h"
 #include "controlplane/overlay/messages.h"
+#include "shared/byte_order.h"
 
 namespace ipop::cp {
 namespace {
@@ -91,6 +93,10 @@ OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
   o.listen = cfg.listen;
   o.network = cfg.network;
   o.vip = cfg.vip;
+  if (cfg.service_ip != 0) {
+    o.dns_name = cfg.name + "." + cfg.network + "." + cfg.dns_suffix;
+    for (char& ch : o.dns_name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  }
   o.overlay.bootstrap = cfg.bootstrap;
   o.overlay.far_links_per_log2 = cfg.far_links_per_log2;
   // Without a bootstrap list the static peers are the obvious way in.
@@ -209,6 +215,9 @@ void OverlayHost::Tick() {
   if (now >= dht_->next_wake_ns()) dht_->Tick();
   if (options_.vip != 0 && node_->joined() && !directory_in_flight_ && now >= next_directory_ns_)
     PublishDirectory();
+  if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
+      now >= next_name_ns_)
+    PublishName();
   UpdateTableVersion();
 }
 
@@ -239,6 +248,46 @@ void OverlayHost::PublishDirectory() {
                    ++counters_.directory_failures;
                  }
                });
+}
+
+void OverlayHost::PublishName() {
+  name_in_flight_ = true;
+  uint8_t value[4];
+  StoreBe32(value, options_.vip);
+  dht_->Create(DnsNameKey(options_.dns_name), value, options_.directory_ttl_ms,
+               [this](const DhtResult& res) {
+                 name_in_flight_ = false;
+                 const uint64_t now = clock_.NowNs();
+                 if (res.outcome == DhtOutcome::kOk) {
+                   if (counters_.names_published++ == 0)
+                     IPOP_LOG_INFO("overlay: name %s registered", options_.dns_name.c_str());
+                   next_name_ns_ = now + options_.directory_refresh_ns;
+                   return;
+                 }
+                 next_name_ns_ = now + kDirectoryRetryNs;
+                 if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
+                   ++counters_.name_conflicts;
+                   IPOP_LOG_ERROR(
+                       "overlay: DNS name %s is registered by another node; rename "
+                       "node.name (retrying every 5 s)",
+                       options_.dns_name.c_str());
+                 }
+               });
+}
+
+void OverlayHost::Lookup(const std::string& name,
+                         std::function<void(std::optional<uint32_t> ipv4)> done) {
+  ++counters_.name_lookups;
+  dht_->Get(DnsNameKey(name), [this, done = std::move(done)](const DhtResult& res) {
+    for (const DhtRecord& rec : res.values) {
+      if (rec.value.size() == 4) {
+        done(LoadBe32(rec.value.data()));
+        return;
+      }
+    }
+    ++counters_.name_misses;
+    done(std::nullopt);
+  });
 }
 
 void OverlayHost::Resolve(uint32_t vip, ResolveFn done) {
@@ -411,6 +460,10 @@ std::string OverlayHost::CountersText() const {
   put("hello_routed_received", c.hello_routed_received);
   put("directory_published", c.directory_published);
   put("directory_conflicts", c.directory_conflicts);
+  put("names_published", c.names_published);
+  put("name_conflicts", c.name_conflicts);
+  put("name_lookups", c.name_lookups);
+  put("name_misses", c.name_misses);
   put("resolves", c.resolves);
   put("resolve_misses", c.resolve_misses);
   put("dht_requests", d.requests);
@@ -422,6 +475,10 @@ std::string OverlayHost::CountersText() const {
 
 DhtKey VipDirectoryKey(const std::string& network, uint32_t vip) {
   return HashDhtKey("vip:" + network + ":" + FormatIpv4(vip));
+}
+
+DhtKey DnsNameKey(const std::string& full_name) {
+  return HashDhtKey("name:" + full_name);
 }
 
 DhtKey OperatorKey(const std::string& network, const std::string& name) {

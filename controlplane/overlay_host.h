@@ -25,6 +25,7 @@
 #include "controlplane/clock.h"
 #include "controlplane/dht/dht_rate_limiter.h"
 #include "controlplane/dht/dht_service.h"
+#include "controlplane/dns_responder.h"
 #include "controlplane/hello_authenticator.h"
 #include "controlplane/hello_relay.h"
 #include "controlplane/log.h"
@@ -43,7 +44,8 @@ struct OverlayHostOptions {
   overlay::RingAddress address;
   Endpoint listen;  // node.listen; a wildcard address is replaced once a route is known
   std::string network;
-  uint32_t vip = 0;  // 0: nothing to publish in the directory
+  uint32_t vip = 0;      // 0: nothing to publish in the directory
+  std::string dns_name;  // registered as <name> -> vip (lower case, full name); empty: none
   overlay::OverlayOptions overlay;
   DhtServiceOptions dht;
   DhtRateLimit source_limit{400, 800, 4096};  // overlay datagrams per underlay source
@@ -64,6 +66,7 @@ struct OverlayHostCounters {
   uint64_t sent = 0, send_failed = 0, sign_failed = 0;
   uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
   uint64_t directory_published = 0, directory_conflicts = 0, directory_failures = 0;
+  uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
   uint64_t resolves = 0, resolve_hits = 0, resolve_misses = 0, resolve_bad_records = 0;
 };
 
@@ -73,7 +76,7 @@ struct VipLocation {
   Endpoint endpoint;
 };
 
-class OverlayHost final : public HelloRelay {
+class OverlayHost final : public HelloRelay, public NameSource {
  public:
   // A HELLO that arrived through the overlay from node `source` (whose endpoint it reported).
   using HelloFn =
@@ -100,6 +103,9 @@ class OverlayHost final : public HelloRelay {
   bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override;
   // Looks `vip` up in the directory (cached; one lookup per VIP in flight). `done` runs later.
   void Resolve(uint32_t vip, ResolveFn done);
+  // DNS names registered by nodes (`dns_name`): name -> VIP through the DHT.
+  void Lookup(const std::string& name,
+              std::function<void(std::optional<uint32_t> ipv4)> done) override;
 
   // Operator DHT access (ipopctl dht ...): names are hashed within this network's namespace.
   void DhtPut(const std::string& name, std::span<const uint8_t> value, uint32_t ttl_ms,
@@ -132,6 +138,7 @@ class OverlayHost final : public HelloRelay {
   };
 
   void PublishDirectory();
+  void PublishName();
   void LearnSelfEndpoint(const Endpoint& toward);
   void OnRouted(const overlay::Routed& r);
   void UpdateTableVersion();
@@ -149,6 +156,8 @@ class OverlayHost final : public HelloRelay {
   bool started_ = false;
   uint64_t next_directory_ns_ = 0;
   bool directory_in_flight_ = false;
+  bool name_in_flight_ = false;
+  uint64_t next_name_ns_ = 0;
   std::map<uint32_t, PendingResolve> resolving_;
   std::map<uint32_t, CachedLocation> resolved_;
   uint64_t table_version_ = 1;
@@ -159,6 +168,7 @@ class OverlayHost final : public HelloRelay {
 // DHT names of the directory and of operator values (exposed for tests).
 DhtKey VipDirectoryKey(const std::string& network, uint32_t vip);
 DhtKey OperatorKey(const std::string& network, const std::string& name);
+DhtKey DnsNameKey(const std::string& full_name);
 // Directory record value: node address (20) then endpoint (18).
 std::vector<uint8_t> EncodeVipLocation(const VipLocation& where);
 std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value);

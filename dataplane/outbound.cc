@@ -45,6 +45,21 @@ void RejectTooBig(Packet& p, const OutboundContext& ctx) {
 
 }  // namespace
 
+namespace {
+
+// DHCP (UDP to port 67, usually broadcast) and DNS to the node's service address are answered by
+// the control plane. Checksums were completed when the TAP read was split (tso_split.cc).
+bool IsServiceRequest(std::span<const uint8_t> ip_packet, const ether::Ipv4View& ip,
+                      uint32_t service_ip) {
+  constexpr uint8_t kUdp = 17;
+  if (service_ip == 0 || ip.protocol != kUdp || ip.total_length < uint32_t(ip.header_length) + 8)
+    return false;
+  const uint16_t dst_port = ether::LoadBe16(ip_packet.data() + ip.header_length + 2);
+  return dst_port == 67 || (dst_port == 53 && ip.dst == service_ip);
+}
+
+}  // namespace
+
 size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
   const shm::GenerationHeader& hdr = ctx.generation->hdr;
   const uint32_t directed_broadcast = ether::DirectedBroadcast(hdr.local_vip, hdr.local_prefix_len);
@@ -74,6 +89,10 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
       } else {
         Drop(p, DropReason::tap_bad_ipv4, Drops(ctx));
       }
+      continue;
+    }
+    if (IsServiceRequest(eth.payload, ip, hdr.service_ip)) [[unlikely]] {
+      p.verdict = Verdict::kPunt;  // the node's DHCP server / DNS responder
       continue;
     }
     if (ether::IsMulticastOrLimitedBroadcast(ip.dst) || ip.dst == directed_broadcast) [[unlikely]] {

@@ -51,6 +51,11 @@ constexpr KeySpec kKeys[] = {
     {"network.secret", "network key, 64 hex characters (this or network.secret-file required)"},
     {"network.secret-file", "file holding the 64-hex-character network key"},
     {"network.cipher", "aes-256-gcm|chacha20-poly1305 (default aes-256-gcm)"},
+    {"network.service-ip",
+     "the node's DHCP/DNS/router address on the TAP, inside node.vip's subnet (default: its "
+     "last host address)"},
+    {"network.dns-suffix", "DNS zone of C-names and node names (default ipop)"},
+    {"node.dhcp", "answer DHCP on the TAP with node.vip, true|false (default true)"},
     {"network.crypto-backend",
      "AES-256-GCM implementation in the dataplane, auto|openssl|ipsec-mb (default auto)"},
     {"network.hello-interval-ms", "HELLO period, 10..60000 (default 1000)"},
@@ -329,6 +334,33 @@ void ParseOverlay(const Values& v, NodeConfig& c) {
                           std::to_string(kMaxBootstrap));
 }
 
+void ParseServices(const Values& v, NodeConfig& c) {
+  ParseBool("node.dhcp", v.Get("node.dhcp"), c.dhcp);
+  const uint32_t host_mask = c.prefix_len >= 32 ? 0 : ~uint32_t{0} >> c.prefix_len;
+  const uint32_t net = c.vip & ~host_mask;
+  if (c.prefix_len <= 30) {
+    c.service_ip = (net | host_mask) - 1;  // last host address
+    if (c.service_ip == c.vip) c.service_ip -= 1;
+  }
+  if (const auto* s = v.Get("network.service-ip")) {
+    const auto ip = ParseIpv4(*s);
+    if (!ip) Fail("network.service-ip", "'" + *s + "' is not an IPv4 address");
+    if (c.prefix_len > 30 || (*ip & ~host_mask) != net || *ip == net || *ip == (net | host_mask))
+      Fail("network.service-ip", "'" + *s + "' is not a host address of node.vip's subnet");
+    if (*ip == c.vip) Fail("network.service-ip", "'" + *s + "' is node.vip itself");
+    c.service_ip = *ip;
+  }
+  if (const auto* s = v.Get("network.dns-suffix")) {
+    if (s->empty() || s->size() > 64 || s->front() == '.' || s->back() == '.' ||
+        s->find("..") != std::string::npos)
+      Fail("network.dns-suffix", "'" + *s + "' is not a DNS name such as ipop or vpn.example");
+    for (char ch : *s)
+      if (!IsNameChar(ch) && ch != '.')
+        Fail("network.dns-suffix", "'" + *s + "' contains an invalid character");
+    c.dns_suffix = *s;
+  }
+}
+
 NodeConfig Validate(const po::variables_map& vm) {
   const Values v(vm);
   NodeConfig c;
@@ -418,6 +450,7 @@ NodeConfig Validate(const po::variables_map& vm) {
 
   ParsePeers(v.List("peer"), c);
   ParseOverlay(v, c);
+  ParseServices(v, c);
   return c;
 }
 

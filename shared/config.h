@@ -43,8 +43,13 @@ struct NodeConfig {
   // network.crypto-backend: auto | openssl | ipsec-mb (dataplane only; auto = ipsec-mb when
   // built in and its self-test passes, else openssl)
   CryptoBackend crypto_backend = CryptoBackend::kAuto;
-  std::string network;                // network.name (required)
-  std::array<uint8_t, 32> secret{};   // network.secret (64 hex) or network.secret-file
+  std::string network;               // network.name (required)
+  std::array<uint8_t, 32> secret{};  // network.secret (64 hex) or network.secret-file
+  // network.service-ip: the node's own address on the TAP for DHCP, DNS and as the router the
+  // host is told about; default the last host address of node.vip's subnet; 0 = none (/31, /32)
+  uint32_t service_ip = 0;
+  std::string dns_suffix = "ipop";    // network.dns-suffix: zone of C-names and node names
+  bool dhcp = true;                   // node.dhcp: answer DHCP on the TAP with node.vip
   uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
   uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
   std::vector<PeerConfig> peers;      // peer = "VIP HOST:PORT", repeatable

@@ -124,7 +124,9 @@ struct GenerationHeader {
   uint8_t reserved[2];
   uint32_t n_links;               // links[0, n_links) may be valid
   uint8_t self_ring[kRingBytes];  // this node's ring address: RELAY datagrams for it are opened
-  uint8_t reserved2[4];
+  // The node's own service address on the TAP (DHCP server, DNS, gateway), host order; 0: none.
+  // The dataplane punts DNS queries to it and DHCP requests to the control plane.
+  uint32_t service_ip;
 };
 static_assert(sizeof(GenerationHeader) == 64);
 

@@ -223,6 +223,7 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   std::copy(routes.prefixes.begin(), routes.prefixes.end(), g.prefixes);
   g.hdr.n_links = uint32_t(spec.links.size());
   std::copy(spec.self_ring.begin(), spec.self_ring.end(), g.hdr.self_ring);
+  g.hdr.service_ip = spec.service_ip;
   std::fill(std::begin(g.links), std::end(g.links), LinkEntry{});
   std::copy(spec.links.begin(), spec.links.end(), g.links);
   g.hdr.seq = seq;

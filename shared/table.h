@@ -32,6 +32,7 @@ struct TableSpec {
   std::vector<SessionSpec> sessions;
   std::vector<RouteSpec> routes;
   std::array<uint8_t, kRingBytes> self_ring{};  // this node's overlay ring address
+  uint32_t service_ip = 0;                      // DHCP/DNS/gateway address on the TAP; 0: none
   std::vector<LinkEntry> links;                 // overlay links, at most kMaxLinks
 };
 

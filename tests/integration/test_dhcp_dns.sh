@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The node's own services on the TAP (issue 4, first step): the host behind each node gets its
+# address from the node by DHCP (busybox udhcpc on two nodes, ISC dhclient on the third; the
+# node does not set the address itself), and resolves C-names, reverse names and the names nodes
+# register in the DHT with dig against the node's DNS responder; traffic then flows by name.
+source "$(dirname "$0")/lib.sh"
+net_require
+command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
+command -v dhclient >/dev/null || skip "isc-dhcp-client (dhclient) missing"
+command -v dig >/dev/null || skip "dig (bind9-dnsutils) missing"
+net_init dd
+
+N=3
+SERVICE=10.77.0.254
+for ((i = 1; i <= N; i++)); do
+  net_add_host "$i"
+  {
+    ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
+    echo "[node]"
+    echo "name = $(node_name "$i")"
+    echo "vip = $(vip_of "$i")/24"
+    echo "tap = ipop0"
+    echo "listen = 0.0.0.0:5800"
+    echo "mgmt-socket = $WORK/n$i.sock"
+    echo "assign-address = false"
+    echo "[network]"
+    echo "name = dd"
+    echo "secret = $SECRET"
+    echo "hello-interval-ms = 500"
+    echo "peer-timeout-ms = 3000"
+  } >"$WORK/n$i.conf"
+  start_node "$i"
+done
+
+# udhcpc calls this with the lease in its environment; it only touches the namespace's ipop0
+# and records what it was told (never /etc/resolv.conf).
+cat >"$WORK/udhcpc.sh" <<'SCRIPT'
+#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$subnet" dev "$interface"
+    echo "ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain mtu=$mtu" >"$LEASE_FILE"
+    ;;
+esac
+exit 0
+SCRIPT
+cat >"$WORK/dhclient.sh" <<'SCRIPT'
+#!/bin/sh
+case "$reason" in
+  BOUND|RENEW|REBOOT)
+    ip addr flush dev "$interface"
+    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
+    echo "ip=$new_ip_address subnet=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name" >"@LEASE_FILE@"
+    ;;
+esac
+exit 0
+SCRIPT
+# dhclient clears the environment of its script: the lease file path is written into it.
+sed -i "s|@LEASE_FILE@|$WORK/lease3|" "$WORK/dhclient.sh"
+chmod +x "$WORK/udhcpc.sh" "$WORK/dhclient.sh"
+
+joined() { ctl "$1" ring | grep -q '^joined yes' && ctl "$1" ring | grep -q 'directory published'; }
+tap_exists() { in_ns "$1" ip link show ipop0; }
+for ((i = 1; i <= N; i++)); do
+  wait_for 30 "node $i joined" joined "$i"
+  wait_for 10 "node $i TAP" tap_exists "$i"
+  in_ns "$i" ip link set ipop0 up
+done
+wait_for 30 "node names registered" bash -c "$IPOP_BUILD/tools/ipopctl --socket $WORK/n3.sock counters | grep -q 'names_published [1-9]'"
+
+for i in 1 2; do
+  LEASE_FILE="$WORK/lease$i" in_ns "$i" busybox udhcpc -i ipop0 -n -q -t 5 -T 1 \
+    -s "$WORK/udhcpc.sh" >"$WORK/udhcpc$i.log" 2>&1 || fail "udhcpc on node $i: $(cat "$WORK/udhcpc$i.log")"
+done
+# dhclient stays in the foreground (-d) so we own its PID; it is stopped with everything else.
+in_ns 3 dhclient -d -v -sf "$WORK/dhclient.sh" -lf "$WORK/dhclient.leases" \
+  -pf "$WORK/dhclient.pid" ipop0 >"$WORK/dhclient.log" 2>&1 &
+PIDS+=($!)
+wait_for 20 "dhclient lease on node 3" test -s "$WORK/lease3"
+for i in 1 2 3; do
+  lease=$(cat "$WORK/lease$i")
+  log "node $i host: $lease"
+  grep -q "ip=$(vip_of "$i") " <<<"$lease" || fail "node $i host got '$lease', expected $(vip_of "$i")"
+  grep -q "router=$SERVICE" <<<"$lease" || fail "node $i: no router $SERVICE in '$lease'"
+  grep -q "dns=$SERVICE" <<<"$lease" || fail "node $i: no DNS server $SERVICE in '$lease'"
+  grep -q "domain=dd.ipop" <<<"$lease" || fail "node $i: no domain in '$lease'"
+  in_ns "$i" ip -4 addr show ipop0 | grep -q "inet $(vip_of "$i")/24" || fail "node $i: address not on ipop0"
+done
+
+q() { in_ns "$1" dig +time=2 +tries=3 @"$SERVICE" "${@:2}"; }
+a=$(q 1 +short C077000002.ipop A)
+[[ $a == "$(vip_of 2)" ]] || fail "C077000002.ipop resolved to '$a'"
+log "node 1: C077000002.ipop -> $a"
+name3="$(node_name 3).dd.ipop"
+a=$(q 1 +short "$name3" A)
+[[ $a == "$(vip_of 3)" ]] || fail "$name3 resolved to '$a' (registered in the DHT by node 3)"
+log "node 1: $name3 -> $a (registered name, through the DHT)"
+r=$(q 2 +short -x "$(vip_of 1)")
+[[ $r == "C077000001.ipop." ]] || fail "reverse of $(vip_of 1) is '$r'"
+log "node 2: $(vip_of 1) -> $r"
+q 1 nosuchnode.dd.ipop A | grep -q 'status: NXDOMAIN' || fail "unknown name did not answer NXDOMAIN"
+q 1 example.com A | grep -q 'status: REFUSED' || fail "a name outside the zone was not refused"
+log "unknown names: NXDOMAIN; names outside the zone: REFUSED"
+wait_for 20 "node 1 pings $name3 by name" ping_ok 1 "$(q 1 +short "$name3" A)" 2
+log "node 1 pings $name3 (resolved by name) through the overlay"
+ctl 1 counters | grep -E '^dhcp_|^dns_' | sed 's/^/   /'
+log "PASS"
