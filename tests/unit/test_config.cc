@@ -392,6 +392,43 @@ TEST(Config, OverlayKeysAndBootstrapList) {
   }
 }
 
+TEST(Config, ServiceAddressDnsSuffixAndDhcp) {
+  const ConfigResult d = ParseConfigText(MinimalFile());  // 10.77.0.1/24
+  ASSERT_TRUE(d.config) << d.error;
+  EXPECT_EQ(*ParseIpv4("10.77.0.254"), d.config->service_ip);
+  EXPECT_EQ("ipop", d.config->dns_suffix);
+  EXPECT_TRUE(d.config->dhcp);
+  // The default steps aside when node.vip is the last host address itself.
+  std::string last = MinimalFile();
+  last.replace(last.find("10.77.0.1/24"), 12, "10.77.0.254/24");
+  const ConfigResult l = ParseConfigText(last);
+  ASSERT_TRUE(l.config) << l.error;
+  EXPECT_EQ(*ParseIpv4("10.77.0.253"), l.config->service_ip);
+  // No service address on /31 and /32.
+  std::string p2p = MinimalFile();
+  p2p.replace(p2p.find("10.77.0.1/24"), 12, "10.77.0.1/32");
+  const ConfigResult h = ParseConfigText(p2p);
+  ASSERT_TRUE(h.config) << h.error;
+  EXPECT_EQ(0u, h.config->service_ip);
+
+  const ConfigResult r = ParseConfigText(MinimalFile() +
+                                         "service-ip = 10.77.0.100\ndns-suffix = vpn.example\n"
+                                         "[node]\ndhcp = false\n");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(*ParseIpv4("10.77.0.100"), r.config->service_ip);
+  EXPECT_EQ("vpn.example", r.config->dns_suffix);
+  EXPECT_FALSE(r.config->dhcp);
+  for (const char* bad : {"service-ip = 10.78.0.5", "service-ip = 10.77.0.1",
+                          "service-ip = 10.77.0.0", "service-ip = 10.77.0.255", "service-ip = nope",
+                          "dns-suffix = a..b", "dns-suffix = .ipop", "dns-suffix = ip op"}) {
+    const ConfigResult b = ParseConfigText(MinimalFile() + bad + "\n");
+    EXPECT_FALSE(b.config) << bad;
+    const std::string key =
+        std::string("network.") + std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE(std::string::npos, b.error.find(key)) << bad << " -> " << b.error;
+  }
+}
+
 TEST(Config, HelpListsEveryKey) {
   const ConfigResult r = Args({"--help"});
   EXPECT_FALSE(r.config);
