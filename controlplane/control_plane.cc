@@ -187,6 +187,9 @@ bool ControlPlane::Init(std::string* error) {
     n.responder_ip = cfg_.service_ip;
     std::memcpy(n.gateway_mac, base.gateway_mac, sizeof(n.gateway_mac));
     n.suffix = cfg_.dns_suffix;
+    // A DHT read's first attempt may time out (2 s) while the ring settles; stay within the
+    // usual 5 s resolver timeout.
+    n.lookup_timeout_ns = 4'000'000'000ull;
     n.network = cfg_.network;
     for (char& ch : n.network) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     n.range_base = cfg_.vip & (cfg_.prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - cfg_.prefix_len));
