@@ -48,6 +48,12 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.service_ip != b.service_ip) return "network.service-ip";
   if (a.dns_suffix != b.dns_suffix) return "network.dns-suffix";
   if (a.dhcp != b.dhcp) return "node.dhcp";
+  if (a.announce.size() != b.announce.size() ||
+      !std::equal(a.announce.begin(), a.announce.end(), b.announce.begin(),
+                  [](const PrefixConfig& x, const PrefixConfig& y) {
+                    return x.prefix == y.prefix && x.length == y.length;
+                  }))
+    return "announce";
   if (a.overlay != b.overlay) return "overlay.enabled";
   if (a.overlay_address_set != b.overlay_address_set || a.overlay_address != b.overlay_address)
     return "overlay.address";
@@ -167,6 +173,8 @@ bool ControlPlane::Init(std::string* error) {
       sessions_->OnControlDatagram(endpoint, hello, &node);
     });
     arp_->SetMissHandler([this](uint32_t vip) { OnArpMiss(vip); });
+    overlay_->SetRoutesHandler(
+        [this](const std::vector<AnnouncedRoute>& routes) { OnAnnouncedRoutes(routes); });
     overlay_->Start();
   }
   if (cfg_.service_ip != 0) {
@@ -309,6 +317,7 @@ void ControlPlane::Iterate() {
       logged_waiting_for_tap_ = false;
       next_assign_ns_ = 0;
     }
+    for (KernelRoute& r : kernel_routes_) r.installed = false;
   }
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
@@ -318,6 +327,7 @@ void ControlPlane::Iterate() {
     if (clock_.NowNs() >= next_path_update_ns_) {
       next_path_update_ns_ = clock_.NowNs() + kPathIntervalNs;
       UpdatePeerPaths();
+      InstallKernelRoutes();
     }
   }
   PublishIfChanged();
@@ -503,6 +513,46 @@ void ControlPlane::OnArpMiss(uint32_t vip) {
   });
 }
 
+void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) {
+  std::vector<PeerSessions::PrefixRoute> table;
+  std::vector<KernelRoute> kernel;
+  const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
+  for (const AnnouncedRoute& r : routes) {
+    table.push_back({r.prefix, r.length, r.via});
+    const bool known =
+        std::any_of(peers.begin(), peers.end(),
+                    [&](const PeerSessions::PeerStatus& p) { return p.vip == r.via; });
+    if (!known) OnArpMiss(r.via);  // look the gateway up and learn it, as for ARP
+    KernelRoute k{r.prefix, r.length, false};
+    for (const KernelRoute& old : kernel_routes_)
+      if (old.prefix == k.prefix && old.length == k.length) k.installed = old.installed;
+    if (std::none_of(kernel.begin(), kernel.end(), [&](const KernelRoute& x) {
+          return x.prefix == k.prefix && x.length == k.length;
+        }))
+      kernel.push_back(k);
+  }
+  for (const KernelRoute& k : kernel)
+    if (!k.installed)
+      IPOP_LOG_INFO("router mode: %s/%u is announced by a member; routing it into the overlay",
+                    FormatIpv4(k.prefix).c_str(), unsigned(k.length));
+  sessions_->SetPrefixRoutes(std::move(table));
+  kernel_routes_ = std::move(kernel);
+}
+
+void ControlPlane::InstallKernelRoutes() {
+  for (KernelRoute& r : kernel_routes_) {
+    if (r.installed) continue;
+    std::string err;
+    const AssignResult res = AddInterfaceRoute(cfg_.tap, r.prefix, r.length, &err);
+    r.installed = res == AssignResult::kOk;
+    uint64_t suppressed = 0;
+    if (res == AssignResult::kFailed && route_log_.Allow(clock_.NowNs(), &suppressed))
+      IPOP_LOG_WARN("cannot route %s/%u to %s: %s (retrying; %llu similar suppressed)",
+                    FormatIpv4(r.prefix).c_str(), unsigned(r.length), cfg_.tap.c_str(), err.c_str(),
+                    (unsigned long long)suppressed);
+  }
+}
+
 void ControlPlane::UpdatePeerPaths() {
   const double seconds = double(kPathIntervalNs) / 1e9;
   std::vector<overlay::RingAddress> in_use;
@@ -571,6 +621,15 @@ std::string ControlPlane::RoutesText() const {
       out += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
     out += "\n";
   }
+  for (const PeerSessions::PrefixRoute& r : sessions_->prefix_routes()) {
+    out += "route " + FormatIpv4(r.prefix) + "/" + std::to_string(r.length) + " via " +
+           FormatIpv4(r.via) + " (announced)";
+    for (const KernelRoute& k : kernel_routes_)
+      if (k.prefix == r.prefix && k.length == r.length && k.installed) out += " kernel-route";
+    out += "\n";
+  }
+  for (const PrefixConfig& p : cfg_.announce)
+    out += "announce " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + "\n";
   if (out.empty()) out = "no routes\n";
   return out;
 }

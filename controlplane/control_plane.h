@@ -71,6 +71,10 @@ class ControlPlane {
   // Once per path interval: relayed vs direct from the overlay's links, traffic-driven shortcuts,
   // use marks that keep learned peers alive.
   void UpdatePeerPaths();
+  // Router mode: subnets other members announced become prefix routes (and kernel routes to the
+  // TAP); the announcing member is learned like any peer.
+  void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
+  void InstallKernelRoutes();
   // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
   std::string DhtCommand(std::string_view args);
 
@@ -112,6 +116,13 @@ class ControlPlane {
     uint64_t relayed_down_since_ns = 0;  // relayed and not up since then (0: fine)
   };
   std::vector<SlotSample> samples_;
+  struct KernelRoute {
+    uint32_t prefix = 0;
+    uint8_t length = 0;
+    bool installed = false;
+  };
+  std::vector<KernelRoute> kernel_routes_;
+  RateLimiter route_log_{1, 3};
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;

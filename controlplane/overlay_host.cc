@@ -98,6 +98,7 @@ OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
     for (char& ch : o.dns_name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
   }
   o.overlay.bootstrap = cfg.bootstrap;
+  o.announce = cfg.announce;
   o.overlay.far_links_per_log2 = cfg.far_links_per_log2;
   // Without a bootstrap list the static peers are the obvious way in.
   if (o.overlay.bootstrap.empty())
@@ -218,6 +219,9 @@ void OverlayHost::Tick() {
   if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
       now >= next_name_ns_)
     PublishName();
+  if (!options_.announce.empty() && node_->joined() && now >= next_announce_ns_) AnnounceRoutes();
+  if (routes_ && node_->joined() && !routes_poll_in_flight_ && now >= next_routes_poll_ns_)
+    PollRoutes();
   UpdateTableVersion();
 }
 
@@ -273,6 +277,42 @@ void OverlayHost::PublishName() {
                        options_.dns_name.c_str());
                  }
                });
+}
+
+void OverlayHost::AnnounceRoutes() {
+  next_announce_ns_ = clock_.NowNs() + options_.directory_refresh_ns;
+  for (const PrefixConfig& p : options_.announce) {
+    const AnnouncedRoute r{p.prefix, p.length, options_.vip};
+    dht_->Put(RoutesKey(options_.network), EncodeRoute(r), options_.directory_ttl_ms,
+              [this, r](const DhtResult& res) {
+                if (res.outcome != DhtOutcome::kOk) return;
+                if (counters_.routes_announced++ == 0)
+                  IPOP_LOG_INFO("overlay: announced %s/%u behind this node",
+                                FormatIpv4(r.prefix).c_str(), unsigned(r.length));
+              });
+  }
+}
+
+void OverlayHost::PollRoutes() {
+  routes_poll_in_flight_ = true;
+  ++counters_.routes_polls;
+  dht_->Get(RoutesKey(options_.network), [this](const DhtResult& res) {
+    routes_poll_in_flight_ = false;
+    next_routes_poll_ns_ = clock_.NowNs() + options_.routes_poll_ns;
+    if (res.outcome != DhtOutcome::kOk) return;  // keep the routes we have; ask again later
+    std::vector<AnnouncedRoute> routes;
+    for (const DhtRecord& rec : res.values) {
+      const auto r = DecodeRoute(rec.value);
+      if (!r) {
+        ++counters_.routes_bad_records;
+        continue;
+      }
+      if (r->via == options_.vip || std::find(routes.begin(), routes.end(), *r) != routes.end())
+        continue;
+      routes.push_back(*r);
+    }
+    if (routes_) routes_(routes);
+  });
 }
 
 void OverlayHost::Lookup(const std::string& name,
@@ -464,6 +504,8 @@ std::string OverlayHost::CountersText() const {
   put("name_conflicts", c.name_conflicts);
   put("name_lookups", c.name_lookups);
   put("name_misses", c.name_misses);
+  put("routes_announced", c.routes_announced);
+  put("routes_polls", c.routes_polls);
   put("resolves", c.resolves);
   put("resolve_misses", c.resolve_misses);
   put("dht_requests", d.requests);
@@ -475,6 +517,28 @@ std::string OverlayHost::CountersText() const {
 
 DhtKey VipDirectoryKey(const std::string& network, uint32_t vip) {
   return HashDhtKey("vip:" + network + ":" + FormatIpv4(vip));
+}
+
+DhtKey RoutesKey(const std::string& network) {
+  return HashDhtKey("routes:" + network);
+}
+
+std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r) {
+  std::vector<uint8_t> v(9);
+  StoreBe32(v.data(), r.prefix);
+  v[4] = r.length;
+  StoreBe32(v.data() + 5, r.via);
+  return v;
+}
+
+std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value) {
+  if (value.size() != 9 || value[4] == 0 || value[4] > 32) return std::nullopt;
+  AnnouncedRoute r;
+  r.length = value[4];
+  r.prefix = LoadBe32(value.data()) & (~uint32_t{0} << (32 - r.length));
+  r.via = LoadBe32(value.data() + 5);
+  if (r.via == 0) return std::nullopt;
+  return r;
 }
 
 DhtKey DnsNameKey(const std::string& full_name) {

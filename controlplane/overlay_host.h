@@ -46,6 +46,8 @@ struct OverlayHostOptions {
   std::string network;
   uint32_t vip = 0;      // 0: nothing to publish in the directory
   std::string dns_name;  // registered as <name> -> vip (lower case, full name); empty: none
+  std::vector<PrefixConfig> announce;  // router mode: subnets behind this node
+  uint64_t routes_poll_ns = 5'000'000'000ull;
   overlay::OverlayOptions overlay;
   DhtServiceOptions dht;
   DhtRateLimit source_limit{400, 800, 4096};  // overlay datagrams per underlay source
@@ -67,7 +69,16 @@ struct OverlayHostCounters {
   uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
   uint64_t directory_published = 0, directory_conflicts = 0, directory_failures = 0;
   uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
+  uint64_t routes_announced = 0, routes_polls = 0, routes_bad_records = 0;
   uint64_t resolves = 0, resolve_hits = 0, resolve_misses = 0, resolve_bad_records = 0;
+};
+
+// Router mode: `prefix/length` is reached through the member whose VIP is `via`.
+struct AnnouncedRoute {
+  uint32_t prefix = 0;
+  uint8_t length = 0;
+  uint32_t via = 0;
+  bool operator==(const AnnouncedRoute&) const = default;
 };
 
 // A directory entry: the overlay node that holds a VIP and its underlay endpoint.
@@ -83,6 +94,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
       std::function<void(const overlay::RingAddress& source, const Endpoint& source_endpoint,
                          std::span<const uint8_t> hello)>;
   using ResolveFn = std::function<void(uint32_t vip, const std::optional<VipLocation>& where)>;
+  using RoutesFn = std::function<void(const std::vector<AnnouncedRoute>& routes)>;
 
   OverlayHost(const OverlayHostOptions& options, Clock& clock, RandomSource& random, Port& port,
               const HelloAuthenticator& auth);
@@ -98,6 +110,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void Tick();
 
   void SetHelloHandler(HelloFn fn) { hello_ = std::move(fn); }
+  // Router mode: every routes_poll interval, the subnets other members announce (never ours).
+  void SetRoutesHandler(RoutesFn fn) { routes_ = std::move(fn); }
   // Sends a HELLO to node `to` through the overlay (exact delivery). false if there is no route.
   bool SendHello(const overlay::RingAddress& to, std::span<const uint8_t> hello);
   bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override;
@@ -120,6 +134,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   const overlay::OverlayNode& node() const { return *node_; }
   overlay::OverlayNode& node() { return *node_; }
   const DhtService& dht() const { return *dht_; }
+  DhtService& dht() { return *dht_; }
   bool HasLink(const overlay::RingAddress& a) const;
   const OverlayHostCounters& counters() const { return counters_; }
 
@@ -139,6 +154,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
 
   void PublishDirectory();
   void PublishName();
+  void AnnounceRoutes();
+  void PollRoutes();
   void LearnSelfEndpoint(const Endpoint& toward);
   void OnRouted(const overlay::Routed& r);
   void UpdateTableVersion();
@@ -152,6 +169,10 @@ class OverlayHost final : public HelloRelay, public NameSource {
   DhtRateLimiter source_limiter_;
   OverlayHostCounters counters_;
   HelloFn hello_;
+  RoutesFn routes_;
+  uint64_t next_announce_ns_ = 0;
+  uint64_t next_routes_poll_ns_ = 0;
+  bool routes_poll_in_flight_ = false;
   bool self_endpoint_known_ = false;
   bool started_ = false;
   uint64_t next_directory_ns_ = 0;
@@ -169,6 +190,10 @@ class OverlayHost final : public HelloRelay, public NameSource {
 DhtKey VipDirectoryKey(const std::string& network, uint32_t vip);
 DhtKey OperatorKey(const std::string& network, const std::string& name);
 DhtKey DnsNameKey(const std::string& full_name);
+DhtKey RoutesKey(const std::string& network);
+// Route record value: prefix (4), length (1), via VIP (4), big endian.
+std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r);
+std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value);
 // Directory record value: node address (20) then endpoint (18).
 std::vector<uint8_t> EncodeVipLocation(const VipLocation& where);
 std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value);

@@ -171,6 +171,12 @@ void PeerSessions::SetPath(uint32_t vip, bool relayed, const Endpoint& endpoint)
   dirty_ = true;
 }
 
+void PeerSessions::SetPrefixRoutes(std::vector<PrefixRoute> routes) {
+  if (routes == prefix_routes_) return;
+  prefix_routes_ = std::move(routes);
+  dirty_ = true;
+}
+
 void PeerSessions::MarkUsed(uint32_t vip) {
   auto it = peers_.find(vip);
   if (it != peers_.end()) it->second.last_used_ns = clock_.NowNs();
@@ -649,6 +655,11 @@ shm::TableSpec PeerSessions::BuildSpec() const {
     if (p.rx) add_session(*p.rx, p.slot);
     for (const RxSession& s : p.retiring) add_session(s, p.slot);
     spec.routes.push_back(shm::RouteSpec{p.vip, 32, p.slot});
+  }
+  for (const PrefixRoute& r : prefix_routes_) {
+    const auto it = peers_.find(r.via);
+    if (it != peers_.end())
+      spec.routes.push_back(shm::RouteSpec{r.prefix, r.length, it->second.slot});
   }
   return spec;
 }

@@ -89,6 +89,16 @@ class PeerSessions {
   void SetPath(uint32_t vip, bool relayed, const Endpoint& endpoint);
   // Traffic flowed to or from the peer: a learned peer in use is not forgotten.
   void MarkUsed(uint32_t vip);
+  // Router mode: subnets other members announced, each routed to the peer `via` (a VIP) while
+  // that peer is known. Replaces the previous set.
+  struct PrefixRoute {
+    uint32_t prefix = 0;
+    uint8_t length = 0;
+    uint32_t via = 0;
+    bool operator==(const PrefixRoute&) const = default;
+  };
+  void SetPrefixRoutes(std::vector<PrefixRoute> routes);
+  const std::vector<PrefixRoute>& prefix_routes() const { return prefix_routes_; }
   // Sends due HELLOs, updates liveness, retires sessions whose grace period ended.
   void Tick();
   // New peer list and timers (reload). Peers are matched by VIP; a changed endpoint counts as a
@@ -203,6 +213,7 @@ class PeerSessions {
   bool dirty_ = true;
   RateLimiter packet_log_;
   HelloRelay* relay_ = nullptr;
+  std::vector<PrefixRoute> prefix_routes_;
 };
 
 }  // namespace ipop::cp

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -79,6 +80,35 @@ AssignResult AssignIpv4(const std::string& ifname, uint32_t vip_host_order, uint
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) result = Fail("SIOCSIFFLAGS", ifname, error);
       }
     }
+  }
+  close(fd);
+  return result;
+}
+
+AssignResult AddInterfaceRoute(const std::string& ifname, uint32_t prefix, uint32_t length,
+                               std::string* error) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ || length == 0 || length > 32) {
+    *error = "bad route " + std::to_string(prefix) + "/" + std::to_string(length) + " on '" +
+             ifname + "'";
+    return AssignResult::kFailed;
+  }
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return AssignResult::kFailed;
+  }
+  rtentry rt{};
+  SetSockaddrIpv4(&rt.rt_dst, prefix & PrefixToMask(length));
+  SetSockaddrIpv4(&rt.rt_genmask, PrefixToMask(length));
+  rt.rt_flags = RTF_UP | (length == 32 ? RTF_HOST : 0);
+  char dev[IFNAMSIZ] = {};
+  std::memcpy(dev, ifname.data(), ifname.size());
+  rt.rt_dev = dev;
+  AssignResult result = AssignResult::kOk;
+  if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
+    // A missing or down interface: the dataplane has not created or raised it yet.
+    if (errno == ENETUNREACH || errno == ENETDOWN) errno = ENODEV;
+    result = Fail("SIOCADDRT", ifname, error);
   }
   close(fd);
   return result;

@@ -79,6 +79,8 @@ constexpr KeySpec kKeys[] = {
      "punt-ring poll period when nothing arrived for 50 ms, 1..1000 (default 25)"},
 };
 constexpr const char* kPeerHelp = "static peer \"VIP HOST:PORT\", repeatable";
+constexpr const char* kAnnounceHelp =
+    "router mode: a subnet behind this node, a.b.c.d/len, repeatable; members route it here";
 constexpr const char* kBootstrapHelp =
     "overlay bootstrap entry HOST:PORT, repeatable (default: the static peers' endpoints)";
 
@@ -87,6 +89,7 @@ po::options_description FileOptions() {
   for (const KeySpec& k : kKeys) desc.add_options()(k.key, po::value<std::string>(), k.help);
   desc.add_options()("peer", po::value<std::vector<std::string>>(), kPeerHelp);
   desc.add_options()("bootstrap", po::value<std::vector<std::string>>(), kBootstrapHelp);
+  desc.add_options()("announce", po::value<std::vector<std::string>>(), kAnnounceHelp);
   return desc;
 }
 
@@ -113,8 +116,9 @@ std::string BoostErrorText(const po::error& e) {
       return key.size() > tail.size() &&
              key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
     };
-    if (ends_with(".peer") || ends_with(".bootstrap"))
-      return key + ": unknown key, peer and bootstrap lines must come before any [section]";
+    if (ends_with(".peer") || ends_with(".bootstrap") || ends_with(".announce"))
+      return key +
+             ": unknown key, peer, bootstrap and announce lines must come before any [section]";
     return key + ": unknown key, expected one of the keys listed by --help";
   }
   if (const auto* m = dynamic_cast<const po::multiple_occurrences*>(&e))
@@ -334,6 +338,30 @@ void ParseOverlay(const Values& v, NodeConfig& c) {
                           std::to_string(kMaxBootstrap));
 }
 
+void ParseAnnounce(const Values& v, NodeConfig& c) {
+  const char* key = "announce";
+  for (const std::string& text : v.List(key)) {
+    const size_t slash = text.find('/');
+    const auto addr = slash == std::string::npos ? std::nullopt : ParseIpv4(text.substr(0, slash));
+    const std::string len = slash == std::string::npos ? "" : text.substr(slash + 1);
+    if (!addr || len.empty() || len.size() > 2 ||
+        len.find_first_not_of("0123456789") != std::string::npos || std::stoul(len) < 1 ||
+        std::stoul(len) > 32)
+      Fail(key, "'" + text + "' is not a subnet, expected a.b.c.d/len such as 192.168.50.0/24");
+    PrefixConfig p;
+    p.length = uint8_t(std::stoul(len));
+    const uint32_t mask = ~uint32_t{0} << (32 - p.length);
+    p.prefix = *addr & mask;
+    const uint32_t wider = std::min<uint32_t>(p.length, c.prefix_len);
+    const uint32_t wmask = wider == 0 ? 0 : ~uint32_t{0} << (32 - wider);
+    if ((p.prefix & wmask) == (c.vip & wmask))
+      Fail(key, "'" + text + "' overlaps node.vip's subnet; announce only subnets behind the node");
+    c.announce.push_back(p);
+  }
+  if (c.announce.size() > 64)
+    Fail(key, std::to_string(c.announce.size()) + " subnets, expected at most 64");
+}
+
 void ParseServices(const Values& v, NodeConfig& c) {
   ParseBool("node.dhcp", v.Get("node.dhcp"), c.dhcp);
   const uint32_t host_mask = c.prefix_len >= 32 ? 0 : ~uint32_t{0} >> c.prefix_len;
@@ -451,6 +479,7 @@ NodeConfig Validate(const po::variables_map& vm) {
   ParsePeers(v.List("peer"), c);
   ParseOverlay(v, c);
   ParseServices(v, c);
+  ParseAnnounce(v, c);
   return c;
 }
 

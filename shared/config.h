@@ -23,6 +23,12 @@ std::optional<Endpoint> ParseEndpoint(const std::string& s);
 // Which library seals AES-256-GCM in the dataplane; ChaCha20-Poly1305 is always OpenSSL.
 enum class CryptoBackend : uint8_t { kAuto, kOpenSsl, kIpsecMb };
 
+// A subnet behind this node (router mode), announced to the other members.
+struct PrefixConfig {
+  uint32_t prefix = 0;  // host order, masked
+  uint8_t length = 0;   // 1..32
+};
+
 struct PeerConfig {
   uint32_t vip = 0;  // host order
   Endpoint endpoint;
@@ -54,8 +60,9 @@ struct NodeConfig {
   uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
   std::vector<PeerConfig> peers;      // peer = "VIP HOST:PORT", repeatable
   // [overlay] (docs/overlay.md)
-  std::vector<Endpoint> bootstrap;  // bootstrap = "HOST:PORT", repeatable
-  bool overlay = true;              // overlay.enabled
+  std::vector<Endpoint> bootstrap;     // bootstrap = "HOST:PORT", repeatable
+  std::vector<PrefixConfig> announce;  // announce = "a.b.c.d/len", repeatable (router mode)
+  bool overlay = true;                 // overlay.enabled
   // overlay.address: 40 hex digits; empty = SHA-1 of "ipop node" || network.name || node.name
   std::array<uint8_t, 20> overlay_address{};
   bool overlay_address_set = false;

@@ -429,6 +429,22 @@ TEST(Config, ServiceAddressDnsSuffixAndDhcp) {
   }
 }
 
+TEST(Config, AnnouncedSubnets) {
+  const ConfigResult r =
+      ParseConfigText("announce = 192.168.50.7/24\nannounce = 172.16.0.0/12\n" + MinimalFile());
+  ASSERT_TRUE(r.config) << r.error;
+  ASSERT_EQ(2u, r.config->announce.size());
+  EXPECT_EQ(*ParseIpv4("192.168.50.0"), r.config->announce[0].prefix);  // masked
+  EXPECT_EQ(24, r.config->announce[0].length);
+  EXPECT_EQ(12, r.config->announce[1].length);
+  for (const char* bad : {"announce = 192.168.50.0", "announce = 192.168.50.0/33",
+                          "announce = 10.77.0.0/16", "announce = 10.0.0.0/8", "announce = x/24"}) {
+    const ConfigResult b = ParseConfigText(std::string(bad) + "\n" + MinimalFile());
+    EXPECT_FALSE(b.config) << bad;
+    EXPECT_EQ(0u, b.error.rfind("announce", 0)) << bad << " -> " << b.error;
+  }
+}
+
 TEST(Config, HelpListsEveryKey) {
   const ConfigResult r = Args({"--help"});
   EXPECT_FALSE(r.config);

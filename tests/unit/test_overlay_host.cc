@@ -260,6 +260,37 @@ TEST(OverlayHost, TableViewFollowsTheLinks) {
   EXPECT_NE(h.table_version(), v);
 }
 
+TEST(OverlayHost, AnnouncedSubnetsReachEveryOtherMember) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 5; ++i) net.Add(i, {1});
+  std::vector<std::vector<AnnouncedRoute>> seen(net.hosts.size());
+  for (size_t i = 0; i < net.hosts.size(); ++i)
+    net.hosts[i]->host->SetRoutesHandler(
+        [&seen, i](const std::vector<AnnouncedRoute>& r) { seen[i] = r; });
+  net.Run(15'000);
+  // Host 3 (VIP 10.77.0.3) writes the record AnnounceRoutes writes for `announce` options.
+  const AnnouncedRoute route{0xc0a84d00, 24, 0x0a4d0003};
+  const std::vector<uint8_t> rec = EncodeRoute(route);
+  bool ok = false;
+  net.hosts[2]->host->dht().Put(RoutesKey("unit"), rec, 60'000,
+                                [&](const DhtResult& r) { ok = r.outcome == DhtOutcome::kOk; });
+  net.Run(20'000);
+  ASSERT_TRUE(ok);
+  for (size_t i = 0; i < net.hosts.size(); ++i) {
+    if (i == 2) {
+      EXPECT_TRUE(seen[i].empty()) << "a gateway does not route its own subnet to itself";
+    } else {
+      ASSERT_EQ(seen[i].size(), 1u) << i;
+      EXPECT_EQ(seen[i][0], route);
+    }
+  }
+  EXPECT_FALSE(DecodeRoute(std::span<const uint8_t>(rec).first(8)).has_value());
+  std::vector<uint8_t> bad = rec;
+  bad[4] = 33;
+  EXPECT_FALSE(DecodeRoute(bad).has_value());
+}
+
 TEST(OverlayHost, DirectoryRecordRoundTripsAndRejectsGarbage) {
   VipLocation w{overlay::RingAddress::FromHex("0123456789abcdef0123456789abcdef01234567").value(),
                 Ep4(0xac1f0001, 5800)};
