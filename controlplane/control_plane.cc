@@ -27,16 +27,12 @@ bool ProcessAlive(int32_t pid) {
   return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
-bool SameEndpoint(const Endpoint& a, const Endpoint& b) {
-  return a.port == b.port && std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
-}
-
 // Settings a running control plane cannot change in place: the region, the socket, the identity.
 std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.name != b.name) return "node.name";
   if (a.vip != b.vip || a.prefix_len != b.prefix_len) return "node.vip";
   if (a.tap != b.tap) return "node.tap";
-  if (!SameEndpoint(a.listen, b.listen)) return "node.listen";
+  if (a.listen != b.listen) return "node.listen";
   if (a.mtu != b.mtu) return "node.mtu";
   if (a.workers != b.workers) return "node.workers";
   if (a.shm_name != b.shm_name) return "node.shm";
@@ -57,9 +53,7 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.overlay != b.overlay) return "overlay.enabled";
   if (a.overlay_address_set != b.overlay_address_set || a.overlay_address != b.overlay_address)
     return "overlay.address";
-  if (a.bootstrap.size() != b.bootstrap.size() ||
-      !std::equal(a.bootstrap.begin(), a.bootstrap.end(), b.bootstrap.begin(), SameEndpoint))
-    return "bootstrap";
+  if (a.bootstrap != b.bootstrap) return "bootstrap";
   return "";
 }
 
@@ -200,9 +194,9 @@ bool ControlPlane::Init(std::string* error) {
     n.lookup_timeout_ns = 4'000'000'000ull;
     n.network = cfg_.network;
     for (char& ch : n.network) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    n.range_base = cfg_.vip & (cfg_.prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - cfg_.prefix_len));
-    n.range_prefix_len = uint8_t(std::max<uint32_t>(8, std::min<uint32_t>(cfg_.prefix_len, 32)));
-    n.range_base &= ~uint32_t{0} << (32 - n.range_prefix_len);
+    // C-names spell the octets below the first: the range is node.vip's subnet, at least /8.
+    n.range_prefix_len = uint8_t(std::clamp<uint32_t>(cfg_.prefix_len, 8, 32));
+    n.range_base = cfg_.vip & (~uint32_t{0} << (32 - n.range_prefix_len));
     const std::string why = ValidateDnsOptions(n);
     if (why.empty()) {
       dns_ = std::make_unique<DnsResponder>(*port_, clock_, overlay_.get(), n);

@@ -14,10 +14,6 @@ uint32_t RandomU32(RandomSource& random) {
   return wire::LoadBe32(b);
 }
 
-bool SameEndpoint(const Endpoint& a, const Endpoint& b) {
-  return a.port == b.port && std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
-}
-
 bool ValidCipher(uint8_t c) {
   return c == uint8_t(shm::Cipher::kAes256Gcm) || c == uint8_t(shm::Cipher::kChaCha20Poly1305);
 }
@@ -153,7 +149,7 @@ void PeerSessions::SetPath(uint32_t vip, bool relayed, const Endpoint& endpoint)
   if (it == peers_.end() || !it->second.learned) return;
   Peer& p = it->second;
   if (relayed && !p.node_known) return;
-  const bool moved = !relayed && !SameEndpoint(p.endpoint, endpoint);
+  const bool moved = !relayed && p.endpoint != endpoint;
   if (p.relayed == relayed && !moved) return;
   if (p.relayed != relayed) {
     counters_.Bump(CpCounter::path_changes);
@@ -428,7 +424,7 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
   } else if (p.learned && p.relayed) {
     // Direct HELLO from a relayed peer: remember the address; SetPath switches when linked.
     p.endpoint = from;
-  } else if (!SameEndpoint(from, p.endpoint)) {
+  } else if (from != p.endpoint) {
     counters_.Bump(CpCounter::endpoint_changes);
     if (packet_log_.Allow(now, &suppressed))
       IPOP_LOG_INFO("peer %s moved from %s to %s", FormatIpv4(p.vip).c_str(),
@@ -520,7 +516,7 @@ void PeerSessions::SendHello(Peer& p) {
   }
   // The configured endpoint is greeted too while we send elsewhere (roamed or inherited), so a
   // peer whose learned address went stale is found again.
-  const bool both = !p.learned && !SameEndpoint(p.endpoint, p.configured);
+  const bool both = !p.learned && p.endpoint != p.configured;
   for (const Endpoint* to : {&p.endpoint, both ? &p.configured : nullptr}) {
     if (to == nullptr) continue;
     if (port_.SendUnderlay(*to, {buf, n}))
@@ -598,7 +594,7 @@ ReconfigureSummary PeerSessions::Reconfigure(const std::vector<PeerConfig>& peer
                       pc.endpoint.ToString().c_str());
         ++sum.added;
       }
-    } else if (it->second.learned || !SameEndpoint(it->second.configured, pc.endpoint)) {
+    } else if (it->second.learned || it->second.configured != pc.endpoint) {
       Peer& p = it->second;
       p.learned = false;  // configured from now on
       p.relayed = false;

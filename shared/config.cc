@@ -328,10 +328,8 @@ void ParseOverlay(const Values& v, NodeConfig& c) {
   for (const std::string& text : v.List("bootstrap")) {
     const auto ep = ParseEndpoint(text);
     if (!ep || ep->port == 0) Fail("bootstrap", "'" + text + "' is not an endpoint" + expected);
-    const bool dup = std::any_of(c.bootstrap.begin(), c.bootstrap.end(), [&](const Endpoint& e) {
-      return e.port == ep->port && std::memcmp(e.addr, ep->addr, sizeof(e.addr)) == 0;
-    });
-    if (!dup) c.bootstrap.push_back(*ep);
+    if (std::find(c.bootstrap.begin(), c.bootstrap.end(), *ep) == c.bootstrap.end())
+      c.bootstrap.push_back(*ep);
   }
   if (c.bootstrap.size() > kMaxBootstrap)
     Fail("bootstrap", std::to_string(c.bootstrap.size()) + " entries, expected at most " +

@@ -16,6 +16,7 @@ struct Endpoint {
   uint8_t addr[16] = {};  // IPv6 or IPv4-mapped
   uint16_t port = 0;      // host order
   std::string ToString() const;
+  bool operator==(const Endpoint&) const = default;
 };
 // Parses "host:port", "[v6]:port" or "a.b.c.d:port" (numeric only). nullopt if malformed.
 std::optional<Endpoint> ParseEndpoint(const std::string& s);

@@ -79,10 +79,6 @@ Endpoint LoadEndpoint(const uint8_t* p) {
   e.port = uint16_t((p[16] << 8) | p[17]);
   return e;
 }
-bool SameEndpoint(const Endpoint& a, const Endpoint& b) {
-  return a.port == b.port && std::memcmp(a.addr, b.addr, 16) == 0;
-}
-
 NeighbourEntry Neighbours::Entry(size_t i) const {
   NeighbourEntry n;
   if (i >= count || entries.size() < (i + 1) * kNeighbourEntrySize) return n;

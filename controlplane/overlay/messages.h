@@ -153,6 +153,5 @@ void PatchRoutedForward(std::span<uint8_t> datagram, const RingAddress& sender, 
 
 void StoreEndpoint(uint8_t* p, const Endpoint& e);
 Endpoint LoadEndpoint(const uint8_t* p);
-bool SameEndpoint(const Endpoint& a, const Endpoint& b);
 
 }  // namespace ipop::cp::overlay

@@ -29,8 +29,7 @@ OverlayNode::OverlayNode(const RingAddress& self, const Endpoint& self_endpoint,
       transport_(transport),
       links_(self, options.near_per_side, options.timers) {
   // Our own entry in a shared bootstrap list would only waste a round.
-  std::erase_if(options_.bootstrap,
-                [&](const Endpoint& e) { return SameEndpoint(e, self_endpoint_); });
+  std::erase_if(options_.bootstrap, [&](const Endpoint& e) { return e == self_endpoint_; });
 }
 
 uint64_t OverlayNode::RandomU64() {
@@ -407,7 +406,7 @@ void OverlayNode::OnDatagram(const Endpoint& from, std::span<const uint8_t> data
     links_.Heard(*l, clock_.NowNs());
     // A linked peer that speaks from a new endpoint has moved (ROUTED messages too come straight
     // from the previous hop, which is the linked sender).
-    if (!SameEndpoint(l->endpoint, from)) {
+    if (l->endpoint != from) {
       l->endpoint = from;
       ++counters_.endpoint_changes;
     }

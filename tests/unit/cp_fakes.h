@@ -83,10 +83,6 @@ inline Endpoint Ep4(uint32_t ip, uint16_t port) {
   return e;
 }
 
-inline bool SameEp(const Endpoint& a, const Endpoint& b) {
-  return a.port == b.port && std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
-}
-
 constexpr uint32_t Ip(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
   return a << 24 | b << 16 | c << 8 | d;
 }

@@ -56,7 +56,7 @@ class Net {
   }
   Host* ByEndpoint(const Endpoint& ep) {
     for (auto& h : hosts)
-      if (h->ep.port == ep.port && std::memcmp(h->ep.addr, ep.addr, 16) == 0) return h.get();
+      if (h->ep == ep) return h.get();
     return nullptr;
   }
   // Delivers everything sent, ticks everyone, advances time; `ms` of simulated time.

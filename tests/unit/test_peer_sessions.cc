@@ -23,7 +23,6 @@ using testing::FakeClock;
 using testing::FakePort;
 using testing::FakeRandom;
 using testing::Ip;
-using testing::SameEp;
 
 constexpr uint32_t kVipA = Ip(10, 77, 0, 1);
 constexpr uint32_t kVipB = Ip(10, 77, 0, 2);
@@ -163,7 +162,7 @@ size_t Deliver(Node& from, std::vector<Node*> nodes) {
   size_t n = 0;
   for (const auto& d : out)
     for (Node* to : nodes)
-      if (to != &from && SameEp(d.to, to->endpoint)) {
+      if (to != &from && d.to == to->endpoint) {
         to->s->OnControlDatagram(from.endpoint, d.bytes);
         ++n;
       }
@@ -346,7 +345,7 @@ TEST_F(PeerSessionsTest, ReplayedHellosAreIgnored) {
   b->s->OnControlDatagram(kEpC, first_hello_of_a);
   EXPECT_EQ(b->Count(CpCounter::hello_stale), stale_before + 2);
   EXPECT_FALSE(b->s->spec_changed());
-  EXPECT_TRUE(SameEp(b->StatusOf(kVipA).endpoint, kEpA));
+  EXPECT_TRUE(b->StatusOf(kVipA).endpoint == kEpA);
   EXPECT_TRUE(TxOpensAtPeer(*a2, *b));
 
   // A current HELLO replayed (same timestamp) is stale too and cannot move the endpoint.
@@ -357,7 +356,7 @@ TEST_F(PeerSessionsTest, ReplayedHellosAreIgnored) {
   Settle({a2.get(), b.get()});
   b->s->OnControlDatagram(kEpC, latest);
   EXPECT_EQ(b->Count(CpCounter::hello_stale), stale_before + 3);
-  EXPECT_TRUE(SameEp(b->StatusOf(kVipA).endpoint, kEpA));
+  EXPECT_TRUE(b->StatusOf(kVipA).endpoint == kEpA);
   EXPECT_EQ(b->Count(CpCounter::endpoint_changes), 0u);
 }
 
@@ -586,8 +585,8 @@ TEST_F(PeerSessionsTest, RoamingUpdatesEndpoint) {
   clock_.AdvanceMs(1000);
   a->s->Tick();
   ASSERT_EQ(a->port.sent.size(), 2u);
-  EXPECT_TRUE(SameEp(a->port.sent[0].to, roamed));
-  EXPECT_TRUE(SameEp(a->port.sent[1].to, kEpB));
+  EXPECT_TRUE(a->port.sent[0].to == roamed);
+  EXPECT_TRUE(a->port.sent[1].to == kEpB);
 }
 
 TEST_F(PeerSessionsTest, RejectsStrangersWrongReceiverAndCipherMismatch) {
@@ -690,7 +689,7 @@ TEST_F(PeerSessionsTest, LearnedDirectPeerHandshakesAndTheOtherSideLearnsIt) {
   EXPECT_TRUE(a.StatusOf(kVipB).learned);
   EXPECT_TRUE(b.StatusOf(kVipA).learned);  // from A's authenticated HELLO
   EXPECT_FALSE(b.StatusOf(kVipA).relayed);
-  EXPECT_TRUE(SameEp(b.StatusOf(kVipA).endpoint, kEpA));
+  EXPECT_TRUE(b.StatusOf(kVipA).endpoint == kEpA);
   EXPECT_EQ(a.Count(CpCounter::peers_learned), 1u);
   EXPECT_EQ(b.Count(CpCounter::peers_learned), 1u);
   EXPECT_TRUE(a.relay.sent.empty());
