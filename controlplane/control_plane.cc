@@ -171,39 +171,7 @@ bool ControlPlane::Init(std::string* error) {
         [this](const std::vector<AnnouncedRoute>& routes) { OnAnnouncedRoutes(routes); });
     overlay_->Start();
   }
-  if (cfg_.service_ip != 0) {
-    const shm::TableSpec base = sessions_->BuildSpec();
-    if (cfg_.dhcp) {
-      DhcpOptions d;
-      d.server_ip = cfg_.service_ip;
-      d.prefix_len = uint8_t(cfg_.prefix_len);
-      d.dns_ip = cfg_.service_ip;
-      d.domain = cfg_.network + "." + cfg_.dns_suffix;
-      d.mtu = uint16_t(cfg_.mtu);
-      d.lease_s = 3600;
-      std::copy(std::begin(base.gateway_mac), std::end(base.gateway_mac), d.gateway_mac.begin());
-      lease_ = std::make_unique<FixedLeaseSource>(cfg_.vip, d.lease_s);
-      dhcp_ = std::make_unique<DhcpServer>(*port_, *lease_, d);
-    }
-    DnsOptions n;
-    n.responder_ip = cfg_.service_ip;
-    std::memcpy(n.gateway_mac, base.gateway_mac, sizeof(n.gateway_mac));
-    n.suffix = cfg_.dns_suffix;
-    // A DHT read's first attempt may time out (2 s) while the ring settles; stay within the
-    // usual 5 s resolver timeout.
-    n.lookup_timeout_ns = 4'000'000'000ull;
-    n.network = cfg_.network;
-    for (char& ch : n.network) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    // C-names spell the octets below the first: the range is node.vip's subnet, at least /8.
-    n.range_prefix_len = uint8_t(std::clamp<uint32_t>(cfg_.prefix_len, 8, 32));
-    n.range_base = cfg_.vip & (~uint32_t{0} << (32 - n.range_prefix_len));
-    const std::string why = ValidateDnsOptions(n);
-    if (why.empty()) {
-      dns_ = std::make_unique<DnsResponder>(*port_, clock_, overlay_.get(), n);
-    } else {
-      IPOP_LOG_WARN("DNS responder disabled: %s", why.c_str());
-    }
-  }
+  StartTapServices();
 
   mgmt_ = MgmtServer::Listen(
       cfg_.mgmt_socket, [this](std::string_view line) { return HandleCommand(line); }, &err);
@@ -221,6 +189,42 @@ bool ControlPlane::Init(std::string* error) {
                 FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len, cfg_.network.c_str(),
                 sessions_->peer_count(), cfg_.shm_name.c_str(), cfg_.mgmt_socket.c_str());
   return true;
+}
+
+// DHCP and DNS at network.service-ip on the TAP (docs/operations.md).
+void ControlPlane::StartTapServices() {
+  if (cfg_.service_ip == 0) return;
+  const shm::TableSpec base = sessions_->BuildSpec();
+  if (cfg_.dhcp) {
+    DhcpOptions d;
+    d.server_ip = cfg_.service_ip;
+    d.prefix_len = uint8_t(cfg_.prefix_len);
+    d.dns_ip = cfg_.service_ip;
+    d.domain = cfg_.network + "." + cfg_.dns_suffix;
+    d.mtu = uint16_t(cfg_.mtu);
+    d.lease_s = 3600;
+    std::copy(std::begin(base.gateway_mac), std::end(base.gateway_mac), d.gateway_mac.begin());
+    lease_ = std::make_unique<FixedLeaseSource>(cfg_.vip, d.lease_s);
+    dhcp_ = std::make_unique<DhcpServer>(*port_, *lease_, d);
+  }
+  DnsOptions n;
+  n.responder_ip = cfg_.service_ip;
+  std::memcpy(n.gateway_mac, base.gateway_mac, sizeof(n.gateway_mac));
+  n.suffix = cfg_.dns_suffix;
+  // A DHT read's first attempt may time out (2 s) while the ring settles; stay within the
+  // usual 5 s resolver timeout.
+  n.lookup_timeout_ns = 4'000'000'000ull;
+  n.network = cfg_.network;
+  for (char& ch : n.network) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  // C-names spell the octets below the first: the range is node.vip's subnet, at least /8.
+  n.range_prefix_len = uint8_t(std::clamp<uint32_t>(cfg_.prefix_len, 8, 32));
+  n.range_base = cfg_.vip & (~uint32_t{0} << (32 - n.range_prefix_len));
+  const std::string why = ValidateDnsOptions(n);
+  if (why.empty()) {
+    dns_ = std::make_unique<DnsResponder>(*port_, clock_, overlay_.get(), n);
+  } else {
+    IPOP_LOG_WARN("DNS responder disabled: %s", why.c_str());
+  }
 }
 
 int ControlPlane::Run() {

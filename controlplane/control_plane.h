@@ -54,6 +54,7 @@ class ControlPlane {
  private:
   ControlPlane(const NodeConfig& cfg, std::vector<std::string> args);
   bool Init(std::string* error);
+  void StartTapServices();
   void Iterate();
   void HandleSignals();
   bool DrainPuntRings();  // true if a ring still had entries when the per-loop budget ran out
