@@ -31,6 +31,11 @@ bool ProcessAlive(int32_t pid) {
 std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.name != b.name) return "node.name";
   if (a.vip != b.vip || a.prefix_len != b.prefix_len) return "node.vip";
+  if (a.subnet != b.subnet) return "network.subnet";
+  if (a.pool_first != b.pool_first || a.pool_last != b.pool_last) return "network.pool";
+  if (a.lease_s != b.lease_s) return "network.lease-s";
+  if (a.overlay_secret_set != b.overlay_secret_set || a.overlay_secret != b.overlay_secret)
+    return "overlay.secret";
   if (a.tap != b.tap) return "node.tap";
   if (a.listen != b.listen) return "node.listen";
   if (a.mtu != b.mtu) return "node.mtu";
@@ -153,12 +158,18 @@ bool ControlPlane::Init(std::string* error) {
     arp_->SetTable(initial);
   }
   if (cfg_.overlay) {
-    // Overlay messages get their own key: "\n" cannot occur in a network name, so this label
-    // never collides with the HELLO key of any network.
+    // Overlay messages get their own key. Neither label can be a network name ("\n" and " "
+    // cannot occur in one), so it never collides with the HELLO key of any network. With
+    // overlay.secret, nodes of several networks form one overlay (docs/networks.md).
     overlay_auth_ =
-        std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network + "\noverlay");
-    overlay_ = std::make_unique<OverlayHost>(OverlayHostOptions::FromConfig(cfg_), clock_, random_,
-                                             *port_, *overlay_auth_);
+        cfg_.overlay_secret_set
+            ? std::make_unique<PskHelloAuthenticator>(cfg_.overlay_secret, "ipop overlay")
+            : std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network + "\noverlay");
+    OverlayHostOptions options = OverlayHostOptions::FromConfig(cfg_);
+    // The address the dataplane still forwards with (a restarted control plane) comes first.
+    if (running != nullptr) options.claim.hint = running->hdr.local_vip;
+    overlay_ = std::make_unique<OverlayHost>(options, clock_, random_, *port_, *overlay_auth_);
+    overlay_->SetAddressHandler([this](uint32_t vip) { OnAddressChanged(vip); });
     sessions_->SetHelloRelay(overlay_.get());
     overlay_->SetHelloHandler([this](const overlay::RingAddress& source, const Endpoint& endpoint,
                                      std::span<const uint8_t> hello) {
@@ -169,6 +180,7 @@ bool ControlPlane::Init(std::string* error) {
     arp_->SetMissHandler([this](uint32_t vip) { OnArpMiss(vip); });
     overlay_->SetRoutesHandler(
         [this](const std::vector<AnnouncedRoute>& routes) { OnAnnouncedRoutes(routes); });
+    if (!LoadRouteAuthority(error)) return false;
     overlay_->Start();
   }
   StartTapServices();
@@ -186,13 +198,44 @@ bool ControlPlane::Init(std::string* error) {
   hdr.cp_attach_count.fetch_add(1, std::memory_order_acq_rel);
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
   IPOP_LOG_INFO("node %s vip %s/%u network %s: %zu peers, shm %s, mgmt %s", cfg_.name.c_str(),
-                FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len, cfg_.network.c_str(),
-                sessions_->peer_count(), cfg_.shm_name.c_str(), cfg_.mgmt_socket.c_str());
+                cfg_.vip != 0 ? FormatIpv4(cfg_.vip).c_str() : "(allocated)", cfg_.prefix_len,
+                cfg_.network.c_str(), sessions_->peer_count(), cfg_.shm_name.c_str(),
+                cfg_.mgmt_socket.c_str());
+  return true;
+}
+
+// Router mode authorization (route_signature.h): keys are read once, at start.
+bool ControlPlane::LoadRouteAuthority(std::string* error) {
+  std::shared_ptr<const RouteSigner> signer;
+  std::shared_ptr<const RouteVerifier> verifier;
+  std::string err;
+  if (!cfg_.router_key_file.empty() &&
+      !(signer = RouteSigner::FromPemFile(cfg_.router_key_file, &err))) {
+    *error = "node.router-key-file: " + err;
+    return false;
+  }
+  if (!cfg_.router_pubkey_file.empty() &&
+      !(verifier = RouteVerifier::FromPemFile(cfg_.router_pubkey_file, &err))) {
+    *error = "network.router-pubkey-file: " + err;
+    return false;
+  }
+  if (!cfg_.announce.empty() && !signer && verifier)
+    IPOP_LOG_WARN(
+        "router mode: announcing without node.router-key-file; members that require "
+        "signed announcements (network.router-pubkey-file) will ignore them");
+  overlay_->SetRouteAuthority(std::move(signer), std::move(verifier));
   return true;
 }
 
 // DHCP and DNS at network.service-ip on the TAP (docs/operations.md).
 void ControlPlane::StartTapServices() {
+  if (overlay_) {  // membership lives in the DHT; the querier needs network.service-ip
+    multicast_ = std::make_unique<MulticastGroups>(
+        MulticastOptions{cfg_.network}, clock_, *port_,
+        std::make_unique<DhtGroupDirectory>(overlay_->dht(), cfg_.network));
+    multicast_->SetLearnHandler([this](uint32_t vip) { OnArpMiss(vip); });
+    multicast_->SetTrafficSource([this](uint32_t c) { return GroupFramesSent(*region_, c); });
+  }
   if (cfg_.service_ip == 0) return;
   const shm::TableSpec base = sessions_->BuildSpec();
   if (cfg_.dhcp) {
@@ -202,9 +245,10 @@ void ControlPlane::StartTapServices() {
     d.dns_ip = cfg_.service_ip;
     d.domain = cfg_.network + "." + cfg_.dns_suffix;
     d.mtu = uint16_t(cfg_.mtu);
-    d.lease_s = 3600;
+    d.lease_s = cfg_.lease_s;
     std::copy(std::begin(base.gateway_mac), std::end(base.gateway_mac), d.gateway_mac.begin());
-    lease_ = std::make_unique<FixedLeaseSource>(cfg_.vip, d.lease_s);
+    lease_ = std::make_unique<FixedLeaseSource>(sessions_->local_vip(), d.lease_s);
+    if (overlay_) lease_->SetConfirmHook([this] { overlay_->RenewAddress(); });
     dhcp_ = std::make_unique<DhcpServer>(*port_, *lease_, d);
   }
   DnsOptions n;
@@ -216,40 +260,104 @@ void ControlPlane::StartTapServices() {
   n.lookup_timeout_ns = 4'000'000'000ull;
   n.network = cfg_.network;
   for (char& ch : n.network) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  // C-names spell the octets below the first: the range is node.vip's subnet, at least /8.
+  // C-names spell the octets below the first: the range is the network's subnet, at least /8.
   n.range_prefix_len = uint8_t(std::clamp<uint32_t>(cfg_.prefix_len, 8, 32));
-  n.range_base = cfg_.vip & (~uint32_t{0} << (32 - n.range_prefix_len));
+  n.range_base = cfg_.subnet & (~uint32_t{0} << (32 - n.range_prefix_len));
   const std::string why = ValidateDnsOptions(n);
   if (why.empty()) {
     dns_ = std::make_unique<DnsResponder>(*port_, clock_, overlay_.get(), n);
+    StartDnsForwarder();
   } else {
     IPOP_LOG_WARN("DNS responder disabled: %s", why.c_str());
   }
 }
 
+// Names outside the zone (network.dns-forward): the forwarder always exists next to the
+// responder so a reload can switch forwarding on or off; with no upstreams it refuses.
+void ControlPlane::StartDnsForwarder() {
+  DnsForwarderOptions f;
+  f.responder_ip = cfg_.service_ip;
+  std::memcpy(f.gateway_mac, sessions_->BuildSpec().gateway_mac, sizeof(f.gateway_mac));
+  f.max_reply_size = std::clamp<size_t>(cfg_.mtu - 28, dns::kMaxUdpPayload, 1232);
+  dns_socket_ = std::make_unique<DnsUpstreamSocket>();
+  dns_forwarder_ = std::make_unique<DnsForwarder>(*port_, clock_, random_, *dns_socket_, f);
+  dns_->SetForwarder(dns_forwarder_.get());
+  UpdateDnsUpstreams();
+}
+
+void ControlPlane::UpdateDnsUpstreams() {
+  if (!dns_forwarder_) return;
+  std::vector<Endpoint> up = ConfiguredUpstreams(cfg_);
+  std::string list;
+  for (const Endpoint& e : up) {
+    list += ' ';
+    list += e.ToString();
+  }
+  if (cfg_.dns_forward != NodeConfig::DnsForward::kRefuse && up.empty())
+    IPOP_LOG_WARN(
+        "dns: network.dns-forward names no usable upstream; refusing names outside "
+        "the zone");
+  else if (!up.empty())
+    IPOP_LOG_INFO("dns: forwarding names outside the zone to%s", list.c_str());
+  dns_forwarder_->SetUpstreams(std::move(up));
+}
+
 int ControlPlane::Run() {
   bool more_punts = false;
   while (running_) {
-    pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {mgmt_->fd(), POLLIN, 0}};
+    pollfd fds[3] = {{signal_fd_, POLLIN, 0},
+                     {mgmt_->fd(), POLLIN, 0},
+                     {dns_socket_ ? dns_socket_->fd() : -1, POLLIN, 0}};
     // Poll the punt rings fast only while messages flow: an idle node then wakes 40 times a
     // second instead of 500 (ARP and HELLOs wait at most idle-poll-ms for the first one).
     const bool busy = shm::MonotonicNs() - last_punt_ns_ < kBusyWindowNs;
     const int timeout = more_punts ? 0 : int(busy ? cfg_.cp_poll_ms : cfg_.cp_idle_poll_ms);
-    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
       IPOP_LOG_ERROR("poll failed: %s", std::strerror(errno));
       return 1;
     }
     if (fds[0].revents & POLLIN) HandleSignals();
     if (!running_) break;
     if (fds[1].revents & POLLIN) mgmt_->OnReadable();
+    if (fds[2].revents & POLLIN)
+      dns_socket_->Drain([this](const Endpoint& from, std::span<const uint8_t> reply) {
+        dns_forwarder_->OnUpstreamReply(from, reply);
+      });
     more_punts = DrainPuntRings();
     Iterate();
     mgmt_->Expire();
   }
-  if (overlay_) overlay_->Stop();  // tell our links now rather than let them time out
+  if (overlay_) {
+    ReleaseAddress();
+    overlay_->Stop();  // tell our links now rather than let them time out
+  }
   IPOP_LOG_INFO("stopping; the dataplane keeps forwarding with table %llu",
                 (unsigned long long)writer_->seq());
   return 0;
+}
+
+// Gives the address back through the DHT so it is free at once, serving the loop (punt rings,
+// timers) for at most kReleaseTimeoutNs meanwhile; a crash leaves it to the lease instead.
+void ControlPlane::ReleaseAddress() {
+  bool done = false;
+  overlay_->ReleaseAddress([&done] { done = true; });
+  const uint64_t deadline = clock_.NowNs() + kReleaseTimeoutNs;
+  while (!done && clock_.NowNs() < deadline) {
+    poll(nullptr, 0, int(cfg_.cp_poll_ms));
+    DrainPuntRings();
+    overlay_->Tick();
+  }
+  if (!done) IPOP_LOG_WARN("address release unanswered; it expires with its lease");
+}
+
+void ControlPlane::OnAddressChanged(uint32_t vip) {
+  sessions_->SetLocalVip(vip);
+  if (lease_) lease_->SetAddress(vip);
+  if (address_ != AddressState::kNotManaged) {
+    address_ = AddressState::kWaiting;
+    next_assign_ns_ = 0;
+  }
+  if (vip == 0) IPOP_LOG_WARN("no address in network %s for now", cfg_.network.c_str());
 }
 
 void ControlPlane::HandleSignals() {
@@ -284,6 +392,7 @@ bool ControlPlane::DrainPuntRings() {
         case shm::PuntKind::kTapFrame:
           if (dhcp_ && dhcp_->OnTapFrame(e.payload)) break;
           if (dns_ && dns_->OnTapFrame(e.payload)) break;
+          if (multicast_ && multicast_->OnTapFrame(e.payload)) break;
           arp_->OnTapFrame(e.payload);
           break;
         default:
@@ -320,6 +429,8 @@ void ControlPlane::Iterate() {
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
   if (dns_) dns_->Poll();
+  if (multicast_) multicast_->Tick();
+  if (dns_forwarder_) dns_forwarder_->Poll();
   if (overlay_) {
     overlay_->Tick();
     if (clock_.NowNs() >= next_path_update_ns_) {
@@ -335,15 +446,20 @@ void ControlPlane::Iterate() {
 
 void ControlPlane::PublishIfChanged() {
   const uint64_t overlay_version = overlay_ ? overlay_->table_version() : 0;
-  if (!sessions_->spec_changed() && overlay_version == published_overlay_version_) return;
+  const uint64_t multicast_version = multicast_ ? multicast_->table_version() : 0;
+  if (!sessions_->spec_changed() && overlay_version == published_overlay_version_ &&
+      multicast_version == published_multicast_version_)
+    return;
   shm::TableSpec spec = sessions_->BuildSpec();
   spec.service_ip = cfg_.service_ip;
   if (overlay_) overlay_->FillTable(&spec);
+  if (multicast_) multicast_->FillTable(&spec);
   arp_->SetTable(spec);
   std::string err;
   if (writer_->Publish(spec, &err, kPublishTimeoutMs)) {
     sessions_->MarkPublished();
     published_overlay_version_ = overlay_version;
+    published_multicast_version_ = multicast_version;
     counters_.Bump(CpCounter::publish_ok);
     RefreshTrafficBaselines();
     IPOP_LOG_DEBUG("published table %llu (%zu peers, %zu sessions)",
@@ -360,12 +476,13 @@ void ControlPlane::PublishIfChanged() {
 void ControlPlane::AssignAddress() {
   if (address_ == AddressState::kNotManaged || address_ == AddressState::kAssigned) return;
   const uint64_t now = clock_.NowNs();
-  if (now < next_assign_ns_) return;
+  const uint32_t vip = sessions_->local_vip();
+  if (now < next_assign_ns_ || vip == 0) return;
   std::string err;
-  switch (AssignIpv4(cfg_.tap, cfg_.vip, cfg_.prefix_len, &err)) {
+  switch (AssignIpv4(cfg_.tap, vip, cfg_.prefix_len, &err)) {
     case AssignResult::kOk:
       address_ = AddressState::kAssigned;
-      IPOP_LOG_INFO("assigned %s/%u to %s", FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len,
+      IPOP_LOG_INFO("assigned %s/%u to %s", FormatIpv4(vip).c_str(), cfg_.prefix_len,
                     cfg_.tap.c_str());
       break;
     case AssignResult::kNoSuchInterface:
@@ -379,8 +496,7 @@ void ControlPlane::AssignAddress() {
     case AssignResult::kFailed:
       if (address_ != AddressState::kFailed)
         IPOP_LOG_ERROR("cannot assign %s/%u to %s: %s (retrying every second)",
-                       FormatIpv4(cfg_.vip).c_str(), cfg_.prefix_len, cfg_.tap.c_str(),
-                       err.c_str());
+                       FormatIpv4(vip).c_str(), cfg_.prefix_len, cfg_.tap.c_str(), err.c_str());
       address_ = AddressState::kFailed;
       next_assign_ns_ = now + kAssignRetryNs;
       break;
@@ -417,6 +533,9 @@ std::string ControlPlane::HandleCommand(std::string_view line) {
   if (cmd == "counters") return CountersText();
   if (cmd == "reload") return Reload() + "\n";
   if (cmd == "routes") return RoutesText();
+  if (cmd == "multicast")
+    return multicast_ ? multicast_->Text()
+                      : "error: multicast needs the overlay (overlay.enabled)\n";
   if (cmd == "ring" || cmd == "links" || cmd.starts_with("dht ") || cmd == "dht") {
     if (!overlay_) return "error: the overlay is disabled on this node (overlay.enabled = false)\n";
     if (cmd == "ring") return overlay_->RingText();
@@ -424,7 +543,7 @@ std::string ControlPlane::HandleCommand(std::string_view line) {
     return DhtCommand(cmd.substr(3));
   }
   return "error: unknown command '" + std::string(cmd) +
-         "' (expected status, peers, routes, ring, links, dht, counters or reload)\n";
+         "' (expected status, peers, routes, ring, links, dht, multicast, counters or reload)\n";
 }
 
 std::string ControlPlane::DhtCommand(std::string_view args) {
@@ -502,13 +621,30 @@ void ControlPlane::OnArpMiss(uint32_t vip) {
       return;
     }
     if (where->node == overlay_->node().address()) return;
-    NodeAddress node;
-    where->node.ToBytes(node);
-    const overlay::Link* link = overlay_->node().links().Find(where->node);
-    // Linked nodes are reached directly at once; others through the overlay until traffic
-    // earns a shortcut.
-    sessions_->AddLearnedPeer(v, node, link ? link->endpoint : where->endpoint, link == nullptr);
+    LearnLocation(v, *where);
   });
+}
+
+// A learned peer that went silent may have moved, or its lease ran out and another node holds
+// the address now: ask the directory again and follow it.
+void ControlPlane::RecheckSilentPeer(uint32_t vip, const overlay::RingAddress& was) {
+  overlay_->ForgetResolved(vip);
+  overlay_->Resolve(vip, [this, was](uint32_t v, const std::optional<VipLocation>& where) {
+    if (!where || where->node == was || where->node == overlay_->node().address()) return;
+    IPOP_LOG_INFO("%s is now held by overlay node %s; re-learning the peer", FormatIpv4(v).c_str(),
+                  where->node.ToHex().substr(0, 8).c_str());
+    sessions_->ForgetLearnedPeer(v);
+    LearnLocation(v, *where);
+  });
+}
+
+void ControlPlane::LearnLocation(uint32_t v, const VipLocation& where) {
+  NodeAddress node;
+  where.node.ToBytes(node);
+  const overlay::Link* link = overlay_->node().links().Find(where.node);
+  // Linked nodes are reached directly at once; others through the overlay until traffic earns a
+  // shortcut.
+  sessions_->AddLearnedPeer(v, node, link ? link->endpoint : where.endpoint, link == nullptr);
 }
 
 void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) {
@@ -522,22 +658,41 @@ void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) 
                     [&](const PeerSessions::PeerStatus& p) { return p.vip == r.via; });
     if (!known) OnArpMiss(r.via);  // look the gateway up and learn it, as for ARP
     KernelRoute k{r.prefix, r.length, false};
-    for (const KernelRoute& old : kernel_routes_)
-      if (old.prefix == k.prefix && old.length == k.length) k.installed = old.installed;
+    bool seen_before = false;
+    for (const KernelRoute& old : kernel_routes_) {
+      if (old.prefix == k.prefix && old.length == k.length) {
+        k.installed = old.installed;
+        seen_before = true;
+      }
+    }
     if (std::none_of(kernel.begin(), kernel.end(), [&](const KernelRoute& x) {
           return x.prefix == k.prefix && x.length == k.length;
-        }))
+        })) {
       kernel.push_back(k);
+      if (!seen_before)
+        IPOP_LOG_INFO("router mode: %s/%u is announced by a member; routing it into the overlay%s",
+                      FormatIpv4(k.prefix).c_str(), unsigned(k.length),
+                      RoutesByDhcp() ? " (the host gets it by DHCP option 121)" : "");
+    }
   }
-  for (const KernelRoute& k : kernel)
-    if (!k.installed)
-      IPOP_LOG_INFO("router mode: %s/%u is announced by a member; routing it into the overlay",
-                    FormatIpv4(k.prefix).c_str(), unsigned(k.length));
+  if (dhcp_) {
+    // Via the service address: the dataplane routes the prefix by longest match anyway.
+    std::vector<dhcp::ClasslessRoute> classless;
+    for (const KernelRoute& k : kernel) classless.push_back({k.prefix, k.length, cfg_.service_ip});
+    dhcp_->SetRoutes(std::move(classless));
+  }
   sessions_->SetPrefixRoutes(std::move(table));
   kernel_routes_ = std::move(kernel);
 }
 
+// A host configured by DHCP (the node does not set its address) gets the routes in option 121;
+// the node then leaves the kernel routing table alone.
+bool ControlPlane::RoutesByDhcp() const {
+  return dhcp_ && !cfg_.assign_address;
+}
+
 void ControlPlane::InstallKernelRoutes() {
+  if (RoutesByDhcp()) return;
   for (KernelRoute& r : kernel_routes_) {
     if (r.installed) continue;
     std::string err;
@@ -565,6 +720,12 @@ void ControlPlane::UpdatePeerPaths() {
     if (!p.learned || !p.node_known) continue;
     const overlay::RingAddress node = overlay::RingAddress::FromBytes(p.node);
     in_use.push_back(node);
+    const uint64_t timeout_ns = uint64_t{cfg_.peer_timeout_ms} * 1'000'000ull;
+    if (!p.up && p.heard && p.last_hello_age_ns > timeout_ns &&
+        clock_.NowNs() >= sample.next_recheck_ns) {
+      sample.next_recheck_ns = clock_.NowNs() + kRecheckNs;
+      RecheckSilentPeer(p.vip, node);
+    }
     const overlay::Link* link = overlay_->node().links().Find(node);
     if (link != nullptr) {
       sessions_->SetPath(p.vip, false, link->endpoint);
@@ -655,6 +816,7 @@ std::string ControlPlane::Reload() {
   const ReconfigureSummary sum =
       sessions_->Reconfigure(next.peers, next.hello_interval_ms, next.peer_timeout_ms);
   cfg_ = next;
+  UpdateDnsUpstreams();  // resolv.conf is read again too
   char msg[160];
   std::snprintf(msg, sizeof(msg), "ok: reloaded, %zu peers (added %u, removed %u, changed %u)",
                 sessions_->peer_count(), sum.added, sum.removed, sum.changed);
@@ -667,8 +829,9 @@ std::string ControlPlane::StatusText() const {
   NodeStatus s;
   s.node = cfg_.name;
   s.network = cfg_.network;
-  s.vip = cfg_.vip;
+  s.vip = sessions_->local_vip();
   s.prefix_len = cfg_.prefix_len;
+  if (overlay_ && overlay_->claim() != nullptr) s.address = overlay_->claim()->StatusText();
   s.tap = cfg_.tap;
   switch (address_) {
     case AddressState::kNotManaged:
@@ -730,6 +893,7 @@ std::string ControlPlane::CountersText() const {
   }
   std::string text = FormatCounters(drops, stats, counters_);
   if (overlay_) text += overlay_->CountersText();
+  if (multicast_) text += multicast_->CountersText();
   if (dhcp_)
     dhcp_->counters().ForEach([&](const std::string& name, uint64_t v) {
       if (v != 0) text += name + " " + std::to_string(v) + "\n";
@@ -739,6 +903,10 @@ std::string ControlPlane::CountersText() const {
     text += "dns_queries " + std::to_string(d.queries) + "\n";
     text += "dns_nxdomain " + std::to_string(d.nxdomain) + "\n";
     text += "dns_refused " + std::to_string(d.refused) + "\n";
+    if (dns_forwarder_)
+      dns_forwarder_->counters().ForEach([&](const char* name, uint64_t v) {
+        text += std::string(name) + " " + std::to_string(v) + "\n";
+      });
   }
   return text;
 }

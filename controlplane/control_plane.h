@@ -20,11 +20,14 @@
 #include "controlplane/clock.h"
 #include "controlplane/cp_counters.h"
 #include "controlplane/dhcp_server.h"
+#include "controlplane/dns_forwarder.h"
 #include "controlplane/dns_responder.h"
+#include "controlplane/dns_upstream_socket.h"
 #include "controlplane/hello_authenticator.h"
 #include "controlplane/key_derivation.h"
 #include "controlplane/log.h"
 #include "controlplane/mgmt_server.h"
+#include "controlplane/multicast_groups.h"
 #include "controlplane/overlay_host.h"
 #include "controlplane/peer_sessions.h"
 #include "controlplane/random_source.h"
@@ -55,11 +58,18 @@ class ControlPlane {
   ControlPlane(const NodeConfig& cfg, std::vector<std::string> args);
   bool Init(std::string* error);
   void StartTapServices();
+  bool LoadRouteAuthority(std::string* error);
+  void StartDnsForwarder();
+  void UpdateDnsUpstreams();  // from cfg_ (start, reload)
   void Iterate();
   void HandleSignals();
   bool DrainPuntRings();  // true if a ring still had entries when the per-loop budget ran out
   void PublishIfChanged();
   void AssignAddress();
+  // The overlay allocated, lost or changed this node's address.
+  void OnAddressChanged(uint32_t vip);
+  void ReleaseAddress();
+  static constexpr uint64_t kReleaseTimeoutNs = 2'000'000'000ull;
   void RefreshTrafficBaselines();
   PeerTraffic TrafficOf(uint32_t slot) const;
   std::string Reload();
@@ -69,6 +79,9 @@ class ControlPlane {
   std::string RoutesText() const;
   // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned.
   void OnArpMiss(uint32_t vip);
+  void LearnLocation(uint32_t vip, const VipLocation& where);
+  void RecheckSilentPeer(uint32_t vip, const overlay::RingAddress& was);
+  static constexpr uint64_t kRecheckNs = 5'000'000'000ull;
   // Once per path interval: relayed vs direct from the overlay's links, traffic-driven shortcuts,
   // use marks that keep learned peers alive.
   void UpdatePeerPaths();
@@ -76,6 +89,7 @@ class ControlPlane {
   // TAP); the announcing member is learned like any peer.
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
   void InstallKernelRoutes();
+  bool RoutesByDhcp() const;
   // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
   std::string DhtCommand(std::string_view args);
 
@@ -107,7 +121,12 @@ class ControlPlane {
   std::unique_ptr<FixedLeaseSource> lease_;
   std::unique_ptr<DhcpServer> dhcp_;
   std::unique_ptr<DnsResponder> dns_;
+  std::unique_ptr<DnsUpstreamSocket> dns_socket_;  // with dns_: network.dns-forward
+  std::unique_ptr<DnsForwarder> dns_forwarder_;
+  // Multicast/broadcast groups (docs/multicast.md); null with the overlay off.
+  std::unique_ptr<MulticastGroups> multicast_;
   uint64_t published_overlay_version_ = 0;
+  uint64_t published_multicast_version_ = 0;
   uint64_t next_path_update_ns_ = 0;
   static constexpr uint64_t kPathIntervalNs = 500'000'000;
   // Per table slot: packets (tx + rx) at the last path update, to measure relayed traffic.
@@ -115,6 +134,7 @@ class ControlPlane {
     uint32_t vip = 0;
     uint64_t packets = 0;
     uint64_t relayed_down_since_ns = 0;  // relayed and not up since then (0: fine)
+    uint64_t next_recheck_ns = 0;        // silent learned peer: next directory lookup
   };
   std::vector<SlotSample> samples_;
   struct KernelRoute {

@@ -27,16 +27,23 @@ bool ClientKey::operator==(const ClientKey& o) const {
 }
 
 std::optional<Lease> FixedLeaseSource::Offer(const ClientKey& client, uint32_t) {
-  if (!FreeFor(client)) return std::nullopt;
+  if (ip_ == 0 || !FreeFor(client)) return std::nullopt;
   return Lease{ip_, lease_s_};
 }
 
 bool FixedLeaseSource::Confirm(const ClientKey& client, uint32_t ip, uint32_t* lease_s) {
-  if (ip != ip_ || !FreeFor(client)) return false;
+  if (ip_ == 0 || ip != ip_ || !FreeFor(client)) return false;
   held_ = true;
   holder_ = client.mac;
   *lease_s = lease_s_;
+  if (on_confirm_) on_confirm_();
   return true;
+}
+
+void FixedLeaseSource::SetAddress(uint32_t ip) {
+  if (ip == ip_) return;
+  ip_ = ip;
+  held_ = false;  // the next REQUEST for the old address is NAKed; the client starts over
 }
 
 void FixedLeaseSource::Release(const ClientKey& client, uint32_t ip) {
@@ -48,6 +55,15 @@ DhcpServer::DhcpServer(Port& port, LeaseSource& leases, DhcpOptions options)
   options_.prefix_len = std::min<uint8_t>(options_.prefix_len, 32);
   if (options_.domain.size() > 255) options_.domain.resize(255);
   subnet_mask_ = MaskOf(options_.prefix_len);
+  SetRoutes(std::move(options_.routes));
+}
+
+void DhcpServer::SetRoutes(std::vector<dhcp::ClasslessRoute> routes) {
+  options_.routes = std::move(routes);
+  classless_.clear();
+  if (options_.routes.empty()) return;
+  classless_.push_back({0, 0, options_.server_ip});
+  classless_.insert(classless_.end(), options_.routes.begin(), options_.routes.end());
 }
 
 bool DhcpServer::OnTapFrame(std::span<const uint8_t> frame) {
@@ -175,6 +191,7 @@ void DhcpServer::Send(const dhcp::Message& m, dhcp::Reply& r) {
   r.dns_server = options_.dns_ip;
   r.domain = options_.domain;
   r.mtu = options_.mtu;
+  r.routes = classless_;
   const size_t n = dhcp::BuildReply(r, payload_);
   // RFC 2131 4.1 (giaddr is always zero here): a NAK is broadcast; a client that has an address
   // (renewing, INFORM) gets unicast to it; otherwise unicast to chaddr/yiaddr unless the client

@@ -11,9 +11,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "controlplane/port.h"
 #include "shared/dhcp.h"
@@ -55,19 +57,25 @@ class LeaseSource {
 // Workstation mode: the one address (the node's virtual IP) for the one host behind the TAP. It
 // is held by the MAC that confirmed it until that MAC releases it; client ids are not compared
 // because two clients on one host (dhclient, then udhcpc) share the MAC but differ in option 61.
+// The node's address may arrive late (DHT allocation) or change: 0 offers nothing and NAKs.
 class FixedLeaseSource final : public LeaseSource {
  public:
   FixedLeaseSource(uint32_t ip, uint32_t lease_s) : ip_(ip), lease_s_(lease_s) {}
   std::optional<Lease> Offer(const ClientKey& client, uint32_t requested_ip) override;
   bool Confirm(const ClientKey& client, uint32_t ip, uint32_t* lease_s) override;
   void Release(const ClientKey& client, uint32_t ip) override;
+  void SetAddress(uint32_t ip);
+  // Runs on every granted REQUEST: a client renewal renews the node's DHT claim.
+  void SetConfirmHook(std::function<void()> fn) { on_confirm_ = std::move(fn); }
   bool held() const { return held_; }
+  uint32_t address() const { return ip_; }
 
  private:
   bool FreeFor(const ClientKey& client) const { return !held_ || client.mac == holder_; }
 
   uint32_t ip_;
   uint32_t lease_s_;
+  std::function<void()> on_confirm_;
   bool held_ = false;
   std::array<uint8_t, 6> holder_{};
 };
@@ -80,6 +88,9 @@ struct DhcpOptions {
   uint16_t mtu = 0;     // 0: no MTU option
   uint32_t lease_s = 3600;
   std::array<uint8_t, 6> gateway_mac{};  // shm TableSpec::gateway_mac
+  // Option 121 (RFC 3442) in OFFER/ACK when non-empty; a client that takes it ignores option 3,
+  // so a default route via server_ip is put first in the option (what option 3 said).
+  std::vector<dhcp::ClasslessRoute> routes;
 };
 
 struct DhcpCounters {
@@ -119,6 +130,9 @@ class DhcpServer {
   bool OnTapFrame(std::span<const uint8_t> frame);
   const DhcpCounters& counters() const { return counters_; }
   const DhcpOptions& options() const { return options_; }
+  // New option 121 routes (router mode: the prefixes members announce); clients see them in
+  // their next OFFER/ACK, i.e. at the latest at renewal (half the lease).
+  void SetRoutes(std::vector<dhcp::ClasslessRoute> routes);
 
  private:
   void OnDiscover(const dhcp::Message& m, const ClientKey& client);
@@ -133,6 +147,7 @@ class DhcpServer {
   Port& port_;
   LeaseSource& leases_;
   DhcpOptions options_;
+  std::vector<dhcp::ClasslessRoute> classless_;  // what option 121 carries: default + routes
   uint32_t subnet_mask_ = 0;
   DhcpCounters counters_;
   // Reused for every reply: no allocation per packet.

@@ -74,6 +74,23 @@ DnsResponder::DnsResponder(Port& port, Clock& clock, NameSource* names, DnsOptio
   opt_.suffix = Lowered(opt_.suffix);
   dns::NameFromText(opt_.suffix, &suffix_);
   pending_.reserve(opt_.max_pending);
+  // The zone's server is the responder itself, named by its C-name so the NS target resolves.
+  char label[16];
+  const uint32_t ip = opt_.responder_ip;
+  std::snprintf(label, sizeof(label), "C%03u%03u%03u", (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+                ip & 0xff);
+  if (!InRange(ip) || !dns::NameFromText(std::string(label) + "." + opt_.suffix, &soa_.mname))
+    soa_.mname = suffix_;
+  if (!dns::NameFromText("hostmaster." + opt_.suffix, &soa_.rname)) soa_.rname = suffix_;
+  soa_.minimum = opt_.negative_ttl_s;
+  soa_record_.type = dns::kTypeSoa;
+  soa_record_.ttl = opt_.negative_ttl_s;
+  soa_record_.soa = &soa_;
+  soa_record_.owner = &suffix_;
+  ns_record_.type = dns::kTypeNs;
+  ns_record_.ttl = opt_.ttl_s;
+  ns_record_.ptr = &soa_.mname;
+  ns_record_.owner = &suffix_;
 }
 
 bool DnsResponder::InRange(uint32_t ip) const {
@@ -115,7 +132,7 @@ bool DnsResponder::OnTapFrame(std::span<const uint8_t> frame) {
   if (err != dns::ParseError::kNone) ++counters_.parse_errors[size_t(err)];
   switch (err) {
     case dns::ParseError::kNone:
-      Answer(client, query);
+      Answer(client, query, v.payload);
       break;
     case dns::ParseError::kTooShort:
       ++counters_.dropped_too_short;
@@ -133,7 +150,8 @@ bool DnsResponder::OnTapFrame(std::span<const uint8_t> frame) {
   return true;
 }
 
-void DnsResponder::Answer(const Client& client, const dns::Query& query) {
+void DnsResponder::Answer(const Client& client, const dns::Query& query,
+                          std::span<const uint8_t> message) {
   const dns::Question& q = query.question;
   if (q.klass != dns::kClassIn && q.klass != dns::kClassAny) {
     Reply(client, query, dns::Rcode::kRefused, false, {});
@@ -158,8 +176,8 @@ void DnsResponder::Answer(const Client& client, const dns::Query& query) {
         return;
       }
     }
-    if (own == 0) {  // the zone apex exists, but we serve no SOA/NS records for it
-      Reply(client, query, dns::Rcode::kNoError, true, {});
+    if (own == 0) {
+      AnswerApex(client, query);
       return;
     }
     if (own == 2 && names_ != nullptr) {
@@ -171,7 +189,7 @@ void DnsResponder::Answer(const Client& client, const dns::Query& query) {
         return;
       }
     }
-    Reply(client, query, dns::Rcode::kNxDomain, true, {});
+    ReplyNegative(client, query, dns::Rcode::kNxDomain);
     return;
   }
 
@@ -206,17 +224,35 @@ void DnsResponder::Answer(const Client& client, const dns::Query& query) {
       return;
     }
   }
+  AnswerOutsideZone(client, query, message);
+}
+
+void DnsResponder::AnswerOutsideZone(const Client& client, const dns::Query& query,
+                                     std::span<const uint8_t> message) {
+  if (forwarder_ != nullptr) {
+    switch (forwarder_->Forward(client, query, message)) {
+      case QueryForwarder::Outcome::kForwarded:
+        ++counters_.forwarded;
+        return;
+      case QueryForwarder::Outcome::kServFail:
+        ++counters_.forward_refused;
+        Reply(client, query, dns::Rcode::kServFail, false, {});
+        return;
+      case QueryForwarder::Outcome::kRefused:
+        break;
+    }
+  }
   Reply(client, query, dns::Rcode::kRefused, false, {});
 }
 
 void DnsResponder::ReplyAddress(const Client& client, const dns::Query& query,
                                 std::optional<uint32_t> ipv4) {
   if (!ipv4) {  // the name exists but holds no address (the network's own node)
-    Reply(client, query, dns::Rcode::kNoError, true, {});
+    ReplyNegative(client, query, dns::Rcode::kNoError);
     return;
   }
   if (!Answers(query.question.type, dns::kTypeA)) {
-    Reply(client, query, dns::Rcode::kNoError, true, {});
+    ReplyNegative(client, query, dns::Rcode::kNoError);
     return;
   }
   dns::Record r;
@@ -255,7 +291,7 @@ void DnsResponder::OnLookupDone(uint64_t seq, std::optional<uint32_t> ipv4) {
     if (ipv4)
       ReplyAddress(p.client, p.query, ipv4);
     else
-      Reply(p.client, p.query, dns::Rcode::kNxDomain, true, {});
+      ReplyNegative(p.client, p.query, dns::Rcode::kNxDomain);
     return;
   }
   ++counters_.lookups_late;
@@ -275,9 +311,26 @@ void DnsResponder::Poll() {
   }
 }
 
+void DnsResponder::AnswerApex(const Client& client, const dns::Query& query) {
+  const uint16_t type = query.question.type;
+  dns::Record records[2];
+  size_t n = 0;
+  if (type == dns::kTypeSoa || type == dns::kTypeAny) records[n++] = soa_record_;
+  if (type == dns::kTypeNs || type == dns::kTypeAny) records[n++] = ns_record_;
+  if (n == 0) {
+    ReplyNegative(client, query, dns::Rcode::kNoError);
+    return;
+  }
+  Reply(client, query, dns::Rcode::kNoError, true, {records, n});
+}
+
+void DnsResponder::ReplyNegative(const Client& client, const dns::Query& query, dns::Rcode rcode) {
+  Reply(client, query, rcode, true, {}, true, {&soa_record_, 1});
+}
+
 void DnsResponder::Reply(const Client& client, const dns::Query& query, dns::Rcode rcode,
                          bool authoritative, std::span<const dns::Record> answers,
-                         bool with_question) {
+                         bool with_question, std::span<const dns::Record> authority) {
   switch (rcode) {
     case dns::Rcode::kNoError:
       ++(answers.empty() ? counters_.nodata : counters_.answered);
@@ -305,6 +358,7 @@ void DnsResponder::Reply(const Client& client, const dns::Query& query, dns::Rco
   spec.rcode = rcode;
   spec.question = with_question ? &query.question : nullptr;
   spec.answers = answers;
+  spec.authority = authority;
   spec.edns = with_question && query.has_edns;
   uint8_t message[dns::kMaxUdpPayload];
   const size_t size = dns::BuildResponse(spec, message);

@@ -4,8 +4,11 @@
 //                           network range (issue 4: 10.250.1.1 -> C250001001.ipop)
 //   <host>.<network>.<suffix>  names nodes register, resolved through a NameSource (DHT later)
 //   <d>.<c>.<b>.<a>.in-addr.arpa inside the range  PTR -> the C-name
-// Unknown names in the zone get NXDOMAIN, other types for existing names NODATA, everything
-// outside the zone REFUSED (forwarding to the host's resolver is a later option).
+//   <suffix>                  SOA and NS (the NS and SOA primary are the responder's C-name)
+// Unknown names in the zone get NXDOMAIN, other types for existing names NODATA, both with the
+// zone's SOA in the authority section (negative caching, RFC 2308); names outside
+// the zone go to a QueryForwarder when one is set (DnsForwarder: the node's upstream resolvers),
+// else they are REFUSED.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,27 @@ class NameSource {
                       std::function<void(std::optional<uint32_t> ipv4)> done) = 0;
 };
 
+// Who sent a query on the TAP: where its answer goes.
+struct DnsClient {
+  uint8_t mac[6] = {};
+  uint32_t ip = 0;  // host order
+  uint16_t port = 0;
+};
+
+// Takes the queries the responder is not authoritative for (names outside the zone).
+class QueryForwarder {
+ public:
+  enum class Outcome : uint8_t {
+    kForwarded,  // the forwarder answers the client (now or later)
+    kRefused,    // no upstream configured: the responder answers REFUSED
+    kServFail,   // cannot take it now (table full, send failed): the responder answers SERVFAIL
+  };
+  virtual ~QueryForwarder() = default;
+  // `message` is the client's query as received; `query` its parse.
+  virtual Outcome Forward(const DnsClient& client, const dns::Query& query,
+                          std::span<const uint8_t> message) = 0;
+};
+
 struct DnsOptions {
   uint32_t responder_ip = 0;     // host order; queries must be sent here, port 53
   uint8_t gateway_mac[6] = {};   // source MAC of replies
@@ -39,6 +63,9 @@ struct DnsOptions {
   uint32_t range_base = 0;       // network address range (host order); its first octet is the
   uint8_t range_prefix_len = 8;  // one C-names leave out, so the prefix must be 8..32
   uint32_t ttl_s = 60;
+  // SOA minimum and TTL: how long resolvers cache NXDOMAIN/NODATA (RFC 2308); short because a
+  // node may register its name any moment.
+  uint32_t negative_ttl_s = 5;
   size_t max_pending = 64;                     // registered-name lookups in flight
   uint64_t lookup_timeout_ns = 2'000'000'000;  // then SERVFAIL (clients retry after ~1-5 s)
 };
@@ -62,6 +89,8 @@ struct DnsCounters {
   uint64_t lookup_timeouts = 0;  // answered SERVFAIL
   uint64_t lookups_late = 0;     // done ran after the timeout (or twice)
   uint64_t pending_full = 0;     // answered SERVFAIL at once
+  uint64_t forwarded = 0;        // handed to the forwarder
+  uint64_t forward_refused = 0;  // the forwarder said SERVFAIL (counted there by reason)
   uint64_t replies_sent = 0;
   uint64_t reply_failed = 0;  // reply did not fit or the port refused it
 };
@@ -75,6 +104,8 @@ class DnsResponder {
 
   // A frame punted from the TAP. False if it is not UDP to responder_ip:53 (try others).
   bool OnTapFrame(std::span<const uint8_t> frame);
+  // Names outside the zone go to `forwarder` (null: REFUSED). Not owned; must outlive us.
+  void SetForwarder(QueryForwarder* forwarder) { forwarder_ = forwarder; }
   // Answers SERVFAIL to lookups older than lookup_timeout_ns; call from the timer loop.
   void Poll();
 
@@ -82,31 +113,37 @@ class DnsResponder {
   size_t pending() const { return pending_.size(); }
 
  private:
-  struct Client {
-    uint8_t mac[6];
-    uint32_t ip;
-    uint16_t port;
-  };
+  using Client = DnsClient;
   struct Pending {
     uint64_t seq;
     uint64_t deadline_ns;
     Client client;
     dns::Query query;
   };
-  void Answer(const Client& client, const dns::Query& query);
+  void Answer(const Client& client, const dns::Query& query, std::span<const uint8_t> message);
+  void AnswerOutsideZone(const Client& client, const dns::Query& query,
+                         std::span<const uint8_t> message);
   void StartLookup(const Client& client, const dns::Query& query, std::string name);
   void OnLookupDone(uint64_t seq, std::optional<uint32_t> ipv4);
   void ReplyAddress(const Client& client, const dns::Query& query, std::optional<uint32_t> ipv4);
   void Reply(const Client& client, const dns::Query& query, dns::Rcode rcode, bool authoritative,
-             std::span<const dns::Record> answers, bool with_question = true);
+             std::span<const dns::Record> answers, bool with_question = true,
+             std::span<const dns::Record> authority = {});
+  // NXDOMAIN or NODATA for a name in the zone: the SOA goes along.
+  void ReplyNegative(const Client& client, const dns::Query& query, dns::Rcode rcode);
+  void AnswerApex(const Client& client, const dns::Query& query);
   bool InRange(uint32_t ip) const;
   std::optional<uint32_t> ParseCName(std::string_view label) const;
 
   Port& port_;
   Clock& clock_;
   NameSource* names_;
+  QueryForwarder* forwarder_ = nullptr;
   DnsOptions opt_;
   dns::Name suffix_;
+  dns::Soa soa_;
+  dns::Record soa_record_;
+  dns::Record ns_record_;
   DnsCounters counters_;
   std::vector<Pending> pending_;
   uint64_t next_seq_ = 1;

@@ -14,7 +14,7 @@ namespace {
 using overlay::Link;
 using overlay::RingAddress;
 
-constexpr uint64_t kDirectoryRetryNs = 5'000'000'000ull;
+constexpr uint64_t kNameRetryNs = 5'000'000'000ull;
 constexpr size_t kVipLocationSize = RingAddress::kBytes + overlay::kEndpointSize;
 
 DhtKey RateKeyOf(const Endpoint& ep) {
@@ -52,6 +52,21 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 }
 
 }  // namespace
+
+class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
+ public:
+  explicit ClaimStoreAdapter(DhtService& dht) : dht_(dht) {}
+  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
+              DhtDoneFn done) override {
+    dht_.Create(key, value, ttl_ms, std::move(done));
+  }
+  void Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDoneFn done) override {
+    dht_.Remove(key, value, std::move(done));
+  }
+
+ private:
+  DhtService& dht_;
+};
 
 // Signs on the way out; the Port is the dataplane's inject ring.
 class OverlayHost::Transport final : public overlay::OverlayTransport {
@@ -93,6 +108,19 @@ OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
   o.listen = cfg.listen;
   o.network = cfg.network;
   o.vip = cfg.vip;
+  o.claim.network = cfg.network;
+  o.claim.identity = cfg.name;
+  o.claim.fixed = cfg.vip;
+  if (cfg.vip == 0) {
+    o.claim.pool_first = cfg.pool_first;
+    o.claim.pool_last = cfg.pool_last;
+  }
+  if (cfg.service_ip != 0) o.claim.excluded.push_back(cfg.service_ip);
+  o.claim.lease_ms = cfg.lease_s * 1000;
+  // Renewed three times per lease, and at least every 20 s: the record is also the directory
+  // entry, which must come back quickly on a new replica set after its replicas left.
+  o.claim.refresh_ns =
+      std::min<uint64_t>(20'000'000'000ull, uint64_t{cfg.lease_s} * 333'000'000ull);
   if (cfg.service_ip != 0) {
     o.dns_name = cfg.name + "." + cfg.network + "." + cfg.dns_suffix;
     for (char& ch : o.dns_name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
@@ -129,6 +157,17 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
                                                  random, *transport_);
   dht_ = std::make_unique<DhtService>(*node_, clock, options_.dht);
   node_->SetDeliverHandler([this](const overlay::Routed& r) { OnRouted(r); });
+  if (options_.claim.fixed != 0 || options_.claim.pool_first != 0) {
+    claim_store_ = std::make_unique<ClaimStoreAdapter>(*dht_);
+    const std::string network = options_.network;
+    claim_ = std::make_unique<AddressClaim>(
+        options_.claim, *claim_store_, clock,
+        [network](uint32_t vip) { return VipDirectoryKey(network, vip); });
+    options_.vip = claim_->vip();
+    claim_->SetChangedHandler([this](uint32_t vip) { OnAddressChanged(vip); });
+  } else {
+    options_.vip = 0;
+  }
 }
 
 OverlayHost::~OverlayHost() = default;
@@ -214,44 +253,38 @@ void OverlayHost::Tick() {
   const uint64_t now = clock_.NowNs();
   if (now >= node_->next_wake_ns()) node_->Tick();
   if (now >= dht_->next_wake_ns()) dht_->Tick();
-  if (options_.vip != 0 && node_->joined() && !directory_in_flight_ && now >= next_directory_ns_)
-    PublishDirectory();
+  if (claim_ && node_->joined() && (claim_->held() || NeighbourhoodSettled())) {
+    claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint()}));
+    claim_->Tick();
+  }
   if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
       now >= next_name_ns_)
     PublishName();
-  if (!options_.announce.empty() && node_->joined() && now >= next_announce_ns_) AnnounceRoutes();
+  if (!options_.announce.empty() && options_.vip != 0 && node_->joined() &&
+      now >= next_announce_ns_)
+    AnnounceRoutes();
   if (routes_ && node_->joined() && !routes_poll_in_flight_ && now >= next_routes_poll_ns_)
     PollRoutes();
   UpdateTableVersion();
 }
 
-void OverlayHost::PublishDirectory() {
-  directory_in_flight_ = true;
-  const VipLocation here{options_.address, node_->endpoint()};
-  const std::vector<uint8_t> value = EncodeVipLocation(here);
-  const uint32_t vip = options_.vip;
-  dht_->Create(VipDirectoryKey(options_.network, vip), value, options_.directory_ttl_ms,
-               [this, vip](const DhtResult& res) {
-                 directory_in_flight_ = false;
-                 const uint64_t now = clock_.NowNs();
-                 if (res.outcome == DhtOutcome::kOk) {
-                   if (counters_.directory_published++ == 0)
-                     IPOP_LOG_INFO("overlay: %s published in the VIP directory",
-                                   FormatIpv4(vip).c_str());
-                   next_directory_ns_ = now + options_.directory_refresh_ns;
-                   return;
-                 }
-                 next_directory_ns_ = now + kDirectoryRetryNs;
-                 if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
-                   ++counters_.directory_conflicts;
-                   IPOP_LOG_ERROR(
-                       "overlay: %s is already claimed by another node of network %s; "
-                       "fix node.vip (retrying every 5 s)",
-                       FormatIpv4(vip).c_str(), options_.network.c_str());
-                 } else {
-                   ++counters_.directory_failures;
-                 }
-               });
+void OverlayHost::OnAddressChanged(uint32_t vip) {
+  options_.vip = vip;
+  next_name_ns_ = 0;  // the name record follows the address at once
+  next_announce_ns_ = 0;
+  if (address_) address_(vip);
+}
+
+void OverlayHost::ReleaseAddress(std::function<void()> done) {
+  if (!claim_ || !node_->joined()) {
+    if (done) done();
+    return;
+  }
+  claim_->Release(std::move(done));
+}
+
+void OverlayHost::RenewAddress() {
+  if (claim_) claim_->RenewSoon();
 }
 
 void OverlayHost::PublishName() {
@@ -268,7 +301,7 @@ void OverlayHost::PublishName() {
                    next_name_ns_ = now + options_.directory_refresh_ns;
                    return;
                  }
-                 next_name_ns_ = now + kDirectoryRetryNs;
+                 next_name_ns_ = now + kNameRetryNs;
                  if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
                    ++counters_.name_conflicts;
                    IPOP_LOG_ERROR(
@@ -281,9 +314,20 @@ void OverlayHost::PublishName() {
 
 void OverlayHost::AnnounceRoutes() {
   next_announce_ns_ = clock_.NowNs() + options_.directory_refresh_ns;
+  const uint64_t now_s = clock_.WallNs() / 1'000'000'000ull;
   for (const PrefixConfig& p : options_.announce) {
     const AnnouncedRoute r{p.prefix, p.length, options_.vip};
-    dht_->Put(RoutesKey(options_.network), EncodeRoute(r), options_.directory_ttl_ms,
+    std::vector<uint8_t> value = EncodeRoute(r);
+    if (route_signer_) {
+      value = route_signer_->SignedRecord(options_.network,
+                                          {r.prefix, r.length, r.via, RouteExpiryFor(now_s)});
+      if (value.empty()) {
+        IPOP_LOG_ERROR("overlay: cannot sign the announcement of %s/%u",
+                       FormatIpv4(r.prefix).c_str(), unsigned(r.length));
+        continue;
+      }
+    }
+    dht_->Put(RoutesKey(options_.network), value, options_.directory_ttl_ms,
               [this, r](const DhtResult& res) {
                 if (res.outcome != DhtOutcome::kOk) return;
                 if (counters_.routes_announced++ == 0)
@@ -301,15 +345,36 @@ void OverlayHost::PollRoutes() {
     next_routes_poll_ns_ = clock_.NowNs() + options_.routes_poll_ns;
     if (res.outcome != DhtOutcome::kOk) return;  // keep the routes we have; ask again later
     std::vector<AnnouncedRoute> routes;
+    const uint64_t now_s = clock_.WallNs() / 1'000'000'000ull;
     for (const DhtRecord& rec : res.values) {
-      const auto r = DecodeRoute(rec.value);
-      if (!r) {
+      const std::optional<RouteRecord> record = DecodeRouteRecord(rec.value);
+      if (!record) {
         ++counters_.routes_bad_records;
         continue;
       }
-      if (r->via == options_.vip || std::find(routes.begin(), routes.end(), *r) != routes.end())
+      const AnnouncedRoute r{record->claim.prefix, record->claim.length, record->claim.via};
+      if (r.via == options_.vip || std::find(routes.begin(), routes.end(), r) != routes.end())
         continue;
-      routes.push_back(*r);
+      const RouteVerdict verdict =
+          CheckRoute(*record, route_verifier_.get(), options_.network, now_s);
+      if (verdict != RouteVerdict::kAccepted) {
+        ++(verdict == RouteVerdict::kUnsigned       ? counters_.routes_unsigned
+           : verdict == RouteVerdict::kBadSignature ? counters_.routes_bad_signature
+                                                    : counters_.routes_expired);
+        uint64_t suppressed = 0;
+        if (route_reject_log_.Allow(clock_.NowNs(), &suppressed))
+          IPOP_LOG_WARN("router mode: ignoring %s/%u via %s: %s (%llu similar suppressed)",
+                        FormatIpv4(r.prefix).c_str(), unsigned(r.length), FormatIpv4(r.via).c_str(),
+                        RouteVerdictName(verdict), (unsigned long long)suppressed);
+        continue;
+      }
+      if (!route_verifier_ && !warned_open_routes_) {
+        warned_open_routes_ = true;
+        IPOP_LOG_WARN(
+            "router mode: accepting announcements without authorization (any member may "
+            "announce any prefix); set network.router-pubkey-file to require signed ones");
+      }
+      routes.push_back(r);
     }
     if (routes_) routes_(routes);
   });
@@ -399,6 +464,22 @@ void OverlayHost::FillTable(shm::TableSpec* spec) const {
   }
 }
 
+// Claims wait until this node's ring neighbourhood stopped changing: a DHT write made while the
+// near set still moves may land on nodes that are not the key's final replicas.
+bool OverlayHost::NeighbourhoodSettled() {
+  const overlay::LinkTable& t = node_->links();
+  uint64_t h = 0;
+  for (const auto& side : {t.Successors(t.near_per_side()), t.Predecessors(t.near_per_side())})
+    for (const Link* l : side)
+      for (size_t i = 0; i < RingAddress::kWords; ++i) h = Mix(h, l->address.word(i));
+  const uint64_t now = clock_.NowNs();
+  if (h != near_hash_) {
+    near_hash_ = h;
+    near_changed_ns_ = now;
+  }
+  return now - near_changed_ns_ >= options_.settle_ns;
+}
+
 void OverlayHost::UpdateTableVersion() {
   uint64_t h = 0;
   for (const Link& l : node_->links().links()) {
@@ -443,9 +524,10 @@ std::string OverlayHost::RingText() const {
   };
   side("successor", t.Successors(t.near_per_side()));
   side("predecessor", t.Predecessors(t.near_per_side()));
-  std::snprintf(line, sizeof(line), "dht keys %zu pending-ops %zu directory %s\n",
+  std::snprintf(line, sizeof(line), "dht keys %zu pending-ops %zu directory %s address %s\n",
                 dht_->store().key_count(), dht_->pending_ops(),
-                counters_.directory_published > 0 ? "published" : "not-yet-published");
+                claim_ && claim_->held() ? "published" : "not-yet-published",
+                claim_ ? claim_->StatusText().c_str() : "none");
   out += line;
   return out;
 }
@@ -498,14 +580,26 @@ std::string OverlayHost::CountersText() const {
   put("links_dead", o.links_dead);
   put("hello_routed_sent", c.hello_routed_sent);
   put("hello_routed_received", c.hello_routed_received);
-  put("directory_published", c.directory_published);
-  put("directory_conflicts", c.directory_conflicts);
+  if (claim_) {
+    const AddressClaimCounters& a = claim_->counters();
+    put("address_attempts", a.attempts);
+    put("address_conflicts", a.conflicts);
+    put("address_undecided", a.undecided);
+    put("address_acquired", a.acquired);
+    put("address_renewals", a.renewals);
+    put("address_lost", a.lost);
+    put("address_exhausted", a.exhausted);
+    put("address_released", a.released);
+  }
   put("names_published", c.names_published);
   put("name_conflicts", c.name_conflicts);
   put("name_lookups", c.name_lookups);
   put("name_misses", c.name_misses);
   put("routes_announced", c.routes_announced);
   put("routes_polls", c.routes_polls);
+  put("routes_unsigned", c.routes_unsigned);
+  put("routes_bad_signature", c.routes_bad_signature);
+  put("routes_expired", c.routes_expired);
   put("resolves", c.resolves);
   put("resolve_misses", c.resolve_misses);
   put("dht_requests", d.requests);
@@ -532,13 +626,9 @@ std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r) {
 }
 
 std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value) {
-  if (value.size() != 9 || value[4] == 0 || value[4] > 32) return std::nullopt;
-  AnnouncedRoute r;
-  r.length = value[4];
-  r.prefix = LoadBe32(value.data()) & (~uint32_t{0} << (32 - r.length));
-  r.via = LoadBe32(value.data() + 5);
-  if (r.via == 0) return std::nullopt;
-  return r;
+  const std::optional<RouteRecord> record = DecodeRouteRecord(value);  // unsigned or signed
+  if (!record) return std::nullopt;
+  return AnnouncedRoute{record->claim.prefix, record->claim.length, record->claim.via};
 }
 
 DhtKey DnsNameKey(const std::string& full_name) {

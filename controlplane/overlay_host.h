@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/address_claim.h"
 #include "controlplane/clock.h"
 #include "controlplane/dht/dht_rate_limiter.h"
 #include "controlplane/dht/dht_service.h"
@@ -32,6 +33,7 @@
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/port.h"
 #include "controlplane/random_source.h"
+#include "controlplane/route_signature.h"
 #include "shared/config.h"
 #include "shared/table.h"
 
@@ -44,15 +46,19 @@ struct OverlayHostOptions {
   overlay::RingAddress address;
   Endpoint listen;  // node.listen; a wildcard address is replaced once a route is known
   std::string network;
-  uint32_t vip = 0;      // 0: nothing to publish in the directory
+  // This node's address, kept current by the claim (0 while none is held): static (node.vip) or
+  // allocated from claim.pool_* (docs/networks.md). The directory record is the claim.
+  uint32_t vip = 0;
+  AddressClaimOptions claim;  // pool_first == 0 && fixed == 0: no address, no directory entry
+  uint64_t settle_ns = 2'000'000'000ull;  // near set unchanged this long before claiming
   std::string dns_name;  // registered as <name> -> vip (lower case, full name); empty: none
   std::vector<PrefixConfig> announce;  // router mode: subnets behind this node
   uint64_t routes_poll_ns = 5'000'000'000ull;
   overlay::OverlayOptions overlay;
   DhtServiceOptions dht;
   DhtRateLimit source_limit{400, 800, 4096};  // overlay datagrams per underlay source
-  // Refreshed well inside the TTL: a record whose replicas left together (two ring neighbours
-  // stopped at once) is back on the new replica set within one refresh period.
+  // Names and route announcements. Refreshed well inside the TTL: a record whose replicas left
+  // together (two ring neighbours stopped at once) is back within one refresh period.
   uint32_t directory_ttl_ms = 90'000;
   uint64_t directory_refresh_ns = 20'000'000'000ull;
   uint64_t resolve_cache_ns = 30'000'000'000ull;
@@ -67,9 +73,10 @@ struct OverlayHostCounters {
   uint64_t too_short = 0, too_long = 0, bad_tag = 0, rate_limited = 0;
   uint64_t sent = 0, send_failed = 0, sign_failed = 0;
   uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
-  uint64_t directory_published = 0, directory_conflicts = 0, directory_failures = 0;
   uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
   uint64_t routes_announced = 0, routes_polls = 0, routes_bad_records = 0;
+  // Router-mode records refused by network.router-pubkey-file (route_signature.h).
+  uint64_t routes_unsigned = 0, routes_bad_signature = 0, routes_expired = 0;
   uint64_t resolves = 0, resolve_hits = 0, resolve_misses = 0, resolve_bad_records = 0;
 };
 
@@ -95,6 +102,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
                          std::span<const uint8_t> hello)>;
   using ResolveFn = std::function<void(uint32_t vip, const std::optional<VipLocation>& where)>;
   using RoutesFn = std::function<void(const std::vector<AnnouncedRoute>& routes)>;
+  using AddressFn = std::function<void(uint32_t vip)>;
 
   OverlayHost(const OverlayHostOptions& options, Clock& clock, RandomSource& random, Port& port,
               const HelloAuthenticator& auth);
@@ -104,6 +112,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
 
   void Start();
   void Stop();  // graceful leave: closes every link
+  // Gives the address back (DHT Remove); `done` runs once that finished. Call before Stop.
+  void ReleaseAddress(std::function<void()> done);
   // Feed every punted CONTROL datagram; false if it is not an overlay message (HELLO), true if it
   // was one (accepted or dropped and counted).
   bool OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
@@ -112,11 +122,26 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void SetHelloHandler(HelloFn fn) { hello_ = std::move(fn); }
   // Router mode: every routes_poll interval, the subnets other members announce (never ours).
   void SetRoutesHandler(RoutesFn fn) { routes_ = std::move(fn); }
+  // Router mode authorization: `signer` (node.router-key-file) signs our announcements,
+  // `verifier` (network.router-pubkey-file) makes us accept only signed ones. Either may be null.
+  void SetRouteAuthority(std::shared_ptr<const RouteSigner> signer,
+                         std::shared_ptr<const RouteVerifier> verifier) {
+    route_signer_ = std::move(signer);
+    route_verifier_ = std::move(verifier);
+  }
+  // The node's address changed (0: withdrawn): allocated, lost, or a static one in conflict.
+  void SetAddressHandler(AddressFn fn) { address_ = std::move(fn); }
+  uint32_t vip() const { return options_.vip; }
+  // A DHCP client renewed: renew the DHT claim now.
+  void RenewAddress();
+  const AddressClaim* claim() const { return claim_.get(); }
   // Sends a HELLO to node `to` through the overlay (exact delivery). false if there is no route.
   bool SendHello(const overlay::RingAddress& to, std::span<const uint8_t> hello);
   bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override;
   // Looks `vip` up in the directory (cached; one lookup per VIP in flight). `done` runs later.
   void Resolve(uint32_t vip, ResolveFn done);
+  // Drops the cached answer for `vip`: the next Resolve asks the DHT.
+  void ForgetResolved(uint32_t vip) { resolved_.erase(vip); }
   // DNS names registered by nodes (`dns_name`): name -> VIP through the DHT.
   void Lookup(const std::string& name,
               std::function<void(std::optional<uint32_t> ipv4)> done) override;
@@ -144,6 +169,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
 
  private:
   class Transport;
+  class ClaimStoreAdapter;
   struct PendingResolve {
     std::vector<ResolveFn> waiting;
   };
@@ -152,7 +178,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
     uint64_t expires_ns = 0;
   };
 
-  void PublishDirectory();
+  void OnAddressChanged(uint32_t vip);
+  bool NeighbourhoodSettled();
   void PublishName();
   void AnnounceRoutes();
   void PollRoutes();
@@ -170,13 +197,20 @@ class OverlayHost final : public HelloRelay, public NameSource {
   OverlayHostCounters counters_;
   HelloFn hello_;
   RoutesFn routes_;
+  AddressFn address_;
+  std::unique_ptr<ClaimStoreAdapter> claim_store_;
+  std::unique_ptr<AddressClaim> claim_;
+  uint64_t near_hash_ = 0;
+  uint64_t near_changed_ns_ = 0;
   uint64_t next_announce_ns_ = 0;
   uint64_t next_routes_poll_ns_ = 0;
   bool routes_poll_in_flight_ = false;
+  std::shared_ptr<const RouteSigner> route_signer_;
+  std::shared_ptr<const RouteVerifier> route_verifier_;
+  bool warned_open_routes_ = false;
+  RateLimiter route_reject_log_{1, 3};
   bool self_endpoint_known_ = false;
   bool started_ = false;
-  uint64_t next_directory_ns_ = 0;
-  bool directory_in_flight_ = false;
   bool name_in_flight_ = false;
   uint64_t next_name_ns_ = 0;
   std::map<uint32_t, PendingResolve> resolving_;
@@ -191,7 +225,8 @@ DhtKey VipDirectoryKey(const std::string& network, uint32_t vip);
 DhtKey OperatorKey(const std::string& network, const std::string& name);
 DhtKey DnsNameKey(const std::string& full_name);
 DhtKey RoutesKey(const std::string& network);
-// Route record value: prefix (4), length (1), via VIP (4), big endian.
+// Route record value: prefix (4), length (1), via VIP (4), big endian; DecodeRoute also takes the
+// signed form (route_signature.h) without checking its signature.
 std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r);
 std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value);
 // Directory record value: node address (20) then endpoint (18).

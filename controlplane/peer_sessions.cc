@@ -76,8 +76,34 @@ PeerSessions::PeerSessions(const PeerSessionsOptions& options, Clock& clock, Ran
   NewKeyPair();
   // Inherited peers first so they keep their slots (their dataplane counters stay theirs).
   if (inherit != nullptr) AdoptGeneration(*inherit);
+  bound_vip_ = inherit != nullptr ? inherit->hdr.local_vip : options_.local_vip;
   for (const PeerConfig& pc : options_.peers)
     if (peers_.find(pc.vip) == peers_.end()) AddPeer(pc, std::nullopt);
+  if (options_.local_vip != 0 && bound_vip_ != options_.local_vip) StartOver();
+  if (options_.local_vip != 0) bound_vip_ = options_.local_vip;
+}
+
+void PeerSessions::SetLocalVip(uint32_t vip) {
+  if (vip == options_.local_vip) return;
+  options_.local_vip = vip;
+  dirty_ = true;
+  if (vip == 0) return;  // withdrawn: Tick sends nothing until an address is back
+  if (auto it = peers_.find(vip); it != peers_.end()) ErasePeer(it);
+  if (bound_vip_ != 0 && bound_vip_ != vip) StartOver();
+  bound_vip_ = vip;
+}
+
+// Sessions are keyed for (our VIP, the peer's VIP) and peers know us by our old address: a new
+// address means new handshakes with everyone, under a new key pair.
+void PeerSessions::StartOver() {
+  IPOP_LOG_INFO("local address %s -> %s: new key pair, %zu peers start over",
+                FormatIpv4(bound_vip_).c_str(), FormatIpv4(options_.local_vip).c_str(),
+                peers_.size());
+  for (auto it = peers_.begin(); it != peers_.end();) ErasePeer(it++);
+  NewKeyPair();
+  counters_.Bump(CpCounter::local_rekeys);
+  for (const PeerConfig& pc : options_.peers)
+    if (pc.vip != options_.local_vip) AddPeer(pc, std::nullopt);
 }
 
 // The old pair is destroyed (its private key cleared) as the new one replaces it. If libcrypto
@@ -171,6 +197,14 @@ void PeerSessions::SetPrefixRoutes(std::vector<PrefixRoute> routes) {
   if (routes == prefix_routes_) return;
   prefix_routes_ = std::move(routes);
   dirty_ = true;
+}
+
+bool PeerSessions::ForgetLearnedPeer(uint32_t vip) {
+  auto it = peers_.find(vip);
+  if (it == peers_.end() || !it->second.learned) return false;
+  counters_.Bump(CpCounter::peers_forgotten);
+  ErasePeer(it);
+  return true;
 }
 
 void PeerSessions::MarkUsed(uint32_t vip) {
@@ -559,7 +593,7 @@ void PeerSessions::Tick() {
         ++i;
       }
     }
-    if (now >= p.next_hello_ns) {
+    if (now >= p.next_hello_ns && options_.local_vip != 0) {
       SendHello(p);
       p.next_hello_ns = now + interval_ns();
     }

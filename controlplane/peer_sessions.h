@@ -83,10 +83,16 @@ class PeerSessions {
   // endpoint or, `relayed`, through the overlay to its node: HELLOs as routed messages, data in
   // RELAY datagrams the dataplanes forward. Configured peers are never changed by these calls.
   void SetHelloRelay(HelloRelay* relay) { relay_ = relay; }
+  // This node's address (allocated through the DHT, so it may come late, go and change): 0 sends
+  // no HELLO; a different address than the sessions were made for starts every peer over.
+  void SetLocalVip(uint32_t vip);
+  uint32_t local_vip() const { return options_.local_vip; }
   // false if the VIP is ours, already known, or no slot is free.
   bool AddLearnedPeer(uint32_t vip, const NodeAddress& node, const Endpoint& endpoint,
                       bool relayed);
   void SetPath(uint32_t vip, bool relayed, const Endpoint& endpoint);
+  // Drops a learned peer (its address moved to another node); false if none or configured.
+  bool ForgetLearnedPeer(uint32_t vip);
   // Traffic flowed to or from the peer: a learned peer in use is not forgotten.
   void MarkUsed(uint32_t vip);
   // Router mode: subnets other members announced, each routed to the peer `via` (a VIP) while
@@ -183,6 +189,7 @@ class PeerSessions {
   void ErasePeer(std::map<uint32_t, Peer>::iterator it);
   void AdoptGeneration(const shm::Generation& g);
   void NewKeyPair();
+  void StartOver();
   void InstallRx(Peer& p);
   void RetireRx(Peer& p, RxSession s);
   void OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay);
@@ -214,6 +221,7 @@ class PeerSessions {
   RateLimiter packet_log_;
   HelloRelay* relay_ = nullptr;
   std::vector<PrefixRoute> prefix_routes_;
+  uint32_t bound_vip_ = 0;  // the local VIP the current sessions were keyed for
 };
 
 }  // namespace ipop::cp

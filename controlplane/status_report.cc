@@ -26,6 +26,7 @@ std::string FormatStatus(const NodeStatus& s) {
   Append(out, "%-*s %s\n", kKeyWidth, "node", s.node.c_str());
   Append(out, "%-*s %s\n", kKeyWidth, "network", s.network.c_str());
   Append(out, "%-*s %s/%u\n", kKeyWidth, "vip", FormatIpv4(s.vip).c_str(), s.prefix_len);
+  if (!s.address.empty()) Append(out, "%-*s %s\n", kKeyWidth, "address", s.address.c_str());
   Append(out, "%-*s %s\n", kKeyWidth, "tap", s.tap.c_str());
   Append(out, "%-*s %s\n", kKeyWidth, "tap-address", s.tap_address.c_str());
   Append(out, "%-*s %" PRIu64 "\n", kKeyWidth, "table-seq", s.table_seq);

@@ -22,6 +22,7 @@ struct NodeStatus {
   uint32_t vip = 0;
   uint32_t prefix_len = 0;
   std::string tap;
+  std::string address;      // how the VIP is held, e.g. "10.250.0.5 (allocated)"; empty: static
   std::string tap_address;  // "assigned", "waiting-for-interface", "failed", "not-managed"
   uint64_t table_seq = 0;
   int32_t dp_pid = 0;

@@ -2,6 +2,7 @@
 
 #include "dataplane/mss_clamp.h"
 #include "dataplane/relay.h"
+#include "shared/igmp.h"
 #include "shared/table.h"
 #include "shared/wire.h"
 
@@ -107,6 +108,8 @@ size_t OpenDatagrams(PacketSpan pkts, const InboundContext& ctx) {
 
 size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx) {
   const shm::Generation& g = *ctx.generation;
+  const uint32_t directed_broadcast =
+      ether::DirectedBroadcast(g.hdr.local_vip, g.hdr.local_prefix_len);
   size_t n = 0;
   for (Packet* pp : pkts) {
     Packet& p = *pp;
@@ -133,7 +136,20 @@ size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx) {
     p.headroom -= uint32_t(ether::kHeaderSize);
     p.tailroom += p.len - ip.total_length;
     p.len = uint32_t(ether::kHeaderSize) + ip.total_length;
-    ether::WriteEthernetHeader(p.data, ctx.tap_mac, g.hdr.gateway_mac, ether::kTypeIpv4);
+    // A packet to a group goes to the group's Ethernet address (or broadcast), as on a LAN: the
+    // host's stack then delivers it to the sockets that joined.
+    const uint8_t* dst_mac = ctx.tap_mac;
+    uint8_t group_mac[ether::kMacSize];
+    if (const uint32_t group = igmp::GroupOfDestination(ip.dst, directed_broadcast); group != 0)
+        [[unlikely]] {
+      if (igmp::IsMulticast(ip.dst)) {
+        igmp::GroupMac(ip.dst, group_mac);
+        dst_mac = group_mac;
+      } else {
+        dst_mac = ether::kBroadcastMac;
+      }
+    }
+    ether::WriteEthernetHeader(p.data, dst_mac, g.hdr.gateway_mac, ether::kTypeIpv4);
     PeerCounters& pc = ctx.counters->peer[p.peer];
     Bump(pc.rx_packets);
     Bump(pc.rx_bytes, ip.total_length);

@@ -6,6 +6,7 @@
 #include "dataplane/mss_clamp.h"
 #include "dataplane/relay.h"
 #include "shared/ether.h"
+#include "shared/igmp.h"
 #include "shared/shm_region.h"
 #include "shared/table.h"
 #include "shared/wire.h"
@@ -58,6 +59,35 @@ bool IsServiceRequest(std::span<const uint8_t> ip_packet, const ether::Ipv4View&
   return dst_port == 67 || (dst_port == 53 && ip.dst == service_ip);
 }
 
+// A frame to a multicast group or a broadcast address (docs/multicast.md). Membership reports go
+// to the control plane; data goes to the group's table entry (kFanOut, peer = entry index), or,
+// while the group has none, to the control plane so it looks the group up (rate-limited).
+void ClassifyGroupFrame(Packet& p, const ether::Ipv4View& ip, uint32_t group,
+                        const OutboundContext& ctx) {
+  if (ip.protocol == igmp::kProtocolIgmp) {
+    p.verdict = Verdict::kPunt;
+    return;
+  }
+  // No ICMP error about a packet to a group (RFC 1122 3.2.2): just the counter.
+  if (ip.total_length > ctx.mtu) {
+    Drop(p, DropReason::too_big, Drops(ctx));
+    return;
+  }
+  p.len = uint32_t(ether::kHeaderSize + ip.total_length);  // strip Ethernet padding
+  const uint32_t entry = shm::LookupGroup(*ctx.generation, group);
+  if (entry == shm::kNoGroup) {
+    if (ctx.group_punt_limit != nullptr && ctx.group_punt_limit->Take(shm::MonotonicNs())) {
+      p.verdict = Verdict::kPunt;
+      Bump(ctx.counters->stat[uint32_t(Stat::mcast_punted)]);
+    } else {
+      Drop(p, DropReason::mcast_no_group, Drops(ctx));
+    }
+    return;
+  }
+  p.verdict = Verdict::kFanOut;
+  p.peer = entry;
+}
+
 }  // namespace
 
 size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
@@ -95,8 +125,9 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
       p.verdict = Verdict::kPunt;  // the node's DHCP server / DNS responder
       continue;
     }
-    if (ether::IsMulticastOrLimitedBroadcast(ip.dst) || ip.dst == directed_broadcast) [[unlikely]] {
-      Drop(p, DropReason::tap_multicast, Drops(ctx));
+    const uint32_t group = igmp::GroupOfDestination(ip.dst, directed_broadcast);
+    if (group != 0) [[unlikely]] {
+      ClassifyGroupFrame(p, ip, group, ctx);
       continue;
     }
     if (ip.total_length > ctx.mtu) [[unlikely]] {
@@ -114,6 +145,41 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
   return n;
 }
 
+namespace {
+
+// Sets p.peer and p.link for sending to `peer_index`; false (dropped, counted) if that peer
+// cannot be sent to now.
+inline bool SetPeerPath(Packet& p, uint32_t peer_index, const OutboundContext& ctx,
+                        NextHopCache& next_hops) {
+  const shm::Generation& g = *ctx.generation;
+  if (peer_index >= shm::kMaxPeers) [[unlikely]] {  // kNoPeer, or a bad index from shm
+    Drop(p, DropReason::no_route, Drops(ctx));
+    return false;
+  }
+  const shm::PeerEntry& peer = g.peers[peer_index];
+  if ((peer.flags & shm::kPeerTxReady) == 0) [[unlikely]] {
+    Drop(p, DropReason::peer_not_ready, Drops(ctx));
+    return false;
+  }
+  if (peer.dp_instance != ctx.dp_instance) [[unlikely]] {
+    Drop(p, DropReason::stale_key, Drops(ctx));
+    return false;
+  }
+  uint32_t link = shm::kNoLink;
+  if (peer.flags & shm::kPeerRelayed) [[unlikely]] {
+    link = next_hops.Lookup(peer.relay_dst);
+    if (link == shm::kNoLink) {
+      Drop(p, DropReason::relay_no_route, Drops(ctx));
+      return false;
+    }
+  }
+  p.peer = peer_index;
+  p.link = link;
+  return true;
+}
+
+}  // namespace
+
 size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx) {
   const shm::Generation& g = *ctx.generation;
   NextHopCache next_hops(g);
@@ -121,31 +187,16 @@ size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx) {
   for (Packet* pp : pkts) {
     Packet& p = *pp;
     const uint32_t dst = wire::LoadBe32(p.data + ether::kHeaderSize + 16);
-    const uint32_t peer_index = shm::LookupPeer(g, dst);
-    if (peer_index >= shm::kMaxPeers) [[unlikely]] {  // kNoPeer, or a bad index from shm
-      Drop(p, DropReason::no_route, Drops(ctx));
-      continue;
-    }
-    const shm::PeerEntry& peer = g.peers[peer_index];
-    if ((peer.flags & shm::kPeerTxReady) == 0) [[unlikely]] {
-      Drop(p, DropReason::peer_not_ready, Drops(ctx));
-      continue;
-    }
-    if (peer.dp_instance != ctx.dp_instance) [[unlikely]] {
-      Drop(p, DropReason::stale_key, Drops(ctx));
-      continue;
-    }
-    uint32_t link = shm::kNoLink;
-    if (peer.flags & shm::kPeerRelayed) [[unlikely]] {
-      link = next_hops.Lookup(peer.relay_dst);
-      if (link == shm::kNoLink) {
-        Drop(p, DropReason::relay_no_route, Drops(ctx));
-        continue;
-      }
-    }
-    p.peer = peer_index;
-    p.link = link;
-    pkts[n++] = &p;
+    if (SetPeerPath(p, shm::LookupPeer(g, dst), ctx, next_hops)) pkts[n++] = &p;
+  }
+  return n;
+}
+
+size_t ResolveMemberPaths(PacketSpan pkts, const OutboundContext& ctx) {
+  NextHopCache next_hops(*ctx.generation);
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    if (SetPeerPath(*pp, pp->peer, ctx, next_hops)) pkts[n++] = pp;
   }
   return n;
 }

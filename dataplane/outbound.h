@@ -24,6 +24,9 @@ struct OutboundContext {
   // Oversize packets are answered with ICMP "fragmentation needed" while this has tokens;
   // nullptr: dropped silently (counted either way).
   TokenBucket* icmp_limit = nullptr;
+  // Frames to a group without a table entry are punted (so the control plane looks the group
+  // up) while this has tokens; nullptr: never punted. Counted either way.
+  TokenBucket* group_punt_limit = nullptr;
 };
 
 // Bytes a TAP frame needs in front of it (wire header over the Ethernet header) and after it
@@ -34,7 +37,10 @@ inline constexpr uint32_t kOutboundTailroom = 16;
 inline constexpr uint32_t kRelayedOutboundHeadroom = kOutboundHeadroom + 24;
 
 // Ethernet frames -> IPv4 packets to forward (len trimmed to the IPv4 total length, data still
-// at the Ethernet header). ARP -> kPunt; everything else is dropped with its reason. MSS
+// at the Ethernet header). ARP, DHCP, DNS to the service address and IGMP -> kPunt. A frame to a
+// multicast group or broadcast address with a group table entry -> kFanOut with Packet::peer =
+// the entry's index (FanOutGroups, fanout.h); without one -> kPunt while group_punt_limit has
+// tokens, else dropped as mcast_no_group. Everything else is dropped with its reason. MSS
 // options of TCP SYNs are clamped to mtu - 40. A packet larger than the MTU is dropped as
 // too_big and, rate-limited, replaced in place by an ICMP "fragmentation needed" (kReflect) -
 // with or without DF: the overlay never fragments, and a sender without DF gets the same hint.
@@ -46,6 +52,9 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx);
 // peer's ring address (no hop: relay_no_route), chosen before sealing so unroutable packets
 // cost no crypto.
 size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx);
+// LookupPeers for packets whose Packet::peer is already set (copies of a group frame): the same
+// checks and path choice, the same drops.
+size_t ResolveMemberPaths(PacketSpan pkts, const OutboundContext& ctx);
 // Turns each frame into a DATA datagram in place: wire header over the Ethernet header, sealed
 // IPv4 packet, tag after it. Counts per-peer tx.
 size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx);

@@ -25,8 +25,10 @@ inline constexpr uint32_t kIpOffset = 128;
 // buffer, count nothing. kReflect: a stage replaced the packet with a reply built in place (an
 // ICMP error for an oversize packet); write data/len back to the TAP. kRelay: an inbound RELAY
 // datagram for another node; send data/len unchanged (but for its hop count) to the underlay
-// endpoint of overlay link `link`.
-enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect, kRelay };
+// endpoint of overlay link `link`. kFanOut: an outbound frame for a multicast/broadcast group
+// whose table entry index is in `peer`; FanOutGroups (fanout.h) turns it into one packet per
+// member.
+enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect, kRelay, kFanOut };
 
 struct Packet {
   uint8_t* data = nullptr;  // current content: an Ethernet frame or an underlay datagram

@@ -22,7 +22,8 @@ constexpr uint32_t kUdpRxBuffers = 1024;
 constexpr uint32_t kUdpRxBuffersGro = 256;  // 64 KiB each: one GRO train per buffer
 constexpr uint32_t kMaxGroSegments = 128;   // UDP_MAX_SEGMENTS of recent kernels
 constexpr uint32_t kSegmentBuffers = 2048;  // TSO segments in flight (TCP small queues bound it)
-constexpr uint32_t kSpareBuffers = 64;
+// Injects and relayed copies use a few; multicast copies up to a burst's fan-out.
+constexpr uint32_t kSpareBuffers = 64 + kMaxFanOutPerBurst;
 constexpr uint32_t kMaxFramesPerBurst = 2048;
 // Coalesced TAP writes in flight: each carries >= 2 frames and completes inline at submission,
 // so one burst's worth (kMaxFramesPerBurst / 2) plus the previous burst's is the bound.
@@ -108,6 +109,10 @@ bool Worker::Init(std::string* error) {
   tap_pkts_ = std::make_unique<Packet[]>(max_frames_);
   udp_pkts_ = std::make_unique<Packet[]>(max_udp_);
   span_ = std::make_unique<Packet*[]>(std::max({max_frames_, max_udp_, tap_rx}));
+  fanout_frames_ = std::make_unique<Packet*[]>(max_frames_);
+  fanout_pkts_ = std::make_unique<Packet[]>(kMaxFanOutPerBurst);
+  fanout_span_ = std::make_unique<Packet*[]>(kMaxFanOutPerBurst);
+  fanout_free_.reserve(kMaxFanOutPerBurst);
 
   if (!io_.Init(kSqEntries, kCqEntries, opt_.tap_fd, opt_.udp->fd(), error)) return false;
   if (!tap_ring_.Setup(io_.ring(), kTapGroup, tap_rx, error)) return false;
@@ -400,8 +405,10 @@ void Worker::RunOutboundBurst() {
   SplitReads();
   if (n_tap_ == 0) return;
   for (uint32_t i = 0; i < n_tap_; ++i) span_[i] = &tap_pkts_[i];
-  const OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_, &icmp_limit_};
+  const OutboundContext ctx{gen_,       opt_.mtu,     opt_.dp_instance,  &crypto_,
+                            &counters_, &icmp_limit_, &group_punt_limit_};
   RunOutbound({span_.get(), n_tap_}, ctx);
+  uint32_t n_fanout = 0;
   for (uint32_t i = 0; i < n_tap_; ++i) {
     Packet& p = tap_pkts_[i];
     if (p.verdict == Verdict::kForward) [[likely]] {
@@ -412,6 +419,10 @@ void Worker::RunOutboundBurst() {
         const shm::LinkEntry& link = gen_->links[p.link];  // bounded by NextHopLink
         QueueSend(p.buf, p.data, p.len, link.underlay_addr, link.underlay_port);
       }
+      continue;
+    }
+    if (p.verdict == Verdict::kFanOut) [[unlikely]] {
+      fanout_frames_[n_fanout++] = &p;  // its buffer is RunFanOut's now
       continue;
     }
     if (p.verdict == Verdict::kReflect && p.headroom >= vnet_len_) [[unlikely]] {
@@ -440,7 +451,47 @@ void Worker::RunOutboundBurst() {
     }
     ReturnBuffer(p.buf);
   }
+  if (n_fanout > 0) [[unlikely]]
+    RunFanOut(n_fanout);
   n_tap_ = 0;
+}
+
+// Multicast and broadcast frames: one packet per member (copies in spare buffers), then the
+// unicast chain from the peer on.
+void Worker::RunFanOut(uint32_t n_frames) {
+  const OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_};
+  const std::span<Packet*> frames{fanout_frames_.get(), n_frames};
+  const size_t wanted = std::min<size_t>(FanOutCopiesWanted(frames, ctx), kMaxFanOutPerBurst);
+  fanout_free_.clear();
+  uint32_t id;
+  while (fanout_free_.size() < wanted && pool_->TakeSpare(&id))
+    fanout_free_.push_back(CopyBuffer{id, pool_->buffer(id), pool_->stride()});
+  const FanOutResult r =
+      FanOutGroups(frames, ctx, fanout_free_, fanout_pkts_.get(), kMaxFanOutPerBurst);
+  for (size_t i = 0; i + r.buffers_used < fanout_free_.size(); ++i)  // used from the back
+    pool_->ReturnSpare(fanout_free_[i].id);
+  for (Packet* f : frames)
+    if (f->verdict != Verdict::kForward) ReturnBuffer(f->buf);  // dropped: nobody holds it
+
+  for (size_t i = 0; i < r.packets; ++i) fanout_span_[i] = &fanout_pkts_[i];
+  const std::span<Packet*> pkts{fanout_span_.get(), r.packets};
+  size_t n = ResolveMemberPaths(pkts, ctx);
+  n = SealPackets(pkts.first(n), ctx);
+  WrapRelayed(pkts.first(n), ctx);
+  // The stages compact the span, so the verdicts are read from the packets themselves.
+  for (size_t i = 0; i < r.packets; ++i) {
+    Packet* p = &fanout_pkts_[i];
+    if (p->verdict != Verdict::kForward) [[unlikely]] {
+      ReturnBuffer(p->buf);
+      continue;
+    }
+    const bool relayed = p->link != shm::kNoLink;
+    const uint8_t* addr = relayed ? gen_->links[p->link].underlay_addr  // bounded by NextHopLink
+                                  : gen_->peers[p->peer].underlay_addr;
+    const uint16_t port =
+        relayed ? gen_->links[p->link].underlay_port : gen_->peers[p->peer].underlay_port;
+    QueueSend(p->buf, p->data, p->len, addr, port);
+  }
 }
 
 void Worker::RunInboundBurst() {

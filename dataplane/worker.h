@@ -6,7 +6,9 @@
 //   -> reap completions: TAP reads and UDP receives become descriptors, finished sends/writes
 //      return their buffers
 //   -> tap_rx: [split TSO super-frames] -> classify -> lookup -> seal -> [wrap RELAY]
-//      -> udp_tx (GSO batches; relayed datagrams go to the first relay hop's endpoint)
+//      -> udp_tx (GSO batches; relayed datagrams go to the first relay hop's endpoint);
+//      multicast/broadcast frames: fan out (one copy per group member, spare buffers)
+//      -> lookup -> seal -> [wrap RELAY] -> udp_tx
 //   -> udp_rx: parse [RELAY: ours -> unwrap; another's -> udp_tx to the next hop]
 //      -> session -> open -> deliver -> [coalesce TCP] -> tap_tx
 //   -> drain the inject ring -> republish returned buffers, re-arm receives
@@ -25,6 +27,7 @@
 
 #include "dataplane/buffer_pool.h"
 #include "dataplane/crypto_state.h"
+#include "dataplane/fanout.h"
 #include "dataplane/packet.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/tap_tx.h"
@@ -42,6 +45,12 @@ namespace ipop::dp {
 // allows about one per second per destination; one TCP connection needs just one).
 inline constexpr uint32_t kIcmpTooBigPerSecond = 100;
 inline constexpr uint32_t kIcmpTooBigBurst = 10;
+// Frames to a multicast group the table does not know yet, shown to the control plane so it looks
+// the group up: a sender's first packets, not a flood.
+inline constexpr uint32_t kGroupPuntsPerSecond = 20;
+inline constexpr uint32_t kGroupPuntBurst = 10;
+// Member packets made of multicast/broadcast frames per burst (copies beyond are counted).
+inline constexpr uint32_t kMaxFanOutPerBurst = 256;
 
 struct WorkerOptions {
   uint32_t index = 0;
@@ -82,6 +91,7 @@ class Worker {
   void OnTapWriteDone(const io_uring_cqe& cqe);
   void SplitReads();
   void RunOutboundBurst();
+  void RunFanOut(uint32_t n_frames);
   void RunInboundBurst();
   bool DrainInject();
   void QueueSend(uint32_t buf, const uint8_t* data, uint32_t len, const uint8_t addr[16],
@@ -101,6 +111,7 @@ class Worker {
   SpscRingView inject_;
   CryptoState crypto_;
   TokenBucket icmp_limit_{kIcmpTooBigPerSecond, kIcmpTooBigBurst};
+  TokenBucket group_punt_limit_{kGroupPuntsPerSecond, kGroupPuntBurst};
   std::unique_ptr<shm::Generation> empty_;  // used until the control plane publishes
   const shm::Generation* gen_ = nullptr;
   uint64_t gen_seq_ = 0;
@@ -133,6 +144,10 @@ class Worker {
   std::unique_ptr<Packet[]> tap_pkts_;
   std::unique_ptr<Packet[]> udp_pkts_;
   std::unique_ptr<Packet*[]> span_;
+  std::unique_ptr<Packet*[]> fanout_frames_;  // kFanOut frames of the current burst
+  std::unique_ptr<Packet[]> fanout_pkts_;     // their member packets
+  std::unique_ptr<Packet*[]> fanout_span_;
+  std::vector<CopyBuffer> fanout_free_;  // capacity reserved: never reallocates
   uint32_t n_reads_ = 0;
   uint32_t n_tap_ = 0;
   uint32_t n_udp_ = 0;

@@ -38,7 +38,9 @@ struct KeySpec {
 // Every key of the file; each is also a --flag. "peer" is repeatable and sits before any section.
 constexpr KeySpec kKeys[] = {
     {"node.name", "node name, [A-Za-z0-9_-]{1,32} (required)"},
-    {"node.vip", "virtual IPv4 address with prefix, e.g. 10.77.0.1/24 (required)"},
+    {"node.vip",
+     "static virtual IPv4 address with prefix, e.g. 10.77.0.1/24 (default: allocated from "
+     "network.pool through the DHT)"},
     {"node.tap", "TAP interface name, at most 15 characters (default ipop0)"},
     {"node.listen", "underlay UDP address a.b.c.d:port or [v6]:port (default 0.0.0.0:5800)"},
     {"node.mtu", "inner MTU of the TAP, 576..9000 (default 1400)"},
@@ -50,11 +52,23 @@ constexpr KeySpec kKeys[] = {
     {"network.name", "virtual network name, [A-Za-z0-9_-]{1,32} (required)"},
     {"network.secret", "network key, 64 hex characters (this or network.secret-file required)"},
     {"network.secret-file", "file holding the 64-hex-character network key"},
+    {"network.router-pubkey-file",
+     "PEM Ed25519 public key of the router authority: accept only announcements it signed"},
+    {"node.router-key-file", "PEM Ed25519 private key that signs this node's announcements"},
+    {"network.subnet",
+     "the network's address range a.b.c.d/len, e.g. 10.250.0.0/16 (required without node.vip)"},
+    {"network.pool",
+     "addresses handed out, a.b.c.d-a.b.c.e inside network.subnet (default: all its hosts)"},
+    {"network.lease-s",
+     "address lease: a dead node's address is free after this, 10..86400 (default 600)"},
     {"network.cipher", "aes-256-gcm|chacha20-poly1305 (default aes-256-gcm)"},
     {"network.service-ip",
      "the node's DHCP/DNS/router address on the TAP, inside node.vip's subnet (default: its "
      "last host address)"},
     {"network.dns-suffix", "DNS zone of C-names and node names (default ipop)"},
+    {"network.dns-forward",
+     "names outside the DNS zone: refuse|resolv-conf|\"IP[:port] ...\" upstreams (default "
+     "refuse)"},
     {"node.dhcp", "answer DHCP on the TAP with node.vip, true|false (default true)"},
     {"network.crypto-backend",
      "AES-256-GCM implementation in the dataplane, auto|openssl|ipsec-mb (default auto)"},
@@ -62,6 +76,10 @@ constexpr KeySpec kKeys[] = {
     {"network.peer-timeout-ms",
      "peer declared down after this silence, 100..600000 (default 5000)"},
     {"overlay.enabled", "join the structured overlay, true|false (default true)"},
+    {"overlay.secret",
+     "overlay credential, 64 hex characters, the same on every node of every network sharing "
+     "the overlay (default: derived from network.secret)"},
+    {"overlay.secret-file", "file holding the 64-hex-character overlay credential"},
     {"overlay.address",
      "160-bit overlay address, 40 hex digits (default SHA-1 of network and node name)"},
     {"overlay.shortcut-pps",
@@ -220,6 +238,52 @@ void ParseVip(const std::string& v, NodeConfig& c) {
   }
   c.vip = *addr;
   c.prefix_len = plen;
+  c.subnet = plen == 0 ? 0 : *addr & (~uint32_t{0} << (32 - plen));
+}
+
+// "a.b.c.d/len" with no host bits set.
+void ParseSubnet(const std::string& v, NodeConfig& c) {
+  const char* key = "network.subnet";
+  const std::string expected = ", expected a.b.c.d/len such as 10.250.0.0/16";
+  const size_t slash = v.find('/');
+  const auto addr = slash == std::string::npos ? std::nullopt : ParseIpv4(v.substr(0, slash));
+  const std::string len = slash == std::string::npos ? "" : v.substr(slash + 1);
+  if (!addr || len.empty() || len.size() > 2 ||
+      len.find_first_not_of("0123456789") != std::string::npos)
+    Fail(key, "'" + v + "' is not a subnet" + expected);
+  const uint32_t plen = uint32_t(std::stoul(len));
+  if (plen < 8 || plen > 30) Fail(key, "prefix length " + len + " is out of range 8..30");
+  const uint32_t mask = ~uint32_t{0} << (32 - plen);
+  if ((*addr & ~mask) != 0)
+    Fail(key, "'" + v + "' has host bits set, expected " + FormatIpv4(*addr & mask) + "/" + len);
+  if (c.vip != 0 && ((c.vip & mask) != *addr || c.prefix_len != plen))
+    Fail(key, "'" + v + "' does not match node.vip " + FormatIpv4(c.vip) + "/" +
+                  std::to_string(c.prefix_len) + ", expected node.vip inside it with length " +
+                  len);
+  c.subnet = *addr;
+  c.prefix_len = plen;
+}
+
+// "a.b.c.d-a.b.c.e", both host addresses of the subnet, first <= last.
+void ParsePool(const std::string* v, NodeConfig& c) {
+  const char* key = "network.pool";
+  const uint32_t host_mask = ~uint32_t{0} >> c.prefix_len;
+  const uint32_t first_host = c.subnet + 1, last_host = (c.subnet | host_mask) - 1;
+  c.pool_first = first_host;
+  c.pool_last = last_host;
+  if (v == nullptr) return;
+  const size_t dash = v->find('-');
+  const auto first = dash == std::string::npos ? std::nullopt : ParseIpv4(v->substr(0, dash));
+  const auto last = dash == std::string::npos ? std::nullopt : ParseIpv4(v->substr(dash + 1));
+  if (!first || !last)
+    Fail(key,
+         "'" + *v + "' is malformed, expected a.b.c.d-a.b.c.e such as 10.250.0.10-10.250.0.99");
+  if (*first > *last) Fail(key, "'" + *v + "' starts after it ends");
+  if (*first < first_host || *last > last_host)
+    Fail(key, "'" + *v + "' is not inside the host addresses of network.subnet (" +
+                  FormatIpv4(first_host) + "-" + FormatIpv4(last_host) + ")");
+  c.pool_first = *first;
+  c.pool_last = *last;
 }
 
 int HexNibble(char c) {
@@ -243,8 +307,7 @@ void ParseSecretHex(const char* key, const std::string& hex, std::array<uint8_t,
 }
 
 // Only a small regular file is read: a FIFO, a device or /dev/zero must not hang or flood us.
-std::string ReadSecretFile(const std::string& path) {
-  const char* key = "network.secret-file";
+std::string ReadSecretFile(const char* key, const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) Fail(key, "cannot open '" + path + "': " + std::strerror(errno));
   struct stat st {};
@@ -302,6 +365,15 @@ constexpr size_t kMaxBootstrap = 4096;
 
 void ParseOverlay(const Values& v, NodeConfig& c) {
   ParseBool("overlay.enabled", v.Get("overlay.enabled"), c.overlay);
+  const std::string* secret = v.Get("overlay.secret");
+  const std::string* secret_file = v.Get("overlay.secret-file");
+  if (secret && secret_file)
+    Fail("overlay.secret", "given together with overlay.secret-file, expected only one");
+  if (secret) ParseSecretHex("overlay.secret", *secret, c.overlay_secret);
+  if (secret_file)
+    ParseSecretHex("overlay.secret-file", ReadSecretFile("overlay.secret-file", *secret_file),
+                   c.overlay_secret);
+  c.overlay_secret_set = secret || secret_file;
   if (const auto* s = v.Get("overlay.address")) {
     if (s->size() != 40)
       Fail("overlay.address",
@@ -352,18 +424,68 @@ void ParseAnnounce(const Values& v, NodeConfig& c) {
     p.prefix = *addr & mask;
     const uint32_t wider = std::min<uint32_t>(p.length, c.prefix_len);
     const uint32_t wmask = wider == 0 ? 0 : ~uint32_t{0} << (32 - wider);
-    if ((p.prefix & wmask) == (c.vip & wmask))
-      Fail(key, "'" + text + "' overlaps node.vip's subnet; announce only subnets behind the node");
+    if ((p.prefix & wmask) == (c.subnet & wmask))
+      Fail(key,
+           "'" + text + "' overlaps the network's subnet; announce only subnets behind the node");
     c.announce.push_back(p);
   }
   if (c.announce.size() > 64)
     Fail(key, std::to_string(c.announce.size()) + " subnets, expected at most 64");
 }
 
+// "refuse", "resolv-conf", or upstreams separated by spaces or commas: a.b.c.d, a.b.c.d:port,
+// [v6]:port or a bare v6 address (port 53 when none is given).
+void ParseDnsForward(const std::string& text, NodeConfig& c) {
+  const char* key = "network.dns-forward";
+  if (text == "refuse") {
+    c.dns_forward = NodeConfig::DnsForward::kRefuse;
+    return;
+  }
+  if (text == "resolv-conf") {
+    c.dns_forward = NodeConfig::DnsForward::kResolvConf;
+    return;
+  }
+  std::vector<Endpoint> list;
+  std::string word;
+  std::istringstream in(text);
+  while (std::getline(in, word, ',')) {
+    std::istringstream words(word);
+    std::string w;
+    while (words >> w) {
+      std::optional<Endpoint> ep;
+      if (const auto v4 = ParseIpv4(w)) {
+        ep = ParseEndpoint(w + ":53");
+      } else if (w.find('[') == std::string::npos && w.find(':') != w.rfind(':')) {
+        ep = ParseEndpoint("[" + w + "]:53");  // bare IPv6
+      } else {
+        ep = ParseEndpoint(w);
+      }
+      if (!ep || ep->port == 0)
+        Fail(key, "'" + w + "' is not an upstream, expected refuse, resolv-conf or IP[:port] " +
+                      "entries such as 192.0.2.53 or [2001:db8::53]:53");
+      if (std::find(list.begin(), list.end(), *ep) == list.end()) list.push_back(*ep);
+    }
+  }
+  if (list.empty()) Fail(key, "empty, expected refuse, resolv-conf or IP[:port] entries");
+  if (list.size() > 8) Fail(key, std::to_string(list.size()) + " upstreams, expected at most 8");
+  c.dns_forward = NodeConfig::DnsForward::kServers;
+  c.dns_upstreams = std::move(list);
+}
+
+void ParseRouterKeys(const Values& v, NodeConfig& c) {
+  for (auto [key, field] : {std::pair{"network.router-pubkey-file", &c.router_pubkey_file},
+                            std::pair{"node.router-key-file", &c.router_key_file}}) {
+    const std::string* s = v.Get(key);
+    if (s == nullptr) continue;
+    if (s->empty() || s->size() > 4096) Fail(key, "expected the path of a PEM key file");
+    *field = *s;
+  }
+}
+
 void ParseServices(const Values& v, NodeConfig& c) {
   ParseBool("node.dhcp", v.Get("node.dhcp"), c.dhcp);
   const uint32_t host_mask = c.prefix_len >= 32 ? 0 : ~uint32_t{0} >> c.prefix_len;
-  const uint32_t net = c.vip & ~host_mask;
+  const uint32_t net = c.subnet;
   if (c.prefix_len <= 30) {
     c.service_ip = (net | host_mask) - 1;  // last host address
     if (c.service_ip == c.vip) c.service_ip -= 1;
@@ -372,8 +494,8 @@ void ParseServices(const Values& v, NodeConfig& c) {
     const auto ip = ParseIpv4(*s);
     if (!ip) Fail("network.service-ip", "'" + *s + "' is not an IPv4 address");
     if (c.prefix_len > 30 || (*ip & ~host_mask) != net || *ip == net || *ip == (net | host_mask))
-      Fail("network.service-ip", "'" + *s + "' is not a host address of node.vip's subnet");
-    if (*ip == c.vip) Fail("network.service-ip", "'" + *s + "' is node.vip itself");
+      Fail("network.service-ip", "'" + *s + "' is not a host address of the network's subnet");
+    if (c.vip != 0 && *ip == c.vip) Fail("network.service-ip", "'" + *s + "' is node.vip itself");
     c.service_ip = *ip;
   }
   if (const auto* s = v.Get("network.dns-suffix")) {
@@ -385,6 +507,8 @@ void ParseServices(const Values& v, NodeConfig& c) {
         Fail("network.dns-suffix", "'" + *s + "' contains an invalid character");
     c.dns_suffix = *s;
   }
+  if (const auto* s = v.Get("network.dns-forward")) ParseDnsForward(*s, c);
+  ParseRouterKeys(v, c);
 }
 
 NodeConfig Validate(const po::variables_map& vm) {
@@ -392,9 +516,19 @@ NodeConfig Validate(const po::variables_map& vm) {
   NodeConfig c;
   c.name = v.Required("node.name", "a node name such as node-1");
   CheckName("node.name", c.name);
-  ParseVip(v.Required("node.vip", "a.b.c.d/len such as 10.77.0.1/24"), c);
+  if (const auto* s = v.Get("node.vip")) ParseVip(*s, c);
   c.network = v.Required("network.name", "a network name such as lab");
   CheckName("network.name", c.network);
+  if (const auto* s = v.Get("network.subnet")) {
+    ParseSubnet(*s, c);
+  } else if (c.vip == 0) {
+    Fail("network.subnet",
+         "missing, expected the network's range such as 10.250.0.0/16 (or a static node.vip)");
+  }
+  if (c.vip == 0) ParsePool(v.Get("network.pool"), c);
+  if (c.vip != 0 && v.Get("network.pool"))
+    Fail("network.pool", "given with a static node.vip; remove one of them");
+  v.Uint("network.lease-s", 10, 86400, c.lease_s);
 
   if (const auto* s = v.Get("node.tap")) c.tap = *s;
   CheckTap(c.tap);
@@ -432,7 +566,8 @@ NodeConfig Validate(const po::variables_map& vm) {
   if (secret) {
     ParseSecretHex("network.secret", *secret, c.secret);
   } else if (secret_file) {
-    ParseSecretHex("network.secret-file", ReadSecretFile(*secret_file), c.secret);
+    ParseSecretHex("network.secret-file", ReadSecretFile("network.secret-file", *secret_file),
+                   c.secret);
   } else {
     Fail("network.secret", "missing, expected 64 hex characters or network.secret-file");
   }

@@ -37,8 +37,14 @@ struct PeerConfig {
 
 struct NodeConfig {
   std::string name;  // node.name (required)
-  uint32_t vip = 0;  // node.vip, "a.b.c.d/len" (required)
-  uint32_t prefix_len = 24;
+  // node.vip "a.b.c.d/len": a static address (claimed in the DHT like an allocated one); 0 when
+  // absent: the address is allocated from network.pool through the DHT (docs/networks.md)
+  uint32_t vip = 0;
+  uint32_t prefix_len = 24;  // of the network's subnet
+  uint32_t subnet = 0;       // network.subnet (host order, masked), or node.vip's subnet
+  // network.pool "a.b.c.d-a.b.c.e" inside the subnet; default all its host addresses
+  uint32_t pool_first = 0, pool_last = 0;
+  uint32_t lease_s = 600;      // network.lease-s: address lease, DHT record TTL and DHCP lease
   std::string tap = "ipop0";   // node.tap
   Endpoint listen;             // node.listen, default 0.0.0.0:5800
   uint32_t mtu = 1400;         // node.mtu (inner MTU of the TAP), 576..9000
@@ -52,18 +58,32 @@ struct NodeConfig {
   CryptoBackend crypto_backend = CryptoBackend::kAuto;
   std::string network;               // network.name (required)
   std::array<uint8_t, 32> secret{};  // network.secret (64 hex) or network.secret-file
+  // Router mode authorization (docs/operations.md): network.router-pubkey-file, the PEM Ed25519
+  // public key whose signature members require on announcements; node.router-key-file, the
+  // gateway's PEM private key that signs them. Empty: unset. Read by the control plane at start.
+  std::string router_pubkey_file;
+  std::string router_key_file;
   // network.service-ip: the node's own address on the TAP for DHCP, DNS and as the router the
   // host is told about; default the last host address of node.vip's subnet; 0 = none (/31, /32)
   uint32_t service_ip = 0;
-  std::string dns_suffix = "ipop";    // network.dns-suffix: zone of C-names and node names
-  bool dhcp = true;                   // node.dhcp: answer DHCP on the TAP with node.vip
-  uint32_t hello_interval_ms = 1000;  // network.hello-interval-ms
-  uint32_t peer_timeout_ms = 5000;    // network.peer-timeout-ms
-  std::vector<PeerConfig> peers;      // peer = "VIP HOST:PORT", repeatable
+  std::string dns_suffix = "ipop";  // network.dns-suffix: zone of C-names and node names
+  // network.dns-forward: names outside the zone are refused (default), sent to the nameservers of
+  // the node's /etc/resolv.conf, or to a list of upstreams "IP[:port] ..." (docs/dns.md)
+  enum class DnsForward : uint8_t { kRefuse, kResolvConf, kServers };
+  DnsForward dns_forward = DnsForward::kRefuse;
+  std::vector<Endpoint> dns_upstreams;  // kServers: at most 8
+  bool dhcp = true;                     // node.dhcp: answer DHCP on the TAP with node.vip
+  uint32_t hello_interval_ms = 1000;    // network.hello-interval-ms
+  uint32_t peer_timeout_ms = 5000;      // network.peer-timeout-ms
+  std::vector<PeerConfig> peers;        // peer = "VIP HOST:PORT", repeatable
   // [overlay] (docs/overlay.md)
   std::vector<Endpoint> bootstrap;     // bootstrap = "HOST:PORT", repeatable
   std::vector<PrefixConfig> announce;  // announce = "a.b.c.d/len", repeatable (router mode)
   bool overlay = true;                 // overlay.enabled
+  // overlay.secret / overlay.secret-file: the credential of the overlay, shared by every node of
+  // every network on it; unset: derived from network.secret (an overlay of one network)
+  std::array<uint8_t, 32> overlay_secret{};
+  bool overlay_secret_set = false;
   // overlay.address: 40 hex digits; empty = SHA-1 of "ipop node" || network.name || node.name
   std::array<uint8_t, 20> overlay_address{};
   bool overlay_address_set = false;

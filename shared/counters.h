@@ -12,7 +12,9 @@ namespace ipop {
   X(tap_short_frame, "frame from TAP shorter than an Ethernet header")               \
   X(tap_bad_ipv4, "IPv4 header from TAP malformed or truncated")                     \
   X(tap_unsupported_ethertype, "ethertype other than IPv4/ARP from TAP (e.g. IPv6)") \
-  X(tap_multicast, "IPv4 broadcast/multicast destination (not forwarded yet)")       \
+  X(mcast_no_group, "multicast/broadcast from TAP to a group not in the table yet")  \
+  X(mcast_no_members, "multicast/broadcast to a group no other member joined")       \
+  X(mcast_fanout_cut, "copies of a group frame not made: no buffer or burst room")   \
   X(no_route, "no forwarding-table entry for the destination virtual IP")            \
   X(peer_not_ready, "route found but the peer has no usable tx session")             \
   X(stale_key, "tx key was published for an earlier dataplane instance")             \
@@ -58,7 +60,10 @@ namespace ipop {
   X(mss_clamped, "TCP SYN / SYN-ACK MSS options lowered to the overlay MTU - 40")          \
   X(relay_sent, "DATA sent in a RELAY header to a peer with no direct path")               \
   X(relay_delivered, "RELAY datagrams for this node, unwrapped for the DATA path")         \
-  X(relay_forwarded, "RELAY datagrams passed on toward their destination")
+  X(relay_forwarded, "RELAY datagrams passed on toward their destination")                 \
+  X(mcast_tx_frames, "multicast/broadcast frames from TAP sent to a group's members")      \
+  X(mcast_tx_copies, "datagrams made of them, one per member")                             \
+  X(mcast_punted, "frames to a group without a table entry shown to the control plane")
 
 enum class DropReason : uint32_t {
 #define IPOP_X(name, desc) name,

@@ -95,6 +95,45 @@ uint8_t* PutAddress(uint8_t* p, uint8_t code, uint32_t addr) {
 
 }  // namespace
 
+size_t EncodeClasslessRoutes(std::span<const ClasslessRoute> routes, std::span<uint8_t> out,
+                             size_t* written) {
+  size_t used = 0, count = 0;
+  for (const ClasslessRoute& r : routes) {
+    if (r.length > 32) break;
+    const size_t octets = (size_t(r.length) + 7) / 8;
+    if (used + 1 + octets + 4 > std::min<size_t>(out.size(), 255)) break;
+    uint8_t prefix[4];
+    StoreBe32(prefix, r.length == 0 ? 0 : r.prefix & (~uint32_t{0} << (32 - r.length)));
+    out[used] = r.length;
+    std::memcpy(&out[used + 1], prefix, octets);
+    StoreBe32(&out[used + 1 + octets], r.gateway);
+    used += 1 + octets + 4;
+    ++count;
+  }
+  if (written != nullptr) *written = count;
+  return used;
+}
+
+bool DecodeClasslessRoutes(std::span<const uint8_t> value, ClasslessRoute* out, size_t max,
+                           size_t* count) {
+  size_t pos = 0, n = 0;
+  while (pos < value.size()) {
+    const uint8_t length = value[pos];
+    if (length > 32) return false;
+    const size_t octets = (size_t(length) + 7) / 8;
+    if (value.size() - pos - 1 < octets + 4 || n == max) return false;
+    uint8_t prefix[4] = {};
+    std::memcpy(prefix, &value[pos + 1], octets);
+    const uint32_t p = LoadBe32(prefix);
+    const uint32_t mask = length == 0 ? 0 : ~uint32_t{0} << (32 - length);
+    if ((p & ~mask) != 0) return false;
+    out[n++] = {p, length, LoadBe32(&value[pos + 1 + octets])};
+    pos += 1 + octets + 4;
+  }
+  *count = n;
+  return true;
+}
+
 const char* MessageTypeName(MessageType t) {
   switch (t) {
     case MessageType::kNone:
@@ -214,6 +253,14 @@ size_t BuildReply(const Reply& r, std::span<uint8_t> out) {
       uint8_t mtu[2];
       StoreBe16(mtu, r.mtu);
       o = PutOption(o, kOptInterfaceMtu, mtu, 2);
+    }
+    if (!r.routes.empty()) {
+      // Room left for the value: the reply limit minus this option's header and the end option.
+      const size_t used = size_t(o - p) + 2 + 1;
+      const size_t room = used < kMaxReplySize ? kMaxReplySize - used : 0;
+      uint8_t value[255];
+      const size_t n = EncodeClasslessRoutes(r.routes, {value, std::min(room, sizeof(value))});
+      if (n != 0) o = PutOption(o, kOptClasslessRoutes, value, n);
     }
   }
   *o++ = kOptEnd;

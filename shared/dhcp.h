@@ -51,6 +51,7 @@ enum Option : uint8_t {
   kOptRenewalTime = 58,    // T1
   kOptRebindingTime = 59,  // T2
   kOptClientId = 61,
+  kOptClasslessRoutes = 121,  // RFC 3442
   kOptEnd = 255,
 };
 
@@ -112,6 +113,25 @@ struct Message {
 // only on kNone.
 ParseError Parse(std::span<const uint8_t> payload, Message* out);
 
+// One RFC 3442 classless static route: prefix/length via gateway (host order).
+struct ClasslessRoute {
+  uint32_t prefix = 0;
+  uint8_t length = 0;  // 0..32
+  uint32_t gateway = 0;
+  bool operator==(const ClasslessRoute&) const = default;
+};
+
+// Option 121's value for `routes`: per route the prefix length, the significant octets of the
+// prefix (ceil(length / 8)) and the gateway. Whole routes only, as many as fit `out` (at most 255
+// bytes are used: one option); *written receives how many routes went in. Returns the bytes used.
+size_t EncodeClasslessRoutes(std::span<const ClasslessRoute> routes, std::span<uint8_t> out,
+                             size_t* written = nullptr);
+// Decodes an option 121 value into at most `max` routes; false if it is malformed (a length above
+// 32 or a route cut short) or holds more than `max`. Prefix bits beyond the length must be zero
+// (RFC 3442: the client masks them anyway; we reject rather than guess).
+bool DecodeClasslessRoutes(std::span<const uint8_t> value, ClasslessRoute* out, size_t max,
+                           size_t* count);
+
 // What the server puts into a reply. Zero addresses and an empty domain leave their option out;
 // lease_s == 0 leaves out 51/58/59 (INFORM's ACK). A NAK carries only 53, 54 and 56.
 struct Reply {
@@ -130,6 +150,8 @@ struct Reply {
   std::string_view domain;   // at most 255 bytes
   uint16_t mtu = 0;          // 0: omit; otherwise at least 68 (RFC 2132 5.1)
   std::string_view message;  // NAK only: why (option 56), at most 64 bytes
+  // Option 121 (OFFER/ACK) when non-empty: as many whole routes as fit the reply, in order.
+  std::span<const ClasslessRoute> routes;
 };
 
 // Writes the reply into `out` (padded to kMinReplySize). Returns its size, or 0 if `out` is

@@ -12,7 +12,6 @@ constexpr uint16_t kFlagAa = 0x0400;
 constexpr uint16_t kFlagTc = 0x0200;
 constexpr uint16_t kFlagRd = 0x0100;
 constexpr uint16_t kFlagRa = 0x0080;
-constexpr uint16_t kPointerToQuestion = 0xc000 | kHeaderSize;
 constexpr size_t kRecordFixedSize = 10;  // type, class, ttl, rdlength
 
 char Lower(char c) {
@@ -32,13 +31,24 @@ ParseError ReadRecord(std::span<const uint8_t> msg, size_t* pos, ParsedRecord* r
   if (msg.size() - p < r->rdlength) return ParseError::kRecordTruncated;
   r->ipv4 = 0;
   r->ptr.size = r->ptr.labels = 0;
+  r->soa_rname.size = r->soa_rname.labels = 0;
+  r->soa_serial = r->soa_minimum = 0;
   if (r->type == kTypeA && r->rdlength == 4) r->ipv4 = LoadBe32(&msg[p]);
-  if (r->type == kTypePtr) {
+  // Names in rdata may point back into the message but must not run past their own rdata.
+  const std::span<const uint8_t> upto_rdata_end = msg.first(p + r->rdlength);
+  if (r->type == kTypePtr || r->type == kTypeNs) {
     size_t name_end = 0;
-    // The name may point back into the message but must not run past its own rdata.
-    if (ParseError e = ReadName(msg.first(p + r->rdlength), p, &r->ptr, &name_end);
-        e != ParseError::kNone)
+    if (ParseError e = ReadName(upto_rdata_end, p, &r->ptr, &name_end); e != ParseError::kNone)
       return e;
+  }
+  if (r->type == kTypeSoa) {
+    size_t at = 0;
+    if (ParseError e = ReadName(upto_rdata_end, p, &r->ptr, &at); e != ParseError::kNone) return e;
+    if (ParseError e = ReadName(upto_rdata_end, at, &r->soa_rname, &at); e != ParseError::kNone)
+      return e;
+    if (upto_rdata_end.size() - at < 20) return ParseError::kRecordTruncated;
+    r->soa_serial = LoadBe32(&msg[at]);
+    r->soa_minimum = LoadBe32(&msg[at + 16]);
   }
   *pos = p + r->rdlength;
   return ParseError::kNone;
@@ -58,6 +68,78 @@ ParseError ReadSection(std::span<const uint8_t> msg, size_t* pos, uint32_t count
     *opt_ttl = r.ttl;
   }
   return ParseError::kNone;
+}
+
+// Where a record's owner can be pointed at: the question's name or one of its suffixes (0: it
+// has to be written out).
+size_t OwnerPointer(const Record& r, const Question* q) {
+  if (q == nullptr) return 0;
+  if (r.owner == nullptr) return kHeaderSize;
+  const Name& n = q->name;
+  for (size_t pos = 0; pos < n.size; pos += 1 + size_t(n.wire[pos])) {
+    const size_t left = n.size - pos;
+    if (left == r.owner->size && LabelEquals({reinterpret_cast<const char*>(&n.wire[pos]), left},
+                                             {reinterpret_cast<const char*>(r.owner->wire), left}))
+      return kHeaderSize + pos;
+    if (n.wire[pos] == 0) break;
+  }
+  return 0;
+}
+
+// Bytes the record takes in the message, or 0 if it is invalid.
+size_t RecordSize(const Record& r, const Question* q) {
+  size_t owner = 2;
+  if (OwnerPointer(r, q) == 0) {
+    if (r.owner == nullptr || r.owner->size == 0) return 0;
+    owner = r.owner->size;
+  }
+  size_t rdata = 0;
+  if (r.type == kTypeA)
+    rdata = 4;
+  else if ((r.type == kTypePtr || r.type == kTypeNs) && r.ptr != nullptr && r.ptr->size != 0)
+    rdata = r.ptr->size;
+  else if (r.type == kTypeSoa && r.soa != nullptr && r.soa->mname.size != 0 &&
+           r.soa->rname.size != 0)
+    rdata = size_t(r.soa->mname.size) + r.soa->rname.size + 20;
+  else
+    return 0;
+  return owner + kRecordFixedSize + rdata;
+}
+
+uint8_t* WriteRecord(uint8_t* p, const Record& r, const Question* q) {
+  if (const size_t ptr = OwnerPointer(r, q); ptr != 0) {
+    StoreBe16(p, uint16_t(0xc000 | ptr));
+    p += 2;
+  } else {
+    std::memcpy(p, r.owner->wire, r.owner->size);
+    p += r.owner->size;
+  }
+  StoreBe16(p, r.type);
+  StoreBe16(p + 2, kClassIn);
+  StoreBe32(p + 4, r.ttl);
+  p += 8;
+  uint8_t* rdlength = p;
+  p += 2;
+  if (r.type == kTypeA) {
+    StoreBe32(p, r.ipv4);
+    p += 4;
+  } else if (r.type == kTypeSoa) {
+    std::memcpy(p, r.soa->mname.wire, r.soa->mname.size);
+    p += r.soa->mname.size;
+    std::memcpy(p, r.soa->rname.wire, r.soa->rname.size);
+    p += r.soa->rname.size;
+    StoreBe32(p, r.soa->serial);
+    StoreBe32(p + 4, r.soa->refresh);
+    StoreBe32(p + 8, r.soa->retry);
+    StoreBe32(p + 12, r.soa->expire);
+    StoreBe32(p + 16, r.soa->minimum);
+    p += 20;
+  } else {
+    std::memcpy(p, r.ptr->wire, r.ptr->size);
+    p += r.ptr->size;
+  }
+  StoreBe16(rdlength, uint16_t(p - rdlength - 2));
+  return p;
 }
 
 }  // namespace
@@ -252,17 +334,15 @@ ParseError ParseQuery(std::span<const uint8_t> msg, Query* out) {
 size_t BuildResponse(const ResponseSpec& spec, std::span<uint8_t> out) {
   if (!spec.answers.empty() && spec.question == nullptr) return 0;
   if (spec.question != nullptr && spec.question->name.size == 0) return 0;
-  if (spec.answers.size() > 0xffff) return 0;
+  if (spec.answers.size() > 0xffff || spec.authority.size() > 0xffff) return 0;
   size_t need = kHeaderSize;
   if (spec.question) need += spec.question->name.size + 4;
-  for (const Record& r : spec.answers) {
-    need += 2 + kRecordFixedSize;
-    if (r.type == kTypeA)
-      need += 4;
-    else if (r.type == kTypePtr && r.ptr != nullptr && r.ptr->size != 0)
-      need += r.ptr->size;
-    else
-      return 0;
+  for (std::span<const Record> section : {spec.answers, spec.authority}) {
+    for (const Record& r : section) {
+      const size_t size = RecordSize(r, spec.question);
+      if (size == 0) return 0;
+      need += size;
+    }
   }
   if (spec.edns) need += 1 + kRecordFixedSize;
   if (out.size() < need) return 0;
@@ -275,7 +355,7 @@ size_t BuildResponse(const ResponseSpec& spec, std::span<uint8_t> out) {
   StoreBe16(p + 2, flags);
   StoreBe16(p + 4, spec.question ? 1 : 0);
   StoreBe16(p + 6, uint16_t(spec.answers.size()));
-  StoreBe16(p + 8, 0);
+  StoreBe16(p + 8, uint16_t(spec.authority.size()));
   StoreBe16(p + 10, spec.edns ? 1 : 0);
   p += kHeaderSize;
   if (spec.question) {
@@ -285,22 +365,8 @@ size_t BuildResponse(const ResponseSpec& spec, std::span<uint8_t> out) {
     StoreBe16(p + 2, spec.question->klass);
     p += 4;
   }
-  for (const Record& r : spec.answers) {
-    StoreBe16(p, kPointerToQuestion);
-    StoreBe16(p + 2, r.type);
-    StoreBe16(p + 4, kClassIn);
-    StoreBe32(p + 6, r.ttl);
-    p += 2 + 8;
-    if (r.type == kTypeA) {
-      StoreBe16(p, 4);
-      StoreBe32(p + 2, r.ipv4);
-      p += 6;
-    } else {
-      StoreBe16(p, r.ptr->size);
-      std::memcpy(p + 2, r.ptr->wire, r.ptr->size);
-      p += 2 + r.ptr->size;
-    }
-  }
+  for (const Record& r : spec.answers) p = WriteRecord(p, r, spec.question);
+  for (const Record& r : spec.authority) p = WriteRecord(p, r, spec.question);
   if (spec.edns) {
     p[0] = 0;  // root owner
     StoreBe16(p + 1, kTypeOpt);
@@ -326,6 +392,7 @@ ParseError ParseResponse(std::span<const uint8_t> msg, Response* out) {
   out->rcode = Rcode(out->rcode_raw);
   out->question_count = LoadBe16(&msg[4]);
   out->answer_count = LoadBe16(&msg[6]);
+  out->authority_count = LoadBe16(&msg[8]);
   out->has_edns = false;
   if (out->question_count > 1) return ParseError::kQuestionCount;
   size_t pos = kHeaderSize;
@@ -342,13 +409,13 @@ ParseError ParseResponse(std::span<const uint8_t> msg, Response* out) {
     ParsedRecord* r = i < Response::kMaxAnswers ? &out->answers[i] : &scratch;
     if (ParseError e = ReadRecord(msg, &pos, r); e != ParseError::kNone) return e;
   }
+  for (uint32_t i = 0; i < out->authority_count; ++i) {
+    ParsedRecord* r = i < Response::kMaxAuthority ? &out->authority[i] : &scratch;
+    if (ParseError e = ReadRecord(msg, &pos, r); e != ParseError::kNone) return e;
+  }
   bool has_opt = false;
   uint16_t opt_class = 0;
   uint32_t opt_ttl = 0;
-  if (ParseError e =
-          ReadSection(msg, &pos, LoadBe16(&msg[8]), false, &has_opt, &opt_class, &opt_ttl);
-      e != ParseError::kNone)
-    return e;
   if (ParseError e =
           ReadSection(msg, &pos, LoadBe16(&msg[10]), true, &has_opt, &opt_class, &opt_ttl);
       e != ParseError::kNone)

@@ -20,6 +20,8 @@ inline constexpr size_t kMaxUdpPayload = 512;  // without EDNS (RFC 1035 4.2.1)
 inline constexpr uint16_t kPort = 53;
 
 inline constexpr uint16_t kTypeA = 1;
+inline constexpr uint16_t kTypeNs = 2;
+inline constexpr uint16_t kTypeSoa = 6;
 inline constexpr uint16_t kTypePtr = 12;
 inline constexpr uint16_t kTypeAaaa = 28;
 inline constexpr uint16_t kTypeOpt = 41;
@@ -98,12 +100,26 @@ struct Query {
 
 ParseError ParseQuery(std::span<const uint8_t> msg, Query* out);
 
-// One answer record; its owner is always the question's name (written as a pointer to it).
+// SOA rdata (RFC 1035 3.3.13). `minimum` is the negative-caching TTL (RFC 2308 4).
+struct Soa {
+  Name mname;  // primary name server
+  Name rname;  // mailbox, "hostmaster.<zone>"
+  uint32_t serial = 1;
+  uint32_t refresh = 3600;
+  uint32_t retry = 600;
+  uint32_t expire = 86400;
+  uint32_t minimum = 5;
+};
+
+// One record. Its owner is the question's name unless `owner` is set; either is written as a
+// pointer into the question when it is the question's name or one of its suffixes.
 struct Record {
-  uint16_t type = kTypeA;  // kTypeA or kTypePtr
+  uint16_t type = kTypeA;  // kTypeA, kTypePtr, kTypeNs or kTypeSoa
   uint32_t ttl = 0;
   uint32_t ipv4 = 0;          // kTypeA, host order
-  const Name* ptr = nullptr;  // kTypePtr
+  const Name* ptr = nullptr;  // kTypePtr and kTypeNs: the target name
+  const Soa* soa = nullptr;   // kTypeSoa
+  const Name* owner = nullptr;
 };
 
 struct ResponseSpec {
@@ -114,22 +130,25 @@ struct ResponseSpec {
   Rcode rcode = Rcode::kNoError;
   const Question* question = nullptr;  // null: no question section (a FORMERR about it)
   std::span<const Record> answers;
-  bool edns = false;  // add an OPT record advertising kEdnsUdpSize
+  std::span<const Record> authority;  // e.g. the zone's SOA on NXDOMAIN/NODATA (RFC 2308)
+  bool edns = false;                  // add an OPT record advertising kEdnsUdpSize
 };
 inline constexpr uint16_t kEdnsUdpSize = 1232;
 
 // Returns the message size, or 0 if `out` is too small or a record is invalid.
 size_t BuildResponse(const ResponseSpec& spec, std::span<uint8_t> out);
 
-// A response decoded for checks (tests, fuzzing, a later forwarder): the question and the first
-// kMaxAnswers answer records.
+// A response decoded for checks (tests, fuzzing): the question, the first kMaxAnswers answer
+// records and the first kMaxAuthority authority records.
 struct ParsedRecord {
   Name owner;
   uint16_t type = 0;
   uint16_t klass = 0;
   uint32_t ttl = 0;
   uint32_t ipv4 = 0;  // type A with 4 bytes of data
-  Name ptr;           // type PTR
+  Name ptr;           // type PTR and NS; type SOA: its mname
+  Name soa_rname;     // type SOA
+  uint32_t soa_serial = 0, soa_minimum = 0;
   uint16_t rdlength = 0;
 };
 struct Response {
@@ -146,6 +165,9 @@ struct Response {
   Question question;  // valid when question_count == 1
   uint16_t answer_count = 0;
   ParsedRecord answers[kMaxAnswers];
+  static constexpr size_t kMaxAuthority = 2;
+  uint16_t authority_count = 0;
+  ParsedRecord authority[kMaxAuthority];
   bool has_edns = false;
 };
 ParseError ParseResponse(std::span<const uint8_t> msg, Response* out);

@@ -22,18 +22,21 @@
 namespace ipop::shm {
 
 inline constexpr uint64_t kMagic = 0x3150'4f50'4950'4f49ULL;  // "IOPIPOP1" little endian
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kNumGenerations = 4;
 inline constexpr uint32_t kMaxPeers = 1024;
-inline constexpr uint32_t kMaxSessions = 4096;   // receiver index space; index 0 is never valid
-inline constexpr uint32_t kRouteBuckets = 4096;  // /32 open-addressing table, power of two
-inline constexpr uint32_t kMaxPrefixes = 256;    // non-/32 routes, longest prefix first
-inline constexpr uint32_t kMaxLinks = 256;       // overlay links (relay next hops)
-inline constexpr uint32_t kRingSlots = 512;      // per ring, power of two
-inline constexpr uint32_t kRingSlotSize = 2048;  // includes RingSlotHeader
+inline constexpr uint32_t kMaxSessions = 4096;    // receiver index space; index 0 is never valid
+inline constexpr uint32_t kRouteBuckets = 4096;   // /32 open-addressing table, power of two
+inline constexpr uint32_t kMaxPrefixes = 256;     // non-/32 routes, longest prefix first
+inline constexpr uint32_t kMaxLinks = 256;        // overlay links (relay next hops)
+inline constexpr uint32_t kMaxGroups = 64;        // multicast groups this node sends to
+inline constexpr uint32_t kMaxGroupMembers = 30;  // peers one group frame is copied to
+inline constexpr uint32_t kRingSlots = 512;       // per ring, power of two
+inline constexpr uint32_t kRingSlotSize = 2048;   // includes RingSlotHeader
 inline constexpr uint32_t kNoPeer = 0xffffffffu;
 inline constexpr uint32_t kNoLink = 0xffffffffu;
+inline constexpr uint32_t kNoGroup = 0xffffffffu;
 inline constexpr size_t kRingBytes = 20;            // overlay ring address, big endian (wire.h)
 inline constexpr uint64_t kOffline = ~uint64_t{0};  // WorkerState::quiescent_seq when idle/absent
 
@@ -113,15 +116,25 @@ struct LinkEntry {
 };
 static_assert(sizeof(LinkEntry) == 40);
 
+// A multicast group (or the network's broadcast group, 255.255.255.255) this node sends to, and
+// the peers that joined it (docs/multicast.md). A frame for the group is sealed once per member.
+struct GroupEntry {
+  uint32_t group;                      // host order
+  uint16_t n_members;                  // members[0, n_members) are indexes into peers[]
+  uint16_t counter;                    // index into WorkerCounters::group, < kMaxGroups
+  uint32_t members[kMaxGroupMembers];  // never this node itself
+};
+static_assert(sizeof(GroupEntry) == 128);
+
 struct GenerationHeader {
   uint64_t seq;      // publication sequence this slot was written for
   uint32_t n_peers;  // peers[0, n_peers) may be valid
   uint32_t n_prefixes;
   uint32_t local_vip;  // this node's virtual IPv4 (host order)
   uint32_t local_prefix_len;
-  uint32_t mtu;            // inner MTU of the TAP
-  uint8_t gateway_mac[6];  // MAC the ARP proxy answers with; source of frames written to TAP
-  uint8_t reserved[2];
+  uint32_t mtu;                   // inner MTU of the TAP
+  uint8_t gateway_mac[6];         // MAC the ARP proxy answers with; source of frames written to TAP
+  uint16_t n_groups;              // groups[0, n_groups) are valid
   uint32_t n_links;               // links[0, n_links) may be valid
   uint8_t self_ring[kRingBytes];  // this node's ring address: RELAY datagrams for it are opened
   // The node's own service address on the TAP (DHCP server, DNS, gateway), host order; 0: none.
@@ -137,6 +150,7 @@ struct Generation {
   RouteBucket routes[kRouteBuckets];
   PrefixRoute prefixes[kMaxPrefixes];
   LinkEntry links[kMaxLinks];
+  GroupEntry groups[kMaxGroups];
 };
 
 // ---- Per-worker state written by the dataplane ----
@@ -149,10 +163,17 @@ struct alignas(64) WorkerState {
   std::atomic<uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC of the last loop iteration
 };
 
+// Per group table entry (GroupEntry::counter): the control plane drops a group nobody sends to.
+struct GroupCounters {
+  std::atomic<uint64_t> tx_frames;  // frames from the TAP for the group
+  std::atomic<uint64_t> tx_copies;  // datagrams made of them (one per member)
+};
+
 struct WorkerCounters {
   std::atomic<uint64_t> drop[kNumDropReasons];
   std::atomic<uint64_t> stat[kNumStats];
   PeerCounters peer[kMaxPeers];
+  GroupCounters group[kMaxGroups];
 };
 
 // ---- Region header ----

@@ -118,6 +118,40 @@ bool CheckSpec(const TableSpec& spec, std::string* error) {
              " > kMaxLinks = " + std::to_string(kMaxLinks);
     return false;
   }
+  if (spec.groups.size() > kMaxGroups) {
+    *error = "too many multicast groups: " + std::to_string(spec.groups.size()) + " > " +
+             std::to_string(kMaxGroups);
+    return false;
+  }
+  std::vector<bool> counter_used(kMaxGroups, false);
+  for (size_t i = 0; i < spec.groups.size(); ++i) {
+    const GroupEntry& e = spec.groups[i];
+    const std::string name = "multicast group " + std::to_string(e.group);
+    if (e.n_members > kMaxGroupMembers) {
+      *error = name + " has " + std::to_string(e.n_members) + " members > " +
+               std::to_string(kMaxGroupMembers);
+      return false;
+    }
+    for (uint32_t m = 0; m < e.n_members; ++m) {
+      if (e.members[m] >= spec.peers.size()) {
+        *error = name + " names peer " + std::to_string(e.members[m]) + " >= peers " +
+                 std::to_string(spec.peers.size());
+        return false;
+      }
+    }
+    if (e.counter >= kMaxGroups || counter_used[e.counter]) {
+      *error = name + " has counter " + std::to_string(e.counter) +
+               " (taken or >= " + std::to_string(kMaxGroups) + ")";
+      return false;
+    }
+    counter_used[e.counter] = true;
+    for (size_t j = 0; j < i; ++j) {
+      if (spec.groups[j].group == e.group) {
+        *error = "duplicate " + name;
+        return false;
+      }
+    }
+  }
   if (spec.local_prefix_len > 32) {
     *error = "local_prefix_len " + std::to_string(spec.local_prefix_len) + " > 32";
     return false;
@@ -226,6 +260,9 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   g.hdr.service_ip = spec.service_ip;
   std::fill(std::begin(g.links), std::end(g.links), LinkEntry{});
   std::copy(spec.links.begin(), spec.links.end(), g.links);
+  g.hdr.n_groups = uint16_t(spec.groups.size());
+  std::fill(std::begin(g.groups), std::end(g.groups), GroupEntry{});
+  std::copy(spec.groups.begin(), spec.groups.end(), g.groups);
   g.hdr.seq = seq;
 
   // Release (as part of seq_cst) publishes the slot contents to readers that acquire `active`;
@@ -319,7 +356,8 @@ void TableReader::GoOnline() {
 bool ValidateGeneration(const Generation& g, uint64_t expected_seq) {
   const GenerationHeader& h = g.hdr;
   return h.seq == expected_seq && h.n_peers <= kMaxPeers && h.n_prefixes <= kMaxPrefixes &&
-         h.n_links <= kMaxLinks && h.local_prefix_len <= 32 && h.mtu >= kMinMtu && h.mtu <= kMaxMtu;
+         h.n_links <= kMaxLinks && h.n_groups <= kMaxGroups && h.local_prefix_len <= 32 &&
+         h.mtu >= kMinMtu && h.mtu <= kMaxMtu;
 }
 
 uint32_t LookupPeer(const Generation& g, uint32_t vip) {
@@ -347,6 +385,13 @@ uint32_t LookupPeer(const Generation& g, uint32_t vip) {
   }
   if (peer >= g.hdr.n_peers || peer >= kMaxPeers) return kNoPeer;
   return (g.peers[peer].flags & kPeerValid) ? peer : kNoPeer;
+}
+
+uint32_t LookupGroup(const Generation& g, uint32_t group) {
+  const uint32_t n = std::min<uint32_t>(g.hdr.n_groups, kMaxGroups);  // may be garbage
+  for (uint32_t i = 0; i < n; ++i)
+    if (g.groups[i].group == group) return i;
+  return kNoGroup;
 }
 
 uint32_t NextHopLink(const Generation& g, const uint8_t dst[kRingBytes]) {

@@ -34,6 +34,9 @@ struct TableSpec {
   std::array<uint8_t, kRingBytes> self_ring{};  // this node's overlay ring address
   uint32_t service_ip = 0;                      // DHCP/DNS/gateway address on the TAP; 0: none
   std::vector<LinkEntry> links;                 // overlay links, at most kMaxLinks
+  // Multicast groups this node sends to (at most kMaxGroups, distinct groups, members index
+  // `peers`, counters distinct and < kMaxGroups).
+  std::vector<GroupEntry> groups;
 };
 
 class TableWriter {
@@ -96,6 +99,11 @@ uint32_t LookupPeer(const Generation& g, uint32_t vip);
 // route strictly decreases (distance, address), so relays following it never loop. A linear scan
 // of links[0, min(n_links, kMaxLinks)); no allocation.
 uint32_t NextHopLink(const Generation& g, const uint8_t dst[kRingBytes]);
+
+// The entry of multicast group `group` (host order; 255.255.255.255 for broadcast): an index
+// < min(n_groups, kMaxGroups), or kNoGroup. A linear scan: a node sends to a handful of groups,
+// and only multicast frames pay for it. Members are re-checked by the caller.
+uint32_t LookupGroup(const Generation& g, uint32_t group);
 
 // Hash used for the /32 bucket table (both writer and reader).
 inline uint32_t RouteHash(uint32_t vip) {

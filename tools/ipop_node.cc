@@ -4,10 +4,12 @@
 // then the control plane, each in its own process group (so a terminal's Ctrl-C reaches only the
 // supervisor, which then stops the children in order, and so a child's own helpers are signalled
 // with it). A child that dies is restarted after --restart-delay-ms; one that dies 5 times within
-// 30 s stops the node. Shutdown (SIGTERM/SIGINT): SIGTERM to both, SIGKILL after 5 s, then unlink
-// the shared region. Only the supervisor unlinks it: the dataplane keeps forwarding on it while a
-// crashed control plane is restarted, and the new control plane re-attaches to the same region.
-// SIGHUP is forwarded to the control plane (config reload).
+// 30 s stops the node. Shutdown (SIGTERM/SIGINT): SIGTERM to the control plane, and to the
+// dataplane once the control plane exited (it releases its address through the dataplane on the way
+// out) or after 3 s; SIGKILL to what still runs 5 s after its SIGTERM; then unlink the shared
+// region. Only the supervisor unlinks it: the dataplane keeps forwarding on it while a crashed
+// control plane is restarted, and the new control plane re-attaches to the same region. SIGHUP is
+// forwarded to the control plane (config reload).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -37,6 +39,9 @@ namespace {
 constexpr int kCrashLoopDeaths = 5;
 constexpr int64_t kCrashLoopWindowMs = 30000;
 constexpr int64_t kStopGraceMs = 5000;
+// How long the dataplane outlives a stopping control plane at most (the control plane needs
+// about 2 s at most to release its address).
+constexpr int64_t kDataplaneLingerMs = 3000;
 
 constexpr const char* kUsage =
     "usage: ipop-node --config FILE [--dataplane PATH] [--controlplane PATH]\n"
@@ -221,6 +226,7 @@ class Supervisor {
   void HandleSignal(const signalfd_siginfo& info);
   int PollTimeoutMs() const;
   void StopAll();
+  void StopDataplane();
   void Cleanup();
 
   Options opts_;
@@ -229,6 +235,7 @@ class Supervisor {
   int signal_fd_;
   std::vector<Child> children_;  // start order: dataplane, controlplane
   bool stopping_ = false;
+  int64_t dp_term_at_ms_ = -1;  // stopping: when the dataplane gets its SIGTERM (-1: sent)
   int exit_code_ = 0;
 };
 
@@ -280,6 +287,7 @@ void Supervisor::ReapChildren() {
       kill(-pid, SIGKILL);
       if (stopping_) {
         Log("%s pid %d stopped (%s)", child.role, pid, DescribeStatus(status).c_str());
+        if (&child == &children_.back()) StopDataplane();
         break;
       }
       const int64_t now = NowMs();
@@ -305,14 +313,28 @@ void Supervisor::ReapChildren() {
 }
 
 void Supervisor::StopAll() {
+  if (stopping_) return;
   stopping_ = true;
-  // Control plane first: it stops publishing before the dataplane it publishes to goes away.
-  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
-    it->restart_at_ms = -1;
-    if (it->pid > 0) {
-      Log("stopping %s pid %d (SIGTERM)", it->role, it->pid);
-      kill(-it->pid, SIGTERM);
-    }
+  for (Child& child : children_) child.restart_at_ms = -1;
+  // Control plane first: it stops publishing, and gives its address back through the overlay,
+  // while the dataplane still carries its messages.
+  Child& cp = children_.back();
+  if (cp.pid > 0) {
+    Log("stopping %s pid %d (SIGTERM)", cp.role, cp.pid);
+    kill(-cp.pid, SIGTERM);
+    dp_term_at_ms_ = NowMs() + kDataplaneLingerMs;
+  } else {
+    StopDataplane();
+  }
+}
+
+void Supervisor::StopDataplane() {
+  if (dp_term_at_ms_ == -2) return;
+  dp_term_at_ms_ = -2;
+  Child& dp = children_.front();
+  if (dp.pid > 0) {
+    Log("stopping %s pid %d (SIGTERM)", dp.role, dp.pid);
+    kill(-dp.pid, SIGTERM);
   }
 }
 
@@ -371,8 +393,10 @@ int Supervisor::Run() {
     if (stopping_ && !any_running) break;
     if (stopping_ && kill_at_ms < 0) kill_at_ms = NowMs() + kStopGraceMs;
 
+    int64_t deadline = kill_at_ms;
+    if (stopping_ && dp_term_at_ms_ >= 0) deadline = std::min(deadline, dp_term_at_ms_);
     int timeout =
-        stopping_ ? static_cast<int>(std::max<int64_t>(0, kill_at_ms - NowMs())) : PollTimeoutMs();
+        stopping_ ? static_cast<int>(std::max<int64_t>(0, deadline - NowMs())) : PollTimeoutMs();
     pollfd pfd{signal_fd_, POLLIN, 0};
     const int ready = poll(&pfd, 1, timeout);
     if (ready < 0 && errno != EINTR) {
@@ -391,6 +415,11 @@ int Supervisor::Run() {
     }
     const int64_t now = NowMs();
     if (stopping_) {
+      if (dp_term_at_ms_ >= 0 && now >= dp_term_at_ms_) {
+        Log("controlplane still running after %lld ms: stopping the dataplane anyway",
+            static_cast<long long>(kDataplaneLingerMs));
+        StopDataplane();
+      }
       if (now >= kill_at_ms) {
         for (Child& child : children_) {
           if (child.pid <= 0) continue;

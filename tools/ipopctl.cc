@@ -35,6 +35,8 @@ constexpr const char* kUsage =
     "  dht put NAME VALUE [TTL-SECONDS]\n"
     "                    store VALUE under NAME in the network's DHT (default TTL 3600 s)\n"
     "  dht get NAME      the values stored under NAME\n"
+    "  multicast         groups the host joined (published in the DHT) and groups it sends to,\n"
+    "                    with their members\n"
     "  counters          dataplane counters (forwarded packets, drops by reason)\n"
     "  reload            re-read the config file (same as SIGHUP to the node)\n"
     "\n"

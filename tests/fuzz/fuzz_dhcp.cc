@@ -4,6 +4,7 @@
 // server sees all three, so a bind in one run meets a renew or release in the next. Invariants:
 // every consumed frame is counted (malformed, ignored or by type), and a reply is a well-formed
 // BOOTREPLY from the gateway to port 68 that fits the 576-byte datagram every client accepts.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -36,6 +37,26 @@ void CheckReply(const std::vector<uint8_t>& f) {
   dhcp::Message m;
   if (dhcp::Parse(v.payload, &m) != dhcp::ParseError::kNone) __builtin_trap();
   if (m.op != dhcp::kOpReply || m.server_id != kServer) __builtin_trap();
+  // Option 121 (routes are configured): whole routes that decode, default route first.
+  for (size_t i = dhcp::kOptionsOffset; i + 1 < v.payload.size();) {
+    const uint8_t code = v.payload[i];
+    if (code == dhcp::kOptPad) {
+      ++i;
+      continue;
+    }
+    if (code == dhcp::kOptEnd) break;
+    const size_t len = v.payload[i + 1];
+    if (i + 2 + len > v.payload.size()) __builtin_trap();
+    if (code == dhcp::kOptClasslessRoutes) {
+      dhcp::ClasslessRoute r[64];
+      size_t count = 0;
+      if (m.type == dhcp::MessageType::kNak ||
+          !dhcp::DecodeClasslessRoutes(v.payload.subspan(i + 2, len), r, 64, &count) ||
+          count == 0 || r[0].length != 0 || r[0].gateway != kServer)
+        __builtin_trap();
+    }
+    i += 2 + len;
+  }
   switch (m.type) {
     case dhcp::MessageType::kOffer:
       if (m.yiaddr != kVip || !m.has_lease) __builtin_trap();
@@ -76,6 +97,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!s.empty() && (s.data() < data || s.data() + s.size() > data + size)) __builtin_trap();
   }
 
+  // The route decoder on raw bytes: whatever it accepts re-encodes to the same bytes.
+  {
+    dhcp::ClasslessRoute r[64];
+    size_t count = 0;
+    if (dhcp::DecodeClasslessRoutes(input.first(std::min<size_t>(size, 255)), r, 64, &count)) {
+      uint8_t again[255];
+      size_t written = 0;
+      const size_t n = dhcp::EncodeClasslessRoutes({r, count}, again, &written);
+      if (written != count || n != std::min<size_t>(size, 255) || std::memcmp(again, data, n) != 0)
+        __builtin_trap();
+    }
+  }
+
   cp::testing::FakePort port;
   cp::FixedLeaseSource leases(kVip, 600);
   cp::DhcpOptions options;
@@ -84,6 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.domain = "alpha.ipop";
   options.mtu = 1400;
   options.gateway_mac = kGatewayMac;
+  options.routes = {{0xc0a84d00, 24, kServer}, {0xac140000, 16, kServer}};
   cp::DhcpServer server(port, leases, options);
 
   Feed(server, port, input);

@@ -1,7 +1,9 @@
 // Fuzzes what the dataplane reads from shared memory written by another process: the region
-// header (ShmRegion::Validate) and a table generation (ValidateGeneration, LookupPeer). The input
-// is both a region image and the head of a Generation; LookupPeer must stay inside the generation
-// and return only kNoPeer or an in-range valid peer, whatever the contents.
+// header (ShmRegion::Validate) and a table generation (ValidateGeneration, LookupPeer,
+// LookupGroup). The input is both a region image and the head of a Generation; LookupPeer must
+// stay inside the generation and return only kNoPeer or an in-range valid peer, and LookupGroup
+// only kNoGroup or an entry below min(n_groups, kMaxGroups) holding the group, whatever the
+// contents.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +42,13 @@ void CheckLookup(const Generation& g, uint32_t vip) {
   Require((g.peers[peer].flags & kPeerValid) != 0);
 }
 
+void CheckGroup(const Generation& g, uint32_t group) {
+  const uint32_t i = LookupGroup(g, group);
+  if (i == kNoGroup) return;
+  Require(i < g.hdr.n_groups && i < kMaxGroups);
+  Require(g.groups[i].group == group);
+}
+
 void TileInto(void* dst, size_t dst_size, const uint8_t* data, size_t size) {
   auto* out = static_cast<uint8_t*>(dst);
   for (size_t done = 0; done < dst_size;) {
@@ -60,6 +69,7 @@ void CheckGeneration(const uint8_t* data, size_t size) {
   if (data[size - 1] & 1) {
     TileInto(g->routes, sizeof(g->routes), data, size);
     TileInto(g->prefixes, sizeof(g->prefixes), data, size);
+    TileInto(g->groups, sizeof(g->groups), data, size);
   }
   ValidateGeneration(*g, g->hdr.seq);
   ValidateGeneration(*g, 0);
@@ -68,6 +78,9 @@ void CheckGeneration(const uint8_t* data, size_t size) {
   CheckLookup(*g, 0xffffffffu);
   CheckLookup(*g, g->routes[0].vip);
   CheckLookup(*g, g->prefixes[0].prefix | 1);
+  CheckGroup(*g, 0xffffffffu);
+  CheckGroup(*g, g->groups[0].group);
+  CheckGroup(*g, g->groups[kMaxGroups - 1].group);
   for (size_t off = 0; off + 4 <= std::min<size_t>(size, 64); off += 4) {
     uint32_t vip;
     std::memcpy(&vip, data + off, 4);

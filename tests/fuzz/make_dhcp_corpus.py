@@ -52,6 +52,11 @@ def main():
     seeds["payload-overload"] = payload(1, options=opt(52, b"\x03") + opt(61, b"\x01" + MAC))
     seeds["payload-truncated-option"] = payload(3, options=bytes([50, 4, 10, 77]))[:-1]
     seeds["payload-bad-cookie"] = payload(1, cookie=b"\0\0\0\0")
+    # dhclient with rfc3442-classless-static-routes asks for 121 in its parameter list; a client
+    # echoing a 121 value (RFC 3442 example routes) must not confuse the parser.
+    seeds["discover-requests-121"] = frame(payload(1, options=opt(55, bytes([1, 3, 6, 15, 121]))))
+    seeds["payload-option-121"] = payload(
+        3, options=opt(50, VIP) + opt(121, bytes([0, 10, 77, 0, 1, 24, 192, 168, 77, 10, 77, 0, 1])))
     for name, data in seeds.items():
         (OUT / name).write_bytes(data)
     empty = OUT / "empty"

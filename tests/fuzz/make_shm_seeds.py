@@ -10,13 +10,13 @@ import os
 import struct
 
 MAGIC = 0x31504F5049504F49
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 HEADER_SIZE = 1344  # sizeof(RegionHeader)
-GENERATION_SIZE = 390208  # sizeof(Generation)
+GENERATION_SIZE = 398400  # sizeof(Generation)
 GENERATION_HEADER_SIZE = 64
 PEER_SIZE = 112
 RING_BYTES = 128 + 512 * 2048  # SpscRingShared + kRingSlots * kRingSlotSize
-COUNTERS_SIZE = 33144  # sizeof(WorkerCounters)
+COUNTERS_SIZE = 34208  # sizeof(WorkerCounters)
 NUM_GENERATIONS = 4
 PEER_VALID = 1
 
@@ -57,11 +57,11 @@ def peer(vip, flags=PEER_VALID):
     return bytes(p)
 
 
-def generation_head(seq, n_peers, n_prefixes, mtu=1400, peers=(), tail_odd=False):
-    # Trailing 4x: the struct is padded to its 8-byte alignment.
-    # Layout 2 appends n_links (0), self_ring (20 bytes) and 4 reserved bytes.
-    hdr = struct.pack("<QIIIII6s2xI20s4x", seq, n_peers, n_prefixes, 0x0A000001, 24, mtu,
-                      b"\x02\x00\x00\x00\x00\x01", 0, bytes(range(1, 21)))
+def generation_head(seq, n_peers, n_prefixes, mtu=1400, peers=(), tail_odd=False, n_groups=0):
+    # Layout 2 appends n_links (0), self_ring (20 bytes) and service_ip (0); layout 3 puts
+    # n_groups after the gateway MAC.
+    hdr = struct.pack("<QIIIII6sHI20s4x", seq, n_peers, n_prefixes, 0x0A000001, 24, mtu,
+                      b"\x02\x00\x00\x00\x00\x01", n_groups, 0, bytes(range(1, 21)))
     assert len(hdr) == GENERATION_HEADER_SIZE
     body = hdr + b"".join(peers)
     # The fuzz target tiles odd-ending inputs over the route tables.
@@ -84,6 +84,9 @@ def main():
         "generation-valid-tiled": generation_head(5, 4, 2, peers=peers, tail_odd=True),
         "generation-huge-counts": generation_head(1, 0xFFFFFFFF, 0xFFFFFFFF, mtu=0, tail_odd=True),
         "generation-invalid-peer": generation_head(9, 2, 1, peers=[peer(1, 0), peer(2)]),
+        # The target tiles odd-ending inputs over the group table too.
+        "generation-groups-tiled": generation_head(5, 4, 0, peers=peers, tail_odd=True, n_groups=3),
+        "generation-huge-groups": generation_head(5, 4, 0, peers=peers, n_groups=0xFFFF),
         "tiny": b"\x49\x4f\x50\x49\x50\x4f\x50",
     }
     for name, data in seeds.items():

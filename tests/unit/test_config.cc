@@ -143,7 +143,15 @@ std::string Peer(const std::string& spec) {
 TEST(Config, EveryErrorNamesItsKey) {
   const std::vector<ErrorCase> cases = {
       {"missing name", Without("name = alpha\n"), "node.name", "missing"},
-      {"missing vip", Without("vip = 10.77.0.1/24\n"), "node.vip", "missing"},
+      {"missing vip and subnet", Without("vip = 10.77.0.1/24\n"), "network.subnet", "missing"},
+      {"bad subnet", Plus("[network]\nsubnet = 10.77.0.1/24\n"), "network.subnet", "host bits"},
+      {"subnet not matching vip", Plus("[network]\nsubnet = 10.78.0.0/24\n"), "network.subnet",
+       "does not match"},
+      {"pool with static vip", Plus("[network]\npool = 10.77.0.5-10.77.0.9\n"), "network.pool",
+       "static node.vip"},
+      {"short lease", Plus("[network]\nlease-s = 5\n"), "network.lease-s", "out of range"},
+      {"short overlay secret", Plus("[overlay]\nsecret = abcd\n"), "overlay.secret",
+       "expected 64 hex"},
       {"missing network", Without("name = lab\n"), "network.name", "missing"},
       {"missing secret", Without("secret = " + kSecret + "\n"), "network.secret", "missing"},
       {"bad name char",
@@ -503,6 +511,48 @@ TEST(Config, Ipv4Helpers) {
   for (uint32_t v : {0u, 1u, 0x0a4d0001u, 0xc0000207u, 0xffffffffu})
     EXPECT_EQ(v, ParseIpv4(FormatIpv4(v)));
   EXPECT_EQ("10.77.0.1", FormatIpv4(0x0a4d0001u));
+}
+
+}  // namespace
+}  // namespace ipop
+
+namespace ipop {
+namespace {
+
+TEST(Config, AllocatedAddressingFromSubnetAndPool) {
+  const std::string base =
+      "[node]\nname = alpha\n[network]\nname = lab\nsecret = " + std::string(64, 'a') +
+      "\nsubnet = 10.250.0.0/16\n";
+  ConfigResult r = ParseConfigText(base);
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(0u, r.config->vip);
+  EXPECT_EQ(0x0afa0000u, r.config->subnet);
+  EXPECT_EQ(16u, r.config->prefix_len);
+  EXPECT_EQ(0x0afa0001u, r.config->pool_first);
+  EXPECT_EQ(0x0afafffeu, r.config->pool_last);
+  EXPECT_EQ(0x0afafffeu, r.config->service_ip);  // last host; the claim skips it
+  EXPECT_EQ(600u, r.config->lease_s);
+  EXPECT_FALSE(r.config->overlay_secret_set);
+
+  r = ParseConfigText(base + "pool = 10.250.1.10-10.250.1.20\nlease-s = 30\n[overlay]\nsecret = " +
+                      std::string(64, 'b') + "\n");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(0x0afa010au, r.config->pool_first);
+  EXPECT_EQ(0x0afa0114u, r.config->pool_last);
+  EXPECT_EQ(30u, r.config->lease_s);
+  EXPECT_TRUE(r.config->overlay_secret_set);
+  EXPECT_EQ(0xbb, r.config->overlay_secret[0]);
+
+  for (const char* bad : {"10.250.1.20-10.250.1.10", "10.251.0.1-10.251.0.9",
+                          "10.250.0.0-10.250.0.9", "10.250.0.1", "x-y"}) {
+    r = ParseConfigText(base + "pool = " + bad + "\n");
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_EQ(0u, r.error.rfind("network.pool: ", 0)) << r.error;
+  }
+  // A static address and its subnet agree.
+  r = ParseConfigText(base + "[node]\nvip = 10.250.3.4/16\n");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(0x0afa0304u, r.config->vip);
 }
 
 }  // namespace

@@ -319,5 +319,107 @@ TEST(DhcpCodec, BuildOmitsAndRefuses) {
   EXPECT_EQ(Parse({out, n}, &m), ParseError::kNone);
 }
 
+// RFC 3442 section 5's examples, one per prefix length class, and back.
+TEST(DhcpClasslessRoutes, EncodesTheRfcExamplesAndDecodesThemBack) {
+  const uint32_t gw = Ip(10, 77, 0, 254);
+  const ClasslessRoute routes[] = {{0, 0, gw},
+                                   {Ip(10, 0, 0, 0), 8, gw},
+                                   {Ip(10, 17, 0, 0), 16, gw},
+                                   {Ip(10, 27, 129, 0), 24, gw},
+                                   {Ip(10, 229, 0, 128), 25, gw},
+                                   {Ip(10, 198, 122, 47), 32, gw}};
+  uint8_t out[255];
+  size_t written = 0;
+  const size_t n = EncodeClasslessRoutes(routes, out, &written);
+  EXPECT_EQ(written, 6u);
+  const std::vector<uint8_t> expected = {
+      0,  10, 77,  0,   254,                       // 0.0.0.0/0
+      8,  10, 10,  77,  0,   254,                  // 10/8
+      16, 10, 17,  10,  77,  0,   254,             // 10.17/16
+      24, 10, 27,  129, 10,  77,  0,   254,        // 10.27.129/24
+      25, 10, 229, 0,   128, 10,  77,  0,   254,   // 10.229.0.128/25
+      32, 10, 198, 122, 47,  10,  77,  0,   254};  // 10.198.122.47/32
+  EXPECT_EQ(Bytes({out, n}), expected);
+  ClasslessRoute back[8];
+  size_t count = 0;
+  ASSERT_TRUE(DecodeClasslessRoutes({out, n}, back, 8, &count));
+  ASSERT_EQ(count, 6u);
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(back[i], routes[i]) << i;
+  // Host bits beyond the length are not sent.
+  const ClasslessRoute sloppy{Ip(192, 168, 77, 9), 24, gw};
+  ASSERT_EQ(EncodeClasslessRoutes({&sloppy, 1}, out), 8u);
+  EXPECT_EQ(out[3], 77);
+  ASSERT_TRUE(DecodeClasslessRoutes({out, 8}, back, 1, &count));
+  EXPECT_EQ(back[0].prefix, Ip(192, 168, 77, 0));
+}
+
+TEST(DhcpClasslessRoutes, MalformedValuesAreRejected) {
+  ClasslessRoute r[4];
+  size_t count = 0;
+  const std::vector<std::vector<uint8_t>> bad = {
+      {33, 10, 0, 0, 0, 1, 2, 3, 4},  // width above 32
+      {24, 10, 27, 129, 10, 77, 0},   // gateway cut short
+      {24, 10},                       // prefix cut short
+      {8, 10, 1, 2, 3, 4, 0},         // a second route with nothing after its width byte
+      {23, 10, 27, 129, 1, 2, 3, 4},  // bit beyond /23 set
+  };
+  for (const auto& v : bad) EXPECT_FALSE(DecodeClasslessRoutes(v, r, 4, &count)) << v.size();
+  const std::vector<uint8_t> two = {0, 1, 2, 3, 4, 0, 1, 2, 3, 4};
+  EXPECT_FALSE(DecodeClasslessRoutes(two, r, 1, &count));  // more routes than room
+  EXPECT_TRUE(DecodeClasslessRoutes({}, r, 4, &count));
+  EXPECT_EQ(count, 0u);
+}
+
+TEST(DhcpClasslessRoutes, OptionHoldsWholeRoutesUpTo255Bytes) {
+  std::vector<ClasslessRoute> many;
+  for (uint32_t i = 0; i < 40; ++i) many.push_back({Ip(192, 168, i, 0), 24, Ip(10, 77, 0, 1)});
+  uint8_t out[300];
+  size_t written = 0;
+  EXPECT_EQ(EncodeClasslessRoutes(many, out, &written), 31u * 8);
+  EXPECT_EQ(written, 31u);
+  EXPECT_EQ(EncodeClasslessRoutes(many, {out, 20}, &written), 16u);
+  EXPECT_EQ(written, 2u);
+}
+
+TEST(DhcpClasslessRoutes, AckCarriesOption121WithinTheReplyLimit) {
+  const ClasslessRoute routes[] = {{0, 0, Ip(10, 77, 0, 1)},
+                                   {Ip(192, 168, 77, 0), 24, Ip(10, 77, 0, 1)}};
+  Reply ack = SampleAck();
+  ack.routes = routes;
+  uint8_t out[kMaxReplySize];
+  size_t n = BuildReply(ack, out);
+  ASSERT_GT(n, 0u);
+  Message m;
+  ASSERT_EQ(Parse({out, n}, &m), ParseError::kNone);
+  const auto value = FindOption({out, n}, kOptClasslessRoutes);
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(*value, (std::vector<uint8_t>{0, 10, 77, 0, 1, 24, 192, 168, 77, 10, 77, 0, 1}));
+  EXPECT_EQ(Be32(*FindOption({out, n}, kOptRouter)), Ip(10, 77, 0, 1));  // for old clients
+
+  // A long domain leaves less room: fewer whole routes, never a reply above 548 bytes (with a
+  // 255-byte domain none fit at all).
+  std::vector<ClasslessRoute> many;
+  for (uint32_t i = 0; i < 40; ++i) many.push_back({Ip(192, 168, i, 0), 24, Ip(10, 77, 0, 1)});
+  const std::string domain(150, 'd');
+  ack.domain = domain;
+  ack.routes = many;
+  n = BuildReply(ack, out);
+  ASSERT_GT(n, 0u);
+  EXPECT_LE(n, kMaxReplySize);
+  ASSERT_EQ(Parse({out, n}, &m), ParseError::kNone);
+  const auto cut = FindOption({out, n}, kOptClasslessRoutes);
+  ASSERT_TRUE(cut.has_value());
+  EXPECT_EQ(cut->size() % 8, 0u);
+  EXPECT_GT(cut->size(), 0u);
+  EXPECT_LT(cut->size(), 31u * 8);
+
+  Reply nak;
+  nak.type = MessageType::kNak;
+  nak.chaddr = kClientMac;
+  nak.routes = routes;
+  n = BuildReply(nak, out);
+  EXPECT_FALSE(FindOption({out, n}, kOptClasslessRoutes).has_value());
+}
+
 }  // namespace
 }  // namespace ipop::dhcp

@@ -407,5 +407,62 @@ TEST(DhcpServer, WriteFailureCounted) {
   EXPECT_EQ(server.counters().offers, 0u);
 }
 
+// Option 121's value in a reply frame, if any.
+std::optional<std::vector<uint8_t>> RoutesOption(const Sent& s) {
+  const std::span<const uint8_t> p = s.frame.payload;
+  for (size_t i = dhcp::kOptionsOffset; i + 1 < p.size();) {
+    if (p[i] == dhcp::kOptPad) {
+      ++i;
+      continue;
+    }
+    if (p[i] == dhcp::kOptEnd) break;
+    if (p[i] == dhcp::kOptClasslessRoutes)
+      return std::vector<uint8_t>(p.begin() + ptrdiff_t(i + 2),
+                                  p.begin() + ptrdiff_t(i + 2 + p[i + 1]));
+    i += 2 + p[i + 1];
+  }
+  return std::nullopt;
+}
+
+TEST_F(DhcpServerTest, RoutesGoIntoOption121WithTheDefaultRouteFirst) {
+  ASSERT_TRUE(server.OnTapFrame(Frame({})));
+  EXPECT_FALSE(RoutesOption(Reply(port, 0)).has_value());  // none learned: no option 121
+
+  server.SetRoutes({{Ip(192, 168, 77, 0), 24, kServer}, {Ip(172, 20, 0, 0), 16, kServer}});
+  ASSERT_TRUE(server.OnTapFrame(Frame({})));
+  const Sent offer = Reply(port, 1);
+  EXPECT_EQ(offer.msg.type, MessageType::kOffer);
+  const auto value = RoutesOption(offer);
+  ASSERT_TRUE(value.has_value());
+  dhcp::ClasslessRoute got[4];
+  size_t count = 0;
+  ASSERT_TRUE(dhcp::DecodeClasslessRoutes(*value, got, 4, &count));
+  ASSERT_EQ(count, 3u);
+  EXPECT_EQ(got[0], (dhcp::ClasslessRoute{0, 0, kServer}));  // what option 3 alone would say
+  EXPECT_EQ(got[1], (dhcp::ClasslessRoute{Ip(192, 168, 77, 0), 24, kServer}));
+  EXPECT_EQ(got[2], (dhcp::ClasslessRoute{Ip(172, 20, 0, 0), 16, kServer}));
+
+  ASSERT_TRUE(server.OnTapFrame(Frame({.type = MessageType::kRequest, .requested = kVip})));
+  const Sent ack = Reply(port, 2);
+  EXPECT_EQ(ack.msg.type, MessageType::kAck);
+  EXPECT_EQ(RoutesOption(ack), value);
+
+  server.SetRoutes({});
+  ASSERT_TRUE(server.OnTapFrame(Frame({.type = MessageType::kRequest, .requested = kVip})));
+  EXPECT_FALSE(RoutesOption(Reply(port, 3)).has_value());
+}
+
+TEST(DhcpServerRoutes, RoutesFromTheOptionsAtStart) {
+  FakePort port;
+  FixedLeaseSource leases{kVip, 600};
+  DhcpOptions o = Options();
+  o.routes = {{Ip(192, 168, 77, 0), 24, kServer}};
+  DhcpServer server{port, leases, o};
+  ASSERT_TRUE(server.OnTapFrame(Frame({})));
+  const auto value = RoutesOption(Reply(port, 0));
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(value->size(), 5u + 8u);
+}
+
 }  // namespace
 }  // namespace ipop::cp

@@ -266,5 +266,65 @@ TEST(DnsCodec, ErrorResponsesWithoutQuestion) {
     EXPECT_STRNE(RcodeName(rc), "?");
 }
 
+TEST(DnsCodec, AuthoritySectionAndOwnersOutsideTheQuestion) {
+  Question q;
+  ASSERT_TRUE(NameFromText("host.Lab.ipop", &q.name));
+  q.type = kTypeA;
+  q.klass = kClassIn;
+  Soa soa;
+  ASSERT_TRUE(NameFromText("C077000254.ipop", &soa.mname));
+  ASSERT_TRUE(NameFromText("hostmaster.ipop", &soa.rname));
+  soa.serial = 7;
+  soa.minimum = 5;
+  Name zone, other;
+  ASSERT_TRUE(NameFromText("IPOP", &zone));  // a suffix of the question, other case
+  ASSERT_TRUE(NameFromText("elsewhere.example", &other));
+  Record authority[2];
+  authority[0].type = kTypeSoa;
+  authority[0].ttl = 5;
+  authority[0].soa = &soa;
+  authority[0].owner = &zone;
+  authority[1].type = kTypeNs;
+  authority[1].ttl = 60;
+  authority[1].ptr = &soa.mname;
+  authority[1].owner = &other;
+  ResponseSpec spec;
+  spec.id = 9;
+  spec.rcode = Rcode::kNxDomain;
+  spec.question = &q;
+  spec.authority = authority;
+  uint8_t buf[512];
+  const size_t n = BuildResponse(spec, buf);
+  ASSERT_GT(n, 0u);
+  // Owner of the SOA: a 2-byte pointer to "ipop" inside the question (offset 12 + 5 + 4).
+  const size_t soa_at = kHeaderSize + q.name.size + 4;
+  EXPECT_EQ(buf[soa_at], 0xc0);
+  EXPECT_EQ(buf[soa_at + 1], kHeaderSize + 9);
+  Response r;
+  ASSERT_EQ(ParseResponse({buf, n}, &r), ParseError::kNone);
+  EXPECT_EQ(r.rcode, Rcode::kNxDomain);
+  EXPECT_EQ(r.answer_count, 0);
+  ASSERT_EQ(r.authority_count, 2);
+  EXPECT_EQ(NameToText(r.authority[0].owner), "ipop");
+  EXPECT_EQ(r.authority[0].type, kTypeSoa);
+  EXPECT_EQ(NameToText(r.authority[0].ptr), "C077000254.ipop");
+  EXPECT_EQ(NameToText(r.authority[0].soa_rname), "hostmaster.ipop");
+  EXPECT_EQ(r.authority[0].soa_serial, 7u);
+  EXPECT_EQ(r.authority[0].soa_minimum, 5u);
+  EXPECT_EQ(NameToText(r.authority[1].owner), "elsewhere.example");  // written out
+  EXPECT_EQ(NameToText(r.authority[1].ptr), "C077000254.ipop");
+  // Invalid records are refused, not written half.
+  Record broken;
+  broken.type = kTypeSoa;
+  spec.authority = {&broken, 1};
+  EXPECT_EQ(BuildResponse(spec, buf), 0u);
+  // A truncated SOA rdata does not parse.
+  spec.authority = {authority, 1};
+  const size_t m = BuildResponse(spec, buf);
+  ASSERT_GT(m, 0u);
+  buf[soa_at + 11] -= 1;  // rdlength one short: the SOA's fixed fields no longer fit
+  EXPECT_EQ(ParseResponse({buf, m - 1}, &r), ParseError::kRecordTruncated);
+}
+
 }  // namespace
 }  // namespace ipop::dns

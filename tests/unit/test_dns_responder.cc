@@ -386,5 +386,91 @@ TEST_F(DnsResponderTest, PortRefusalIsCounted) {
   EXPECT_EQ(responder.counters().replies_sent, 0u);
 }
 
+TEST_F(DnsResponderTest, ApexAnswersSoaAndNsNamingTheResponder) {
+  dns::Response r = AskName("ipop", dns::kTypeSoa);
+  EXPECT_EQ(r.rcode, dns::Rcode::kNoError);
+  EXPECT_TRUE(r.authoritative);
+  ASSERT_EQ(r.answer_count, 1);
+  const dns::ParsedRecord& soa = r.answers[0];
+  EXPECT_EQ(soa.type, dns::kTypeSoa);
+  EXPECT_EQ(dns::NameToText(soa.owner), "ipop");
+  EXPECT_EQ(dns::NameToText(soa.ptr), "C250000001.ipop");  // the responder's own C-name
+  EXPECT_EQ(dns::NameToText(soa.soa_rname), "hostmaster.ipop");
+  EXPECT_EQ(soa.soa_minimum, 5u);
+  EXPECT_EQ(soa.ttl, 5u);
+  EXPECT_EQ(r.authority_count, 0);
+
+  r = AskName("IPOP", dns::kTypeNs, true);
+  ASSERT_EQ(r.answer_count, 1);
+  EXPECT_EQ(r.answers[0].type, dns::kTypeNs);
+  EXPECT_EQ(dns::NameToText(r.answers[0].owner), "IPOP");  // points at the question
+  EXPECT_EQ(dns::NameToText(r.answers[0].ptr), "C250000001.ipop");
+  EXPECT_EQ(r.answers[0].ttl, 90u);
+  EXPECT_TRUE(r.has_edns);
+  // ... and the NS target resolves to the responder.
+  EXPECT_EQ(AskName("C250000001.ipop", dns::kTypeA).answers[0].ipv4, kResponder);
+
+  r = AskName("ipop", dns::kTypeAny);
+  ASSERT_EQ(r.answer_count, 2);
+  EXPECT_EQ(r.answers[0].type, dns::kTypeSoa);
+  EXPECT_EQ(r.answers[1].type, dns::kTypeNs);
+}
+
+TEST_F(DnsResponderTest, NegativeAnswersInTheZoneCarryTheSoa) {
+  struct Case {
+    const char* name;
+    uint16_t type;
+    dns::Rcode rcode;
+  };
+  for (const Case& c : {Case{"nothing.ipop", dns::kTypeA, dns::Rcode::kNxDomain},
+                        Case{"a.b.c.ipop", dns::kTypeA, dns::Rcode::kNxDomain},
+                        Case{"C250000002.IPOP", dns::kTypeAaaa, dns::Rcode::kNoError},
+                        Case{"alpha.ipop", dns::kTypeA, dns::Rcode::kNoError},
+                        Case{"ipop", dns::kTypeA, dns::Rcode::kNoError},
+                        Case{"C250000002.ipop", dns::kTypeSoa, dns::Rcode::kNoError}}) {
+    const dns::Response r = AskName(c.name, c.type, true);
+    EXPECT_EQ(r.rcode, c.rcode) << c.name;
+    EXPECT_EQ(r.answer_count, 0) << c.name;
+    ASSERT_EQ(r.authority_count, 1) << c.name;
+    EXPECT_EQ(r.authority[0].type, dns::kTypeSoa) << c.name;
+    EXPECT_TRUE(dns::LabelEquals(dns::NameToText(r.authority[0].owner), "ipop")) << c.name;
+    EXPECT_EQ(r.authority[0].ttl, 5u) << c.name;
+    EXPECT_EQ(r.authority[0].soa_minimum, 5u) << c.name;
+    EXPECT_TRUE(r.has_edns) << c.name;
+  }
+  // A registered name that is not there (asynchronously) too.
+  names.sync = false;
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("ghost.alpha.ipop", dns::kTypeA))));
+  ASSERT_EQ(names.waiting.size(), 1u);
+  names.waiting[0](std::nullopt);
+  dns::Response r = LastReply();
+  EXPECT_EQ(r.rcode, dns::Rcode::kNxDomain);
+  EXPECT_EQ(r.authority_count, 1);
+  // Outside the zone: no SOA of ours.
+  r = AskName("example.com", dns::kTypeA);
+  EXPECT_EQ(r.rcode, dns::Rcode::kRefused);
+  EXPECT_EQ(r.authority_count, 0);
+  r = AskName("7.0.250.10.in-addr.arpa", dns::kTypePtr);
+  EXPECT_EQ(r.authority_count, 0);
+}
+
+TEST(DnsResponderSuffix, MultiLabelZoneSoaOwnerIsTheZone) {
+  testing::FakePort port;
+  testing::FakeClock clock;
+  DnsOptions o = Options();
+  o.suffix = "vpn.Example";
+  DnsResponder responder(port, clock, nullptr, o);
+  ASSERT_TRUE(responder.OnTapFrame(Frame(QueryMsg("x.VPN.example", dns::kTypeA))));
+  ASSERT_EQ(port.frames.size(), 1u);
+  udp::FrameView v;
+  ASSERT_EQ(udp::ParseFrame(port.frames[0], &v), udp::FrameError::kNone);
+  dns::Response r;
+  ASSERT_EQ(dns::ParseResponse(v.payload, &r), dns::ParseError::kNone);
+  EXPECT_EQ(r.rcode, dns::Rcode::kNxDomain);
+  ASSERT_EQ(r.authority_count, 1);
+  EXPECT_EQ(dns::NameToText(r.authority[0].owner), "VPN.example");  // a pointer into the question
+  EXPECT_EQ(dns::NameToText(r.authority[0].ptr), "C250000001.vpn.example");
+}
+
 }  // namespace
 }  // namespace ipop::cp

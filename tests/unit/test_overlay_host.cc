@@ -1,12 +1,14 @@
 // OverlayHost: the overlay and DHT as the process runs them, over in-memory ports: tags, rate
-// limits, the VIP directory, routed HELLOs and the table view.
+// limits, the VIP directory and address allocation, routed HELLOs and the table view.
 #include "controlplane/overlay_host.h"
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,7 +39,8 @@ struct Host {
 
 class Net {
  public:
-  Host& Add(uint32_t index, std::vector<uint32_t> bootstrap, uint8_t secret = 7) {
+  Host& Add(uint32_t index, std::vector<uint32_t> bootstrap, uint8_t secret = 7,
+            const std::function<void(OverlayHostOptions&)>& tweak = nullptr) {
     auto h = std::make_unique<Host>(index * 77 + 1);
     h->ep = Ep4(0xac1f0000 + index, 5800);
     OverlayHostOptions o;
@@ -47,7 +50,10 @@ class Net {
     o.listen = h->ep;
     o.network = "unit";
     o.vip = 0x0a4d0000 + index;
+    o.claim.network = o.network;
+    o.claim.fixed = o.vip;
     for (uint32_t b : bootstrap) o.overlay.bootstrap.push_back(Ep4(0xac1f0000 + b, 5800));
+    if (tweak) tweak(o);
     h->auth = std::make_unique<PskHelloAuthenticator>(Secret(secret), "unit\noverlay");
     h->host = std::make_unique<OverlayHost>(o, clock, h->random, h->port, *h->auth);
     h->host->Start();
@@ -56,7 +62,7 @@ class Net {
   }
   Host* ByEndpoint(const Endpoint& ep) {
     for (auto& h : hosts)
-      if (h->ep == ep) return h.get();
+      if (h->ep == ep && !down.count(h.get())) return h.get();
     return nullptr;
   }
   // Delivers everything sent, ticks everyone, advances time; `ms` of simulated time.
@@ -92,7 +98,9 @@ TEST(OverlayHost, NodesJoinPublishAndResolveEachOther) {
   net.Run(20'000);
   for (auto& h : net.hosts) {
     EXPECT_TRUE(h->host->node().joined());
-    EXPECT_GE(h->host->counters().directory_published, 1u);
+    ASSERT_NE(h->host->claim(), nullptr);
+    EXPECT_TRUE(h->host->claim()->held());
+    EXPECT_GE(h->host->claim()->counters().acquired, 1u);
     EXPECT_EQ(h->host->counters().bad_tag, 0u);
   }
   std::optional<VipLocation> got;
@@ -304,6 +312,124 @@ TEST(OverlayHost, DirectoryRecordRoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(DecodeVipLocation(zero).has_value());
   EXPECT_NE(VipDirectoryKey("a", 1), VipDirectoryKey("b", 1));
   EXPECT_NE(VipDirectoryKey("a", 1), OperatorKey("a", "1"));
+}
+
+}  // namespace
+}  // namespace ipop::cp
+
+namespace ipop::cp {
+namespace {
+
+// Nodes without node.vip: addresses come from a pool through the DHT.
+void UsePool(OverlayHostOptions& o, uint32_t first, uint32_t last, uint32_t lease_ms = 60'000) {
+  o.vip = 0;
+  o.claim.fixed = 0;
+  o.claim.pool_first = first;
+  o.claim.pool_last = last;
+  o.claim.lease_ms = lease_ms;
+  o.claim.refresh_ns = uint64_t{lease_ms} * 1'000'000ull / 3;
+  o.claim.identity = "host";  // the same first candidate for everyone: every claim races
+}
+
+TEST(AddressAllocation, NodesGetDistinctAddressesFromASmallPool) {
+  Net net;
+  const uint32_t first = 0x0a4d0101, last = 0x0a4d0106;  // six addresses, six nodes
+  auto pool = [&](OverlayHostOptions& o) { UsePool(o, first, last); };
+  net.Add(1, {}, 7, pool);
+  for (uint32_t i = 2; i <= 6; ++i) net.Add(i, {1}, 7, pool);
+  net.Run(30'000);
+  std::set<uint32_t> seen;
+  for (auto& h : net.hosts) {
+    const uint32_t vip = h->host->vip();
+    EXPECT_GE(vip, first);
+    EXPECT_LE(vip, last);
+    EXPECT_TRUE(h->host->claim()->held());
+    EXPECT_TRUE(seen.insert(vip).second) << "address handed out twice";
+  }
+  EXPECT_EQ(seen.size(), 6u);
+
+  // A seventh node finds the pool full and keeps trying; when a node releases its address on
+  // shutdown, the seventh gets exactly that one.
+  Host& late = net.Add(7, {1}, 7, pool);
+  net.Run(20'000);
+  EXPECT_EQ(late.host->vip(), 0u);
+  EXPECT_GE(late.host->claim()->counters().exhausted, 1u);
+  const uint32_t freed = net.hosts[2]->host->vip();
+  bool released = false;
+  net.hosts[2]->host->ReleaseAddress([&] { released = true; });
+  net.Run(3'000);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(net.hosts[2]->host->claim()->counters().released, 1u);
+  net.hosts[2]->host->Stop();  // graceful leave, as the process does after releasing
+  net.Run(100);
+  net.down[net.hosts[2].get()] = true;
+  net.Run(20'000);
+  EXPECT_EQ(late.host->vip(), freed);
+}
+
+TEST(AddressAllocation, DeadNodesAddressIsReusedAfterItsLease) {
+  Net net;
+  const uint32_t first = 0x0a4d0201, last = 0x0a4d0205;
+  auto pool = [&](OverlayHostOptions& o) { UsePool(o, first, last, 20'000); };
+  net.Add(1, {}, 7, pool);
+  for (uint32_t i = 2; i <= 5; ++i) net.Add(i, {1}, 7, pool);
+  net.Run(30'000);
+  for (auto& h : net.hosts) ASSERT_NE(h->host->vip(), 0u);
+  // Node 4 crashes: no release. Its address stays taken while the record lives.
+  const uint32_t dead = net.hosts[3]->host->vip();
+  net.down[net.hosts[3].get()] = true;
+  Host& late = net.Add(6, {1}, 7, pool);
+  net.Run(5'000);
+  EXPECT_EQ(late.host->vip(), 0u) << "took an address whose lease is still running";
+  net.Run(40'000);  // lease (20 s) ran out; the pool retry (5 s) finds it
+  EXPECT_EQ(late.host->vip(), dead);
+  for (auto& h : net.hosts) {
+    if (!net.down.count(h.get()) && h.get() != &late) {
+      EXPECT_NE(h->host->vip(), dead);
+    }
+  }
+}
+
+TEST(AddressAllocation, RestartedNodeGetsItsPreviousAddressBack) {
+  Net net;
+  const uint32_t first = 0x0a4d0301, last = 0x0a4d03fe;
+  auto pool = [&](OverlayHostOptions& o) {
+    UsePool(o, first, last, 600'000);
+    o.claim.identity = "node-" + o.address.ToHex();  // spread like real nodes
+  };
+  net.Add(1, {}, 7, pool);
+  for (uint32_t i = 2; i <= 5; ++i) net.Add(i, {1}, 7, pool);
+  net.Run(30'000);
+  const uint32_t before = net.hosts[4]->host->vip();
+  ASSERT_NE(before, 0u);
+  // Crash and come back at once with the same identity (overlay address): its own live record is
+  // renewed, so it gets the same address without waiting for the lease.
+  net.down[net.hosts[4].get()] = true;
+  Host& again = net.Add(5, {1}, 7, pool);
+  net.Run(20'000);
+  EXPECT_EQ(again.host->vip(), before);
+  EXPECT_EQ(again.host->claim()->counters().conflicts, 0u);
+}
+
+TEST(AddressAllocation, StaticAddressHeldByAnotherNodeIsNotUsed) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 4; ++i) net.Add(i, {1});
+  net.Run(20'000);
+  // Node 5 is configured with node 2's address.
+  Host& dup = net.Add(5, {1}, 7, [](OverlayHostOptions& o) {
+    o.vip = 0x0a4d0002;
+    o.claim.fixed = o.vip;
+  });
+  std::vector<uint32_t> changes;
+  dup.host->SetAddressHandler([&](uint32_t vip) { changes.push_back(vip); });
+  EXPECT_EQ(dup.host->vip(), 0x0a4d0002u);  // in use from the start...
+  net.Run(20'000);
+  EXPECT_EQ(dup.host->vip(), 0u);  // ...withdrawn once the DHT says it is node 2's
+  EXPECT_EQ(changes, std::vector<uint32_t>{0});
+  EXPECT_GE(dup.host->claim()->counters().conflicts, 1u);
+  EXPECT_EQ(net.hosts[1]->host->vip(), 0x0a4d0002u);
+  EXPECT_TRUE(net.hosts[1]->host->claim()->held());
 }
 
 }  // namespace
