@@ -4,8 +4,10 @@
 
 namespace ipop::dp {
 
-CryptoState::CryptoState()
-    : tx_(std::make_unique<TxCrypto[]>(shm::kMaxPeers)),
+CryptoState::CryptoState(TxNonceSpace* nonces)
+    : own_nonces_(nonces == nullptr ? std::make_unique<TxNonceSpace>() : nullptr),
+      nonces_(nonces == nullptr ? own_nonces_.get() : nonces),
+      tx_(std::make_unique<TxCrypto[]>(shm::kMaxPeers)),
       rx_(std::make_unique<RxCrypto[]>(shm::kMaxSessions)) {}
 
 void CryptoState::Rescan(const shm::Generation& g, shm::WorkerCounters& counters) {
@@ -19,7 +21,6 @@ void CryptoState::Rescan(const shm::Generation& g, shm::WorkerCounters& counters
     if (tx.ready && tx.key_id == peer.tx_key_id) continue;
     tx.ready = tx.aead.Init(shm::Cipher(peer.cipher), peer.tx_key, peer.tx_salt, /*seal=*/true);
     tx.key_id = peer.tx_key_id;
-    tx.next_counter = 0;
     Bump(counters.stat[uint32_t(Stat::rekeys)]);
   }
   // Index 0 is never a valid receiver index.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/tx_nonce.h"
 #include "shared/aead.h"
 #include "shared/replay_window.h"
 #include "shared/shm_layout.h"
@@ -15,7 +16,7 @@ namespace ipop::dp {
 struct TxCrypto {
   AeadContext aead;
   uint64_t key_id = 0;
-  uint64_t next_counter = 0;  // restarts at 0 with every new key
+  NonceRange nonces;  // this worker's block of the peer's counter (tx_nonce.h), across keys
   bool ready = false;
 };
 
@@ -29,20 +30,24 @@ struct RxCrypto {
 class CryptoState {
  public:
   // Allocates every slot up front (kMaxPeers + kMaxSessions) so the data path never allocates.
-  CryptoState();
+  // Workers of one process share `nonces`; without one the state keeps a private space.
+  explicit CryptoState(TxNonceSpace* nonces = nullptr);
   CryptoState(const CryptoState&) = delete;
   CryptoState& operator=(const CryptoState&) = delete;
 
   // Once per adopted generation: re-keys the slots whose key id changed. Slots that are not
   // ready in `g` keep their state, so a peer that comes back with the same key continues its
-  // counter instead of reusing nonces. Counts each re-key in stat rekeys.
+  // counter (which never goes back anyway, tx_nonce.h). Counts each re-key in stat rekeys.
   void Rescan(const shm::Generation& g, shm::WorkerCounters& counters);
 
   // peer < kMaxPeers, session < kMaxSessions (checked by the stages).
   TxCrypto& tx(uint32_t peer) { return tx_[peer]; }
   RxCrypto& rx(uint32_t session) { return rx_[session]; }
+  TxNonceSpace& nonces() { return *nonces_; }
 
  private:
+  std::unique_ptr<TxNonceSpace> own_nonces_;  // only without a shared space
+  TxNonceSpace* nonces_;
   std::unique_ptr<TxCrypto[]> tx_;
   std::unique_ptr<RxCrypto[]> rx_;
 };

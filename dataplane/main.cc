@@ -7,7 +7,18 @@
 // Environment (testing / comparison only): IPOP_DP_NO_READ_MULTISHOT=1 forces the single-shot
 // TAP read path; IPOP_DP_NO_UDP_GSO=1 sends every datagram with its own sendmsg;
 // IPOP_DP_NO_UDP_GRO=1 receives one datagram per completion; IPOP_DP_NO_TAP_OFFLOAD=1 opens the TAP
-// without virtio-net header (no TSO, no coalescing).
+// without virtio-net header (no TSO, no coalescing); IPOP_DP_PIN_CPUS=1 pins worker w to the w-th
+// CPU of the process's affinity set (round robin); IPOP_DP_NO_STEERING=1 leaves the kernel's
+// 4-tuple hash to spread datagrams over the workers (the handoff rings then carry more);
+// IPOP_DP_MISSTEER=1 (tests) steers every DATA datagram to the worker after its owner, so all
+// of them cross a handoff ring.
+//
+// node.workers = N > 1: a multi-queue TAP (one queue per worker), N SO_REUSEPORT sockets on the
+// listen port with a steering program (reuseport_steering.h), one thread per worker, one nonce
+// space per peer shared by all (tx_nonce.h), handoff rings between workers (handoff.h). Punt rings
+// are per worker (the control plane drains all); the control plane injects through worker 0.
+#include <pthread.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -21,9 +32,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dataplane/crypto_backend.h"
+#include "dataplane/handoff.h"
+#include "dataplane/reuseport_steering.h"
 #include "dataplane/tap_device.h"
+#include "dataplane/tx_nonce.h"
 #include "dataplane/udp_socket.h"
 #include "dataplane/worker.h"
 #include "shared/config.h"
@@ -85,6 +100,80 @@ uint32_t UnderlayOverhead(const ipop::Endpoint& listen) {
   return (v4 ? 20u : 40u) + 8u + 16u + 16u;
 }
 
+bool EnvIs1(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
+// The w-th CPU of this process's affinity set, round robin; -1 if it cannot be read.
+int CpuForWorker(uint32_t w) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+  const int n = CPU_COUNT(&set);
+  if (n <= 0) return -1;
+  int want = int(w % uint32_t(n));
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    if (want-- == 0) return cpu;
+  }
+  return -1;
+}
+
+// One worker thread: the worker is built and initialised on it (its io_uring is single-issuer),
+// then waits until main has announced the instance, then runs.
+class WorkerThread {
+ public:
+  enum State : int { kStarting, kReady, kFailed };
+
+  WorkerThread(ipop::shm::ShmRegion& region, const ipop::dp::WorkerOptions& options, int cpu)
+      : thread_([this, &region, options, cpu] { Main(region, options, cpu); }) {}
+  ~WorkerThread() { thread_.join(); }
+
+  // Blocks until Init finished; false + *error if it failed.
+  bool WaitReady(std::string* error) {
+    while (state_.load(std::memory_order_acquire) == kStarting)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (state_.load() == kFailed) *error = error_;
+    return state_.load() == kReady;
+  }
+  const std::string& describe() const { return describe_; }
+  void Go() { go_.store(true, std::memory_order_release); }
+
+ private:
+  void Main(ipop::shm::ShmRegion& region, ipop::dp::WorkerOptions options, int cpu) {
+    std::string pin;
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      pin = pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0
+                ? ", pinned to cpu " + std::to_string(cpu)
+                : ", pinning to cpu " + std::to_string(cpu) + " failed";
+    }
+    ipop::dp::Worker worker(region, options);
+    std::string error;
+    if (!worker.Init(&error)) {
+      error_ = "worker " + std::to_string(options.index) + ": " + error;
+      state_.store(kFailed, std::memory_order_release);
+      return;
+    }
+    describe_ = worker.describe_io() + pin;
+    state_.store(kReady, std::memory_order_release);
+    while (!go_.load(std::memory_order_acquire)) {
+      if (g_stop.load()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    worker.Run(g_stop);
+  }
+
+  std::atomic<int> state_{kStarting};
+  std::atomic<bool> go_{false};
+  std::string error_;
+  std::string describe_;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,11 +184,7 @@ int main(int argc, char** argv) {
   }
   if (!parsed.config) return Fatal(parsed.error);
   const ipop::NodeConfig& cfg = *parsed.config;
-  if (cfg.workers != 1) {
-    return Fatal("node.workers = " + std::to_string(cfg.workers) +
-                 ": only 1 worker is supported for now; several workers need per-worker nonce "
-                 "spaces for each tx key, which a later issue adds");
-  }
+  const uint32_t n_workers = cfg.workers;
   // Before any worker keys a context: AeadContext::Init() reads the choice.
   const ipop::dp::CryptoBackendSelection crypto = ipop::dp::SelectCryptoBackend(cfg.crypto_backend);
   if (!crypto.ok) return Fatal(crypto.error);
@@ -122,10 +207,32 @@ int main(int argc, char** argv) {
   const char* no_offload = std::getenv("IPOP_DP_NO_TAP_OFFLOAD");
   tap_options.vnet_hdr = no_offload == nullptr || std::strcmp(no_offload, "1") != 0;
   tap_options.tso = tap_options.vnet_hdr;
+  tap_options.multi_queue = n_workers > 1;
   auto tap = ipop::dp::TapDevice::Open(tap_options, &error);
   if (!tap) return Fatal(error);
-  auto udp = ipop::dp::UdpSocket::Bind(cfg.listen, &error);
-  if (!udp) return Fatal(error);
+  while (tap->n_queues() < n_workers) {
+    if (tap->AddQueue(&error) < 0) return Fatal(error);
+  }
+  // Socket w is the w-th of the reuseport group, as the steering program assumes.
+  std::vector<std::unique_ptr<ipop::dp::UdpSocket>> udp;
+  ipop::Endpoint listen = cfg.listen;
+  for (uint32_t w = 0; w < n_workers; ++w) {
+    udp.push_back(ipop::dp::UdpSocket::Bind(listen, &error, n_workers > 1));
+    if (!udp.back()) return Fatal(error);
+    if (listen.port == 0) listen.port = udp.back()->local_port();  // the others join its port
+  }
+  std::string steering = "no steering (1 worker)";
+  if (n_workers > 1) {
+    steering = EnvIs1("IPOP_DP_MISSTEER") ? "datagrams steered to the worker after their owner "
+                                            "(IPOP_DP_MISSTEER)"
+                                          : "datagrams steered to session owners";
+    if (EnvIs1("IPOP_DP_NO_STEERING")) {
+      steering = "steering off (IPOP_DP_NO_STEERING), 4-tuple hash + handoff";
+    } else if (!ipop::dp::AttachReuseportSteering(udp[0]->fd(), n_workers, &error,
+                                                  EnvIs1("IPOP_DP_MISSTEER") ? 1 : 0)) {
+      steering = "steering unavailable (" + error + "), 4-tuple hash + handoff";
+    }
+  }
 
   auto region = AttachRegion(cfg, &error);
   if (!region) {
@@ -148,26 +255,44 @@ int main(int argc, char** argv) {
   uint64_t instance = 0;
   if (!RandomInstance(&instance)) return Fatal(std::string("getrandom: ") + std::strerror(errno));
 
+  // Shared by the workers, outlive them (the threads are joined before these go).
+  ipop::dp::TxNonceSpace nonces;
+  std::unique_ptr<ipop::dp::HandoffRings> handoff;
+  // A handed-over datagram is at most a RELAY header + DATA header + MTU + tag.
+  if (n_workers > 1)
+    handoff = std::make_unique<ipop::dp::HandoffRings>(n_workers, cfg.mtu + 24 + 16 + 16);
+
   ipop::dp::WorkerOptions wopt;
-  wopt.index = 0;
+  wopt.n_workers = n_workers;
+  wopt.nonces = &nonces;
+  wopt.handoff = handoff.get();
   wopt.burst = cfg.dp_burst;
   wopt.spin_us = cfg.dp_spin_us;
   wopt.idle_wait_ms = cfg.dp_idle_wait_ms;
   wopt.mtu = cfg.mtu;
   wopt.dp_instance = instance;
-  wopt.tap_fd = tap->fd();
   wopt.tap_vnet_hdr = tap->vnet_hdr();
   wopt.tap_tso = tap->tso();
-  wopt.udp = udp.get();
-  const char* no_gro = std::getenv("IPOP_DP_NO_UDP_GRO");
-  wopt.udp_gro = (no_gro == nullptr || std::strcmp(no_gro, "1") != 0) && udp->EnableGro();
+  const bool gro = !EnvIs1("IPOP_DP_NO_UDP_GRO");
   std::memcpy(wopt.tap_mac, tap->mac(), sizeof(wopt.tap_mac));
   const char* no_mshot = std::getenv("IPOP_DP_NO_READ_MULTISHOT");
   wopt.allow_read_multishot = no_mshot == nullptr || std::strcmp(no_mshot, "1") != 0;
   const char* no_gso = std::getenv("IPOP_DP_NO_UDP_GSO");
   wopt.allow_udp_gso = no_gso == nullptr || std::strcmp(no_gso, "1") != 0;
-  ipop::dp::Worker worker(*region, wopt);
-  if (!worker.Init(&error)) return Fatal(error);
+  const bool pin = EnvIs1("IPOP_DP_PIN_CPUS");
+  std::vector<std::unique_ptr<WorkerThread>> workers;
+  for (uint32_t w = 0; w < n_workers; ++w) {
+    ipop::dp::WorkerOptions o = wopt;
+    o.index = w;
+    o.tap_fd = tap->queue_fd(w);
+    o.udp = udp[w].get();
+    o.udp_gro = gro && udp[w]->EnableGro();
+    workers.push_back(std::make_unique<WorkerThread>(*region, o, pin ? CpuForWorker(w) : -1));
+    if (!workers.back()->WaitReady(&error)) {
+      g_stop.store(true);  // the ones already waiting return; the destructors join them
+      return Fatal(error);
+    }
+  }
 
   // A dataplane that crashed (possibly with more workers) may have left worker slots claiming
   // old generations; they would block the control plane's slot reclamation until it times out.
@@ -175,14 +300,16 @@ int main(int argc, char** argv) {
     hdr.workers[w].quiescent_seq.store(ipop::shm::kOffline, std::memory_order_release);
   hdr.dp_instance.store(instance, std::memory_order_release);
   hdr.dp_pid.store(getpid(), std::memory_order_release);
-  hdr.dp_workers_running.store(1, std::memory_order_release);
+  hdr.dp_workers_running.store(n_workers, std::memory_order_release);
   std::fprintf(stderr,
-               "ipop-dataplane: %s on %s (mtu %u), underlay %s, region %s, instance %016llx, %s\n",
-               cfg.name.c_str(), tap->name().c_str(), cfg.mtu, cfg.listen.ToString().c_str(),
-               cfg.shm_name.c_str(), static_cast<unsigned long long>(instance),
-               worker.describe_io().c_str());
-
-  worker.Run(g_stop);
+               "ipop-dataplane: %s on %s (mtu %u), underlay %s, region %s, instance %016llx, "
+               "%u worker(s), %s\n",
+               cfg.name.c_str(), tap->name().c_str(), cfg.mtu, listen.ToString().c_str(),
+               cfg.shm_name.c_str(), static_cast<unsigned long long>(instance), n_workers,
+               steering.c_str());
+  for (const auto& w : workers) std::fprintf(stderr, "ipop-dataplane: %s\n", w->describe().c_str());
+  for (const auto& w : workers) w->Go();
+  workers.clear();  // joins: each returns once g_stop is set
 
   hdr.dp_workers_running.store(0, std::memory_order_release);
   hdr.dp_instance.store(0, std::memory_order_release);

@@ -208,16 +208,17 @@ size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx) {
     Packet& p = *pp;
     TxCrypto& tx = ctx.crypto->tx(p.peer);
     // The room check guards against a caller that did not lay buffers out for in-place sealing;
-    // the counter check against nonce reuse after 2^64-1 packets (a rekey comes long before).
+    // Next() fails only when the peer's 2^64 nonces are used up (a rekey comes long before).
+    // A nonce taken for a packet that then fails to seal is skipped, never reused.
+    uint64_t counter = 0;
     if (!tx.ready || p.headroom < kOutboundHeadroom || p.tailroom < kOutboundTailroom ||
-        tx.next_counter == ~uint64_t{0}) [[unlikely]] {
+        !ctx.crypto->nonces().Next(p.peer, tx.nonces, &counter)) [[unlikely]] {
       Drop(p, DropReason::seal_failed, Drops(ctx));
       continue;
     }
     uint8_t* ip = p.data + ether::kHeaderSize;
     const uint32_t ip_len = p.len - uint32_t(ether::kHeaderSize);
     uint8_t* header = ip - wire::kHeaderSize;
-    const uint64_t counter = tx.next_counter;
     wire::WriteHeader(header, wire::PacketType::kData, g.peers[p.peer].tx_remote_index, counter);
     // hops is 0 in what we send, so the header itself is the associated data.
     if (!tx.aead.Seal(counter, {header, wire::kHeaderSize}, ip, ip_len, ip, ip + ip_len))
@@ -225,7 +226,6 @@ size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx) {
       Drop(p, DropReason::seal_failed, Drops(ctx));
       continue;
     }
-    tx.next_counter = counter + 1;
     const uint32_t moved = uint32_t(wire::kHeaderSize - ether::kHeaderSize);
     p.data = header;
     p.headroom -= moved;

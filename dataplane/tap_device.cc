@@ -60,6 +60,7 @@ std::unique_ptr<TapDevice> TapDevice::Open(const TapOptions& options, std::strin
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
   if (options.vnet_hdr) ifr.ifr_flags |= IFF_VNET_HDR;
   if (options.multi_queue) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+  tap->flags_ = ifr.ifr_flags;
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     *error = Errno("TUNSETIFF " + options.name);
     return nullptr;
@@ -114,8 +115,35 @@ std::unique_ptr<TapDevice> TapDevice::Open(const TapOptions& options, std::strin
   return tap;
 }
 
+int TapDevice::AddQueue(std::string* error) {
+  if ((flags_ & IFF_MULTI_QUEUE) == 0) {
+    *error = "TAP " + name_ + " was not opened with IFF_MULTI_QUEUE";
+    return -1;
+  }
+  const int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *error = Errno("open /dev/net/tun for another queue of " + name_);
+    return -1;
+  }
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name_.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_flags = short(flags_);
+  // The header size and offloads belong to the device; set again so the queue never depends on
+  // the order the kernel applies them in.
+  int size = int(vnet::kHeaderSize);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0 || (vnet_hdr_ && ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) ||
+      (tso_ && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0)) {
+    *error = Errno("attach queue " + std::to_string(n_queues()) + " of " + name_);
+    close(fd);
+    return -1;
+  }
+  extra_queues_.push_back(fd);
+  return fd;
+}
+
 TapDevice::~TapDevice() {
   if (fd_ >= 0) close(fd_);
+  for (int fd : extra_queues_) close(fd);
 }
 
 }  // namespace ipop::dp

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shared/ether.h"
 
@@ -17,7 +18,9 @@ struct TapOptions {
   bool vnet_hdr = false;
   // With vnet_hdr: ask for partial checksums and TSO super-frames on reads (TUN_F_CSUM|TSO4).
   bool tso = false;
-  // One fd per worker (later, with several workers); passed through, nothing else uses it yet.
+  // IFF_MULTI_QUEUE: one fd (queue) per worker, added with AddQueue(). The kernel picks a TX
+  // queue per flow (the queue the flow's last frame was written to, else a hash of the flow),
+  // so the frames of one flow are read by one worker, in order.
   bool multi_queue = false;
 };
 
@@ -31,7 +34,12 @@ class TapDevice {
   TapDevice(const TapDevice&) = delete;
   TapDevice& operator=(const TapDevice&) = delete;
 
-  int fd() const { return fd_; }  // non-blocking
+  int fd() const { return fd_; }  // non-blocking; queue 0
+  // Attaches one more queue (multi_queue only) with the same flags and offloads; its fd, or -1
+  // + *error. The device owns and closes it.
+  int AddQueue(std::string* error);
+  size_t n_queues() const { return 1 + extra_queues_.size(); }
+  int queue_fd(size_t i) const { return i == 0 ? fd_ : extra_queues_[i - 1]; }
   const std::string& name() const { return name_; }
   const uint8_t* mac() const { return mac_; }
   bool vnet_hdr() const { return vnet_hdr_; }  // reads and writes carry a virtio-net header
@@ -44,6 +52,8 @@ class TapDevice {
   uint8_t mac_[ether::kMacSize] = {};
   bool vnet_hdr_ = false;
   bool tso_ = false;
+  int flags_ = 0;  // TUNSETIFF flags every queue is attached with
+  std::vector<int> extra_queues_;
 };
 
 }  // namespace ipop::dp

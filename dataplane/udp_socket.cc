@@ -27,7 +27,8 @@ bool IsV4Mapped(const uint8_t addr[16]) {
   return std::memcmp(addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0;
 }
 
-std::unique_ptr<UdpSocket> UdpSocket::Bind(const Endpoint& listen, std::string* error) {
+std::unique_ptr<UdpSocket> UdpSocket::Bind(const Endpoint& listen, std::string* error,
+                                           bool reuseport) {
   const int family = IsV4Mapped(listen.addr) ? AF_INET : AF_INET6;
   const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -35,6 +36,11 @@ std::unique_ptr<UdpSocket> UdpSocket::Bind(const Endpoint& listen, std::string* 
     return nullptr;
   }
   std::unique_ptr<UdpSocket> sock(new UdpSocket(fd, family));
+  const int on = 1;
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) {
+    *error = std::string("SO_REUSEPORT on the underlay socket: ") + std::strerror(errno);
+    return nullptr;
+  }
   SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
   SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
   if (family == AF_INET6) {
@@ -57,6 +63,15 @@ std::unique_ptr<UdpSocket> UdpSocket::Bind(const Endpoint& listen, std::string* 
 bool UdpSocket::EnableGro() {
   const int on = 1;
   return setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+}
+
+uint16_t UdpSocket::local_port() const {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof(sa);
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) < 0) return 0;
+  uint8_t addr[16];
+  uint16_t port = 0;
+  return FromSockaddr(&sa, len, addr, &port) ? port : 0;
 }
 
 UdpSocket::~UdpSocket() {

@@ -19,12 +19,16 @@ class UdpSocket {
  public:
   // Binds `listen`: an IPv4-mapped address gives an AF_INET socket, anything else a dual-stack
   // AF_INET6 one. Non-blocking, 4 MiB buffers. nullptr + *error naming the failed step.
-  static std::unique_ptr<UdpSocket> Bind(const Endpoint& listen, std::string* error);
+  // `reuseport`: SO_REUSEPORT, so each worker binds its own socket to the same port.
+  static std::unique_ptr<UdpSocket> Bind(const Endpoint& listen, std::string* error,
+                                         bool reuseport = false);
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 
   int fd() const { return fd_; }
+  // The bound port (host order), e.g. the one the kernel chose for port 0; 0 on error.
+  uint16_t local_port() const;
   // Asks for UDP GRO: consecutive datagrams of one flow may arrive as one receive with a
   // UDP_GRO cmsg naming the segment size. False when the kernel does not support it.
   bool EnableGro();

@@ -159,6 +159,12 @@ void UringIo::PrepTapWrite(const void* data, uint32_t len, uint32_t buf) {
   sqe->user_data = UserData(Op::kTapWrite, buf);
 }
 
+void UringIo::PrepWakeRead(int fd, uint64_t* value) {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_read(sqe, fd, value, sizeof(*value), 0);
+  sqe->user_data = UserData(Op::kWake, 0);
+}
+
 void UringIo::PrepTapWritev(const iovec* iov, uint32_t count, uint32_t slot) {
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_writev(sqe, kTapSlot, iov, count, 0);

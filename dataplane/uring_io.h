@@ -18,6 +18,7 @@ enum class Op : uint8_t {
   kUdpSend = 3,       // sendmsg of a sealed datagram or an injected control datagram
   kTapWrite = 4,      // write of one frame (decrypted or injected); low bits: its buffer
   kTapWriteUnit = 5,  // writev of a coalesced super-frame; low bits: the TapWriter slot
+  kWake = 6,          // read of the worker's wake-up eventfd (handoff.h)
 };
 inline uint64_t UserData(Op op, uint32_t buf) {
   return (uint64_t(op) << 56) | buf;
@@ -89,6 +90,9 @@ class UringIo {
   void PrepSendmsg(const msghdr* msg, uint32_t buf);
   void PrepTapWrite(const void* data, uint32_t len, uint32_t buf);
   void PrepTapWritev(const iovec* iov, uint32_t count, uint32_t slot);
+  // An 8-byte read of an eventfd (not a registered file): completes when another thread
+  // writes to it, which ends a Wait().
+  void PrepWakeRead(int fd, uint64_t* value);
 
   // Submits queued SQEs and runs deferred completions, entering the kernel only when something
   // is queued or the kernel flagged pending work. Returns false on a fatal ring error.

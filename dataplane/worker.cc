@@ -10,6 +10,7 @@
 #include "dataplane/inbound.h"
 #include "dataplane/outbound.h"
 #include "dataplane/punt_inject.h"
+#include "dataplane/session_owner.h"
 #include "dataplane/vnet.h"
 #include "shared/wire.h"
 
@@ -32,6 +33,10 @@ constexpr uint32_t kTapReadsInFlight = 64;  // single-shot mode only
 constexpr uint16_t kTapGroup = 0;
 constexpr uint16_t kUdpGroup = 1;
 constexpr uint32_t kClockEvery = 16;  // empty spin turns per clock read
+// Datagrams taken from the handoff rings per burst, into spare buffers of their own (injects and
+// relayed copies use the others); twice a burst's worth, so one burst's may still be in flight.
+constexpr uint32_t kMaxHandoffPerBurst = 512;
+constexpr uint32_t kHandoffSpares = 2 * kMaxHandoffPerBurst;
 constexpr uint32_t kSqEntries = 1024;
 constexpr uint32_t kCqEntries = 8192;
 
@@ -50,7 +55,8 @@ Worker::Worker(shm::ShmRegion& region, const WorkerOptions& options)
       counters_(region.counters(options.index)),
       reader_(region, options.index),
       punt_(region.ring(options.index, shm::kPuntRing)),
-      inject_(region.ring(options.index, shm::kInjectRing)) {}
+      inject_(region.ring(options.index, shm::kInjectRing)),
+      crypto_(options.nonces) {}
 
 Worker::~Worker() = default;
 
@@ -86,7 +92,8 @@ bool Worker::Init(std::string* error) {
   sizes.udp_rx = udp_rx;
   sizes.udp_rx_stride = udp_stride;
   sizes.segment = tso ? kSegmentBuffers : 0;
-  sizes.spare = kSpareBuffers;
+  sizes.spare =
+      kSpareBuffers + (opt_.handoff != nullptr && opt_.n_workers > 1 ? kHandoffSpares : 0);
   sizes.stride = stride;
   pool_ = BufferPool::Create(sizes, error);
   if (!pool_) return false;
@@ -113,6 +120,12 @@ bool Worker::Init(std::string* error) {
   fanout_pkts_ = std::make_unique<Packet[]>(kMaxFanOutPerBurst);
   fanout_span_ = std::make_unique<Packet*[]>(kMaxFanOutPerBurst);
   fanout_free_.reserve(kMaxFanOutPerBurst);
+  if (opt_.handoff != nullptr && opt_.n_workers > 1) {
+    for (uint32_t w = 0; w < opt_.n_workers; ++w) {
+      handoff_out_.push_back(w == opt_.index ? SpscRingView() : opt_.handoff->Ring(opt_.index, w));
+      if (w != opt_.index) handoff_in_.push_back(opt_.handoff->Ring(w, opt_.index));
+    }
+  }
 
   if (!io_.Init(kSqEntries, kCqEntries, opt_.tap_fd, opt_.udp->fd(), error)) return false;
   if (!tap_ring_.Setup(io_.ring(), kTapGroup, tap_rx, error)) return false;
@@ -132,7 +145,8 @@ bool Worker::Init(std::string* error) {
 }
 
 std::string Worker::describe_io() const {
-  std::string s = std::string("io_uring ") + io_.setup_mode();
+  std::string s = "worker " + std::to_string(opt_.index) + "/" + std::to_string(opt_.n_workers) +
+                  ": io_uring " + io_.setup_mode();
   s += tap_multishot_ ? ", TAP multishot read" : ", TAP single-shot reads (64 in flight)";
   if (vnet_len_ != 0) s += opt_.tap_tso ? ", TAP TSO+coalescing" : ", TAP coalescing";
   s += sender_->gso() ? ", UDP GSO" : ", UDP sendmsg";
@@ -317,25 +331,37 @@ void Worker::OnTapWriteDone(const io_uring_cqe& cqe) {
 
 bool Worker::ReapCompletions() {
   const unsigned peeked = io_.Peek(cqes_.get(), max_cqes_);
+  // Every datagram reaped may have to go to one other worker's ring: reap no more than the
+  // fullest ring takes, and leave the rest in the socket until its owner caught up.
+  uint32_t handoff_room = HandoffRoom();
+  const uint32_t per_recv = opt_.udp_gro ? kMaxGroSegments : 1;  // datagrams one receive holds
   unsigned n = 0;
   for (; n < peeked; ++n) {
     const io_uring_cqe& cqe = *cqes_[n];
     // A GRO receive expands to many packets: leave it for the next burst if they may not fit.
     // (TAP reads always fit: tap_reads_ has room for every TAP buffer.)
-    if (OpOf(cqe.user_data) == Op::kUdpRecv && n_udp_ + kMaxGroSegments > max_udp_) break;
+    if (OpOf(cqe.user_data) == Op::kUdpRecv &&
+        (n_udp_ + kMaxGroSegments > max_udp_ || handoff_room < per_recv))
+      break;
     switch (OpOf(cqe.user_data)) {
       case Op::kTapRead:
         OnTapRead(cqe);
         break;
-      case Op::kUdpRecv:
+      case Op::kUdpRecv: {
+        const uint32_t before = n_udp_;
         OnUdpRecv(cqe);
+        handoff_room -= n_udp_ - before;
         break;
+      }
       case Op::kUdpSend:
         OnSendDone(cqe);
         break;
       case Op::kTapWrite:
       case Op::kTapWriteUnit:
         OnTapWriteDone(cqe);
+        break;
+      case Op::kWake:
+        wake_armed_ = false;  // only ends a wait; the rings are drained every burst anyway
         break;
     }
   }
@@ -494,7 +520,90 @@ void Worker::RunFanOut(uint32_t n_frames) {
   }
 }
 
+// Datagrams other workers received for sessions this one owns: copied into spare buffers laid out
+// like a receive (inner IPv4 packet at kIpOffset), appended to this burst's datagrams.
+bool Worker::DrainHandoff() {
+  const uint32_t offset = kIpOffset - uint32_t(wire::kHeaderSize);
+  uint32_t taken = 0;
+  for (SpscRingView& ring : handoff_in_) {
+    while (n_udp_ < max_udp_ && taken < kMaxHandoffPerBurst) {
+      SpscRingView::Entry entry;
+      if (!ring.Peek(entry)) {
+        if (ring.corrupt()) [[unlikely]]
+          ring.Reset();  // cannot happen between threads of one process; never loop on it
+        break;
+      }
+      const uint32_t len = uint32_t(entry.payload.size());
+      if (offset + len + wire::kTagSize > pool_->stride()) [[unlikely]] {
+        CountDrop(DropReason::handoff_failed);  // the sender checked the slot size, not ours
+        ring.Pop();
+        continue;
+      }
+      uint32_t buf;
+      if (!pool_->TakeSpare(&buf)) return taken > 0;  // the rest waits in the ring
+      Packet& p = udp_pkts_[n_udp_++];
+      p = Packet{};
+      p.data = pool_->buffer(buf) + offset;
+      std::memcpy(p.data, entry.payload.data(), len);
+      p.len = len;
+      p.headroom = offset;
+      p.tailroom = pool_->stride() - offset - len;
+      p.buf = buf;
+      std::memcpy(p.addr, entry.meta.addr, sizeof(p.addr));
+      p.port = entry.meta.port;
+      ring.Pop();
+      Count(Stat::handoff_in);
+      ++taken;
+    }
+  }
+  return taken > 0;
+}
+
+// Datagrams of sessions another worker owns are copied to it before any stage writes in place
+// (a GRO train's datagrams share a buffer); the others keep their order.
+void Worker::SteerToOwners() {
+  if (handoff_out_.empty()) return;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < n_udp_; ++i) {
+    Packet& p = udp_pkts_[i];
+    const uint32_t owner = OwnerWorker({p.data, p.len}, opt_.n_workers);
+    if (owner == kAnyWorker || owner == opt_.index) [[likely]] {
+      if (kept != i) udp_pkts_[kept] = p;
+      ++kept;
+      continue;
+    }
+    RingSlotHeader meta{};
+    meta.port = p.port;
+    std::memcpy(meta.addr, p.addr, sizeof(meta.addr));
+    meta.worker = opt_.index;
+    if (handoff_out_[owner].TryPush(meta, {p.data, p.len})) {
+      handoff_notify_ |= 1u << owner;
+      Count(Stat::handoff_out);
+    } else {
+      CountDrop(DropReason::handoff_failed);
+    }
+    ReturnBuffer(p.buf);
+  }
+  n_udp_ = kept;
+  for (uint32_t w = 0; handoff_notify_ != 0; ++w, handoff_notify_ >>= 1)
+    if (handoff_notify_ & 1) opt_.handoff->Notify(w);
+}
+
+uint32_t Worker::HandoffRoom() const {
+  uint32_t room = ~0u;
+  for (const SpscRingView& ring : handoff_out_)
+    if (ring.valid()) room = std::min(room, ring.capacity() - ring.size_approx());
+  return room;
+}
+
+bool Worker::HandoffPending() {
+  for (const SpscRingView& ring : handoff_in_)
+    if (ring.size_approx() != 0) return true;
+  return false;
+}
+
 void Worker::RunInboundBurst() {
+  SteerToOwners();
   if (n_udp_ == 0) return;
   uint64_t bytes = 0;
   for (uint32_t i = 0; i < n_udp_; ++i) {
@@ -614,6 +723,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
 
     Adopt(reader_.BeginBurst());
     bool work = ReapCompletions();
+    work |= DrainHandoff();
     RunOutboundBurst();
     RunInboundBurst();
     work |= DrainInject();
@@ -639,11 +749,26 @@ void Worker::Run(const std::atomic<bool>& stop) {
     }
     now = shm::MonotonicNs();
     if (now - last_work < spin_ns) continue;
+    if (!handoff_in_.empty()) {
+      // Other workers must wake us for what they hand over (handoff.h).
+      opt_.handoff->Sleep(opt_.index);
+      if (HandoffPending()) {
+        opt_.handoff->Awake(opt_.index);
+        last_work = now;
+        continue;
+      }
+      const int fd = opt_.handoff->wake_fd(opt_.index);
+      if (!wake_armed_ && fd >= 0) {
+        io_.PrepWakeRead(fd, &wake_value_);
+        wake_armed_ = true;
+      }
+    }
     // Idle: hold no generation while blocked so the control plane can reclaim slots.
     reader_.GoOffline();
     io_.Wait(opt_.idle_wait_ms);
     Count(Stat::idle_waits);
     reader_.GoOnline();
+    if (!handoff_in_.empty()) opt_.handoff->Awake(opt_.index);
     now = shm::MonotonicNs();
   }
   reader_.GoOffline();

@@ -9,7 +9,9 @@
 //      -> udp_tx (GSO batches; relayed datagrams go to the first relay hop's endpoint);
 //      multicast/broadcast frames: fan out (one copy per group member, spare buffers)
 //      -> lookup -> seal -> [wrap RELAY] -> udp_tx
-//   -> udp_rx: parse [RELAY: ours -> unwrap; another's -> udp_tx to the next hop]
+//   -> udp_rx (+ datagrams other workers handed over; those of sessions another worker owns are
+//      handed to it, session_owner.h): parse [RELAY: ours -> unwrap; another's -> udp_tx to the
+//      next hop]
 //      -> session -> open -> deliver -> [coalesce TCP] -> tap_tx
 //   -> drain the inject ring -> republish returned buffers, re-arm receives
 //   -> one io_uring_enter for everything queued
@@ -28,6 +30,7 @@
 #include "dataplane/buffer_pool.h"
 #include "dataplane/crypto_state.h"
 #include "dataplane/fanout.h"
+#include "dataplane/handoff.h"
 #include "dataplane/packet.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/tap_tx.h"
@@ -54,6 +57,9 @@ inline constexpr uint32_t kMaxFanOutPerBurst = 256;
 
 struct WorkerOptions {
   uint32_t index = 0;
+  uint32_t n_workers = 1;  // workers of this process; datagrams are steered by session owner
+  TxNonceSpace* nonces = nullptr;   // shared by all workers (tx_nonce.h); null: a private one
+  HandoffRings* handoff = nullptr;  // with n_workers > 1 (handoff.h)
   uint32_t burst = 32;
   uint32_t spin_us = 50;
   uint32_t idle_wait_ms = 5;
@@ -93,6 +99,10 @@ class Worker {
   void RunOutboundBurst();
   void RunFanOut(uint32_t n_frames);
   void RunInboundBurst();
+  bool DrainHandoff();
+  void SteerToOwners();
+  bool HandoffPending();
+  uint32_t HandoffRoom() const;  // free slots of the fullest ring to another worker
   bool DrainInject();
   void QueueSend(uint32_t buf, const uint8_t* data, uint32_t len, const uint8_t addr[16],
                  uint16_t port);
@@ -147,7 +157,12 @@ class Worker {
   std::unique_ptr<Packet*[]> fanout_frames_;  // kFanOut frames of the current burst
   std::unique_ptr<Packet[]> fanout_pkts_;     // their member packets
   std::unique_ptr<Packet*[]> fanout_span_;
-  std::vector<CopyBuffer> fanout_free_;  // capacity reserved: never reallocates
+  std::vector<CopyBuffer> fanout_free_;    // capacity reserved: never reallocates
+  std::vector<SpscRingView> handoff_out_;  // [owner]: to that worker (own index: unused)
+  std::vector<SpscRingView> handoff_in_;   // from every other worker
+  uint32_t handoff_notify_ = 0;            // bit w: pushed to worker w this burst
+  uint64_t wake_value_ = 0;                // target of the armed eventfd read
+  bool wake_armed_ = false;
   uint32_t n_reads_ = 0;
   uint32_t n_tap_ = 0;
   uint32_t n_udp_ = 0;

@@ -38,7 +38,8 @@ namespace ipop {
   X(buffer_exhausted, "receive buffer ring ran out of buffers")                      \
   X(relay_malformed, "RELAY datagram whose inner datagram is not DATA")              \
   X(relay_no_route, "no overlay link nearer the relay destination than us")          \
-  X(relay_hop_limit, "RELAY datagram that already crossed the hop limit")
+  X(relay_hop_limit, "RELAY datagram that already crossed the hop limit")            \
+  X(handoff_failed, "datagram for another worker's session not handed over: ring full or too big")
 
 // X(name, description)
 #define IPOP_STATS(X)                                                                      \
@@ -63,7 +64,9 @@ namespace ipop {
   X(relay_forwarded, "RELAY datagrams passed on toward their destination")                 \
   X(mcast_tx_frames, "multicast/broadcast frames from TAP sent to a group's members")      \
   X(mcast_tx_copies, "datagrams made of them, one per member")                             \
-  X(mcast_punted, "frames to a group without a table entry shown to the control plane")
+  X(mcast_punted, "frames to a group without a table entry shown to the control plane")    \
+  X(handoff_out, "datagrams copied to the worker owning their session")                    \
+  X(handoff_in, "datagrams received from another worker for a session this one owns")
 
 enum class DropReason : uint32_t {
 #define IPOP_X(name, desc) name,

@@ -20,57 +20,6 @@ done
 head -c 50M /dev/urandom >"$WORK/payload"
 SENT_SHA=$(sha256sum <"$WORK/payload" | cut -d' ' -f1)
 
-counter() { # counter i stat|drop NAME: value from ipopctl counters (0 when not listed)
-  ctl "$1" counters 2>/dev/null | awk -v k="$2" -v n="$3" '$1 == k && $2 == n {v = $3} END {print v + 0}'
-}
-
-# transfer SRC DST FILE: TCP from node SRC to node DST's virtual IP; the receiver writes FILE.
-transfer() {
-  local src=$1 dst=$2 out=$3 port=$((7000 + RANDOM % 1000))
-  rm -f "$out"
-  in_ns "$dst" python3 -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-s.settimeout(60)
-c, _ = s.accept()
-c.settimeout(60)
-with open(sys.argv[3], "wb") as f:
-    while True:
-        b = c.recv(1 << 20)
-        if not b:
-            break
-        f.write(b)
-' "$(vip_of "$dst")" "$port" "$out" &
-  local rpid=$!
-  PIDS+=($rpid)
-  wait_for 10 "receiver listening in node $dst" in_ns "$dst" bash -c "ss -ltn | grep -q ':$port '"
-  timeout 120 ip netns exec "$(ns_of "$src")" python3 -c '
-import socket, sys
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
-with open(sys.argv[3], "rb") as f:
-    while True:
-        b = f.read(1 << 20)
-        if not b:
-            break
-        c.sendall(b)
-c.shutdown(socket.SHUT_WR)
-c.close()
-' "$(vip_of "$dst")" "$port" "$WORK/payload" || return 1
-  wait "$rpid"
-}
-
-check_transfer() { # check_transfer SRC DST WHAT
-  local got
-  transfer "$1" "$2" "$WORK/received" || fail "$3: transfer node $1 -> node $2 failed"
-  got=$(sha256sum <"$WORK/received" | cut -d' ' -f1)
-  [[ $got == "$SENT_SHA" ]] ||
-    fail "$3: sha256 differs ($(stat -c %s "$WORK/received") of 52428800 bytes received)"
-  log "$3: 50 MB node $1 -> node $2 intact (sha256 $got)"
-}
-
 run_phase() { # run_phase WHAT: nodes must be up
   local what=$1 peer_vip out sent
   peer_vip=$(vip_of 2)

@@ -418,7 +418,7 @@ TEST_F(InboundDropTest, ControlAndHandshakeArePunted) {
   for (uint32_t r = 0; r < kNumDropReasons; ++r) EXPECT_EQ(b_.counters->drop[r].load(), 0u);
 }
 
-TEST_F(DataplaneStagesTest, NewTxKeyRestartsCounterSameKeyContinues) {
+TEST_F(DataplaneStagesTest, CounterContinuesAcrossTxKeysAndSameKey) {
   const Bytes frame = Frame(ether::kTypeIpv4, Ipv4Packet(kVipA, kVipB, 10));
   EXPECT_EQ(wire::LoadBe64(Outbound({frame}).at(0).data() + 8), 0u);
   EXPECT_EQ(wire::LoadBe64(Outbound({frame}).at(0).data() + 8), 1u);
@@ -427,7 +427,8 @@ TEST_F(DataplaneStagesTest, NewTxKeyRestartsCounterSameKeyContinues) {
   EXPECT_EQ(a_.stat(Stat::rekeys), rekeys);
   EXPECT_EQ(wire::LoadBe64(Outbound({frame}).at(0).data() + 8), 2u);
 
-  // New A->B key on both sides: A restarts at 0, B resets its window and accepts it.
+  // New A->B key on both sides: A's counter goes on (it never goes back, tx_nonce.h), B resets
+  // its window and accepts it.
   const Key next = MakeKey(0x33);
   shm::TableSpec spec_a = SpecA();
   spec_a.peers[0] = Peer(kVipB, kReady, kIndexAtB, 101, next, kInstanceA);
@@ -436,7 +437,7 @@ TEST_F(DataplaneStagesTest, NewTxKeyRestartsCounterSameKeyContinues) {
   spec_b.sessions[0] = Session(kIndexAtB, 0, 101, next);
   b_.Publish(spec_b);
   const std::vector<Bytes> d = Outbound({frame});
-  EXPECT_EQ(wire::LoadBe64(d.at(0).data() + 8), 0u);
+  EXPECT_EQ(wire::LoadBe64(d.at(0).data() + 8), 3u);
   EXPECT_EQ(Inbound(d).size(), 1u);
 }
 
