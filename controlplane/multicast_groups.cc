@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "controlplane/counter_text.h"
 #include "controlplane/dht/dht_key.h"
 #include "controlplane/log.h"
 #include "shared/byte_order.h"
@@ -402,13 +403,7 @@ std::string MulticastGroups::Text() const {
 std::string MulticastGroups::CountersText() const {
   const MulticastCounters& c = counters_;
   std::string out;
-  auto put = [&](const char* name, uint64_t v) {
-    out += "mcast.";
-    out += name;
-    out += ' ';
-    out += std::to_string(v);
-    out += '\n';
-  };
+  auto put = [&](const char* name, uint64_t v) { AppendCounterLine(out, "mcast.", name, v); };
   put("igmp_reports", c.igmp_reports);
   put("igmp_leaves", c.igmp_leaves);
   put("igmp_queries_seen", c.igmp_queries_seen);

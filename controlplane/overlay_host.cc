@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "controlplane/counter_text.h"
 #include "controlplane/local_address.h"
 #include "controlplane/overlay/messages.h"
 #include "shared/byte_order.h"
@@ -552,13 +553,7 @@ std::string OverlayHost::CountersText() const {
   const overlay::OverlayCounters& o = node_->counters();
   const DhtServiceCounters& d = dht_->counters();
   std::string out;
-  auto put = [&](const char* name, uint64_t v) {
-    out += "overlay.";
-    out += name;
-    out += ' ';
-    out += std::to_string(v);
-    out += '\n';
-  };
+  auto put = [&](const char* name, uint64_t v) { AppendCounterLine(out, "overlay.", name, v); };
   put("received", c.received);
   put("accepted", c.accepted);
   put("dropped_too_short", c.too_short);

@@ -285,3 +285,35 @@ check_transfer() { # check_transfer SRC DST WHAT
     fail "$3: sha256 differs ($(stat -c %s "$WORK/received") of 52428800 bytes received)"
   log "$3: 50 MB node $1 -> node $2 intact (sha256 $got)"
 }
+
+# write_dhcp_client_scripts DHCLIENT_LEASE_FILE: $WORK/udhcpc.sh and $WORK/dhclient.sh, scripts for
+# busybox udhcpc and ISC dhclient that only touch the interface they are called for and record
+# the lease as "ip=... subnet=... router=... dns=... domain=... mtu=..." (never /etc/resolv.conf).
+# udhcpc writes to $LEASE_FILE from its environment; dhclient clears the environment of its
+# script, so its lease file path is written into the script.
+write_dhcp_client_scripts() {
+  cat >"$WORK/udhcpc.sh" <<'SCRIPT'
+#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$subnet" dev "$interface"
+    echo "ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain mtu=$mtu" >"$LEASE_FILE"
+    ;;
+esac
+exit 0
+SCRIPT
+  cat >"$WORK/dhclient.sh" <<'SCRIPT'
+#!/bin/sh
+case "$reason" in
+  BOUND|RENEW|REBOOT)
+    ip addr flush dev "$interface"
+    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
+    echo "ip=$new_ip_address subnet=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name" >"@LEASE_FILE@"
+    ;;
+esac
+exit 0
+SCRIPT
+  sed -i "s|@LEASE_FILE@|$1|" "$WORK/dhclient.sh"
+  chmod +x "$WORK/udhcpc.sh" "$WORK/dhclient.sh"
+}

@@ -32,33 +32,7 @@ for ((i = 1; i <= N; i++)); do
   start_node "$i"
 done
 
-# udhcpc calls this with the lease in its environment; it only touches the namespace's ipop0
-# and records what it was told (never /etc/resolv.conf).
-cat >"$WORK/udhcpc.sh" <<'SCRIPT'
-#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$subnet" dev "$interface"
-    echo "ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain mtu=$mtu" >"$LEASE_FILE"
-    ;;
-esac
-exit 0
-SCRIPT
-cat >"$WORK/dhclient.sh" <<'SCRIPT'
-#!/bin/sh
-case "$reason" in
-  BOUND|RENEW|REBOOT)
-    ip addr flush dev "$interface"
-    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
-    echo "ip=$new_ip_address subnet=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name" >"@LEASE_FILE@"
-    ;;
-esac
-exit 0
-SCRIPT
-# dhclient clears the environment of its script: the lease file path is written into it.
-sed -i "s|@LEASE_FILE@|$WORK/lease3|" "$WORK/dhclient.sh"
-chmod +x "$WORK/udhcpc.sh" "$WORK/dhclient.sh"
+write_dhcp_client_scripts "$WORK/lease3"
 
 joined() { ctl "$1" ring | grep -q '^joined yes' && ctl "$1" ring | grep -q 'directory published'; }
 tap_exists() { in_ns "$1" ip link show ipop0; }

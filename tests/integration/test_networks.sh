@@ -65,30 +65,7 @@ for i in "${BETA[@]}"; do
 done
 for i in "${ALPHA[@]}" "${BETA[@]}"; do start_node "$i"; done
 
-cat >"$WORK/udhcpc.sh" <<'SCRIPT'
-#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$subnet" dev "$interface"
-    echo "ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain" >"$LEASE_FILE"
-    ;;
-esac
-exit 0
-SCRIPT
-cat >"$WORK/dhclient.sh" <<'SCRIPT'
-#!/bin/sh
-case "$reason" in
-  BOUND|RENEW|REBOOT)
-    ip addr flush dev "$interface"
-    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
-    echo "ip=$new_ip_address subnet=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name" >"@LEASE_FILE@"
-    ;;
-esac
-exit 0
-SCRIPT
-sed -i "s|@LEASE_FILE@|$WORK/lease6|" "$WORK/dhclient.sh"
-chmod +x "$WORK/udhcpc.sh" "$WORK/dhclient.sh"
+write_dhcp_client_scripts "$WORK/lease6"
 
 allocated() { ctl "$1" status | grep -q '^address .*(allocated)'; }
 node_vip() { ctl "$1" status | awk '$1 == "address" { print $2 }'; }
