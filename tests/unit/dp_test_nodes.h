@@ -75,6 +75,16 @@ inline shm::SessionSpec Session(uint32_t index, uint32_t peer, uint64_t key_id, 
   return s;
 }
 
+// The header fields every test table sets: this node's VIP in a /24, the MTU, the gateway MAC.
+inline shm::TableSpec NodeSpec(uint32_t vip, uint32_t mtu, const uint8_t (&gateway_mac)[6]) {
+  shm::TableSpec s;
+  s.local_vip = vip;
+  s.local_prefix_len = 24;
+  s.mtu = mtu;
+  std::memcpy(s.gateway_mac, gateway_mac, 6);
+  return s;
+}
+
 // One node's dataplane state: a region with its published generation, crypto and counters.
 struct Node {
   explicit Node(const std::string& tag) {

@@ -54,11 +54,7 @@ const Key kKeyAB = MakeKey(0x10);  // A -> B
 const Key kKeyBA = MakeKey(0x80);  // B -> A
 
 shm::TableSpec SpecA() {
-  shm::TableSpec s;
-  s.local_vip = kVipA;
-  s.local_prefix_len = 24;
-  s.mtu = kMtu;
-  std::memcpy(s.gateway_mac, kGwMacA, 6);
+  shm::TableSpec s = NodeSpec(kVipA, kMtu, kGwMacA);
   s.peers = {Peer(kVipB, kReady, kIndexAtB, 100, kKeyAB, kInstanceA),
              Peer(kVipNotReady, shm::kPeerValid, 0, 0, kKeyAB, kInstanceA),
              Peer(kVipStale, kReady, 9, 300, kKeyAB, kInstanceA + 1)};
@@ -68,11 +64,7 @@ shm::TableSpec SpecA() {
 }
 
 shm::TableSpec SpecB() {
-  shm::TableSpec s;
-  s.local_vip = kVipB;
-  s.local_prefix_len = 24;
-  s.mtu = kMtu;
-  std::memcpy(s.gateway_mac, kGwMacB, 6);
+  shm::TableSpec s = NodeSpec(kVipB, kMtu, kGwMacB);
   s.peers = {Peer(kVipA, kReady, kIndexAtA, 200, kKeyBA, kInstanceB),
              Peer(kVipOther, shm::kPeerValid, 0, 0, kKeyBA, kInstanceB)};
   s.sessions = {Session(kIndexAtB, 0, 100, kKeyAB)};

@@ -46,11 +46,7 @@ shm::GroupEntry Entry(uint32_t group, uint16_t counter, std::vector<uint32_t> me
 }
 
 shm::TableSpec SpecA() {
-  shm::TableSpec s;
-  s.local_vip = kVipA;
-  s.local_prefix_len = 24;
-  s.mtu = kMtu;
-  std::memcpy(s.gateway_mac, kGwMac, 6);
+  shm::TableSpec s = NodeSpec(kVipA, kMtu, kGwMac);
   s.peers = {Peer(kVipB, kReady, kIndexAtB, 100, kKeyAB, kInstanceA),
              Peer(kVipC, kReady, kIndexAtC, 101, kKeyAC, kInstanceA),
              Peer(kVipD, shm::kPeerValid, 0, 0, kKeyAB, kInstanceA)};
@@ -61,11 +57,7 @@ shm::TableSpec SpecA() {
 }
 
 shm::TableSpec SpecB() {
-  shm::TableSpec s;
-  s.local_vip = kVipB;
-  s.local_prefix_len = 24;
-  s.mtu = kMtu;
-  std::memcpy(s.gateway_mac, kGwMac, 6);
+  shm::TableSpec s = NodeSpec(kVipB, kMtu, kGwMac);
   s.peers = {Peer(kVipA, kReady, 5, 200, kKeyAB, kInstanceB)};
   s.sessions = {Session(kIndexAtB, 0, 100, kKeyAB)};
   s.routes = {{kVipA, 32, 0}};

@@ -74,11 +74,7 @@ shm::PeerEntry RelayedPeer(uint32_t vip, uint32_t remote_index, uint64_t key_id,
 }
 
 shm::TableSpec BaseSpec(uint32_t vip, const Ring& self) {
-  shm::TableSpec s;
-  s.local_vip = vip;
-  s.local_prefix_len = 24;
-  s.mtu = kMtu;
-  std::memcpy(s.gateway_mac, kGwMac, 6);
+  shm::TableSpec s = NodeSpec(vip, kMtu, kGwMac);
   s.self_ring = self;
   return s;
 }
