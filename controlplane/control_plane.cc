@@ -124,7 +124,8 @@ bool ControlPlane::Init(std::string* error) {
   writer_ = std::make_unique<shm::TableWriter>(*region_);
   const uint32_t n_workers = region_->layout().n_workers;
   for (uint32_t w = 0; w < n_workers; ++w) punt_rings_.push_back(region_->ring(w, shm::kPuntRing));
-  port_ = std::make_unique<InjectRingPort>(region_->ring(0, shm::kInjectRing), 0);
+  port_ = std::make_unique<InjectRingPort>(region_->ring(0, shm::kInjectRing), 0,
+                                           &region_->header().workers[0]);
   auth_ = std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network);
   keys_ = std::make_unique<PskKeySource>(cfg_.secret, cfg_.network);
 

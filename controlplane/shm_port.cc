@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "shared/worker_wake.h"
+
 namespace ipop::cp {
 
 bool InjectRingPort::Push(shm::InjectKind kind, const Endpoint* to,
@@ -13,7 +15,9 @@ bool InjectRingPort::Push(shm::InjectKind kind, const Endpoint* to,
     std::memcpy(meta.addr, to->addr, sizeof(meta.addr));
   }
   meta.worker = worker_;
-  return ring_.valid() && ring_.TryPush(meta, payload);
+  if (!ring_.valid() || !ring_.TryPush(meta, payload)) return false;
+  if (state_ != nullptr) shm::WakeWorker(*state_);
+  return true;
 }
 
 bool InjectRingPort::SendUnderlay(const Endpoint& to, std::span<const uint8_t> datagram) {

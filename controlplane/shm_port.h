@@ -1,5 +1,6 @@
 // The process's Port: messages go into an inject ring that a dataplane worker drains and sends
 // (underlay datagrams) or writes to the TAP (frames). One ring, one producer: this process.
+// After a push it wakes the worker if that one blocks waiting for work (shared/worker_wake.h).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,10 @@ namespace ipop::cp {
 
 class InjectRingPort final : public Port {
  public:
-  InjectRingPort(SpscRingView ring, uint32_t worker) : ring_(ring), worker_(worker) {}
+  // `state`: the worker's WorkerState in the region, for the wake-up; null: never woken (the
+  // worker then sees entries after its idle wait).
+  InjectRingPort(SpscRingView ring, uint32_t worker, shm::WorkerState* state)
+      : ring_(ring), worker_(worker), state_(state) {}
   bool SendUnderlay(const Endpoint& to, std::span<const uint8_t> datagram) override;
   bool WriteTapFrame(std::span<const uint8_t> frame) override;
 
@@ -21,6 +25,7 @@ class InjectRingPort final : public Port {
   bool Push(shm::InjectKind kind, const Endpoint* to, std::span<const uint8_t> payload);
   SpscRingView ring_;
   uint32_t worker_;
+  shm::WorkerState* state_;
 };
 
 }  // namespace ipop::cp

@@ -16,6 +16,12 @@ constexpr uint8_t kOpReadMultishot = IORING_OP_READ_MULTISHOT;
 constexpr uint8_t kOpReadMultishot = 49;
 #endif
 
+// IORING_OP_FUTEX_WAIT (Linux 6.7), same story; FUTEX2_SIZE_U32 without FUTEX2_PRIVATE: a
+// shared futex, woken by another process through the region (shared/worker_wake.h).
+constexpr uint8_t kOpFutexWait = 51;
+constexpr uint32_t kFutex2SizeU32 = 0x02;
+constexpr uint64_t kFutexBitsetMatchAny = 0xffffffffu;
+
 std::string Err(const std::string& what, int negative_errno) {
   return what + ": " + std::strerror(-negative_errno);
 }
@@ -107,6 +113,7 @@ bool UringIo::Init(uint32_t sq_entries, uint32_t cq_entries, int tap_fd, int udp
   io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
   if (probe != nullptr) {
     tap_read_multishot_ = io_uring_opcode_supported(probe, kOpReadMultishot) != 0;
+    futex_wait_ = io_uring_opcode_supported(probe, kOpFutexWait) != 0;
     io_uring_free_probe(probe);
   }
   return true;
@@ -163,6 +170,15 @@ void UringIo::PrepWakeRead(int fd, uint64_t* value) {
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_read(sqe, fd, value, sizeof(*value), 0);
   sqe->user_data = UserData(Op::kWake, 0);
+}
+
+void UringIo::PrepFutexWait(const std::atomic<uint32_t>* word, uint32_t expected) {
+  io_uring_sqe* sqe = Sqe();
+  // As liburing's io_uring_prep_futex_wait: fd = futex2 flags, addr = word, off (addr2) = value,
+  // addr3 = bitset mask.
+  io_uring_prep_rw(kOpFutexWait, sqe, int(kFutex2SizeU32), word, 0, expected);
+  sqe->addr3 = kFutexBitsetMatchAny;
+  sqe->user_data = UserData(Op::kInjectWake, 0);
 }
 
 void UringIo::PrepTapWritev(const iovec* iov, uint32_t count, uint32_t slot) {

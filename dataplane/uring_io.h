@@ -6,6 +6,7 @@
 
 #include <liburing.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -19,6 +20,7 @@ enum class Op : uint8_t {
   kTapWrite = 4,      // write of one frame (decrypted or injected); low bits: its buffer
   kTapWriteUnit = 5,  // writev of a coalesced super-frame; low bits: the TapWriter slot
   kWake = 6,          // read of the worker's wake-up eventfd (handoff.h)
+  kInjectWake = 7,    // futex wait on the worker's wake word (shared/worker_wake.h)
 };
 inline uint64_t UserData(Op op, uint32_t buf) {
   return (uint64_t(op) << 56) | buf;
@@ -82,6 +84,8 @@ class UringIo {
   // IORING_OP_READ_MULTISHOT (Linux 6.7) is available: one armed read serves every TAP frame.
   bool tap_read_multishot() const { return tap_read_multishot_; }
   void disable_tap_read_multishot() { tap_read_multishot_ = false; }
+  // IORING_OP_FUTEX_WAIT (Linux 6.7) is available: another process can end a Wait().
+  bool futex_wait() const { return futex_wait_; }
   const char* setup_mode() const { return setup_mode_; }
 
   void PrepTapReadMultishot(uint16_t group);
@@ -93,6 +97,9 @@ class UringIo {
   // An 8-byte read of an eventfd (not a registered file): completes when another thread
   // writes to it, which ends a Wait().
   void PrepWakeRead(int fd, uint64_t* value);
+  // A wait on a shared (cross-process) 32-bit futex word: completes when someone wakes it, or at
+  // once with -EAGAIN if the word no longer holds `expected`. Only when futex_wait().
+  void PrepFutexWait(const std::atomic<uint32_t>* word, uint32_t expected);
 
   // Submits queued SQEs and runs deferred completions, entering the kernel only when something
   // is queued or the kernel flagged pending work. Returns false on a fatal ring error.
@@ -111,6 +118,7 @@ class UringIo {
   bool initialised_ = false;
   bool taskrun_flag_ = false;  // kernel sets IORING_SQ_TASKRUN when completions wait for us
   bool tap_read_multishot_ = false;
+  bool futex_wait_ = false;
   const char* setup_mode_ = "";
 };
 

@@ -55,6 +55,10 @@ inline constexpr uint32_t kGroupPuntBurst = 10;
 // Member packets made of multicast/broadcast frames per burst (copies beyond are counted).
 inline constexpr uint32_t kMaxFanOutPerBurst = 256;
 
+// Longest block while idle when the control plane cannot wake the worker (kernels without
+// io_uring futex waits): its injected messages wait at most this long.
+inline constexpr uint32_t kIdleWaitWithoutWakeMs = 5;
+
 struct WorkerOptions {
   uint32_t index = 0;
   uint32_t n_workers = 1;  // workers of this process; datagrams are steered by session owner
@@ -62,7 +66,7 @@ struct WorkerOptions {
   HandoffRings* handoff = nullptr;  // with n_workers > 1 (handoff.h)
   uint32_t burst = 32;
   uint32_t spin_us = 50;
-  uint32_t idle_wait_ms = 5;
+  uint32_t idle_wait_ms = 100;  // capped at kIdleWaitWithoutWakeMs without inject wake-ups
   uint32_t mtu = 1400;
   uint64_t dp_instance = 0;
   int tap_fd = -1;
@@ -163,6 +167,8 @@ class Worker {
   uint32_t handoff_notify_ = 0;            // bit w: pushed to worker w this burst
   uint64_t wake_value_ = 0;                // target of the armed eventfd read
   bool wake_armed_ = false;
+  bool inject_wake_ = false;        // the control plane can wake us (futex wait in io_uring)
+  bool inject_wait_armed_ = false;  // that futex wait is queued or in the kernel
   uint32_t n_reads_ = 0;
   uint32_t n_tap_ = 0;
   uint32_t n_udp_ = 0;

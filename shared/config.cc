@@ -90,7 +90,7 @@ constexpr KeySpec kKeys[] = {
      "forget a peer learned through the overlay after this long unused, 10..86400 (default 120)"},
     {"dataplane.burst", "packets per burst, 1..256 (default 32)"},
     {"dataplane.spin-us", "busy-poll time after the last work, 0..1000000 (default 50)"},
-    {"dataplane.idle-wait-ms", "longest block while idle, 0..1000 (default 5)"},
+    {"dataplane.idle-wait-ms", "longest block while idle, 0..1000 (default 100)"},
     {"dataplane.attach-timeout-ms", "wait for the shm region, 0..600000 (default 15000)"},
     {"controlplane.poll-ms", "punt-ring poll period while messages flow, 1..1000 (default 2)"},
     {"controlplane.idle-poll-ms",

@@ -92,9 +92,9 @@ struct NodeConfig {
   // overlay.far-links-per-log2: Symphony far links per log2(estimated size), 0..8 (0: ring only)
   double far_links_per_log2 = 1.0;
   // [dataplane]
-  uint32_t dp_burst = 32;        // dataplane.burst: packets per burst, 1..256
-  uint32_t dp_spin_us = 50;      // dataplane.spin-us: busy-poll this long after last work
-  uint32_t dp_idle_wait_ms = 5;  // dataplane.idle-wait-ms: max block while idle (inject latency)
+  uint32_t dp_burst = 32;                 // dataplane.burst: packets per burst, 1..256
+  uint32_t dp_spin_us = 50;               // dataplane.spin-us: busy-poll this long after last work
+  uint32_t dp_idle_wait_ms = 100;         // dataplane.idle-wait-ms: max block while idle
   uint32_t dp_attach_timeout_ms = 15000;  // dataplane.attach-timeout-ms: wait for the shm region
   // [controlplane]
   uint32_t cp_poll_ms = 2;         // controlplane.poll-ms: punt-ring poll period while busy

@@ -42,30 +42,31 @@ namespace ipop {
   X(handoff_failed, "datagram for another worker's session not handed over: ring full or too big")
 
 // X(name, description)
-#define IPOP_STATS(X)                                                                      \
-  X(tap_rx_frames, "frames read from TAP")                                                 \
-  X(tap_tx_frames, "frames written to TAP")                                                \
-  X(udp_rx_datagrams, "datagrams received on the underlay")                                \
-  X(udp_tx_datagrams, "datagrams sent on the underlay")                                    \
-  X(udp_rx_bytes, "underlay bytes received")                                               \
-  X(udp_tx_bytes, "underlay bytes sent")                                                   \
-  X(punted, "messages punted to the control plane")                                        \
-  X(injected, "messages injected by the control plane")                                    \
-  X(arp_local_replies, "ARP answered by the dataplane while the control plane was absent") \
-  X(table_switches, "forwarding-table generations adopted")                                \
-  X(rekeys, "crypto contexts re-initialised for new key ids")                              \
-  X(loop_iterations, "event-loop iterations")                                              \
-  X(idle_waits, "times the worker blocked waiting for work")                               \
-  X(icmp_too_big_sent, "ICMP fragmentation-needed sent to the TAP for oversize packets")   \
-  X(icmp_too_big_limited, "ICMP fragmentation-needed suppressed by the rate limit")        \
-  X(mss_clamped, "TCP SYN / SYN-ACK MSS options lowered to the overlay MTU - 40")          \
-  X(relay_sent, "DATA sent in a RELAY header to a peer with no direct path")               \
-  X(relay_delivered, "RELAY datagrams for this node, unwrapped for the DATA path")         \
-  X(relay_forwarded, "RELAY datagrams passed on toward their destination")                 \
-  X(mcast_tx_frames, "multicast/broadcast frames from TAP sent to a group's members")      \
-  X(mcast_tx_copies, "datagrams made of them, one per member")                             \
-  X(mcast_punted, "frames to a group without a table entry shown to the control plane")    \
-  X(handoff_out, "datagrams copied to the worker owning their session")                    \
+#define IPOP_STATS(X)                                                                        \
+  X(tap_rx_frames, "frames read from TAP")                                                   \
+  X(tap_tx_frames, "frames written to TAP")                                                  \
+  X(udp_rx_datagrams, "datagrams received on the underlay")                                  \
+  X(udp_tx_datagrams, "datagrams sent on the underlay")                                      \
+  X(udp_rx_bytes, "underlay bytes received")                                                 \
+  X(udp_tx_bytes, "underlay bytes sent")                                                     \
+  X(punted, "messages punted to the control plane")                                          \
+  X(injected, "messages injected by the control plane")                                      \
+  X(arp_local_replies, "ARP answered by the dataplane while the control plane was absent")   \
+  X(table_switches, "forwarding-table generations adopted")                                  \
+  X(rekeys, "crypto contexts re-initialised for new key ids")                                \
+  X(loop_iterations, "event-loop iterations")                                                \
+  X(idle_waits, "times the worker blocked waiting for work")                                 \
+  X(inject_wakeups, "times the control plane woke the blocked worker for injected messages") \
+  X(icmp_too_big_sent, "ICMP fragmentation-needed sent to the TAP for oversize packets")     \
+  X(icmp_too_big_limited, "ICMP fragmentation-needed suppressed by the rate limit")          \
+  X(mss_clamped, "TCP SYN / SYN-ACK MSS options lowered to the overlay MTU - 40")            \
+  X(relay_sent, "DATA sent in a RELAY header to a peer with no direct path")                 \
+  X(relay_delivered, "RELAY datagrams for this node, unwrapped for the DATA path")           \
+  X(relay_forwarded, "RELAY datagrams passed on toward their destination")                   \
+  X(mcast_tx_frames, "multicast/broadcast frames from TAP sent to a group's members")        \
+  X(mcast_tx_copies, "datagrams made of them, one per member")                               \
+  X(mcast_punted, "frames to a group without a table entry shown to the control plane")      \
+  X(handoff_out, "datagrams copied to the worker owning their session")                      \
   X(handoff_in, "datagrams received from another worker for a session this one owns")
 
 enum class DropReason : uint32_t {

@@ -22,7 +22,7 @@
 namespace ipop::shm {
 
 inline constexpr uint64_t kMagic = 0x3150'4f50'4950'4f49ULL;  // "IOPIPOP1" little endian
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kNumGenerations = 4;
 inline constexpr uint32_t kMaxPeers = 1024;
@@ -161,7 +161,14 @@ struct alignas(64) WorkerState {
   // every worker reports >= S or kOffline.
   std::atomic<uint64_t> quiescent_seq;
   std::atomic<uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC of the last loop iteration
+  // Wake-up by the control plane after it pushed to this worker's inject ring (worker_wake.h):
+  // the worker sets `sleeping` before it blocks; a producer that sees it bumps `wake_word` and
+  // wakes the futex the worker waits on through io_uring.
+  std::atomic<uint32_t> sleeping;
+  std::atomic<uint32_t> wake_word;
 };
+static_assert(std::atomic<uint32_t>::is_always_lock_free && sizeof(std::atomic<uint32_t>) == 4,
+              "wake_word is used as a futex word");
 
 // Per group table entry (GroupEntry::counter): the control plane drops a group nobody sends to.
 struct GroupCounters {

@@ -69,7 +69,7 @@ TEST(Config, MinimalFileGetsAllDefaults) {
   EXPECT_EQ(5000u, c.peer_timeout_ms);
   EXPECT_EQ(32u, c.dp_burst);
   EXPECT_EQ(50u, c.dp_spin_us);
-  EXPECT_EQ(5u, c.dp_idle_wait_ms);
+  EXPECT_EQ(100u, c.dp_idle_wait_ms);
   EXPECT_EQ(15000u, c.dp_attach_timeout_ms);
   EXPECT_EQ(2u, c.cp_poll_ms);
   EXPECT_EQ(25u, c.cp_idle_poll_ms);
