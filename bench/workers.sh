@@ -6,8 +6,9 @@
 #
 # Usage (root): bench/workers.sh [--seconds S] [--rounds R] [--variants 1,2,2pin] [--build DIR]
 #   [--no-build]
-# A variant is a worker count, optionally with "pin" (IPOP_DP_PIN_CPUS=1: worker w pinned to the
-# w-th CPU of the dataplane's affinity set).
+# A variant is a worker count, optionally followed by "pin" (IPOP_DP_PIN_CPUS=1: worker w pinned
+# to the w-th CPU of the dataplane's affinity set) and/or "zc" (IPOP_DP_UDP_SEND_ZC=1: zero-copy
+# underlay sends), e.g. 1,1zc,2pin.
 set -uo pipefail
 SECS=8
 ROUNDS=3
@@ -21,7 +22,7 @@ while (($#)); do
     --variants) VARIANTS=$2; shift 2 ;;
     --build) BUILD_DIR=$2; shift 2 ;;
     --no-build) NO_BUILD=1; shift ;;
-    *) sed -n '7,10p' "$0" | sed 's/^# //' >&2; exit 2 ;;
+    *) sed -n '7,11p' "$0" | sed 's/^# //' >&2; exit 2 ;;
   esac
 done
 cd "$(dirname "$0")/.." || exit 1
@@ -41,9 +42,10 @@ RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
 run_variant() { # run_variant VARIANT ROUND
-  local v=$1 n=${1%pin} i g
+  local v=$1 n=${1%%[!0-9]*} i g
   for i in 1 2; do write_config "$i" 2 "[node]" "mtu = 1420" "workers = $n" >/dev/null; done
-  if [[ $v == *pin ]]; then export IPOP_DP_PIN_CPUS=1; else unset IPOP_DP_PIN_CPUS; fi
+  if [[ $v == *pin* ]]; then export IPOP_DP_PIN_CPUS=1; else unset IPOP_DP_PIN_CPUS; fi
+  if [[ $v == *zc* ]]; then export IPOP_DP_UDP_SEND_ZC=1; else unset IPOP_DP_UDP_SEND_ZC; fi
   start_node 1
   start_node 2
   for i in 1 2; do wait_for 30 "node $i peer ready" peers_ready "$i" 2; done

@@ -280,6 +280,7 @@ int main(int argc, char** argv) {
   const char* no_gso = std::getenv("IPOP_DP_NO_UDP_GSO");
   wopt.allow_udp_gso = no_gso == nullptr || std::strcmp(no_gso, "1") != 0;
   const bool pin = EnvIs1("IPOP_DP_PIN_CPUS");
+  wopt.udp_send_zc = EnvIs1("IPOP_DP_UDP_SEND_ZC");
   std::vector<std::unique_ptr<WorkerThread>> workers;
   for (uint32_t w = 0; w < n_workers; ++w) {
     ipop::dp::WorkerOptions o = wopt;

@@ -8,7 +8,8 @@
 
 namespace ipop::dp {
 
-UdpSender::UdpSender(const UdpSocket& udp, uint32_t slots, bool gso) : udp_(udp), slots_(slots) {
+UdpSender::UdpSender(const UdpSocket& udp, uint32_t slots, bool gso, bool zero_copy)
+    : udp_(udp), zero_copy_(zero_copy), slots_(slots) {
   // Probe: kernels without UDP GSO (< 4.18) reject the option.
   const int zero = 0;
   gso_ = gso && setsockopt(udp.fd(), SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
@@ -72,7 +73,11 @@ void UdpSender::Submit(UringIo& io) {
     const uint16_t segment = uint16_t(b.segment_size);
     std::memcpy(CMSG_DATA(cm), &segment, sizeof(segment));
   }
-  io.PrepSendmsg(&b.msg, open_);
+  if (zero_copy_) {
+    io.PrepSendmsgZc(&b.msg, open_);
+  } else {
+    io.PrepSendmsg(&b.msg, open_);
+  }
   open_ = ~0u;
 }
 

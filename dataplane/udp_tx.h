@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -24,8 +25,11 @@ class UdpSender {
   static constexpr uint32_t kMaxSegments = 64;
 
   // `slots` bounds the sends in flight (one per buffer that can be in flight is always enough).
-  // `gso` is tried when the socket accepts UDP_SEGMENT.
-  UdpSender(const UdpSocket& udp, uint32_t slots, bool gso);
+  // `gso` is tried when the socket accepts UDP_SEGMENT. `zero_copy` sends with
+  // IORING_OP_SENDMSG_ZC (Linux 6.0): the kernel pins the buffers instead of copying them, and
+  // a second completion (IORING_CQE_F_NOTIF) says when they may be reused. Measured slower on
+  // every path we have (docs/performance.md), so off unless IPOP_DP_UDP_SEND_ZC=1.
+  UdpSender(const UdpSocket& udp, uint32_t slots, bool gso, bool zero_copy = false);
 
   // Queues one datagram held in pool buffer `buf`. False if it cannot be sent at all (an address
   // the socket cannot reach); the caller then owns the buffer again.
@@ -34,19 +38,26 @@ class UdpSender {
   // Ends the burst: queues the open batch.
   void Flush(UringIo& io);
 
-  // A send completed: `res` as in the CQE. Calls return_buffer(id) for each buffer of the batch
-  // and reports how many datagrams were sent or failed.
+  // A send completed: `res` and `flags` as in the CQE. Calls return_buffer(id) for each buffer
+  // of the batch once the kernel is done with them, and reports how many datagrams were sent or
+  // failed.
   template <typename ReturnBuffer>
-  void Complete(uint32_t slot, int res, uint32_t* sent, uint32_t* failed, ReturnBuffer&& ret) {
+  void Complete(uint32_t slot, int res, uint32_t flags, uint32_t* sent, uint32_t* failed,
+                ReturnBuffer&& ret) {
     *sent = *failed = 0;
     if (slot >= slots_.size()) return;
     Batch& b = slots_[slot];
-    if (res < 0) {
-      *failed = b.count;
-      // A path that refuses GSO (EIO from a device without segmentation) gets single sends.
-      if (b.count > 1) gso_ = false;
-    } else {
-      *sent = b.count;
+    if ((flags & IORING_CQE_F_NOTIF) == 0) {  // the send's result (a notification has none)
+      if (res < 0) {
+        *failed = b.count;
+        // A path that refuses GSO (EIO from a device without segmentation) gets single sends.
+        if (b.count > 1) gso_ = false;
+        // A kernel without zero-copy sends on this socket: plain sendmsg from now on.
+        if (zero_copy_ && (res == -EINVAL || res == -EOPNOTSUPP)) zero_copy_ = false;
+      } else {
+        *sent = b.count;
+      }
+      if (flags & IORING_CQE_F_MORE) return;  // zero-copy: buffers pinned until the notification
     }
     for (uint32_t i = 0; i < b.count; ++i) ret(b.bufs[i]);
     b.count = 0;
@@ -54,6 +65,7 @@ class UdpSender {
   }
 
   bool gso() const { return gso_; }
+  bool zero_copy() const { return zero_copy_; }
 
  private:
   struct Batch {
@@ -72,6 +84,7 @@ class UdpSender {
 
   const UdpSocket& udp_;
   bool gso_;
+  bool zero_copy_;
   std::vector<Batch> slots_;
   std::vector<uint32_t> free_;  // capacity reserved: push/pop never allocate
   uint32_t open_ = ~0u;         // slot of the batch being filled, or ~0u

@@ -159,6 +159,13 @@ void UringIo::PrepSendmsg(const msghdr* msg, uint32_t buf) {
   sqe->user_data = UserData(Op::kUdpSend, buf);
 }
 
+void UringIo::PrepSendmsgZc(const msghdr* msg, uint32_t buf) {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_sendmsg_zc(sqe, kUdpSlot, msg, 0);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  sqe->user_data = UserData(Op::kUdpSend, buf);
+}
+
 void UringIo::PrepTapWrite(const void* data, uint32_t len, uint32_t buf) {
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_write(sqe, kTapSlot, data, len, 0);

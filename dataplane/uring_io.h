@@ -92,6 +92,7 @@ class UringIo {
   void PrepTapRead(uint16_t group, uint32_t len);
   void PrepUdpRecvMultishot(msghdr* msg, uint16_t group);
   void PrepSendmsg(const msghdr* msg, uint32_t buf);
+  void PrepSendmsgZc(const msghdr* msg, uint32_t buf);  // two CQEs: result, then F_NOTIF
   void PrepTapWrite(const void* data, uint32_t len, uint32_t buf);
   void PrepTapWritev(const iovec* iov, uint32_t count, uint32_t slot);
   // An 8-byte read of an eventfd (not a registered file): completes when another thread

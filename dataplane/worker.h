@@ -77,6 +77,7 @@ struct WorkerOptions {
   uint8_t tap_mac[ether::kMacSize] = {};
   bool allow_read_multishot = true;  // false forces the fixed-count single-shot TAP reads
   bool allow_udp_gso = true;         // false sends every datagram with its own sendmsg
+  bool udp_send_zc = false;          // IORING_OP_SENDMSG_ZC (udp_tx.h); measured slower
 };
 
 class Worker {
