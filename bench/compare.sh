@@ -9,13 +9,15 @@
 # creates is removed on exit (lib.sh's net_cleanup trap).
 #
 # Usage (root): bench/compare.sh [--seconds S] [--rounds R] [--quick] [--chart FILE|none]
-#   [--json FILE] [--idle S] [--udp-len BYTES] [--paths a,b,..] [--build DIR] [--no-build]
+#   [--json FILE] [--idle S] [--udp-len BYTES] [--ping-interval SEC (default 0.05)]
+#   [--paths a,b,..] [--build DIR] [--no-build]
 #   [--ipop 'key = value']...  (extra lines appended to both IPOP node configs)
 set -uo pipefail
 SECS=8
 ROUNDS=3
 IDLE_SECS=30
 PING_COUNT=40
+PING_INTERVAL=0.05
 UDP_LEN=1400
 CHART=docs/performance.png
 JSON=
@@ -24,7 +26,7 @@ PATHS_WANTED=native,vxlan,wireguard-go,nebula,ipop
 IPOP_EXTRA=()
 NO_BUILD=0
 usage() {
-  sed -n '11,13p' "$0" | sed 's/^# //' >&2
+  sed -n '11,14p' "$0" | sed 's/^# //' >&2
   exit 2
 }
 while (($#)); do
@@ -36,6 +38,7 @@ while (($#)); do
     --json) JSON=$2; shift 2 ;;
     --idle) IDLE_SECS=$2; shift 2 ;;
     --udp-len) UDP_LEN=$2; shift 2 ;;
+    --ping-interval) PING_INTERVAL=$2; shift 2 ;;
     --paths) PATHS_WANTED=$2; shift 2 ;;
     --build) BUILD_DIR=$2; shift 2 ;;
     --ipop) IPOP_EXTRA+=("$2"); shift 2 ;;
@@ -305,7 +308,7 @@ measure_udp() {
 
 measure_rtt() {
   local p=$1 t
-  for t in $(in_ns 1 ping -c "$PING_COUNT" -i 0.05 "${DST[$p]}" | grep -oP 'time=\K[0-9.]+'); do
+  for t in $(in_ns 1 ping -c "$PING_COUNT" -i "$PING_INTERVAL" "${DST[$p]}" | grep -oP 'time=\K[0-9.]+'); do
     record "$p" rtt_ms "$t"
   done
 }
@@ -366,4 +369,5 @@ echo
   --cores "$(nproc)" --clk-tck "$CLK_TCK" --skipped "${SKIPPED[*]}" \
   --note "Inner MTU: $OVERLAY_MTU on wireguard-go, nebula and ipop, 1450 on vxlan, 1500 native; a UDP" \
   --note "  payload of $UDP_LEN B makes $((UDP_LEN + 28))-B IP packets, which the sender's kernel" \
-  --note "  fragments where that exceeds the MTU."
+  --note "  fragments where that exceeds the MTU." \
+  --note "RTT: ping -i $PING_INTERVAL, $PING_COUNT echoes per path and round; median of all."
