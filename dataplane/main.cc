@@ -43,13 +43,21 @@
 #include "dataplane/worker.h"
 #include "shared/config.h"
 #include "shared/shm_region.h"
+#include "shared/worker_wake.h"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
+// While the workers run: their WorkerStates, so a stop signal ends their blocking waits at once
+// (the signal itself interrupts only the thread it is delivered to).
+std::atomic<ipop::shm::WorkerState*> g_wake_states{nullptr};
+std::atomic<uint32_t> g_wake_count{0};
 
 extern "C" void OnStopSignal(int) {
   g_stop.store(true, std::memory_order_relaxed);
+  ipop::shm::WorkerState* states = g_wake_states.load(std::memory_order_acquire);
+  const uint32_t n = g_wake_count.load(std::memory_order_relaxed);
+  for (uint32_t w = 0; states != nullptr && w < n; ++w) ipop::shm::WakeWorker(states[w]);
 }
 
 int Fatal(const std::string& message) {
@@ -309,8 +317,14 @@ int main(int argc, char** argv) {
                cfg.shm_name.c_str(), static_cast<unsigned long long>(instance), n_workers,
                steering.c_str());
   for (const auto& w : workers) std::fprintf(stderr, "ipop-dataplane: %s\n", w->describe().c_str());
+  g_wake_count.store(n_workers, std::memory_order_relaxed);
+  g_wake_states.store(hdr.workers, std::memory_order_release);
+  if (g_stop.load()) {  // a signal that came before the states were published
+    for (uint32_t w = 0; w < n_workers; ++w) ipop::shm::WakeWorker(hdr.workers[w]);
+  }
   for (const auto& w : workers) w->Go();
   workers.clear();  // joins: each returns once g_stop is set
+  g_wake_states.store(nullptr, std::memory_order_release);
 
   hdr.dp_workers_running.store(0, std::memory_order_release);
   hdr.dp_instance.store(0, std::memory_order_release);
