@@ -305,8 +305,10 @@ int main(int argc, char** argv) {
 
   // A dataplane that crashed (possibly with more workers) may have left worker slots claiming
   // old generations; they would block the control plane's slot reclamation until it times out.
-  for (uint32_t w = 0; w < ipop::shm::kMaxWorkers; ++w)
+  for (uint32_t w = 0; w < ipop::shm::kMaxWorkers; ++w) {
     hdr.workers[w].quiescent_seq.store(ipop::shm::kOffline, std::memory_order_release);
+    ipop::shm::Awake(hdr.workers[w]);  // or `sleeping` set: every inject would pay a futex wake
+  }
   hdr.dp_instance.store(instance, std::memory_order_release);
   hdr.dp_pid.store(getpid(), std::memory_order_release);
   hdr.dp_workers_running.store(n_workers, std::memory_order_release);
