@@ -289,6 +289,7 @@ int main(int argc, char** argv) {
   wopt.allow_udp_gso = no_gso == nullptr || std::strcmp(no_gso, "1") != 0;
   const bool pin = EnvIs1("IPOP_DP_PIN_CPUS");
   wopt.udp_send_zc = EnvIs1("IPOP_DP_UDP_SEND_ZC");
+  wopt.allow_inject_wake = !EnvIs1("IPOP_DP_NO_INJECT_WAKE");
   std::vector<std::unique_ptr<WorkerThread>> workers;
   for (uint32_t w = 0; w < n_workers; ++w) {
     ipop::dp::WorkerOptions o = wopt;

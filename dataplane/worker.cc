@@ -127,7 +127,7 @@ bool Worker::Init(std::string* error) {
   if (!tap_ring_.Setup(io_.ring(), kTapGroup, tap_rx, error)) return false;
   if (!udp_ring_.Setup(io_.ring(), kUdpGroup, udp_rx, error)) return false;
   tap_multishot_ = io_.tap_read_multishot() && opt_.allow_read_multishot;
-  inject_wake_ = io_.futex_wait() && inject_.valid();
+  inject_wake_ = io_.futex_wait() && inject_.valid() && opt_.allow_inject_wake;
 
   for (uint32_t i = 0; i < tap_rx; ++i) ReturnBuffer(pool_->first_tap_rx() + i);
   for (uint32_t i = 0; i < udp_rx; ++i) ReturnBuffer(pool_->first_udp_rx() + i);

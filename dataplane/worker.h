@@ -78,6 +78,7 @@ struct WorkerOptions {
   bool allow_read_multishot = true;  // false forces the fixed-count single-shot TAP reads
   bool allow_udp_gso = true;         // false sends every datagram with its own sendmsg
   bool udp_send_zc = false;          // IORING_OP_SENDMSG_ZC (udp_tx.h); measured slower
+  bool allow_inject_wake = true;     // false: no futex wake-ups, idle waits capped (tests)
 };
 
 class Worker {
