@@ -50,19 +50,8 @@ cd "$(dirname "$0")/.." || exit 1
 [[ $CHART = /* || $CHART = none ]] || CHART=$PWD/$CHART
 [[ -z $JSON || $JSON = /* ]] || JSON=$PWD/$JSON
 bash tools/install-deps.sh || exit 1
-# Only the four programs a node runs: an unrelated target that does not build must not stop the
-# comparison.
-if ((!NO_BUILD)); then
-  [[ -f $BUILD_DIR/build.ninja ]] || meson setup "$BUILD_DIR" --buildtype=release >/dev/null || exit 1
-  ninja -C "$BUILD_DIR" tools/ipop-node tools/ipopctl dataplane/ipop-dataplane \
-    controlplane/ipop-controlplane >/dev/null || exit 1
-fi
-export IPOP_BUILD=$PWD/$BUILD_DIR
-source tests/integration/lib.sh
-net_require
-net_init cmp
-net_add_host 1
-net_add_host 2
+source bench/lib.sh
+bench_two_hosts cmp
 CLK_TCK=$(getconf CLK_TCK)
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"

@@ -28,17 +28,8 @@ cd "$(dirname "$0")/.." || exit 1
 for t in iperf3 perf; do
   command -v $t >/dev/null || { echo "$t missing (apt-get install iperf3 linux-perf)" >&2; exit 1; }
 done
-if ((!NO_BUILD)); then
-  [[ -f $BUILD_DIR/build.ninja ]] || meson setup "$BUILD_DIR" --buildtype=release >/dev/null || exit 1
-  ninja -C "$BUILD_DIR" tools/ipop-node tools/ipopctl dataplane/ipop-dataplane \
-    controlplane/ipop-controlplane >/dev/null || exit 1
-fi
-export IPOP_BUILD=$PWD/$BUILD_DIR
-source tests/integration/lib.sh
-net_require
-net_init prof
-net_add_host 1
-net_add_host 2
+source bench/lib.sh
+bench_two_hosts prof
 for i in 1 2; do write_config "$i" 2 "[node]" "mtu = 1420" >/dev/null; done
 start_node 1
 start_node 2

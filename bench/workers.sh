@@ -27,17 +27,8 @@ while (($#)); do
 done
 cd "$(dirname "$0")/.." || exit 1
 command -v iperf3 >/dev/null || { echo "iperf3 missing (tools/install-deps.sh)" >&2; exit 1; }
-if ((!NO_BUILD)); then
-  [[ -f $BUILD_DIR/build.ninja ]] || meson setup "$BUILD_DIR" --buildtype=release >/dev/null || exit 1
-  ninja -C "$BUILD_DIR" tools/ipop-node tools/ipopctl dataplane/ipop-dataplane \
-    controlplane/ipop-controlplane >/dev/null || exit 1
-fi
-export IPOP_BUILD=$PWD/$BUILD_DIR
-source tests/integration/lib.sh
-net_require
-net_init wbench
-net_add_host 1
-net_add_host 2
+source bench/lib.sh
+bench_two_hosts wbench
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
