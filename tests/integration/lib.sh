@@ -75,6 +75,26 @@ net_add_host() {
 
 SECRET=${SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 
+# node_sections i [NETWORK [SECRET [VIP|none]]]: the [node] and [network] lines every test node
+# shares: its name, address (default vip_of i /24; none: claimed through the DHT), TAP, listen
+# port and management socket; the network's name (default $NETWORK_NAME or demo) and secret
+# (default $SECRET), and fast HELLOs. Callers print their top-level lines (peers, bootstrap,
+# announce) before it and further lines after it, under a repeated section header if needed.
+node_sections() {
+  local i=$1 vip=${4:-$(vip_of "$1")/24}
+  echo "[node]"
+  echo "name = $(node_name "$i")"
+  [[ $vip == none ]] || echo "vip = $vip"
+  echo "tap = ipop0"
+  echo "listen = 0.0.0.0:5800"
+  echo "mgmt-socket = $WORK/n$i.sock"
+  echo "[network]"
+  echo "name = ${2:-${NETWORK_NAME:-demo}}"
+  echo "secret = ${3:-$SECRET}"
+  echo "hello-interval-ms = 500"
+  echo "peer-timeout-ms = 3000"
+}
+
 # write_config i N [extra lines...]: config for node i in an N-node full mesh of static peers.
 write_config() {
   local i=$1 n=$2 j
@@ -84,17 +104,7 @@ write_config() {
     for ((j = 1; j <= n; j++)); do
       ((j == i)) || echo "peer = $(vip_of "$j") $(underlay_ip "$j"):5800"
     done
-    echo "[node]"
-    echo "name = $(node_name "$i")"
-    echo "vip = $(vip_of "$i")/24"
-    echo "tap = ipop0"
-    echo "listen = 0.0.0.0:5800"
-    echo "mgmt-socket = $WORK/n$i.sock"
-    echo "[network]"
-    echo "name = ${NETWORK_NAME:-demo}"
-    echo "secret = $SECRET"
-    echo "hello-interval-ms = 500"
-    echo "peer-timeout-ms = 3000"
+    node_sections "$i"
     for extra in "$@"; do echo "$extra"; done
   } >"$f"
   echo "$f"

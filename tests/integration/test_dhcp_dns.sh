@@ -16,18 +16,9 @@ for ((i = 1; i <= N; i++)); do
   net_add_host "$i"
   {
     ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
+    node_sections "$i" dd
     echo "[node]"
-    echo "name = $(node_name "$i")"
-    echo "vip = $(vip_of "$i")/24"
-    echo "tap = ipop0"
-    echo "listen = 0.0.0.0:5800"
-    echo "mgmt-socket = $WORK/n$i.sock"
     echo "assign-address = false"
-    echo "[network]"
-    echo "name = dd"
-    echo "secret = $SECRET"
-    echo "hello-interval-ms = 500"
-    echo "peer-timeout-ms = 3000"
     # Node 1's dataplane blocks up to 1 s when idle: its DHCP/DNS replies, injected by the
     # control plane, must wake it (futex wake-up, checked below by its counter).
     ((i == 1)) && printf '[dataplane]\nidle-wait-ms = 1000\n'

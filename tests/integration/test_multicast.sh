@@ -24,20 +24,11 @@ OVERLAY_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 OTHER_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 write_node_config() { # i network
-  local i=$1 net=$2
+  local i=$1 net=$2 secret=$SECRET
+  [[ $net == mc ]] || secret=$OTHER_SECRET
   {
     ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
-    echo "[node]"
-    echo "name = $(node_name "$i")"
-    echo "vip = $(vip_of "$i")/24"
-    echo "tap = ipop0"
-    echo "listen = 0.0.0.0:5800"
-    echo "mgmt-socket = $WORK/n$i.sock"
-    echo "[network]"
-    echo "name = $net"
-    if [[ $net == mc ]]; then echo "secret = $SECRET"; else echo "secret = $OTHER_SECRET"; fi
-    echo "hello-interval-ms = 500"
-    echo "peer-timeout-ms = 3000"
+    node_sections "$i" "$net" "$secret"
     if ((OTHER_NETWORK)); then
       echo "[overlay]"
       echo "secret = $OVERLAY_SECRET"

@@ -34,20 +34,12 @@ node_config() {
   NET_OF[$i]=$2
   {
     ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
-    echo "[node]"
-    echo "name = $(node_name "$i")"
-    echo "tap = ipop0"
-    echo "listen = 0.0.0.0:5800"
-    echo "mgmt-socket = $WORK/n$i.sock"
-    echo "assign-address = false"
-    echo "[network]"
-    echo "name = $2"
-    echo "secret = $3"
+    node_sections "$i" "$2" "$3" none
     echo "subnet = $SUBNET"
     echo "pool = $4"
     echo "lease-s = $5"
-    echo "hello-interval-ms = 500"
-    echo "peer-timeout-ms = 3000"
+    echo "[node]"
+    echo "assign-address = false"
     echo "[overlay]"
     echo "secret = $OVERLAY_SECRET"
   } >"$WORK/n$i.conf"

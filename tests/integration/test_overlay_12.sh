@@ -22,17 +22,7 @@ overlay_config() {
   shift
   {
     for b in "$@"; do echo "bootstrap = $(underlay_ip "$b"):5800"; done
-    echo "[node]"
-    echo "name = $(node_name "$i")"
-    echo "vip = $(vip_of "$i")/24"
-    echo "tap = ipop0"
-    echo "listen = 0.0.0.0:5800"
-    echo "mgmt-socket = $WORK/n$i.sock"
-    echo "[network]"
-    echo "name = ov12"
-    echo "secret = $SECRET"
-    echo "hello-interval-ms = 500"
-    echo "peer-timeout-ms = 3000"
+    node_sections "$i" ov12
     echo "[overlay]"
     echo "shortcut-pps = 40"
     echo "far-links-per-log2 = ${FAR_LINKS:-0}"

@@ -31,20 +31,11 @@ for ((i = 1; i <= N; i++)); do
   {
     ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
     for line in "${extra[@]}"; do echo "$line"; done
+    node_sections "$i" rt
+    echo "router-pubkey-file = $WORK/router.pub"
     echo "[node]"
-    echo "name = $(node_name "$i")"
-    echo "vip = $(vip_of "$i")/24"
-    echo "tap = ipop0"
-    echo "listen = 0.0.0.0:5800"
-    echo "mgmt-socket = $WORK/n$i.sock"
     ((i == 3)) && echo "assign-address = false"
     ((i == 2)) && echo "router-key-file = $WORK/router.key"
-    echo "[network]"
-    echo "router-pubkey-file = $WORK/router.pub"
-    echo "name = rt"
-    echo "secret = $SECRET"
-    echo "hello-interval-ms = 500"
-    echo "peer-timeout-ms = 3000"
   } >"$WORK/n$i.conf"
 done
 
