@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side comparison, in one run between two network namespaces joined through one bridge, of
-# the bare veth path, kernel VXLAN (no crypto), wireguard-go, Nebula and IPOP. Per path and round:
+# the bare veth path, kernel VXLAN (no crypto), wireguard-go, Nebula, IPOP and tapfwd (the least a
+# TUN+UDP userspace overlay can do: bench/tapfwd.cc, no crypto). Per path and round:
 # iperf3 TCP 1 stream and 4 streams, UDP at maximum rate (-b 0) with loss, ping RTT, and CPU time
 # per Gbit moved. Rounds are interleaved across paths so machine noise hits all alike; medians are
 # reported by bench/compare_report.py, which also draws the chart.
@@ -12,6 +13,7 @@
 #   [--json FILE] [--idle S] [--udp-len BYTES] [--ping-interval SEC (default 0.05)]
 #   [--paths a,b,..] [--build DIR] [--no-build]
 #   [--ipop 'key = value']...  (extra lines appended to both IPOP node configs)
+#   [--tapfwd-arg ARG]...  (extra arguments for both floor-tapfwd processes, e.g. --busy-poll)
 set -uo pipefail
 SECS=8
 ROUNDS=3
@@ -22,11 +24,12 @@ UDP_LEN=1400
 CHART=docs/performance.png
 JSON=
 BUILD_DIR=build
-PATHS_WANTED=native,vxlan,wireguard-go,nebula,ipop
+PATHS_WANTED=native,vxlan,wireguard-go,nebula,ipop,tapfwd
 IPOP_EXTRA=()
+TAPFWD_ARGS=()
 NO_BUILD=0
 usage() {
-  sed -n '11,14p' "$0" | sed 's/^# //' >&2
+  sed -n '12,16p' "$0" | sed 's/^# //' >&2
   exit 2
 }
 while (($#)); do
@@ -42,6 +45,7 @@ while (($#)); do
     --paths) PATHS_WANTED=$2; shift 2 ;;
     --build) BUILD_DIR=$2; shift 2 ;;
     --ipop) IPOP_EXTRA+=("$2"); shift 2 ;;
+    --tapfwd-arg) TAPFWD_ARGS+=("$2"); shift 2 ;;
     --no-build) NO_BUILD=1; shift ;;
     *) usage ;;
   esac
@@ -88,6 +92,7 @@ tunnel_pids() {
   case $1 in
     wireguard-go) pattern='^wireguard-go$' ;;
     nebula) pattern='^nebula$' ;;
+    tapfwd) pattern='^floor-tapfwd$' ;;
     ipop) pattern='^ipop-' ;;
     *) return 0 ;;
   esac
@@ -218,6 +223,29 @@ EOF
     poll 10 in_ns $i ip link show "${RUN}b$i" || { cat "$WORK/nebula$i.log"; return 1; }
   done
   DST[nebula]=10.80.0.2
+}
+
+# tapfwd: bench/tapfwd.cc, TUN <-> UDP with one syscall per packet and nothing else; the floor
+# under any overlay built on TUN/TAP and UDP sockets (its RTT above all).
+setup_tapfwd() {
+  local i j
+  if ((!NO_BUILD)); then ninja -C "$BUILD_DIR" bench/floor-tapfwd >/dev/null || return 1; fi
+  [[ -x $BUILD_DIR/bench/floor-tapfwd ]] || {
+    echo "$BUILD_DIR/bench/floor-tapfwd not built"
+    return 1
+  }
+  for i in 1 2; do
+    j=$((3 - i))
+    in_ns $i "$BUILD_DIR/bench/floor-tapfwd" --dev "${RUN}f$i" --listen 4790 \
+      --peer "$(underlay_ip $j):4790" "${TAPFWD_ARGS[@]}" >"$WORK/tapfwd$i.log" 2>&1 &
+    PIDS+=($!)
+  done
+  for i in 1 2; do
+    poll 10 in_ns $i ip link show "${RUN}f$i" || { cat "$WORK/tapfwd$i.log"; return 1; }
+    in_ns $i ip addr add "10.81.0.$i/24" dev "${RUN}f$i" || return 1
+    in_ns $i ip link set "${RUN}f$i" mtu $OVERLAY_MTU up || return 1
+  done
+  DST[tapfwd]=10.81.0.2
 }
 
 setup_ipop() {
@@ -359,4 +387,6 @@ echo
   --note "Inner MTU: $OVERLAY_MTU on wireguard-go, nebula and ipop, 1450 on vxlan, 1500 native; a UDP" \
   --note "  payload of $UDP_LEN B makes $((UDP_LEN + 28))-B IP packets, which the sender's kernel" \
   --note "  fragments where that exceeds the MTU." \
-  --note "RTT: ping -i $PING_INTERVAL, $PING_COUNT echoes per path and round; median of all."
+  --note "RTT: ping -i $PING_INTERVAL, $PING_COUNT echoes per path and round; median of all." \
+  --note "tapfwd: TUN <-> UDP, one syscall per packet, no crypto (bench/tapfwd.cc): the floor" \
+  --note "  of a userspace overlay on TUN/TAP and UDP sockets, not a product."

@@ -7,7 +7,7 @@ import json
 import statistics
 import sys
 
-ORDER = ["native", "vxlan", "wireguard-go", "nebula", "ipop"]
+ORDER = ["native", "vxlan", "wireguard-go", "nebula", "ipop", "tapfwd"]
 KERNEL_PATHS = {"native", "vxlan"}
 
 

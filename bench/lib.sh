@@ -12,7 +12,8 @@ bench_two_hosts() {
     ninja -C "$BUILD_DIR" tools/ipop-node tools/ipopctl dataplane/ipop-dataplane \
       controlplane/ipop-controlplane >/dev/null || exit 1
   fi
-  export IPOP_BUILD=$PWD/$BUILD_DIR
+  [[ $BUILD_DIR = /* ]] || BUILD_DIR=$PWD/$BUILD_DIR
+  export IPOP_BUILD=$BUILD_DIR
   source tests/integration/lib.sh
   net_require
   net_init "$1"
