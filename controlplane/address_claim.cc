@@ -98,7 +98,7 @@ void AddressClaim::TryCandidate() {
 void AddressClaim::SendClaim(uint32_t candidate) {
   in_flight_ = true;
   std::vector<uint8_t> value = value_;
-  store_.Create(key_of_(candidate), value, options_.lease_ms,
+  store_.Create(key_of_(candidate), value, options_.lease_ms, DhtCreateMode::kClaim,
                 [this, candidate, value](const DhtResult& res) {
                   in_flight_ = false;
                   if (stopped_) return;
@@ -156,12 +156,13 @@ void AddressClaim::Renew() {
   in_flight_ = true;
   const uint32_t vip = vip_;
   std::vector<uint8_t> value = value_;
-  store_.Create(key_of_(vip), value, options_.lease_ms, [this, vip, value](const DhtResult& res) {
-    in_flight_ = false;
-    if (stopped_) return;
-    if (res.outcome == DhtOutcome::kOk) written_ = value;
-    OnRenewResult(vip, res);
-  });
+  store_.Create(key_of_(vip), value, options_.lease_ms, DhtCreateMode::kRenew,
+                [this, vip, value](const DhtResult& res) {
+                  in_flight_ = false;
+                  if (stopped_) return;
+                  if (res.outcome == DhtOutcome::kOk) written_ = value;
+                  OnRenewResult(vip, res);
+                });
 }
 
 void AddressClaim::OnRenewResult(uint32_t vip, const DhtResult& res) {

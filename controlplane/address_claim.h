@@ -38,8 +38,9 @@ namespace ipop::cp {
 class ClaimStore {
  public:
   virtual ~ClaimStore() = default;
+  // `mode`: kClaim for a first claim and its confirmation, kRenew for renewals (DhtCreateMode).
   virtual void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
-                      DhtDoneFn done) = 0;
+                      DhtCreateMode mode, DhtDoneFn done) = 0;
   virtual void Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDoneFn done) = 0;
 };
 

@@ -58,8 +58,8 @@ class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
  public:
   explicit ClaimStoreAdapter(DhtService& dht) : dht_(dht) {}
   void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
-              DhtDoneFn done) override {
-    dht_.Create(key, value, ttl_ms, std::move(done));
+              DhtCreateMode mode, DhtDoneFn done) override {
+    dht_.Create(key, value, ttl_ms, std::move(done), mode);
   }
   void Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDoneFn done) override {
     dht_.Remove(key, value, std::move(done));
@@ -292,25 +292,30 @@ void OverlayHost::PublishName() {
   name_in_flight_ = true;
   uint8_t value[4];
   StoreBe32(value, options_.vip);
-  dht_->Create(DnsNameKey(options_.dns_name), value, options_.directory_ttl_ms,
-               [this](const DhtResult& res) {
-                 name_in_flight_ = false;
-                 const uint64_t now = clock_.NowNs();
-                 if (res.outcome == DhtOutcome::kOk) {
-                   if (counters_.names_published++ == 0)
-                     IPOP_LOG_INFO("overlay: name %s registered", options_.dns_name.c_str());
-                   next_name_ns_ = now + options_.directory_refresh_ns;
-                   return;
-                 }
-                 next_name_ns_ = now + kNameRetryNs;
-                 if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
-                   ++counters_.name_conflicts;
-                   IPOP_LOG_ERROR(
-                       "overlay: DNS name %s is registered by another node; rename "
-                       "node.name (retrying every 5 s)",
-                       options_.dns_name.c_str());
-                 }
-               });
+  // Claimed until it is ours, then renewed (DhtCreateMode).
+  const DhtCreateMode mode =
+      counters_.names_published == 0 ? DhtCreateMode::kClaim : DhtCreateMode::kRenew;
+  dht_->Create(
+      DnsNameKey(options_.dns_name), value, options_.directory_ttl_ms,
+      [this](const DhtResult& res) {
+        name_in_flight_ = false;
+        const uint64_t now = clock_.NowNs();
+        if (res.outcome == DhtOutcome::kOk) {
+          if (counters_.names_published++ == 0)
+            IPOP_LOG_INFO("overlay: name %s registered", options_.dns_name.c_str());
+          next_name_ns_ = now + options_.directory_refresh_ns;
+          return;
+        }
+        next_name_ns_ = now + kNameRetryNs;
+        if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
+          ++counters_.name_conflicts;
+          IPOP_LOG_ERROR(
+              "overlay: DNS name %s is registered by another node; rename "
+              "node.name (retrying every 5 s)",
+              options_.dns_name.c_str());
+        }
+      },
+      mode);
 }
 
 void OverlayHost::AnnounceRoutes() {
@@ -598,6 +603,7 @@ std::string OverlayHost::CountersText() const {
   put("resolves", c.resolves);
   put("resolve_misses", c.resolve_misses);
   put("dht_requests", d.requests);
+  put("dht_creates_settling", d.creates_settling);
   put("dht_rate_limited", d.rate_limited);
   put("dht_ops_ok", d.ops_ok);
   put("dht_ops_no_quorum", d.ops_no_quorum);

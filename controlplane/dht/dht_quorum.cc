@@ -73,7 +73,7 @@ DhtGetOutcome ResolveGet(std::span<const DhtGetReply> replies) {
   return out;
 }
 
-DhtWriteOutcome DecideWrite(std::span<const DhtWriteReply> replies, bool exclusive) {
+DhtWriteOutcome DecideWrite(std::span<const DhtWriteReply> replies, bool exclusive, bool claim) {
   DhtWriteOutcome out;
   std::array<size_t, kDhtStatusCount> count{};
   for (const DhtWriteReply& r : replies)
@@ -88,7 +88,10 @@ DhtWriteOutcome DecideWrite(std::span<const DhtWriteReply> replies, bool exclusi
       out.reason = DhtStatus(s);
     }
   }
-  if (!replies.empty() && ok >= need) {
+  if (claim && count[uint32_t(DhtStatus::kKeyExists)] > 0) {
+    out.decision = DhtWriteDecision::kRejected;
+    out.reason = DhtStatus::kKeyExists;
+  } else if (!replies.empty() && ok >= need) {
     out.decision = DhtWriteDecision::kSucceeded;
     out.reason = DhtStatus::kOk;
   } else if (!replies.empty() && top_refusal >= need) {

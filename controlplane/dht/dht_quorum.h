@@ -11,6 +11,9 @@
 //   otherwise undecided (kNoQuorum: retry later). When a write did not succeed, the replicas that
 //   applied it are listed for rollback; when a CREATE succeeded, the minority that refused with
 //   kKeyExists holds a losing claim and is listed for repair.
+// - A claiming CREATE (`claim`) is stricter: one kKeyExists among the answers rejects it with
+//   kKeyExists whatever the majority says (that replica may be the only one left that knows a
+//   live holder, the others new to the key), and it never repairs anyone.
 #pragma once
 
 #include <cstddef>
@@ -59,7 +62,8 @@ struct DhtWriteOutcome {
 };
 
 // `exclusive` is true for CREATE.
-DhtWriteOutcome DecideWrite(std::span<const DhtWriteReply> replies, bool exclusive);
+DhtWriteOutcome DecideWrite(std::span<const DhtWriteReply> replies, bool exclusive,
+                            bool claim = false);
 
 // floor(R/2) + 1
 inline size_t DhtMajority(size_t replicas) {

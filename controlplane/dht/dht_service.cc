@@ -59,8 +59,10 @@ void DhtService::Put(const DhtKey& key, std::span<const uint8_t> value, uint32_t
   Start(DhtMsgType::kPut, key, value, ttl_ms, std::move(done));
 }
 void DhtService::Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
-                        DhtDoneFn done) {
+                        DhtDoneFn done, DhtCreateMode mode) {
+  const uint64_t id = next_op_id_;
   Start(DhtMsgType::kCreate, key, value, ttl_ms, std::move(done));
+  if (const auto it = ops_.find(id); it != ops_.end()) it->second.create_mode = mode;
 }
 void DhtService::Get(const DhtKey& key, DhtDoneFn done) {
   Start(DhtMsgType::kGet, key, {}, 0, std::move(done));
@@ -169,7 +171,9 @@ bool DhtService::Decide(Op& op, Finished* out) {
   }
   std::vector<DhtWriteReply> replies(r);
   for (size_t i = 0; i < n; ++i) replies[i] = {true, op.answers[i].status};
-  const DhtWriteOutcome w = DecideWrite(replies, op.type == DhtMsgType::kCreate);
+  const bool create = op.type == DhtMsgType::kCreate;
+  const DhtWriteOutcome w =
+      DecideWrite(replies, create, create && op.create_mode == DhtCreateMode::kClaim);
   if (w.decision == DhtWriteDecision::kNoQuorum && !last_attempt) return false;
   // Only the answers we keep are indexed by the outcome.
   op.answers.resize(n);
@@ -204,6 +208,8 @@ void DhtService::FinishWrite(Op& op, const DhtWriteOutcome& w, Finished* out) {
       out->result.outcome =
           w.decision == DhtWriteDecision::kRejected ? DhtOutcome::kRejected : DhtOutcome::kNoQuorum;
       if (op.type == DhtMsgType::kRemove) return;  // a removal cannot be taken back
+      // A renewal only extended our own record where it was applied: keep it there.
+      if (op.type == DhtMsgType::kCreate && op.create_mode == DhtCreateMode::kRenew) return;
       for (size_t i : w.rollback) {
         ++counters_.rollbacks_sent;
         DhtMessage m;
@@ -256,8 +262,10 @@ void DhtService::Tick() {
     next_tick_ns_ = now + options_.tick_interval_ns;
     store_.Expire(options_.expire_budget);
     std::vector<RingAddress> near = NearLinks();
-    if (near != handover_near_ && handover_due_ns_ == 0)
-      handover_due_ns_ = now + options_.handover_delay_ns;
+    if (near != handover_near_) {
+      near_changed_ns_ = now;
+      if (handover_due_ns_ == 0) handover_due_ns_ = now + options_.handover_delay_ns;
+    }
   }
   if (handover_due_ns_ != 0 && now >= handover_due_ns_) {
     handover_due_ns_ = 0;
@@ -355,6 +363,11 @@ DhtStatus DhtService::Apply(const DhtMessage& m, const DhtOwner& owner,
                             std::vector<DhtRecord>* out) {
   switch (m.type) {
     case DhtMsgType::kCreate:
+      if (near_changed_ns_ != 0 && clock_.NowNs() - near_changed_ns_ < options_.create_settle_ns &&
+          !store_.HasLive(m.key)) {
+        ++counters_.creates_settling;
+        return DhtStatus::kNotResponsible;
+      }
       return store_.Create(m.key, m.value, owner, m.ttl_ms, m.version);
     case DhtMsgType::kPut:
       return store_.Put(m.key, m.value, owner, m.ttl_ms, m.version);

@@ -57,11 +57,25 @@ struct DhtServiceOptions {
   uint64_t quorum_grace_ns = 400'000'000ull;
   // Coalesces near-set changes (a join or a death moves several links) into one handover.
   uint64_t handover_delay_ns = 1'000'000'000ull;
+  // For this long after its near set changed, a replica that holds nothing under a key refuses
+  // (kNotResponsible, not a vote) to let a CREATE of it through: it may have just become a
+  // replica of the key, and the old replicas' handover may not have reached it yet. Without
+  // this, a join and a death at once can leave the one replica that holds a live claim outvoted
+  // by two new ones, and a second node wins the same name or address.
+  uint64_t create_settle_ns = 5'000'000'000ull;
   uint64_t tick_interval_ns = 1'000'000'000ull;
   size_t expire_budget = 256;  // expiry-index entries looked at per tick
   DhtRateLimit rate_limit;     // per requesting node, on every replica
   DhtStoreLimits store;
 };
+
+// How a CREATE is decided (docs/dht.md, "Create, claim and renewal").
+//   kClaim  taking a key for the first time: any replica holding a rival's live record rejects it
+//           (kKeyExists), whatever the majority says; replicas that applied it are rolled back.
+//   kRenew  the owner rewriting its own record: the majority decides, a rival's copy on a
+//           minority is overwritten, and nothing is rolled back when undecided (the replicas
+//           that applied it only extended our record; removing it would weaken our claim).
+enum class DhtCreateMode : uint8_t { kClaim, kRenew };
 
 enum class DhtOutcome : uint8_t {
   kOk,        // a majority applied the write / answered the read
@@ -85,6 +99,7 @@ struct DhtServiceCounters {
   uint64_t read_repairs_sent = 0, create_repairs_sent = 0, rollbacks_sent = 0;
   // server
   uint64_t requests = 0, fanouts_sent = 0, not_responsible = 0, rate_limited = 0;
+  uint64_t creates_settling = 0;  // CREATEs of an absent key refused right after a near change
   uint64_t bad_envelope = 0, decode_errors = 0, unexpected_type = 0;
   uint64_t replicate_records = 0, replicate_refused = 0;
   // re-replication
@@ -98,7 +113,8 @@ class DhtService {
 
   // Client operations; `done` runs from a later Tick (never from inside the call).
   void Put(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms, DhtDoneFn done);
-  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms, DhtDoneFn done);
+  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms, DhtDoneFn done,
+              DhtCreateMode mode = DhtCreateMode::kClaim);
   void Get(const DhtKey& key, DhtDoneFn done);
   void Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDoneFn done);
 
@@ -123,6 +139,7 @@ class DhtService {
   };
   struct Op {
     DhtMsgType type = DhtMsgType::kGet;
+    DhtCreateMode create_mode = DhtCreateMode::kClaim;
     DhtKey key{};
     std::vector<uint8_t> value;
     uint32_t ttl_ms = 0;
@@ -178,6 +195,7 @@ class DhtService {
   uint64_t next_tick_ns_ = 0;
   std::vector<overlay::RingAddress> handover_near_;  // near set the store was last laid out for
   uint64_t handover_due_ns_ = 0;                     // 0: near set unchanged
+  uint64_t near_changed_ns_ = 0;  // when a near-set change was last seen (create_settle_ns)
 };
 
 }  // namespace ipop::cp

@@ -281,6 +281,10 @@ size_t DhtStore::Get(const DhtKey& key, std::vector<DhtRecord>* out) {
   return it->second.values.size();
 }
 
+bool DhtStore::HasLive(const DhtKey& key) {
+  return FindLive(key, clock_.NowNs()) != keys_.end();
+}
+
 DhtStatus DhtStore::Remove(const DhtKey& key, std::span<const uint8_t> value,
                            const DhtOwner& owner) {
   ++counters_.removes;

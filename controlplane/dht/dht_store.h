@@ -82,6 +82,8 @@ class DhtStore {
                 uint32_t ttl_ms, uint64_t version);
   // Appends the key's live values to *out (in insertion order); returns how many.
   size_t Get(const DhtKey& key, std::vector<DhtRecord>* out);
+  // True if the key has a live value (expired ones are purged; no counters move).
+  bool HasLive(const DhtKey& key);
   DhtStatus Remove(const DhtKey& key, std::span<const uint8_t> value, const DhtOwner& owner);
   // Takes one record from another replica. For the same (owner, value) the later expiry and the
   // higher version win; limits and quotas apply as for a write.

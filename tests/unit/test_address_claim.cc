@@ -47,7 +47,7 @@ class Client final : public ClaimStore {
  public:
   Client(SharedDht& dht, uint8_t id) : dht_(&dht) { owner_.fill(id); }
   void Use(SharedDht& dht) { dht_ = &dht; }
-  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
+  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms, DhtCreateMode,
               DhtDoneFn done) override {
     std::vector<uint8_t> v(value.begin(), value.end());
     dht_->pending_.push_back([this, dht = dht_, key, v, ttl_ms, done] {

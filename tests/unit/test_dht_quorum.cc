@@ -245,6 +245,59 @@ TEST(DhtQuorum, WriteTable) {
   }
 }
 
+// A claiming CREATE: one replica that knows a rival's live record is enough to refuse it, even
+// when the others (new to the key after a join or a death) let it through; its own writes are
+// rolled back and nobody is repaired.
+TEST(DhtQuorum, ClaimIsRefusedByAnyReplicaThatKnowsARival) {
+  using S = DhtStatus;
+  using D = DhtWriteDecision;
+  const auto W = [](S s) { return DhtWriteReply{true, s}; };
+  const DhtWriteReply none{};
+  struct ClaimCase {
+    const char* name;
+    std::vector<DhtWriteReply> replies;
+    D decision;
+    S reason;
+    std::vector<size_t> rollback;
+  };
+  const std::vector<ClaimCase> cases = {
+      {"free everywhere", {W(S::kOk), W(S::kOk), W(S::kOk)}, D::kSucceeded, S::kOk, {}},
+      {"one old replica knows the holder",
+       {W(S::kOk), W(S::kKeyExists), W(S::kOk)},
+       D::kRejected,
+       S::kKeyExists,
+       {0, 2}},
+      {"the holder's replica answers, the others are silent",
+       {none, W(S::kKeyExists), none},
+       D::kRejected,
+       S::kKeyExists,
+       {}},
+      {"new replicas abstain, the old one knows the holder",
+       {W(S::kNotResponsible), W(S::kKeyExists), W(S::kNotResponsible)},
+       D::kRejected,
+       S::kKeyExists,
+       {}},
+      {"two new replicas abstain: refused for now (the caller retries later)",
+       {W(S::kNotResponsible), W(S::kOk), W(S::kNotResponsible)},
+       D::kRejected,
+       S::kNotResponsible,
+       {1}},
+  };
+  for (const ClaimCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const DhtWriteOutcome o = DecideWrite(c.replies, true, true);
+    EXPECT_EQ(o.decision, c.decision);
+    EXPECT_EQ(o.reason, c.reason) << DhtStatusName(o.reason);
+    EXPECT_EQ(o.rollback, c.rollback);
+    EXPECT_TRUE(o.repair.empty());
+  }
+  // The same answers for a renewal (not a claim): the majority decides and the rival is repaired.
+  const DhtWriteOutcome renew =
+      DecideWrite(std::vector<DhtWriteReply>{W(S::kOk), W(S::kKeyExists), W(S::kOk)}, true);
+  EXPECT_EQ(renew.decision, D::kSucceeded);
+  EXPECT_EQ(renew.repair, std::vector<size_t>{1});
+}
+
 TEST(DhtQuorum, Majority) {
   EXPECT_EQ(DhtMajority(1), 1u);
   EXPECT_EQ(DhtMajority(2), 2u);

@@ -1,6 +1,7 @@
 // The DHT service on a simulated 150-node ring, running the real overlay and DHT code: values put
 // by one node are read by every node, create-exclusive races have one winner everywhere, replicas
-// are re-created when their nodes die, values expire, and per-source rate limits hold.
+// are re-created when their nodes die, replicas new to a key do not vote a claim through, an
+// undecided renewal keeps the owner's record, values expire, and per-source rate limits hold.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -226,6 +227,69 @@ TEST_F(DhtServiceSim, ReplicasAreRecreatedWhenResponsibleNodesDie) {
   size_t handed = 0;
   for (size_t i : sim->LiveNodes()) handed += sim->dht(i).counters().handover_keys;
   EXPECT_GT(handed, 0u);
+}
+
+// A node that has just seen its near set change abstains from letting a CREATE of a key it does
+// not hold through (it may be new to that key's replica set): with the settle time longer than
+// the whole run, every node still counts as settling and a claim is refused as kNotResponsible,
+// never won; with the default (5 s, long past after the 30 s build) the same claim wins.
+TEST_F(DhtServiceSim, NewlyPlacedReplicasDoNotVoteAClaimThrough) {
+  cp::DhtServiceOptions o;
+  o.create_settle_ns = 3600 * kS;
+  Build(15, o);
+  const DhtKey key = cp::HashDhtKey("vip:demo:10.0.0.9");
+  const DhtResult r = RunOne(30, [&](cp::DhtDoneFn f) {
+    sim->dht(30).Create(key, Bytes("n30"), 600'000, f, cp::DhtCreateMode::kClaim);
+  });
+  EXPECT_EQ(r.outcome, DhtOutcome::kRejected);
+  EXPECT_EQ(r.reason, DhtStatus::kNotResponsible);
+  EXPECT_TRUE(Holders(key).empty());  // what a replica applied was rolled back
+  size_t settling = 0;
+  for (size_t i : sim->LiveNodes()) settling += sim->dht(i).counters().creates_settling;
+  EXPECT_GE(settling, 2u);
+
+  Build(15);
+  const DhtResult won = RunOne(30, [&](cp::DhtDoneFn f) {
+    sim->dht(30).Create(key, Bytes("n30"), 600'000, f, cp::DhtCreateMode::kClaim);
+  });
+  EXPECT_EQ(won.outcome, DhtOutcome::kOk);
+  EXPECT_EQ(Holders(key), TrueReplicas(key, 3));
+}
+
+// An undecided renewal leaves the owner's record where it was applied: it only extended it, and
+// taking it back (as an undecided claim is) would remove the owner's own live record. Two of a
+// key's three replicas die, and before anyone notices, the owner renews with one attempt only:
+// the nearest replica (alive, the coordinator) applies it, the other two never answer.
+TEST_F(DhtServiceSim, UndecidedRenewalKeepsTheRecord) {
+  cp::DhtServiceOptions o;
+  o.max_attempts = 1;
+  Build(16, o);
+  const DhtKey key = cp::HashDhtKey("vip:demo:10.0.0.1");
+  const RingAddress k = RingAddress::FromBytes(std::span<const uint8_t, 20>(key));
+  std::vector<size_t> near = sim->LiveNodes();
+  std::sort(near.begin(), near.end(), [&](size_t a, size_t b) {
+    return cp::overlay::CloserTo(k, sim->node(a).address(), sim->node(b).address());
+  });
+  const size_t owner = near[40];
+  const std::vector<uint8_t> v = Bytes("owner");
+  const DhtResult first = RunOne(owner, [&](cp::DhtDoneFn f) {
+    sim->dht(owner).Create(key, v, 600'000, f, cp::DhtCreateMode::kClaim);
+  });
+  ASSERT_EQ(first.outcome, DhtOutcome::kOk);
+  const std::vector<size_t> before = Holders(key);
+  ASSERT_TRUE(std::find(before.begin(), before.end(), near[0]) != before.end());
+  sim->Crash(near[1]);
+  sim->Crash(near[2]);
+  const uint64_t rollbacks = sim->dht(owner).counters().rollbacks_sent;
+  std::vector<DhtResult> again;
+  sim->dht(owner).Create(
+      key, v, 600'000, [&](const DhtResult& r) { again.push_back(r); }, cp::DhtCreateMode::kRenew);
+  sim->Poke(owner);
+  sim->RunUntil(sim->now_ns() + 3 * kS);  // one attempt (2 s), well before the deaths are seen
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].outcome, DhtOutcome::kNoQuorum);
+  EXPECT_EQ(sim->dht(owner).counters().rollbacks_sent, rollbacks);
+  EXPECT_EQ(Holders(key), std::vector<size_t>{near[0]});
 }
 
 TEST_F(DhtServiceSim, ValuesExpire) {
