@@ -137,7 +137,7 @@ void AddressClaim::OnClaimResult(uint32_t candidate, const DhtResult& res) {
     return;
   }
   ++counters_.undecided;
-  next_ns_ = now + options_.retry_ns;
+  next_ns_ = now + RetryDelay(res);
 }
 
 void AddressClaim::Adopt(uint32_t candidate) {
@@ -183,7 +183,13 @@ void AddressClaim::OnRenewResult(uint32_t vip, const DhtResult& res) {
   }
   // Undecided: our record is still live on most replicas (renewals run well inside the lease).
   ++counters_.undecided;
-  next_ns_ = now + options_.retry_ns;
+  next_ns_ = now + RetryDelay(res);
+}
+
+uint64_t AddressClaim::RetryDelay(const DhtResult& res) const {
+  const bool settling =
+      res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kNotResponsible;
+  return settling ? std::min(options_.settle_retry_ns, options_.retry_ns) : options_.retry_ns;
 }
 
 void AddressClaim::Set(uint32_t vip, bool held) {

@@ -55,14 +55,17 @@ struct AddressClaimOptions {
   uint32_t lease_ms = 600'000;     // record TTL: a dead holder's address is free after this
   uint64_t refresh_ns = 20'000'000'000ull;  // renewal period; well inside lease_ms
   uint64_t retry_ns = 5'000'000'000ull;     // after a failed round or an undecided write
-  uint64_t confirm_ns = 3'000'000'000ull;   // 0: use an address as soon as a Create won
-  uint32_t candidates_per_round = 64;       // Creates per round before pausing retry_ns
+  // After replicas refused as still settling (kNotResponsible: their ring neighbourhood just
+  // changed, docs/dht.md "Create, claim and renewal"); they are ready again within seconds.
+  uint64_t settle_retry_ns = 1'000'000'000ull;
+  uint64_t confirm_ns = 3'000'000'000ull;  // 0: use an address as soon as a Create won
+  uint32_t candidates_per_round = 64;      // Creates per round before pausing retry_ns
 };
 
 struct AddressClaimCounters {
   uint64_t attempts = 0;   // Creates sent for a candidate not held yet
   uint64_t conflicts = 0;  // candidate held by another node (also found when confirming)
-  uint64_t undecided = 0;  // no quorum (retried)
+  uint64_t undecided = 0;  // no quorum, or replicas still settling (retried)
   uint64_t acquired = 0;   // an address became ours
   uint64_t renewals = 0;   // successful renewals
   uint64_t lost = 0;       // renewal found another holder
@@ -108,6 +111,7 @@ class AddressClaim {
   void OnClaimResult(uint32_t candidate, const DhtResult& res);
   void Adopt(uint32_t candidate);
   void OnRenewResult(uint32_t vip, const DhtResult& res);
+  uint64_t RetryDelay(const DhtResult& res) const;
   void Set(uint32_t vip, bool held);
   bool Excluded(uint32_t ip) const;
 

@@ -35,7 +35,9 @@ class SharedDht {
   }
   DhtStore& store() { return store_; }
   std::deque<std::function<void()>> pending_;
-  bool unavailable = false;  // every write ends without a quorum
+  bool unavailable = false;          // every write ends without a quorum
+  bool settling = false;             // every write refused as kNotResponsible (replicas settling)
+  std::vector<DhtCreateMode> modes;  // of every Create, in order
 
  private:
   friend class Client;
@@ -47,13 +49,17 @@ class Client final : public ClaimStore {
  public:
   Client(SharedDht& dht, uint8_t id) : dht_(&dht) { owner_.fill(id); }
   void Use(SharedDht& dht) { dht_ = &dht; }
-  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms, DhtCreateMode,
-              DhtDoneFn done) override {
+  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
+              DhtCreateMode mode, DhtDoneFn done) override {
     std::vector<uint8_t> v(value.begin(), value.end());
+    dht_->modes.push_back(mode);
     dht_->pending_.push_back([this, dht = dht_, key, v, ttl_ms, done] {
       DhtResult r;
       if (dht->unavailable) {
         r.outcome = DhtOutcome::kNoQuorum;
+      } else if (dht->settling) {
+        r.outcome = DhtOutcome::kRejected;
+        r.reason = DhtStatus::kNotResponsible;
       } else {
         r.reason = dht->store_.Create(key, v, owner_, ttl_ms, dht->clock_.WallNs());
         r.outcome = r.reason == DhtStatus::kOk ? DhtOutcome::kOk : DhtOutcome::kRejected;
@@ -160,6 +166,30 @@ TEST(AddressClaim, ExcludedAddressesAreNeverClaimed) {
   EXPECT_EQ(a.claim.vip(), 0x0a000003u);
   EXPECT_EQ(b.claim.vip(), 0u);
   EXPECT_GE(b.claim.counters().exhausted, 1u);
+}
+
+// Claims and their confirmation go out as kClaim, renewals as kRenew (a renewal that ends
+// undecided must not be rolled back). Replicas refusing as still settling are asked again after
+// settle_retry_ns, not the full retry_ns.
+TEST(AddressClaim, ClaimsAndRenewalsUseTheirModesAndSettlingIsRetriedSoon) {
+  FakeClock clock;
+  SharedDht dht(clock);
+  dht.settling = true;
+  Node a(dht, clock, 1, Pool(0x0a000001, 0x0a000004, "a"));
+  Step(clock, dht, {&a}, 25);  // 2.5 s: the first try and two quick retries, all refused
+  EXPECT_EQ(a.claim.vip(), 0u);
+  EXPECT_EQ(a.claim.counters().undecided, 3u);
+  dht.settling = false;
+  Step(clock, dht, {&a}, 20);
+  const uint32_t vip = a.claim.vip();
+  EXPECT_EQ(vip, a.claim.Candidate(0));  // refusals were not conflicts: the first candidate
+  Step(clock, dht, {&a}, 110);           // one renewal (refresh 10 s)
+  ASSERT_GE(a.claim.counters().renewals, 1u);
+  using M = DhtCreateMode;
+  ASSERT_GE(dht.modes.size(), 6u);
+  // three refused claims, the claim, its confirmation, then renewals
+  EXPECT_EQ(std::vector<M>(dht.modes.begin(), dht.modes.begin() + 6),
+            (std::vector<M>{M::kClaim, M::kClaim, M::kClaim, M::kClaim, M::kClaim, M::kRenew}));
 }
 
 TEST(AddressClaim, RenewalKeepsTheAddressPastTheLease) {
