@@ -60,9 +60,7 @@ void DhtService::Put(const DhtKey& key, std::span<const uint8_t> value, uint32_t
 }
 void DhtService::Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
                         DhtDoneFn done, DhtCreateMode mode) {
-  const uint64_t id = next_op_id_;
-  Start(DhtMsgType::kCreate, key, value, ttl_ms, std::move(done));
-  if (const auto it = ops_.find(id); it != ops_.end()) it->second.create_mode = mode;
+  Start(DhtMsgType::kCreate, key, value, ttl_ms, std::move(done), mode);
 }
 void DhtService::Get(const DhtKey& key, DhtDoneFn done) {
   Start(DhtMsgType::kGet, key, {}, 0, std::move(done));
@@ -72,11 +70,12 @@ void DhtService::Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDo
 }
 
 void DhtService::Start(DhtMsgType type, const DhtKey& key, std::span<const uint8_t> value,
-                       uint32_t ttl_ms, DhtDoneFn done) {
+                       uint32_t ttl_ms, DhtDoneFn done, DhtCreateMode mode) {
   ++counters_.ops_started;
   const uint64_t id = next_op_id_++;
   Op& op = ops_[id];
   op.type = type;
+  op.create_mode = mode;
   op.key = key;
   op.value.assign(value.begin(), value.end());
   op.ttl_ms = ttl_ms;

@@ -157,7 +157,7 @@ class DhtService {
   };
 
   void Start(DhtMsgType type, const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
-             DhtDoneFn done);
+             DhtDoneFn done, DhtCreateMode mode = DhtCreateMode::kClaim);
   void SendAttempt(uint64_t op_id, Op& op);
   // Decides an op whose time has come; true if it finished (result in *out).
   bool Decide(Op& op, Finished* out);
