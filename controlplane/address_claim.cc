@@ -96,14 +96,18 @@ void AddressClaim::TryCandidate() {
 }
 
 void AddressClaim::SendClaim(uint32_t candidate) {
+  Write(candidate, DhtCreateMode::kClaim, &AddressClaim::OnClaimResult);
+}
+
+void AddressClaim::Write(uint32_t vip, DhtCreateMode mode, ResultFn then) {
   in_flight_ = true;
   std::vector<uint8_t> value = value_;
-  store_.Create(key_of_(candidate), value, options_.lease_ms, DhtCreateMode::kClaim,
-                [this, candidate, value](const DhtResult& res) {
+  store_.Create(key_of_(vip), value, options_.lease_ms, mode,
+                [this, vip, value, then](const DhtResult& res) {
                   in_flight_ = false;
                   if (stopped_) return;
                   if (res.outcome == DhtOutcome::kOk) written_ = value;
-                  OnClaimResult(candidate, res);
+                  (this->*then)(vip, res);
                 });
 }
 
@@ -153,16 +157,7 @@ void AddressClaim::Adopt(uint32_t candidate) {
 }
 
 void AddressClaim::Renew() {
-  in_flight_ = true;
-  const uint32_t vip = vip_;
-  std::vector<uint8_t> value = value_;
-  store_.Create(key_of_(vip), value, options_.lease_ms, DhtCreateMode::kRenew,
-                [this, vip, value](const DhtResult& res) {
-                  in_flight_ = false;
-                  if (stopped_) return;
-                  if (res.outcome == DhtOutcome::kOk) written_ = value;
-                  OnRenewResult(vip, res);
-                });
+  Write(vip_, DhtCreateMode::kRenew, &AddressClaim::OnRenewResult);
 }
 
 void AddressClaim::OnRenewResult(uint32_t vip, const DhtResult& res) {

@@ -105,8 +105,11 @@ class AddressClaim {
   uint64_t pool_size() const;
 
  private:
+  using ResultFn = void (AddressClaim::*)(uint32_t vip, const DhtResult& res);
   void TryCandidate();
   void SendClaim(uint32_t candidate);
+  // One Create of `vip`'s record with the current value; `then` gets its result unless stopped.
+  void Write(uint32_t vip, DhtCreateMode mode, ResultFn then);
   void Renew();
   void OnClaimResult(uint32_t candidate, const DhtResult& res);
   void Adopt(uint32_t candidate);
