@@ -24,8 +24,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "shared/config.h"
 
 namespace {
 
@@ -48,27 +51,16 @@ int Usage(const char* why) {
   return 2;
 }
 
-bool ParsePort(std::string_view s, uint16_t* port) {
-  if (s.empty() || s.size() > 5) return false;
-  uint32_t v = 0;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + uint32_t(c - '0');
-  }
-  if (v == 0 || v > 65535) return false;
-  *port = uint16_t(v);
-  return true;
-}
-
-bool ParsePeer(const std::string& s, sockaddr_in* sa) {
-  const size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return false;
-  uint16_t port = 0;
-  if (!ParsePort(std::string_view(s).substr(colon + 1), &port)) return false;
+// An IPv4 "a.b.c.d:port" through the project's endpoint parser; port 0 is refused.
+bool ParseIpv4Endpoint(const std::string& s, sockaddr_in* sa) {
+  const std::optional<ipop::Endpoint> ep = ipop::ParseEndpoint(s);
+  static constexpr uint8_t kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (!ep || ep->port == 0 || std::memcmp(ep->addr, kV4Mapped, 12) != 0) return false;
   *sa = sockaddr_in{};
   sa->sin_family = AF_INET;
-  sa->sin_port = htons(port);
-  return inet_pton(AF_INET, s.substr(0, colon).c_str(), &sa->sin_addr) == 1;
+  sa->sin_port = htons(ep->port);
+  std::memcpy(&sa->sin_addr, ep->addr + 12, 4);
+  return true;
 }
 
 int OpenTun(const std::string& name) {
@@ -112,7 +104,7 @@ bool Drain(int from, int to, bool from_udp, unsigned long* moved, unsigned long*
 int main(int argc, char** argv) {
   std::string dev;
   std::string peer_arg;
-  uint16_t listen_port = 0;
+  sockaddr_in local{};
   bool busy_poll = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -124,7 +116,8 @@ int main(int argc, char** argv) {
     if (a == "--dev") {
       dev = argv[++i];
     } else if (a == "--listen") {
-      if (!ParsePort(argv[++i], &listen_port)) return Usage("--listen: not a port (1..65535)");
+      if (!ParseIpv4Endpoint(std::string("0.0.0.0:") + argv[++i], &local))
+        return Usage("--listen: not a port (1..65535)");
     } else if (a == "--peer") {
       peer_arg = argv[++i];
     } else {
@@ -133,16 +126,13 @@ int main(int argc, char** argv) {
   }
   if (dev.empty() || dev.size() >= IFNAMSIZ) return Usage("--dev: 1..15 characters");
   sockaddr_in peer{};
-  if (!ParsePeer(peer_arg, &peer)) return Usage("--peer: expected IPV4:PORT");
-  if (listen_port == 0) return Usage("--listen is required");
+  if (!ParseIpv4Endpoint(peer_arg, &peer)) return Usage("--peer: expected IPV4:PORT");
+  if (local.sin_family != AF_INET) return Usage("--listen is required");
 
   const int tun = OpenTun(dev);
   if (tun < 0) return Fail(("open TUN device " + dev).c_str());
   const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (udp < 0) return Fail("socket");
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_port = htons(listen_port);
   if (bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return Fail("bind");
   if (connect(udp, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) return Fail("connect");
 
