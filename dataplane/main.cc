@@ -53,11 +53,16 @@ std::atomic<bool> g_stop{false};
 std::atomic<ipop::shm::WorkerState*> g_wake_states{nullptr};
 std::atomic<uint32_t> g_wake_count{0};
 
-extern "C" void OnStopSignal(int) {
-  g_stop.store(true, std::memory_order_relaxed);
+// Async-signal-safe: atomics and the futex wake only.
+void WakePublishedWorkers() {
   ipop::shm::WorkerState* states = g_wake_states.load(std::memory_order_acquire);
   const uint32_t n = g_wake_count.load(std::memory_order_relaxed);
   for (uint32_t w = 0; states != nullptr && w < n; ++w) ipop::shm::WakeWorker(states[w]);
+}
+
+extern "C" void OnStopSignal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+  WakePublishedWorkers();
 }
 
 int Fatal(const std::string& message) {
@@ -322,9 +327,7 @@ int main(int argc, char** argv) {
   for (const auto& w : workers) std::fprintf(stderr, "ipop-dataplane: %s\n", w->describe().c_str());
   g_wake_count.store(n_workers, std::memory_order_relaxed);
   g_wake_states.store(hdr.workers, std::memory_order_release);
-  if (g_stop.load()) {  // a signal that came before the states were published
-    for (uint32_t w = 0; w < n_workers; ++w) ipop::shm::WakeWorker(hdr.workers[w]);
-  }
+  if (g_stop.load()) WakePublishedWorkers();  // a signal that came before the states were published
   for (const auto& w : workers) w->Go();
   workers.clear();  // joins: each returns once g_stop is set
   g_wake_states.store(nullptr, std::memory_order_release);
