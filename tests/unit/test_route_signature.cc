@@ -88,8 +88,8 @@ TEST_F(RouteSignatureTest, TamperedFieldsOrOtherNetworkFail) {
                         Edit{17, 0x00},  // the signature itself
                         Edit{80, 0x5a}}) {
     std::vector<uint8_t> v = good;
-    if (v[e.offset] == e.value) v[e.offset] ^= 0xff;
-    v[e.offset] = e.value;
+    // A field that already holds the edit's value (a signature byte, 1 in 256) gets another.
+    v[e.offset] = v[e.offset] == e.value ? uint8_t(e.value ^ 0xff) : e.value;
     EXPECT_EQ(Check(v), RouteVerdict::kBadSignature) << "offset " << e.offset;
   }
 }
