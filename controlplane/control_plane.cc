@@ -138,8 +138,11 @@ bool ControlPlane::Init(std::string* error) {
                   (unsigned long long)shm::ActiveSeq(active));
     running = nullptr;
   }
-  sessions_ = std::make_unique<PeerSessions>(PeerSessionsOptions::FromConfig(cfg_), clock_, random_,
-                                             *auth_, *keys_, *port_, counters_, running);
+  PeerSessionsOptions session_options = PeerSessionsOptions::FromConfig(cfg_);
+  session_options.running_dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
+  sessions_ = std::make_unique<PeerSessions>(session_options, clock_, random_, *auth_, *keys_,
+                                             *port_, counters_, running);
+  sessions_->SetTxPackets([this](uint32_t slot) { return TrafficOf(slot).tx_packets; });
   if (running != nullptr) {
     for (uint32_t i = 0; i < running->hdr.n_peers && i < shm::kMaxPeers; ++i)
       if ((running->peers[i].flags & shm::kPeerValid) != 0)

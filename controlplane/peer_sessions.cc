@@ -1,5 +1,7 @@
 #include "controlplane/peer_sessions.h"
 
+#include <openssl/crypto.h>
+
 #include <cstddef>
 #include <cstring>
 
@@ -12,6 +14,11 @@ uint32_t RandomU32(RandomSource& random) {
   uint8_t b[4];
   random.Fill(b);
   return wire::LoadBe32(b);
+}
+
+// Key material leaves memory with the session that held it.
+void Wipe(DirectionKey& k) {
+  OPENSSL_cleanse(&k, sizeof(k));
 }
 
 bool ValidCipher(uint8_t c) {
@@ -55,6 +62,8 @@ PeerSessionsOptions PeerSessionsOptions::FromConfig(const NodeConfig& cfg) {
   o.peers = cfg.peers;
   o.learn_peers = cfg.overlay;
   o.learned_idle_ms = cfg.dynamic_peer_idle_s * 1000;
+  o.rekey_interval_ms = cfg.rekey_interval_s * 1000;
+  o.rekey_after_messages = cfg.rekey_after_messages;
   return o;
 }
 
@@ -70,10 +79,10 @@ PeerSessions::PeerSessions(const PeerSessionsOptions& options, Clock& clock, Ran
       counters_(counters),
       network_hash_(NetworkHash(options.network)),
       slot_used_(shm::kMaxPeers, false),
-      indexes_(RandomU32(random)) {
+      indexes_(RandomU32(random)),
+      hello_guard_(clock.WallNs(), options.replay_senders) {
   if (options_.hello_interval_ms == 0) options_.hello_interval_ms = 1;
   GatewayMac(options_.network, gateway_mac_);
-  NewKeyPair();
   // Inherited peers first so they keep their slots (their dataplane counters stay theirs).
   if (inherit != nullptr) AdoptGeneration(*inherit);
   bound_vip_ = inherit != nullptr ? inherit->hdr.local_vip : options_.local_vip;
@@ -94,13 +103,12 @@ void PeerSessions::SetLocalVip(uint32_t vip) {
 }
 
 // Sessions are keyed for (our VIP, the peer's VIP) and peers know us by our old address: a new
-// address means new handshakes with everyone, under a new key pair.
+// address means new handshakes with everyone, under new key pairs.
 void PeerSessions::StartOver() {
-  IPOP_LOG_INFO("local address %s -> %s: new key pair, %zu peers start over",
+  IPOP_LOG_INFO("local address %s -> %s: new key pairs, %zu peers start over",
                 FormatIpv4(bound_vip_).c_str(), FormatIpv4(options_.local_vip).c_str(),
                 peers_.size());
   for (auto it = peers_.begin(); it != peers_.end();) ErasePeer(it++);
-  NewKeyPair();
   counters_.Bump(CpCounter::local_rekeys);
   for (const PeerConfig& pc : options_.peers)
     if (pc.vip != options_.local_vip) AddPeer(pc, std::nullopt);
@@ -109,11 +117,18 @@ void PeerSessions::StartOver() {
 // The old pair is destroyed (its private key cleared) as the new one replaces it. If libcrypto
 // fails the pair stays empty: every derivation fails and is counted, and HELLOs carry a zero key
 // that peers reject, so nothing is ever sealed with a predictable key.
-void PeerSessions::NewKeyPair() {
-  if (!local_key_.Generate(random_)) {
+void PeerSessions::NewLocalKey(Peer& p) {
+  p.local_key_spent = false;
+  if (!p.local_key.Generate(random_)) {
     counters_.Bump(CpCounter::key_derivation_failed);
-    IPOP_LOG_ERROR("could not make an X25519 key pair; no session can be keyed");
+    IPOP_LOG_ERROR("could not make an X25519 key pair for peer %s; it cannot be keyed",
+                   FormatIpv4(p.vip).c_str());
   }
+}
+
+PublicKey PeerSessions::local_public(uint32_t vip) const {
+  const auto it = peers_.find(vip);
+  return it == peers_.end() ? PublicKey{} : it->second.local_key.public_key();
 }
 
 void PeerSessions::AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot) {
@@ -141,6 +156,7 @@ void PeerSessions::AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot) {
   p.configured = pc.endpoint;
   p.endpoint = pc.endpoint;
   p.next_hello_ns = clock_.NowNs();  // greet new peers on the next Tick
+  NewLocalKey(p);  // a peer added again never meets the keys of its earlier sessions
   peers_.emplace(pc.vip, std::move(p));
   dirty_ = true;
 }
@@ -214,8 +230,17 @@ void PeerSessions::MarkUsed(uint32_t vip) {
 
 void PeerSessions::ErasePeer(std::map<uint32_t, Peer>::iterator it) {
   Peer& p = it->second;
-  if (p.rx) indexes_.Release(p.rx->index);
-  for (const RxSession& s : p.retiring) indexes_.Release(s.index);
+  if (p.rx) {
+    indexes_.Release(p.rx->index);
+    Wipe(p.rx->key);
+  }
+  for (RxSession& s : p.retiring) {
+    indexes_.Release(s.index);
+    Wipe(s.key);
+  }
+  Wipe(p.keys.tx);
+  Wipe(p.keys.rx);
+  Wipe(p.tx.key);
   slot_used_[p.slot] = false;
   peers_.erase(it);
   dirty_ = true;
@@ -275,9 +300,16 @@ void PeerSessions::AdoptGeneration(const shm::Generation& g) {
     adopted[i] = true;
     counters_.Bump(CpCounter::inherited_peers);
   }
+  // Receive sessions only for the dataplane that holds their replay windows.
+  const bool same_dataplane =
+      g.hdr.dp_instance != 0 && g.hdr.dp_instance == options_.running_dp_instance;
   for (uint32_t index = 1; index < shm::kMaxSessions; ++index) {
     const shm::SessionEntry& s = g.sessions[index];
     if ((s.flags & shm::kSessionValid) == 0) continue;
+    if (!same_dataplane) {
+      counters_.Bump(CpCounter::rx_sessions_flushed);
+      continue;
+    }
     if (s.peer >= n_peers || !adopted[s.peer] || !ValidCipher(s.cipher)) {
       counters_.Bump(CpCounter::inherit_rejected);
       continue;
@@ -303,6 +335,7 @@ void PeerSessions::RetireRx(Peer& p, RxSession s) {
   s.expires_ns = 0;
   if (p.retiring.size() >= kMaxRetiring) {
     indexes_.Release(p.retiring.front().index);
+    Wipe(p.retiring.front().key);
     p.retiring.erase(p.retiring.begin());
     counters_.Bump(CpCounter::rx_sessions_evicted);
   }
@@ -315,7 +348,7 @@ void PeerSessions::InstallRx(Peer& p) {
   p.confirmed = false;
   p.keys_derived = false;
   SessionKeyInput in;
-  in.local = &local_key_;
+  in.local = &p.local_key;
   in.peer_public = p.public_key;
   in.local_vip = options_.local_vip;
   in.peer_vip = p.vip;
@@ -359,11 +392,10 @@ void PeerSessions::ObserveDataplaneInstance(uint64_t dp_instance) {
     return;
   }
   // The dataplane restarted (or went away): its transmit counters start again from zero, so
-  // no key it may have used can be used again. A new key pair changes every key.
-  NewKeyPair();
+  // no key it may have used can be used again. New key pairs change every key.
   counters_.Bump(CpCounter::local_rekeys);
   IPOP_LOG_INFO(
-      "dataplane instance changed (%016llx -> %016llx): new key pair, re-keying %zu peers",
+      "dataplane instance changed (%016llx -> %016llx): new key pairs, re-keying %zu peers",
       (unsigned long long)previous, (unsigned long long)dp_instance, peers_.size());
   // The new dataplane's replay windows start empty: a receive session kept from before would
   // accept a replay of any packet recorded under it once more. So no make-before-break here; the
@@ -371,14 +403,19 @@ void PeerSessions::ObserveDataplaneInstance(uint64_t dp_instance) {
   const uint64_t now = clock_.NowNs();
   for (auto& [vip, p] : peers_) {
     uint64_t flushed = p.retiring.size();
-    for (const RxSession& s : p.retiring) indexes_.Release(s.index);
+    for (RxSession& s : p.retiring) {
+      indexes_.Release(s.index);
+      Wipe(s.key);
+    }
     p.retiring.clear();
     if (p.rx) {
       indexes_.Release(p.rx->index);
+      Wipe(p.rx->key);
       p.rx.reset();
       ++flushed;
     }
     counters_.Bump(CpCounter::rx_sessions_flushed, flushed);
+    NewLocalKey(p);
     if (p.public_known) InstallRx(p);
     p.next_hello_ns = now;
   }
@@ -407,6 +444,20 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
   uint64_t suppressed = 0;
   if (h.receiver_vip != options_.local_vip) {
     counters_.Bump(CpCounter::hello_wrong_receiver);
+    return;
+  }
+  // Before anything moves: a HELLO is accepted once, whether or not we still know its sender.
+  const ReplayVerdict fresh =
+      hello_guard_.Check(ReplayGuard::KeyOfVip(h.sender_vip), h.timestamp_ns, clock_.WallNs());
+  if (fresh != ReplayVerdict::kFresh) {
+    counters_.Bump(fresh == ReplayVerdict::kReplayed ? CpCounter::hello_stale
+                   : fresh == ReplayVerdict::kTooOld ? CpCounter::hello_too_old
+                                                     : CpCounter::hello_clock_ahead);
+    if (fresh == ReplayVerdict::kAhead && packet_log_.Allow(now, &suppressed))
+      IPOP_LOG_WARN(
+          "HELLO from %s (vip %s) is stamped %.0f s in our future; synchronise the clocks",
+          from.ToString().c_str(), FormatIpv4(h.sender_vip).c_str(),
+          double(h.timestamp_ns - clock_.WallNs()) / 1e9);
     return;
   }
   auto it = peers_.find(h.sender_vip);
@@ -472,8 +523,13 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
   if (!p.public_known || p.public_key != h.sender_public) {
     if (p.public_known) {
       counters_.Bump(CpCounter::peer_key_changes);
-      IPOP_LOG_INFO("peer %s restarted or rekeyed (new public key); re-keying",
-                    FormatIpv4(p.vip).c_str());
+      IPOP_LOG_DEBUG("peer %s restarted or rekeyed (new public key); re-keying",
+                     FormatIpv4(p.vip).c_str());
+    }
+    if (p.local_key_spent) {
+      // Ours already keyed a session: answer with a fresh one too (forward secrecy for both).
+      NewLocalKey(p);
+      counters_.Bump(CpCounter::rekeys_answered);
     }
     p.public_known = true;
     p.public_key = h.sender_public;
@@ -481,7 +537,7 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
     key_news = true;
   }
 
-  const bool echoes_us = h.echo_public == local_key_.public_key();
+  const bool echoes_us = h.echo_public == p.local_key.public_key();
   if (echoes_us && h.sender_receiver_index != 0 && p.keys_derived) {
     const bool new_key = !p.tx.ready || p.tx.key.key_id != p.keys.tx.key_id || p.tx.inherited;
     if (new_key || p.tx.remote_index != h.sender_receiver_index) {
@@ -490,6 +546,9 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
         p.tx.cipher = options_.cipher;
         p.tx.dp_instance = dp_instance_;
         p.tx.inherited = false;
+        p.local_key_spent = true;
+        p.tx_since_ns = now;
+        p.tx_packets_at_key = tx_packets_ ? tx_packets_(p.slot) : 0;
         counters_.Bump(CpCounter::tx_keys_ready);
       }
       p.tx.ready = true;
@@ -531,7 +590,7 @@ void PeerSessions::SendHello(Peer& p) {
   h.cipher = uint8_t(options_.cipher);
   h.sender_vip = options_.local_vip;
   h.receiver_vip = p.vip;
-  h.sender_public = local_key_.public_key();
+  h.sender_public = p.local_key.public_key();
   if (p.public_known) h.echo_public = p.public_key;
   h.sender_receiver_index = p.rx ? p.rx->index : 0;
   h.timestamp_ns = NextTimestamp();
@@ -560,6 +619,17 @@ void PeerSessions::SendHello(Peer& p) {
   }
 }
 
+// A fresh key pair for this peer and a new handshake; the current transmit key and receive
+// session stay until the new ones are confirmed (make-before-break, as for a restarted peer).
+void PeerSessions::Rekey(Peer& p, const char* why) {
+  counters_.Bump(CpCounter::session_rekeys);
+  IPOP_LOG_DEBUG("peer %s: rekey (%s)", FormatIpv4(p.vip).c_str(), why);
+  NewLocalKey(p);
+  if (p.public_known) InstallRx(p);
+  SendHello(p);
+  p.next_hello_ns = clock_.NowNs() + interval_ns();
+}
+
 void PeerSessions::Tick() {
   const uint64_t now = clock_.NowNs();
   const uint64_t idle_ns = uint64_t{options_.learned_idle_ms} * 1'000'000ull;
@@ -583,9 +653,18 @@ void PeerSessions::Tick() {
       IPOP_LOG_WARN("peer %s down: no HELLO for %u ms", FormatIpv4(p.vip).c_str(),
                     options_.peer_timeout_ms);
     }
+    if (p.tx.ready && !p.tx.inherited && p.confirmed && p.local_key_spent &&
+        options_.local_vip != 0) {
+      if (now - p.tx_since_ns >= rekey_ns())
+        Rekey(p, "age");
+      else if (tx_packets_ &&
+               tx_packets_(p.slot) - p.tx_packets_at_key >= options_.rekey_after_messages)
+        Rekey(p, "volume");
+    }
     for (size_t i = 0; i < p.retiring.size();) {
       if (p.retiring[i].expires_ns != 0 && now >= p.retiring[i].expires_ns) {
         indexes_.Release(p.retiring[i].index);
+        Wipe(p.retiring[i].key);
         p.retiring.erase(p.retiring.begin() + ptrdiff_t(i));
         counters_.Bump(CpCounter::rx_sessions_retired);
         dirty_ = true;
@@ -649,6 +728,7 @@ shm::TableSpec PeerSessions::BuildSpec() const {
   spec.local_vip = options_.local_vip;
   spec.local_prefix_len = options_.local_prefix_len;
   spec.mtu = options_.mtu;
+  spec.dp_instance = dp_instance_;
   std::memcpy(spec.gateway_mac, gateway_mac_, sizeof(gateway_mac_));
   uint32_t n_slots = 0;
   for (const auto& [vip, p] : peers_) n_slots = p.slot + 1 > n_slots ? p.slot + 1 : n_slots;
@@ -710,6 +790,8 @@ std::vector<PeerSessions::PeerStatus> PeerSessions::Status() const {
     s.tx_published = p.tx.ready;
     s.tx_inherited = p.tx.ready && p.tx.inherited;
     s.rx_index = p.rx ? p.rx->index : 0;
+    s.tx_key_id = p.tx.ready ? p.tx.key.key_id : 0;
+    s.tx_key_age_ns = p.tx.ready && !p.tx.inherited ? now - p.tx_since_ns : 0;
     s.tx_remote_index = p.tx.ready ? p.tx.remote_index : 0;
     s.retiring = uint32_t(p.retiring.size());
     s.learned = p.learned;

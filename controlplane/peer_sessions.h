@@ -1,9 +1,11 @@
 // Per-peer HELLO state and the forwarding table it produces (docs/control-protocol.md).
 //
 // Flow of one peer pair:
-//   - Every hello interval we send HELLO(our ephemeral X25519 public key, echo of the peer's
-//     public key, our receiver index for the peer). A HELLO that reveals a public key we did not
-//     know is answered at once.
+//   - We hold an ephemeral X25519 key pair per peer, made fresh for every session: when the peer
+//     is added (configured, learned, re-learned), on every rekey, and when our dataplane restarts.
+//     Every hello interval we send HELLO(our key for this peer, echo of the peer's public key,
+//     our receiver index for the peer). A HELLO that reveals a public key we did not know is
+//     answered at once.
 //   - As soon as we know the peer's public key we derive both direction keys, allocate a receiver
 //     index and install the receive session: the peer may start sending on it right away.
 //   - We transmit with the new key only once the peer echoed OUR current public key (so it has
@@ -11,6 +13,16 @@
 //   - Make-before-break: a replaced receive session stays in the table until the new one is
 //     confirmed and then for a grace period of 2 x peer timeout; a replaced transmit key stays
 //     published until the new one is ready.
+//   - Rekey: once a transmit key is rekey_interval_ms old or has sealed rekey_after_messages
+//     packets, we make a fresh key pair for that peer and handshake again (make-before-break).
+//     A peer that shows a new public key while ours already keyed a session gets a fresh one of
+//     ours too, so every session key comes from two key pairs used for nothing else.
+// The invariant this gives (docs/control-protocol.md, "Nonces"): a key pair is used for exactly
+// one pair of derived keys and a transmit key is published in exactly one table slot, whose
+// dataplane counter never goes back; so no (key, nonce) pair can seal twice, across forgotten and
+// re-learned peers, reloads, rekeys and restarts.
+// Replayed HELLOs are refused by a ReplayGuard that outlives the peers it saw (forgetting a peer
+// does not forget its timestamps).
 // A restarted control plane inherits the running generation (peers still configured keep their
 // entries and sessions) so the dataplane keeps forwarding while the new handshakes run.
 // No sockets, no shared memory: time, randomness, crypto and output come in through interfaces.
@@ -18,6 +30,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -34,6 +47,7 @@
 #include "controlplane/port.h"
 #include "controlplane/random_source.h"
 #include "controlplane/receiver_index_allocator.h"
+#include "controlplane/replay_guard.h"
 #include "shared/config.h"
 #include "shared/table.h"
 
@@ -52,6 +66,14 @@ struct PeerSessionsOptions {
   // such learned peers until they go unused for learned_idle_ms.
   bool learn_peers = false;
   uint32_t learned_idle_ms = 120'000;
+  // Rekey every session after this long or this many sealed packets, whichever comes first.
+  uint32_t rekey_interval_ms = 120'000;
+  uint64_t rekey_after_messages = uint64_t{1} << 32;
+  // Peers whose HELLO timestamps the replay guard remembers (least recently heard evicted).
+  size_t replay_senders = 4096;
+  // The dataplane instance running when this control plane starts (RegionHeader::dp_instance):
+  // inherited receive sessions are kept only if it is the one they were published for.
+  uint64_t running_dp_instance = 0;
 
   static PeerSessionsOptions FromConfig(const NodeConfig& cfg);
 };
@@ -74,6 +96,10 @@ class PeerSessions {
   // Call every loop with RegionHeader::dp_instance. A new instance restarted its counters, so
   // every transmit key must change: we make a new key pair and re-handshake with everyone.
   void ObserveDataplaneInstance(uint64_t dp_instance);
+  // Packets the dataplane sealed for a table slot so far (summed over workers, never going
+  // back); without it only time triggers rekeys.
+  using TxPacketsFn = std::function<uint64_t(uint32_t slot)>;
+  void SetTxPackets(TxPacketsFn fn) { tx_packets_ = std::move(fn); }
   // A CONTROL datagram punted by the dataplane, received from `from`; or, with `via_overlay`, a
   // HELLO routed through the overlay from that node (`from` is the endpoint it reported).
   void OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram,
@@ -127,7 +153,9 @@ class PeerSessions {
     bool tx_ready = false;           // transmit key from a handshake of this process
     bool tx_published = false;       // some transmit key is published (maybe inherited)
     bool tx_inherited = false;
-    uint32_t rx_index = 0;  // current receive session, 0 if none
+    uint32_t rx_index = 0;       // current receive session, 0 if none
+    uint64_t tx_key_id = 0;      // published transmit key, 0 if none
+    uint64_t tx_key_age_ns = 0;  // since the current transmit key became ready (0: inherited)
     uint32_t tx_remote_index = 0;
     uint32_t retiring = 0;  // old receive sessions still installed
     bool learned = false;   // from the overlay, not the config
@@ -138,7 +166,8 @@ class PeerSessions {
   std::vector<PeerStatus> Status() const;
   size_t peers_up() const;
   size_t peer_count() const { return peers_.size(); }
-  const PublicKey& local_public() const { return local_key_.public_key(); }
+  // Our current public key for peer `vip` (zeros if none).
+  PublicKey local_public(uint32_t vip) const;
   uint64_t dp_instance() const { return dp_instance_; }
   const PeerSessionsOptions& options() const { return options_; }
 
@@ -169,12 +198,16 @@ class PeerSessions {
     bool heard = false;
     bool up = false;
     uint64_t last_heard_ns = 0;
+    X25519KeyPair local_key;       // ours for this peer: fresh per session (see the top)
+    bool local_key_spent = false;  // a transmit key derived from it became ready
     bool keys_derived = false;
     SessionKeys keys;        // for (our current key pair, peer's public key)
     bool confirmed = false;  // peer echoed our current public key since keys were derived
     std::optional<RxSession> rx;
     std::vector<RxSession> retiring;  // oldest first
     TxState tx;
+    uint64_t tx_since_ns = 0;        // the current transmit key became ready (rekey timer)
+    uint64_t tx_packets_at_key = 0;  // the slot's sealed packets then (rekey by volume)
     uint64_t next_hello_ns = 0;
     uint64_t last_immediate_ns = 0;
     bool immediate_sent = false;
@@ -188,7 +221,8 @@ class PeerSessions {
   void AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot);
   void ErasePeer(std::map<uint32_t, Peer>::iterator it);
   void AdoptGeneration(const shm::Generation& g);
-  void NewKeyPair();
+  void NewLocalKey(Peer& p);
+  void Rekey(Peer& p, const char* why);
   void StartOver();
   void InstallRx(Peer& p);
   void RetireRx(Peer& p, RxSession s);
@@ -200,6 +234,7 @@ class PeerSessions {
   uint64_t grace_ns() const { return 2ull * options_.peer_timeout_ms * 1'000'000ull; }
   uint64_t timeout_ns() const { return uint64_t{options_.peer_timeout_ms} * 1'000'000ull; }
   uint64_t interval_ns() const { return uint64_t{options_.hello_interval_ms} * 1'000'000ull; }
+  uint64_t rekey_ns() const { return uint64_t{options_.rekey_interval_ms} * 1'000'000ull; }
 
   PeerSessionsOptions options_;
   Clock& clock_;
@@ -211,7 +246,6 @@ class PeerSessions {
   uint64_t network_hash_;
   uint8_t gateway_mac_[6];
 
-  X25519KeyPair local_key_;  // private half never leaves this process
   uint64_t dp_instance_ = 0;
   uint64_t last_sent_ts_ = 0;
   std::map<uint32_t, Peer> peers_;  // by VIP
@@ -221,7 +255,9 @@ class PeerSessions {
   RateLimiter packet_log_;
   HelloRelay* relay_ = nullptr;
   std::vector<PrefixRoute> prefix_routes_;
-  uint32_t bound_vip_ = 0;  // the local VIP the current sessions were keyed for
+  uint32_t bound_vip_ = 0;   // the local VIP the current sessions were keyed for
+  ReplayGuard hello_guard_;  // by sender VIP; outlives forgotten peers
+  TxPacketsFn tx_packets_;
 };
 
 }  // namespace ipop::cp

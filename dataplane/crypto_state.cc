@@ -3,6 +3,18 @@
 #include <algorithm>
 
 namespace ipop::dp {
+namespace {
+
+// A key that left the table leaves this process too: no copy of a retired key stays in memory.
+template <typename Crypto>
+void Wipe(Crypto& c) {
+  if (!c.ready) return;
+  c.aead.Clear();
+  c.ready = false;
+  c.key_id = 0;
+}
+
+}  // namespace
 
 CryptoState::CryptoState(TxNonceSpace* nonces)
     : own_nonces_(nonces == nullptr ? std::make_unique<TxNonceSpace>() : nullptr),
@@ -13,11 +25,16 @@ CryptoState::CryptoState(TxNonceSpace* nonces)
 void CryptoState::Rescan(const shm::Generation& g, shm::WorkerCounters& counters) {
   // n_peers was validated when the generation was adopted; clamp anyway, the region is shared.
   const uint32_t n_peers = std::min(g.hdr.n_peers, shm::kMaxPeers);
-  for (uint32_t i = 0; i < n_peers; ++i) {
-    const shm::PeerEntry& peer = g.peers[i];
-    const uint32_t need = shm::kPeerValid | shm::kPeerTxReady;
-    if ((peer.flags & need) != need) continue;
+  const uint32_t need = shm::kPeerValid | shm::kPeerTxReady;
+  for (uint32_t i = 0; i < shm::kMaxPeers; ++i) {
     TxCrypto& tx = tx_[i];
+    if (i >= n_peers || (g.peers[i].flags & need) != need) {
+      // The slot's key was withdrawn. The worker's block of the slot's counter stays
+      // (tx_nonce.h): a later key for the slot continues the counter.
+      Wipe(tx);
+      continue;
+    }
+    const shm::PeerEntry& peer = g.peers[i];
     if (tx.ready && tx.key_id == peer.tx_key_id) continue;
     tx.ready = tx.aead.Init(shm::Cipher(peer.cipher), peer.tx_key, peer.tx_salt, /*seal=*/true);
     tx.key_id = peer.tx_key_id;
@@ -26,8 +43,11 @@ void CryptoState::Rescan(const shm::Generation& g, shm::WorkerCounters& counters
   // Index 0 is never a valid receiver index.
   for (uint32_t i = 1; i < shm::kMaxSessions; ++i) {
     const shm::SessionEntry& session = g.sessions[i];
-    if ((session.flags & shm::kSessionValid) == 0) continue;
     RxCrypto& rx = rx_[i];
+    if ((session.flags & shm::kSessionValid) == 0) {
+      Wipe(rx);  // retired
+      continue;
+    }
     if (rx.ready && rx.key_id == session.key_id) continue;
     rx.ready =
         rx.aead.Init(shm::Cipher(session.cipher), session.rx_key, session.rx_salt, /*seal=*/false);

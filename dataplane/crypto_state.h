@@ -35,9 +35,9 @@ class CryptoState {
   CryptoState(const CryptoState&) = delete;
   CryptoState& operator=(const CryptoState&) = delete;
 
-  // Once per adopted generation: re-keys the slots whose key id changed. Slots that are not
-  // ready in `g` keep their state, so a peer that comes back with the same key continues its
-  // counter (which never goes back anyway, tx_nonce.h). Counts each re-key in stat rekeys.
+  // Once per adopted generation: re-keys the slots whose key id changed and wipes the contexts
+  // of keys `g` no longer holds (retired sessions, withdrawn tx keys). The per-slot counters live
+  // in TxNonceSpace and never go back (tx_nonce.h). Counts each re-key in stat rekeys.
   void Rescan(const shm::Generation& g, shm::WorkerCounters& counters);
 
   // peer < kMaxPeers, session < kMaxSessions (checked by the stages).

@@ -4,6 +4,7 @@
 // touching the key schedule, and ipsec-mb makes one call over the expanded key.
 #include "shared/aead.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <atomic>
@@ -130,6 +131,13 @@ bool AeadContext::Init(shm::Cipher cipher, const uint8_t key[32], const uint8_t 
   seal_ = seal;
   ready_ = true;
   return true;
+}
+
+void AeadContext::Clear() {
+  if (ctx_ != nullptr) EVP_CIPHER_CTX_reset(ctx_);  // cleanses the cipher's key schedule
+  ipsecmb::FreeKey(std::exchange(gcm_, nullptr));
+  OPENSSL_cleanse(salt_, sizeof(salt_));
+  ready_ = false;
 }
 
 bool AeadContext::Seal(uint64_t counter, std::span<const uint8_t> aad, const uint8_t* in,

@@ -44,6 +44,8 @@ class AeadContext {
   // false if kIpsecMb is asked for AES-256-GCM and !IpsecMbUsable().
   bool Init(shm::Cipher cipher, const uint8_t key[32], const uint8_t salt[4], bool seal,
             AeadBackend gcm_backend);
+  // Wipes the key schedule and salt (retired session); ready() is false until the next Init.
+  void Clear();
   bool ready() const { return ready_; }
   // The backend actually serving this context (valid once ready()).
   AeadBackend backend() const { return backend_; }

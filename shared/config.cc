@@ -75,6 +75,10 @@ constexpr KeySpec kKeys[] = {
     {"network.hello-interval-ms", "HELLO period, 10..60000 (default 1000)"},
     {"network.peer-timeout-ms",
      "peer declared down after this silence, 100..600000 (default 5000)"},
+    {"network.rekey-interval-s",
+     "new session keys (fresh X25519 exchange) this often, 1..86400 (default 120)"},
+    {"network.rekey-after-packets",
+     "new session keys after this many packets sealed with one key, 1000..2^60 (default 2^32)"},
     {"overlay.enabled", "join the structured overlay, true|false (default true)"},
     {"overlay.secret",
      "overlay credential, 64 hex characters, the same on every node of every network sharing "
@@ -178,15 +182,20 @@ class Values {
     return *v;
   }
   void Uint(const char* key, uint32_t lo, uint32_t hi, uint32_t& out) const {
+    uint64_t n = out;
+    Uint64(key, lo, hi, n);
+    out = uint32_t(n);
+  }
+  void Uint64(const char* key, uint64_t lo, uint64_t hi, uint64_t& out) const {
     const std::string* v = Get(key);
     if (v == nullptr) return;
     const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
-    // Digits only: no sign, no hex, no trailing text; at most 10 digits cannot overflow uint64.
-    if (v->empty() || v->size() > 10 || v->find_first_not_of("0123456789") != std::string::npos)
+    // Digits only: no sign, no hex, no trailing text; at most 19 digits cannot overflow uint64.
+    if (v->empty() || v->size() > 19 || v->find_first_not_of("0123456789") != std::string::npos)
       Fail(key, "'" + *v + "' is not a number, expected an integer " + range);
     const uint64_t n = std::stoull(*v);
     if (n < lo || n > hi) Fail(key, *v + " is out of range " + range);
-    out = uint32_t(n);
+    out = n;
   }
   std::vector<std::string> List(const char* key) const {
     auto it = vm_.find(key);
@@ -593,6 +602,8 @@ NodeConfig Validate(const po::variables_map& vm) {
   }
   v.Uint("network.hello-interval-ms", 10, 60000, c.hello_interval_ms);
   v.Uint("network.peer-timeout-ms", 100, 600000, c.peer_timeout_ms);
+  v.Uint("network.rekey-interval-s", 1, 86400, c.rekey_interval_s);
+  v.Uint64("network.rekey-after-packets", 1000, uint64_t{1} << 60, c.rekey_after_messages);
   if (c.peer_timeout_ms < 2 * c.hello_interval_ms)
     Fail("network.peer-timeout-ms",
          std::to_string(c.peer_timeout_ms) + " is too short, expected at least twice " +

@@ -75,7 +75,11 @@ struct NodeConfig {
   bool dhcp = true;                     // node.dhcp: answer DHCP on the TAP with node.vip
   uint32_t hello_interval_ms = 1000;    // network.hello-interval-ms
   uint32_t peer_timeout_ms = 5000;      // network.peer-timeout-ms
-  std::vector<PeerConfig> peers;        // peer = "VIP HOST:PORT", repeatable
+  // network.rekey-interval-s / network.rekey-after-packets: a session gets fresh keys (a new
+  // ephemeral X25519 exchange) after this long or this many packets sealed, whichever is first
+  uint32_t rekey_interval_s = 120;
+  uint64_t rekey_after_messages = uint64_t{1} << 32;
+  std::vector<PeerConfig> peers;  // peer = "VIP HOST:PORT", repeatable
   // [overlay] (docs/overlay.md)
   std::vector<Endpoint> bootstrap;     // bootstrap = "HOST:PORT", repeatable
   std::vector<PrefixConfig> announce;  // announce = "a.b.c.d/len", repeatable (router mode)

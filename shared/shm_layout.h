@@ -22,7 +22,7 @@
 namespace ipop::shm {
 
 inline constexpr uint64_t kMagic = 0x3150'4f50'4950'4f49ULL;  // "IOPIPOP1" little endian
-inline constexpr uint32_t kLayoutVersion = 4;
+inline constexpr uint32_t kLayoutVersion = 5;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kNumGenerations = 4;
 inline constexpr uint32_t kMaxPeers = 1024;
@@ -140,8 +140,12 @@ struct GenerationHeader {
   // The node's own service address on the TAP (DHCP server, DNS, gateway), host order; 0: none.
   // The dataplane punts DNS queries to it and DHCP requests to the control plane.
   uint32_t service_ip;
+  // The dataplane instance the control plane saw when it published this generation. A control
+  // plane that starts later inherits receive sessions only if that dataplane still runs: a new
+  // one's replay windows are empty, so old sessions would accept recorded packets again.
+  uint64_t dp_instance;
 };
-static_assert(sizeof(GenerationHeader) == 64);
+static_assert(sizeof(GenerationHeader) == 72);
 
 struct Generation {
   GenerationHeader hdr;

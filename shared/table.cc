@@ -246,6 +246,7 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   g.hdr.n_prefixes = uint32_t(routes.prefixes.size());
   g.hdr.local_vip = spec.local_vip;
   g.hdr.local_prefix_len = spec.local_prefix_len;
+  g.hdr.dp_instance = spec.dp_instance;
   g.hdr.mtu = spec.mtu;
   std::copy(std::begin(spec.gateway_mac), std::end(spec.gateway_mac), g.hdr.gateway_mac);
   std::fill(std::begin(g.peers), std::end(g.peers), PeerEntry{});

@@ -33,6 +33,7 @@ struct TableSpec {
   std::vector<RouteSpec> routes;
   std::array<uint8_t, kRingBytes> self_ring{};  // this node's overlay ring address
   uint32_t service_ip = 0;                      // DHCP/DNS/gateway address on the TAP; 0: none
+  uint64_t dp_instance = 0;                     // GenerationHeader::dp_instance
   std::vector<LinkEntry> links;                 // overlay links, at most kMaxLinks
   // Multicast groups this node sends to (at most kMaxGroups, distinct groups, members index
   // `peers`, counters distinct and < kMaxGroups).

@@ -42,6 +42,7 @@ std::unique_ptr<shm::Generation> GenerationFrom(const shm::TableSpec& spec) {
   g->hdr.seq = 1;
   g->hdr.n_peers = uint32_t(spec.peers.size());
   g->hdr.local_vip = spec.local_vip;
+  g->hdr.dp_instance = spec.dp_instance;
   for (size_t i = 0; i < spec.peers.size(); ++i) g->peers[i] = spec.peers[i];
   for (const shm::SessionSpec& s : spec.sessions) g->sessions[s.receiver_index] = s.entry;
   return g;
@@ -69,7 +70,8 @@ NodeAddress NodeOf(uint32_t vip) {
 
 struct Node {
   Node(FakeClock& clock, uint32_t vip_in, Endpoint ep, std::vector<PeerConfig> peers, uint64_t seed,
-       uint64_t dp, const shm::Generation* inherit = nullptr, bool learn = false)
+       uint64_t dp, const shm::Generation* inherit = nullptr, bool learn = false,
+       uint32_t rekey_interval_ms = 120'000)
       : vip(vip_in),
         endpoint(ep),
         random(seed),
@@ -83,7 +85,11 @@ struct Node {
     o.peers = std::move(peers);
     o.learn_peers = learn;
     o.learned_idle_ms = 60'000;
+    o.rekey_interval_ms = rekey_interval_ms;
+    o.rekey_after_messages = 1000;
+    o.running_dp_instance = dp;
     s = std::make_unique<PeerSessions>(o, clock, random, auth, keys, port, counters, inherit);
+    s->SetTxPackets([this](uint32_t) { return tx_packets; });
     s->ObserveDataplaneInstance(dp);
     s->SetHelloRelay(&relay);
   }
@@ -103,6 +109,7 @@ struct Node {
   PskHelloAuthenticator auth;
   PskKeySource keys;
   FakeRelay relay;
+  uint64_t tx_packets = 0;  // what the dataplane reports as sealed, for every slot
   std::unique_ptr<PeerSessions> s;
 };
 
@@ -256,7 +263,7 @@ TEST_F(PeerSessionsTest, ControlPlaneRestartKeepsTrafficFlowing) {
   auto b2 = std::make_unique<Node>(clock_, kVipB, kEpB, std::vector<PeerConfig>{{kVipA, kEpA}}, 22,
                                    kDpB, gen.get());
   b.reset();
-  EXPECT_NE(b2->s->local_public(), PublicKey{});
+  EXPECT_NE(b2->s->local_public(kVipA), PublicKey{});
   EXPECT_EQ(b2->Count(CpCounter::inherited_peers), 1u);
   EXPECT_GE(b2->Count(CpCounter::inherited_sessions), 1u);
   // Republished unchanged.
@@ -453,10 +460,12 @@ TEST_F(PeerSessionsTest, DataplaneRestartForcesNewTxKeys) {
   a->s->Tick();
   Settle({a.get(), b.get()});
   const shm::PeerEntry before = *EntryFor(a->s->BuildSpec(), kVipB);
-  const PublicKey public_before = a->s->local_public();
+  ASSERT_EQ(a->s->BuildSpec().sessions.size(), 1u);
+  const shm::SessionSpec rx_before = a->s->BuildSpec().sessions[0];
+  const PublicKey public_before = a->s->local_public(kVipB);
 
   a->s->ObserveDataplaneInstance(0xA2);
-  EXPECT_NE(a->s->local_public(), public_before);
+  EXPECT_NE(a->s->local_public(kVipB), public_before);
   EXPECT_EQ(a->Count(CpCounter::local_rekeys), 1u);
   // Until B has the new public key, the old key stays bound to the old instance (the new dataplane
   // refuses it as stale rather than reusing its AEAD nonces).
@@ -474,10 +483,34 @@ TEST_F(PeerSessionsTest, DataplaneRestartForcesNewTxKeys) {
   // B's key towards A changed too (it is derived from A's public key).
   EXPECT_EQ(b->Count(CpCounter::tx_keys_ready), 2u);
   // A's old receive session is gone at once: the new dataplane's replay window for it would be
-  // empty. B keeps its old one (B's dataplane did not restart) for the grace period.
-  EXPECT_EQ(SessionsFor(a->s->BuildSpec(), kVipB), 1u);
+  // empty. (A may hold one more new session, keyed with B's old public key before B answered
+  // with a fresh one.) B keeps its old one (B's dataplane did not restart) for the grace period.
+  for (const shm::SessionSpec& s : a->s->BuildSpec().sessions)
+    EXPECT_NE(s.entry.key_id, rx_before.entry.key_id);
   EXPECT_EQ(a->Count(CpCounter::rx_sessions_flushed), 1u);
   EXPECT_EQ(SessionsFor(b->s->BuildSpec(), kVipA), 2u);
+}
+
+TEST_F(PeerSessionsTest, ControlPlaneStartedAfterADataplaneRestartInheritsNoReceiveSessions) {
+  auto a = MakeA();
+  auto b = MakeB();
+  a->s->Tick();
+  Settle({a.get(), b.get()});
+  ASSERT_TRUE(TxOpensAtPeer(*a, *b));
+  auto gen = GenerationFrom(a->s->BuildSpec());
+  ASSERT_EQ(gen->hdr.dp_instance, kDpA);
+  // A's control plane is down while its dataplane restarts (new instance 0xA7, empty replay
+  // windows); then the control plane starts again and finds the old generation.
+  auto a2 = std::make_unique<Node>(clock_, kVipA, kEpA, std::vector<PeerConfig>{{kVipB, kEpB}}, 17,
+                                   0xA7, gen.get());
+  EXPECT_EQ(a2->Count(CpCounter::inherited_peers), 1u);
+  EXPECT_EQ(a2->Count(CpCounter::inherited_sessions), 0u);
+  EXPECT_EQ(a2->Count(CpCounter::rx_sessions_flushed), 1u);
+  EXPECT_EQ(SessionsFor(a2->s->BuildSpec(), kVipB), 0u);
+  // The same generation under the dataplane it was published for keeps its sessions.
+  auto a3 = std::make_unique<Node>(clock_, kVipA, kEpA, std::vector<PeerConfig>{{kVipB, kEpB}}, 18,
+                                   kDpA, gen.get());
+  EXPECT_EQ(a3->Count(CpCounter::inherited_sessions), 1u);
 }
 
 TEST_F(PeerSessionsTest, KeysFromBeforeAnyDataplaneAreBoundToTheFirstOne) {
@@ -487,10 +520,10 @@ TEST_F(PeerSessionsTest, KeysFromBeforeAnyDataplaneAreBoundToTheFirstOne) {
   a->s->Tick();
   Settle({a.get(), b.get()});
   EXPECT_EQ(EntryFor(a->s->BuildSpec(), kVipB)->dp_instance, 0u);
-  const PublicKey n = a->s->local_public();
+  const PublicKey n = a->s->local_public(kVipB);
   a->s->MarkPublished();
   a->s->ObserveDataplaneInstance(0xA5);
-  EXPECT_EQ(a->s->local_public(), n);  // nothing was sealed with these keys: no rekey needed
+  EXPECT_EQ(a->s->local_public(kVipB), n);  // nothing was sealed with these keys: no rekey needed
   EXPECT_EQ(EntryFor(a->s->BuildSpec(), kVipB)->dp_instance, 0xA5u);
   EXPECT_TRUE(a->s->spec_changed());
   EXPECT_EQ(a->Count(CpCounter::local_rekeys), 0u);
@@ -536,7 +569,7 @@ TEST_F(PeerSessionsTest, LowOrderPeerKeyInstallsNothing) {
   forged.sender_vip = kVipB;
   forged.receiver_vip = kVipA;
   forged.sender_public[0] = 1;  // u = 1: a point of order 4
-  forged.echo_public = a->s->local_public();
+  forged.echo_public = a->s->local_public(kVipB);
   forged.sender_receiver_index = 99;
   forged.timestamp_ns = clock_.wall_ns + 500'000'000ull;
   uint8_t buf[kMaxHelloSize];
@@ -789,6 +822,141 @@ TEST_F(PeerSessionsTest, WithoutLearningStrangersStayStrangers) {
   SettleAll({&a, &b});
   EXPECT_EQ(a.s->peer_count(), 0u);
   EXPECT_GT(a.Count(CpCounter::hello_unknown_peer), 0u);
+}
+
+// ---- rekeys
+
+// Runs `ms` in 100 ms steps and checks the make-before-break invariant at every step: whatever
+// either side transmits with, the other side can open.
+void RunCheckingTraffic(FakeClock& clock, std::vector<Node*> nodes, uint64_t ms) {
+  for (uint64_t t = 0; t < ms; t += 100) {
+    clock.AdvanceMs(100);
+    for (Node* x : nodes) x->s->Tick();
+    Settle(nodes);
+    ASSERT_TRUE(TxOpensAtPeer(*nodes[0], *nodes[1])) << "at " << t << " ms";
+    ASSERT_TRUE(TxOpensAtPeer(*nodes[1], *nodes[0])) << "at " << t << " ms";
+  }
+}
+
+TEST_F(PeerSessionsTest, SessionsRekeyOnTimeWithFreshKeysOnBothSidesAndNoGap) {
+  Node a(clock_, kVipA, kEpA, {{kVipB, kEpB}}, 1, kDpA, nullptr, false, 2000);
+  Node b(clock_, kVipB, kEpB, {{kVipA, kEpA}}, 2, kDpB, nullptr, false, 2000);
+  a.s->Tick();
+  Settle({&a, &b});
+  ASSERT_TRUE(TxOpensAtPeer(a, b));
+  std::set<uint64_t> tx_keys = {EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id,
+                                EntryFor(b.s->BuildSpec(), kVipA)->tx_key_id};
+  std::set<PublicKey> publics = {a.s->local_public(kVipB), b.s->local_public(kVipA)};
+  for (int round = 0; round < 5; ++round) {
+    RunCheckingTraffic(clock_, {&a, &b}, 2100);
+    tx_keys.insert(EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id);
+    tx_keys.insert(EntryFor(b.s->BuildSpec(), kVipA)->tx_key_id);
+    publics.insert(a.s->local_public(kVipB));
+    publics.insert(b.s->local_public(kVipA));
+  }
+  // Every interval each side makes exactly one fresh key pair: either its own timer fired or it
+  // answered the other side's rekey (here both timers fire in the same step). 2 new keys and 2
+  // new key pairs per round.
+  const uint64_t started = a.Count(CpCounter::session_rekeys) + b.Count(CpCounter::session_rekeys);
+  const uint64_t answered =
+      a.Count(CpCounter::rekeys_answered) + b.Count(CpCounter::rekeys_answered);
+  EXPECT_GE(started, 5u);
+  EXPECT_EQ(started + answered, 10u);
+  EXPECT_EQ(tx_keys.size(), 12u);
+  EXPECT_EQ(publics.size(), 12u);
+  // Replaced receive sessions go once their grace period is over: at most the retiring limit.
+  EXPECT_LE(SessionsFor(a.s->BuildSpec(), kVipB), 1 + PeerSessions::kMaxRetiring);
+  EXPECT_GT(a.Count(CpCounter::rx_sessions_retired) + a.Count(CpCounter::rx_sessions_evicted), 0u);
+}
+
+TEST_F(PeerSessionsTest, SessionsRekeyAfterSoManySealedPackets) {
+  Node a(clock_, kVipA, kEpA, {{kVipB, kEpB}}, 1, kDpA);
+  Node b(clock_, kVipB, kEpB, {{kVipA, kEpA}}, 2, kDpB);
+  a.s->Tick();
+  Settle({&a, &b});
+  const uint64_t key_before = EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id;
+  const PublicKey b_public_before = b.s->local_public(kVipA);
+  a.tx_packets = 999;  // rekey_after_messages is 1000 in these tests
+  RunCheckingTraffic(clock_, {&a, &b}, 300);
+  EXPECT_EQ(EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id, key_before);
+  a.tx_packets = 1000;
+  RunCheckingTraffic(clock_, {&a, &b}, 300);
+  EXPECT_NE(EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id, key_before);
+  EXPECT_EQ(a.Count(CpCounter::session_rekeys), 1u);
+  // B answered with a fresh key pair of its own: the old session's keys are gone on both sides.
+  EXPECT_EQ(b.Count(CpCounter::rekeys_answered), 1u);
+  EXPECT_NE(b.s->local_public(kVipA), b_public_before);
+  // Counted from the new key: no second rekey until 1000 more.
+  a.tx_packets = 1999;
+  RunCheckingTraffic(clock_, {&a, &b}, 300);
+  EXPECT_EQ(a.Count(CpCounter::session_rekeys), 1u);
+}
+
+TEST_F(PeerSessionsTest, ARekeyThatCannotCompleteKeepsTheOldKeysWorking) {
+  Node a(clock_, kVipA, kEpA, {{kVipB, kEpB}}, 1, kDpA, nullptr, false, 2000);
+  Node b(clock_, kVipB, kEpB, {{kVipA, kEpA}}, 2, kDpB, nullptr, false, 2000);
+  a.s->Tick();
+  Settle({&a, &b});
+  const shm::TableSpec before = a.s->BuildSpec();
+  // B goes silent: A's rekey starts and cannot finish; A keeps sending with the old key, and its
+  // old receive session stays (not confirmed: no grace period running).
+  for (int i = 0; i < 40; ++i) {
+    clock_.AdvanceMs(100);
+    a.s->Tick();
+    a.port.sent.clear();
+  }
+  EXPECT_EQ(a.Count(CpCounter::session_rekeys), 1u);
+  EXPECT_EQ(EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id, EntryFor(before, kVipB)->tx_key_id);
+  EXPECT_TRUE(TxOpensAtPeer(a, b));
+  EXPECT_TRUE(TxOpensAtPeer(b, a));
+  // B comes back: the rekey completes.
+  RunCheckingTraffic(clock_, {&a, &b}, 1000);
+  EXPECT_NE(EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id, EntryFor(before, kVipB)->tx_key_id);
+}
+
+TEST_F(PeerSessionsTest, ReplayAfterThePeerWasForgottenIsStillRefused) {
+  Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, /*learn=*/true);
+  Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, /*learn=*/true);
+  ASSERT_TRUE(b.s->AddLearnedPeer(kVipA, NodeOf(kVipA), kEpA, false));
+  b.s->Tick();
+  ASSERT_FALSE(b.port.sent.empty());
+  const std::vector<uint8_t> recorded = b.port.sent.front().bytes;
+  SettleAll({&a, &b});
+  ASSERT_TRUE(TxOpensAtPeer(a, b));
+  ASSERT_TRUE(a.s->ForgetLearnedPeer(kVipB));
+  // An attacker replays B's recorded HELLO from its own address: A must neither learn B again
+  // (nor point B's entry at the attacker) nor answer it.
+  const uint64_t stale = a.Count(CpCounter::hello_stale);
+  a.port.sent.clear();
+  a.s->OnControlDatagram(kEpC, recorded);
+  EXPECT_EQ(a.Count(CpCounter::hello_stale), stale + 1);
+  EXPECT_EQ(a.s->peer_count(), 0u);
+  EXPECT_TRUE(a.port.sent.empty());
+  // B's next genuine HELLO is welcome.
+  clock_.AdvanceMs(1000);
+  b.s->Tick();
+  SettleAll({&a, &b});
+  EXPECT_EQ(a.s->peer_count(), 1u);
+  EXPECT_TRUE(a.StatusOf(kVipB).endpoint == kEpB);
+}
+
+TEST_F(PeerSessionsTest, HellosFromBeforeOurStartOrFromFarAheadAreRefused) {
+  auto a = MakeA();
+  auto b = MakeB();
+  Hello h;
+  h.cipher = uint8_t(shm::Cipher::kAes256Gcm);
+  h.sender_vip = kVipB;
+  h.receiver_vip = kVipA;
+  h.sender_public = b->s->local_public(kVipA);
+  uint8_t buf[kMaxHelloSize];
+  h.timestamp_ns = clock_.wall_ns - ReplayGuard::kStartSkewNs - 1;  // recorded before A started
+  a->s->OnControlDatagram(kEpB, {buf, EncodeHello(h, NetworkHash("testnet"), a->auth, buf)});
+  EXPECT_EQ(a->Count(CpCounter::hello_too_old), 1u);
+  h.timestamp_ns = clock_.wall_ns + ReplayGuard::kAheadNs + 1'000'000'000ull;
+  a->s->OnControlDatagram(kEpB, {buf, EncodeHello(h, NetworkHash("testnet"), a->auth, buf)});
+  EXPECT_EQ(a->Count(CpCounter::hello_clock_ahead), 1u);
+  EXPECT_EQ(a->Count(CpCounter::hello_accepted), 0u);
+  EXPECT_FALSE(a->StatusOf(kVipB).heard);
 }
 
 TEST(ReceiverIndexAllocator, NeverHandsOutAnIndexInUse) {
