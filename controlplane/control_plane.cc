@@ -104,10 +104,12 @@ bool ControlPlane::Init(std::string* error) {
   }
 
   std::string err;
-  region_ = shm::ShmRegion::CreateOrAttach(cfg_.shm_name, cfg_.workers, &err);
+  bool refused = false;
+  region_ = shm::ShmRegion::CreateOrAttach(cfg_.shm_name, cfg_.workers, &err, &refused);
   if (!region_) {
-    *error = "cannot create or attach shared memory " + cfg_.shm_name + ": " + err +
-             " (check /dev/shm permissions, or stop the dataplane if node.workers changed)";
+    *error = "cannot create or attach shared memory " + cfg_.shm_name + ": " + err;
+    if (!refused)
+      *error += " (check /dev/shm permissions, or stop the dataplane if node.workers changed)";
     return false;
   }
   shm::RegionHeader& hdr = region_->header();
