@@ -806,6 +806,7 @@ std::string ControlPlane::Reload() {
     IPOP_LOG_WARN("reload failed, keeping the running config: %s", why.c_str());
     return "error: reload failed, running config unchanged: " + why;
   }
+  for (const std::string& w : parsed.warnings) IPOP_LOG_WARN("config: %s", w.c_str());
   const NodeConfig& next = *parsed.config;
   const std::string fixed = RestartOnlyChange(cfg_, next);
   if (!fixed.empty()) {
