@@ -63,6 +63,10 @@ grep -qF "cannot start: cannot create or attach shared memory /ipop-$(node_name 
 grep -qF "ipop-dataplane: fatal: $want" "$WORK/n1.log" ||
   fail "dataplane did not refuse the region with the expected error"
 grep -qF "remove it (rm $SQUAT) and start the node again" "$WORK/n1.log" || fail "error names no fix"
+# Waiting cannot make the object ours: the dataplane exits at once (and is restarted), instead of
+# waiting out dataplane.attach-timeout-ms (15 s) until the node stops.
+grep -qE "dataplane pid [0-9]+ exited \(exit status 1\); restarting" "$WORK/n1.log" ||
+  fail "the dataplane kept waiting for a region it refused"
 grep -q "crash loop, stopping the node" "$WORK/n1.log" || fail "node 1 did not stop"
 grep -qF "left the shared region in place" "$WORK/n1.log" || fail "supervisor did not say it kept $SQUAT"
 after=$(stat -c '%u %a %s %i' "$SQUAT" 2>&1)
