@@ -104,10 +104,12 @@ bool ControlPlane::Init(std::string* error) {
   }
 
   std::string err;
-  region_ = shm::ShmRegion::CreateOrAttach(cfg_.shm_name, cfg_.workers, &err);
+  bool refused = false;
+  region_ = shm::ShmRegion::CreateOrAttach(cfg_.shm_name, cfg_.workers, &err, &refused);
   if (!region_) {
-    *error = "cannot create or attach shared memory " + cfg_.shm_name + ": " + err +
-             " (check /dev/shm permissions, or stop the dataplane if node.workers changed)";
+    *error = "cannot create or attach shared memory " + cfg_.shm_name + ": " + err;
+    if (!refused)
+      *error += " (check /dev/shm permissions, or stop the dataplane if node.workers changed)";
     return false;
   }
   shm::RegionHeader& hdr = region_->header();
@@ -807,6 +809,7 @@ std::string ControlPlane::Reload() {
     IPOP_LOG_WARN("reload failed, keeping the running config: %s", why.c_str());
     return "error: reload failed, running config unchanged: " + why;
   }
+  for (const std::string& w : parsed.warnings) IPOP_LOG_WARN("config: %s", w.c_str());
   const NodeConfig& next = *parsed.config;
   const std::string fixed = RestartOnlyChange(cfg_, next);
   if (!fixed.empty()) {

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
                  cfg.log_level.c_str());
     return 2;
   }
+  for (const std::string& w : parsed.warnings) IPOP_LOG_WARN("config: %s", w.c_str());
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string error;
   auto cp = ipop::cp::ControlPlane::Start(cfg, std::move(args), &error);

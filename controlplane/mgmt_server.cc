@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
@@ -71,6 +72,61 @@ bool MakeParentDirs(const std::string& path, std::string* error) {
   return true;
 }
 
+std::string ModeText(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", unsigned(mode) & 07777);
+  return buf;
+}
+
+// Whoever can write the socket's directory can take the socket's name before the node starts (a
+// server of their own that ipopctl would talk to) or, without the sticky bit, rename ours away.
+// So every directory on the way must be owned by root or by us and not writable by group or
+// other; an ancestor with the sticky bit (/tmp) is fine, as other users cannot rename our entries
+// in it, but the socket's own directory must not be writable by them at all. A symlink on the way
+// must be owned by root or by us too (its owner can repoint it).
+bool CheckSocketDirs(const std::string& dir, std::string* error) {
+  const uid_t me = geteuid();
+  auto trusted = [me](uid_t uid) { return uid == 0 || uid == me; };
+  const std::string whom = me == 0 ? "root" : "root or uid " + std::to_string(me);
+  const std::string fix = "; use a directory only " + whom +
+                          " can write, such as the default /run/ipop, for node.mgmt-socket";
+  for (size_t end = dir.front() == '/' ? 0 : 1; end <= dir.size(); ++end) {
+    if (end != dir.size() && dir[end] != '/') continue;
+    const std::string prefix = end == 0 ? "/" : dir.substr(0, end);
+    struct stat st;
+    if (lstat(prefix.c_str(), &st) != 0) {
+      *error = Errno(("cannot stat " + prefix).c_str());
+      return false;
+    }
+    if (S_ISLNK(st.st_mode) && !trusted(st.st_uid)) {
+      *error = "symlink " + prefix + " on the way to the management socket is owned by uid " +
+               std::to_string(st.st_uid) + ", who could repoint it" + fix;
+      return false;
+    }
+    if (stat(prefix.c_str(), &st) != 0) {
+      *error = Errno(("cannot stat " + prefix).c_str());
+      return false;
+    }
+    const bool own_dir = end == dir.size();
+    const std::string what = own_dir ? "the management socket's directory " + prefix
+                                     : "directory " + prefix + " on the way to the socket";
+    if (!trusted(st.st_uid)) {
+      *error = what + " is owned by uid " + std::to_string(st.st_uid) +
+               ", who could replace the socket" + fix;
+      return false;
+    }
+    const bool writable = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+    if (writable && (own_dir || (st.st_mode & S_ISVTX) == 0)) {
+      *error = what + " is writable by group or other (mode " + ModeText(st.st_mode) +
+               "): another local user could " +
+               (own_dir ? "take the socket's name first" : "rename it and plant their own") +
+               "; chmod go-w " + prefix + fix;
+      return false;
+    }
+  }
+  return true;
+}
+
 // A socket file left by a killed control plane is removed; one that still answers belongs to a
 // live server (a second node with the same name), and stealing it would orphan that server.
 bool ClearStaleSocket(const std::string& path, const sockaddr_un& addr, std::string* error) {
@@ -102,6 +158,15 @@ bool ClearStaleSocket(const std::string& path, const sockaddr_un& addr, std::str
     return false;
   }
   return true;
+}
+
+// Every command may change state or reveal it (reload, dht put, peers), so only root and the
+// user the node runs as are served.
+bool PeerAllowed(int client) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  return cred.uid == 0 || cred.uid == geteuid();
 }
 
 bool IsTextLine(std::string_view line) {
@@ -187,6 +252,12 @@ std::unique_ptr<MgmtServer> MgmtServer::Listen(const std::string& path, Handler 
   sockaddr_un addr;
   if (!FillAddress(path, &addr, error)) return nullptr;
   if (!MakeParentDirs(path, error)) return nullptr;
+  const size_t slash = path.rfind('/');
+  // A relative path without '/' lives in the working directory.
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  if (!CheckSocketDirs(dir, error)) return nullptr;
   if (!ClearStaleSocket(path, addr, error)) return nullptr;
 
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -194,14 +265,20 @@ std::unique_ptr<MgmtServer> MgmtServer::Listen(const std::string& path, Handler 
     *error = Errno("socket");
     return nullptr;
   }
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+  // The socket file is born 0600 (bind applies the umask): no window in which another user can
+  // connect, and no chmod by path afterwards that a swapped name could redirect. The umask is
+  // process-wide; the control plane is single-threaded while it starts.
+  const mode_t old_umask = umask(0177);
+  const int bound = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  const int bind_errno = errno;
+  umask(old_umask);
+  if (bound != 0) {
+    errno = bind_errno;
     *error = Errno(("cannot bind " + path).c_str());
     close(fd);
     return nullptr;
   }
-  // Tightened before listen(): until then nobody can connect, so there is no window in which
-  // the umask-derived mode lets other users in.
-  if (chmod(path.c_str(), 0600) != 0 || listen(fd, 16) != 0) {
+  if (listen(fd, 16) != 0) {
     *error = Errno(("cannot set up " + path).c_str());
     close(fd);
     unlink(path.c_str());
@@ -225,6 +302,14 @@ void MgmtServer::OnReadable() {
     if (client < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // EAGAIN: all served; EMFILE etc.: retry on the next readiness
+    }
+    // The socket's mode already keeps other users out; this holds even if someone loosens it.
+    if (!PeerAllowed(client)) {
+      WriteReply(client,
+                 "error: permission denied: the management socket serves root and the "
+                 "node's own user only\n");
+      close(client);
+      continue;
     }
     std::string line;
     const ReadOutcome outcome = ReadRequestLine(client, &line);

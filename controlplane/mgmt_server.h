@@ -16,7 +16,9 @@ namespace ipop::cp {
 class MgmtServer {
  public:
   using Handler = std::function<std::string(std::string_view command_line)>;
-  // Creates the parent directory if needed, replaces a stale socket file, mode 0600.
+  // Creates the parent directory if needed, replaces a stale socket file, mode 0600. Refuses a
+  // socket directory that another local user could write (or one on the way to it, unless
+  // sticky), and serves only clients running as root or as this process's user (SO_PEERCRED).
   static std::unique_ptr<MgmtServer> Listen(const std::string& path, Handler handler,
                                             std::string* error);
   ~MgmtServer();

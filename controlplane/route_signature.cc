@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "shared/byte_order.h"
+#include "shared/credential_file.h"
 
 namespace ipop::cp {
 namespace {
@@ -116,9 +117,13 @@ std::unique_ptr<RouteSigner> RouteSigner::FromPem(std::string_view pem, std::str
 }
 
 std::unique_ptr<RouteSigner> RouteSigner::FromPemFile(const std::string& path, std::string* error) {
-  std::string text;
-  if (!ReadFile(path, &text, error)) return nullptr;
-  auto signer = FromPem(text, error);
+  // A private key: refused if another user could read or replace it.
+  const CredentialFile file = ReadCredentialFile(path, kMaxKeyFileBytes);
+  if (!file.error.empty()) {
+    *error = file.error;
+    return nullptr;
+  }
+  auto signer = FromPem(file.text, error);
   if (!signer) *error = path + ": " + *error;
   return signer;
 }

@@ -94,14 +94,15 @@ bool RandomInstance(uint64_t* out) {
   return false;
 }
 
-std::unique_ptr<ipop::shm::ShmRegion> AttachRegion(const ipop::NodeConfig& cfg,
-                                                   std::string* error) {
+std::unique_ptr<ipop::shm::ShmRegion> AttachRegion(const ipop::NodeConfig& cfg, std::string* error,
+                                                   bool* refused) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.dp_attach_timeout_ms);
   for (;;) {
-    auto region = ipop::shm::ShmRegion::Attach(cfg.shm_name, error);
+    auto region = ipop::shm::ShmRegion::Attach(cfg.shm_name, error, refused);
     if (region) return region;
-    if (g_stop.load() || std::chrono::steady_clock::now() >= deadline) return nullptr;
+    // An object another user planted does not go away by waiting.
+    if (*refused || g_stop.load() || std::chrono::steady_clock::now() >= deadline) return nullptr;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
@@ -247,8 +248,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto region = AttachRegion(cfg, &error);
+  bool refused = false;
+  auto region = AttachRegion(cfg, &error, &refused);
   if (!region) {
+    if (refused) return Fatal(error);
     if (g_stop.load()) return 0;
     return Fatal("shared region " + cfg.shm_name + " not available after " +
                  std::to_string(cfg.dp_attach_timeout_ms) +

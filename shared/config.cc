@@ -11,11 +11,14 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
+
+#include "shared/credential_file.h"
 
 namespace ipop {
 namespace po = boost::program_options;
@@ -315,20 +318,12 @@ void ParseSecretHex(const char* key, const std::string& hex, std::array<uint8_t,
   if (acc == 0) Fail(key, "is all zero, expected a random 256-bit key (openssl rand -hex 32)");
 }
 
-// Only a small regular file is read: a FIFO, a device or /dev/zero must not hang or flood us.
+// Only a small regular file that no other user can read or replace is accepted
+// (credential_file.h); a FIFO, a device or /dev/zero must not hang or flood us.
 std::string ReadSecretFile(const char* key, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) Fail(key, "cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096) {
-    ::close(fd);
-    Fail(key, "'" + path + "' is not a regular file of at most 4096 bytes");
-  }
-  std::string text(size_t(st.st_size), '\0');
-  const ssize_t n = ::read(fd, text.data(), text.size());
-  ::close(fd);
-  if (n < 0) Fail(key, "cannot read '" + path + "': " + std::strerror(errno));
-  text.resize(size_t(n));
+  const CredentialFile file = ReadCredentialFile(path, 4096);
+  if (!file.error.empty()) Fail(key, file.error);
+  const std::string& text = file.text;
   const size_t b = text.find_first_not_of(" \t\r\n");
   const size_t e = text.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
@@ -489,6 +484,12 @@ void ParseRouterKeys(const Values& v, NodeConfig& c) {
     if (s->empty() || s->size() > 4096) Fail(key, "expected the path of a PEM key file");
     *field = *s;
   }
+  // The control plane reads the keys; the private key's permissions are checked here as well so
+  // that a key other users can read stops the node before anything starts.
+  if (!c.router_key_file.empty()) {
+    const CredentialFile key = ReadCredentialFile(c.router_key_file, kMaxKeyFileBytes);
+    if (!key.error.empty()) Fail("node.router-key-file", key.error);
+  }
 }
 
 void ParseServices(const Values& v, NodeConfig& c) {
@@ -627,6 +628,34 @@ NodeConfig Validate(const po::variables_map& vm) {
   return c;
 }
 
+constexpr const char* kInlineSecretKeys[] = {"network.secret", "overlay.secret"};
+
+// An inline secret is accepted (existing configs keep working) but warned about where other
+// local users can read it: on the command line (ps, /proc/PID/cmdline) or in a config file with
+// group or other read permission. network.secret-file refuses such files outright.
+std::vector<std::string> InlineSecretWarnings(const po::variables_map& cmd, const std::string& file,
+                                              const std::vector<const char*>& inline_in_file) {
+  std::vector<std::string> out;
+  for (const char* key : kInlineSecretKeys) {
+    if (cmd.count(key) == 0) continue;
+    out.push_back(std::string(key) + " is given on the command line, where every local user can " +
+                  "read it (ps, /proc/PID/cmdline); it is a credential: put it in " + key +
+                  "-file (mode 0600) instead");
+  }
+  struct stat st {};
+  if (inline_in_file.empty() || ::stat(file.c_str(), &st) != 0) return out;
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) == 0) return out;
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode) & 07777);
+  for (const char* key : inline_in_file) {
+    out.push_back(std::string(key) + " is written in '" + file +
+                  "', which is readable by group or other (mode " + mode +
+                  "); it is a credential: chmod 600 " + file + ", or move it to " + key +
+                  "-file (mode 0600)");
+  }
+  return out;
+}
+
 // Runs `parse` (which fills the variables map) and validation; converts every exception to text.
 ConfigResult Run(const std::function<void(po::variables_map&)>& parse, std::string config_file) {
   ConfigResult r;
@@ -693,7 +722,8 @@ ConfigResult ParseConfig(int argc, const char* const* argv) {
   }
   std::string file;
   if (cmd.count("config")) file = cmd["config"].as<std::string>();
-  return Run(
+  std::vector<const char*> inline_in_file;
+  r = Run(
       [&](po::variables_map& vm) {
         // Flags are stored first: Boost keeps the first value of a key, so flags win, and a
         // --peer list replaces the file's peers instead of merging with them.
@@ -702,8 +732,12 @@ ConfigResult ParseConfig(int argc, const char* const* argv) {
         std::ifstream in(file);
         if (!in) Fail("config", "cannot open '" + file + "': " + std::strerror(errno));
         po::store(po::parse_config_file(in, FileOptions(), false), vm);
+        for (const char* key : kInlineSecretKeys)
+          if (cmd.count(key) == 0 && vm.count(key) != 0) inline_in_file.push_back(key);
       },
       file);
+  if (r.config) r.warnings = InlineSecretWarnings(cmd, file, inline_in_file);
+  return r;
 }
 
 std::optional<uint32_t> ParseIpv4(const std::string& s) {

@@ -111,10 +111,14 @@ struct ConfigResult {
   std::optional<NodeConfig> config;
   std::string error;  // set when config is empty and not help
   std::string help;   // set when --help was given: print it and exit 0
+  // With a config: what is accepted but unsafe (an inline secret other users can read); the
+  // control plane logs each line at start and on reload.
+  std::vector<std::string> warnings;
 };
 
 // argv[0] is ignored. `--config FILE` names the file; every file key is also a flag
-// (--node.vip, --peer ...). Unknown keys are errors.
+// (--node.vip, --peer ...). Unknown keys are errors. An inline secret (network.secret,
+// overlay.secret) given as a flag, or in a file readable by group or other, is a warning.
 ConfigResult ParseConfig(int argc, const char* const* argv);
 // Parses file text only (unit tests, reload): same validation.
 ConfigResult ParseConfigText(const std::string& text);

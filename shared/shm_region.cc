@@ -27,6 +27,63 @@ std::string Errno(const char* what, const std::string& name) {
   return std::string(what) + " " + name + ": " + std::strerror(errno);
 }
 
+std::string Octal(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", mode);
+  return buf;
+}
+
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a fifo";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+// shm_open adds O_NOFOLLOW itself (glibc); passing it too keeps that true under any libc, since
+// /dev/shm is world-writable and a planted symlink must not redirect our open.
+int OpenExisting(const std::string& name) {
+  return shm_open(name.c_str(), O_RDWR | O_NOFOLLOW, 0);
+}
+
+std::string OpenError(const std::string& name) {
+  if (errno == ELOOP) {
+    return "region " + name + " (/dev/shm" + name +
+           ") is a symbolic link, which this node never creates; remove it (rm /dev/shm" + name +
+           ") and start the node again";
+  }
+  return Errno("shm_open", name);
+}
+
+// The region holds every session key and the inject ring, and /dev/shm is writable by every local
+// user: an object someone else created (or opened wider) would let them read the keys or inject
+// frames. So only an object that can only be ours is used: a regular file with one name, owned by
+// our effective uid, mode exactly 0600. Checked on the descriptor we go on to map, so it cannot be
+// swapped between the check and the mmap. "" when the object is ours.
+std::string CheckOwnObject(int fd, const std::string& name) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return Errno("fstat", name);
+  const std::string path = "/dev/shm" + name;
+  const uid_t me = geteuid();
+  const unsigned mode = unsigned(st.st_mode) & 07777;
+  std::string wrong;
+  if (!S_ISREG(st.st_mode)) {
+    wrong = std::string("is ") + FileKind(st.st_mode);
+  } else if (st.st_uid != me || mode != 0600) {
+    wrong = "is owned by uid " + std::to_string(st.st_uid) + " with mode " + Octal(mode) +
+            ", expected uid " + std::to_string(me) + " and mode 0600";
+  } else if (st.st_nlink != 1) {
+    wrong = "has " + std::to_string(st.st_nlink) + " names (hard links), expected 1";
+  } else {
+    return "";
+  }
+  return "region " + name + " (" + path + ") " + wrong +
+         ": it was not created by this node (another local user may have planted it to read the "
+         "session keys); not using it. Check who created it, remove it (rm " +
+         path + ") and start the node again";
+}
+
 std::string Hex(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
@@ -175,23 +232,34 @@ std::string ShmRegion::Validate(const void* base, size_t size, RegionLayout* lay
 }
 
 std::unique_ptr<ShmRegion> ShmRegion::CreateOrAttach(const std::string& name, uint32_t n_workers,
-                                                     std::string* error) {
+                                                     std::string* error, bool* refused) {
+  if (refused != nullptr) *refused = false;
   if (n_workers < 1 || n_workers > kMaxWorkers) {
     *error = "n_workers " + std::to_string(n_workers) + " not in 1.." + std::to_string(kMaxWorkers);
     return nullptr;
   }
   const RegionLayout want = ComputeLayout(n_workers);
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
-    int fd = shm_open(name.c_str(), O_RDWR, 0);
+    int fd = OpenExisting(name);
     if (fd < 0 && errno != ENOENT) {
-      *error = Errno("shm_open", name);
+      if (refused != nullptr) *refused = errno == ELOOP;
+      *error = OpenError(name);
       return nullptr;
     }
     if (fd < 0) {
-      fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+      // O_EXCL: never adopt an object that appeared since the open above. The mode asked for is
+      // narrowed by the umask; fchmod makes it exactly 0600 (what CheckOwnObject requires) under
+      // any umask. It is never wider than 0600 at any moment.
+      fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
       if (fd < 0 && errno == EEXIST) continue;  // another creator won the race: attach to it
       if (fd < 0) {
         *error = Errno("shm_open(O_CREAT)", name);
+        return nullptr;
+      }
+      if (fchmod(fd, 0600) != 0) {
+        *error = Errno("fchmod", name);
+        close(fd);
+        shm_unlink(name.c_str());
         return nullptr;
       }
       // Size first so a concurrent attacher waiting in MapWhenSized sees the final size.
@@ -213,6 +281,14 @@ std::unique_ptr<ShmRegion> ShmRegion::CreateOrAttach(const std::string& name, ui
           new ShmRegion(name, static_cast<uint8_t*>(p), want.region_size, want));
     }
 
+    // Before anything else, the stale-object recovery below included: a foreign object is never
+    // mapped, written or unlinked.
+    if (std::string foreign = CheckOwnObject(fd, name); !foreign.empty()) {
+      if (refused != nullptr) *refused = true;
+      *error = std::move(foreign);
+      close(fd);
+      return nullptr;
+    }
     Mapping m;
     const MapResult mapped = MapWhenSized(fd, name, &m, error);
     close(fd);
@@ -251,11 +327,20 @@ std::unique_ptr<ShmRegion> ShmRegion::CreateOrAttach(const std::string& name, ui
   return nullptr;
 }
 
-std::unique_ptr<ShmRegion> ShmRegion::Attach(const std::string& name, std::string* error) {
-  const int fd = shm_open(name.c_str(), O_RDWR, 0);
+std::unique_ptr<ShmRegion> ShmRegion::Attach(const std::string& name, std::string* error,
+                                             bool* refused) {
+  if (refused != nullptr) *refused = false;
+  const int fd = OpenExisting(name);
   if (fd < 0) {
+    if (refused != nullptr) *refused = errno == ELOOP;
     *error = errno == ENOENT ? "region " + name + " not found (control plane not started yet?)"
-                             : Errno("shm_open", name);
+                             : OpenError(name);
+    return nullptr;
+  }
+  if (std::string foreign = CheckOwnObject(fd, name); !foreign.empty()) {
+    if (refused != nullptr) *refused = true;
+    *error = std::move(foreign);
+    close(fd);
     return nullptr;
   }
   struct stat st {};
@@ -294,6 +379,17 @@ std::unique_ptr<ShmRegion> ShmRegion::Attach(const std::string& name, std::strin
 
 void ShmRegion::Unlink(const std::string& name) {
   shm_unlink(name.c_str());  // ENOENT (already gone) is the desired state; nothing else to do
+}
+
+std::string ShmRegion::UnlinkOwn(const std::string& name) {
+  const int fd = shm_open(name.c_str(), O_RDONLY | O_NOFOLLOW, 0);
+  if (fd < 0) return errno == ENOENT ? "" : OpenError(name);
+  std::string foreign = CheckOwnObject(fd, name);
+  close(fd);
+  // Only the owner (or root) can remove a name from the sticky /dev/shm, so the object checked is
+  // the one removed.
+  if (foreign.empty()) shm_unlink(name.c_str());
+  return foreign;
 }
 
 Generation* ShmRegion::generation(uint32_t slot) {

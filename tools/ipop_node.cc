@@ -7,9 +7,10 @@
 // 30 s stops the node. Shutdown (SIGTERM/SIGINT): SIGTERM to the control plane, and to the
 // dataplane once the control plane exited (it releases its address through the dataplane on the way
 // out) or after 3 s; SIGKILL to what still runs 5 s after its SIGTERM; then unlink the shared
-// region. Only the supervisor unlinks it: the dataplane keeps forwarding on it while a crashed
-// control plane is restarted, and the new control plane re-attaches to the same region. SIGHUP is
-// forwarded to the control plane (config reload).
+// region (only the node's own: one another user planted stays for the operator to inspect). Only
+// the supervisor unlinks it: the dataplane keeps forwarding on it while a crashed control plane is
+// restarted, and the new control plane re-attaches to the same region. SIGHUP is forwarded to the
+// control plane (config reload).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -374,7 +375,9 @@ int Supervisor::PollTimeoutMs() const {
 }
 
 void Supervisor::Cleanup() {
-  ipop::shm::ShmRegion::Unlink(shm_name_);
+  if (const std::string left = ipop::shm::ShmRegion::UnlinkOwn(shm_name_); !left.empty()) {
+    Log("left the shared region in place: %s", left.c_str());
+  }
   // A control plane that had to be killed leaves its socket file; a live one never exists here
   // since both children are gone.
   struct stat st;

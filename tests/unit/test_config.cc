@@ -1,8 +1,9 @@
 // Config: defaults, every validation error names its key (table-driven), flags over file, peers,
-// secret files, and the endpoint/IPv4 helpers.
+// secret files (and their permissions), inline-secret warnings, and the endpoint/IPv4 helpers.
 #include "shared/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -266,6 +267,93 @@ TEST(Config, SecretFileIsTrimmed) {
       "[node]\nname=a\nvip=10.77.0.1/24\n[network]\nname=l\nsecret-file=" + bad.path() + "\n");
   ASSERT_FALSE(r2.config);
   EXPECT_EQ(0u, r2.error.rfind("network.secret-file: ", 0)) << r2.error;
+}
+
+// ---- Credentials other local users could read ----
+
+std::string ModeText(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", unsigned(mode));
+  return buf;
+}
+
+std::string WithSecretFile(const char* key, const std::string& path) {
+  if (std::string(key) == "network.secret-file")
+    return "[node]\nname=a\nvip=10.77.0.1/24\n[network]\nname=l\nsecret-file = " + path + "\n";
+  if (std::string(key) == "overlay.secret-file")
+    return MinimalFile() + "[overlay]\nsecret-file = " + path + "\n";
+  return MinimalFile() + "[node]\nrouter-key-file = " + path + "\n";  // node.router-key-file
+}
+
+TEST(Config, CredentialFileOthersCanAccessIsRefused) {
+  for (const char* key : {"network.secret-file", "overlay.secret-file", "node.router-key-file"}) {
+    TempFile file(kSecret + "\n");
+    ASSERT_FALSE(file.path().empty());
+    for (const mode_t mode : {0644, 0640, 0604, 0660, 0620, 0602, 0610}) {
+      ASSERT_EQ(chmod(file.path().c_str(), mode), 0);
+      const ConfigResult r = ParseConfigText(WithSecretFile(key, file.path()));
+      EXPECT_FALSE(r.config) << key << " mode " << ModeText(mode);
+      EXPECT_EQ(0u, r.error.rfind(std::string(key) + ": '" + file.path() + "' is ", 0)) << r.error;
+      EXPECT_NE(std::string::npos, r.error.find("(mode " + ModeText(mode) + ")")) << r.error;
+      EXPECT_NE(std::string::npos, r.error.find("chmod 600 " + file.path())) << r.error;
+      if (mode & 044) {
+        EXPECT_NE(std::string::npos, r.error.find("readable by group or other")) << r.error;
+      }
+    }
+    for (const mode_t mode : {0600, 0400}) {
+      ASSERT_EQ(chmod(file.path().c_str(), mode), 0);
+      const ConfigResult r = ParseConfigText(WithSecretFile(key, file.path()));
+      EXPECT_TRUE(r.config) << key << " mode " << ModeText(mode) << ": " << r.error;
+    }
+  }
+}
+
+TEST(Config, CredentialFileOfAnotherUserIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user (CI runs as root)";
+  TempFile file(kSecret + "\n");
+  ASSERT_EQ(chown(file.path().c_str(), 65534, 65534), 0);  // nobody, mode still 0600
+  const ConfigResult r = ParseConfigText(WithSecretFile("network.secret-file", file.path()));
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(std::string::npos, r.error.find("owned by uid 65534")) << r.error;
+  EXPECT_NE(std::string::npos, r.error.find("chown 0 " + file.path())) << r.error;
+}
+
+TEST(Config, InlineSecretOthersCanReadIsWarned) {
+  const auto warned = [](const ConfigResult& r, const std::string& what) {
+    for (const std::string& w : r.warnings)
+      if (w.rfind("network.secret ", 0) == 0 && w.find(what) != std::string::npos) return true;
+    return false;
+  };
+  TempFile file(MinimalFile());
+  for (const mode_t mode : {0644, 0640, 0604}) {
+    ASSERT_EQ(chmod(file.path().c_str(), mode), 0);
+    const ConfigResult r = Args({"--config", file.path()});
+    ASSERT_TRUE(r.config) << r.error;  // a warning, not a refusal: existing configs keep working
+    ASSERT_EQ(r.warnings.size(), 1u) << ModeText(mode);
+    EXPECT_TRUE(warned(r, "'" + file.path() + "', which is readable by group or other (mode " +
+                              ModeText(mode) + ")"))
+        << r.warnings[0];
+    EXPECT_TRUE(warned(r, "chmod 600 " + file.path())) << r.warnings[0];
+  }
+  for (const mode_t mode : {0600, 0400, 0620}) {
+    ASSERT_EQ(chmod(file.path().c_str(), mode), 0);
+    const ConfigResult r = Args({"--config", file.path()});
+    ASSERT_TRUE(r.config) << r.error;
+    EXPECT_TRUE(r.warnings.empty()) << ModeText(mode) << ": " << r.warnings[0];
+  }
+  // A secret file named in a readable config is not a secret in it.
+  TempFile secret(kSecret);
+  TempFile by_file(
+      "[node]\nname=a\nvip=10.77.0.1/24\n[network]\nname=l\nsecret-file=" + secret.path() + "\n");
+  ASSERT_EQ(chmod(by_file.path().c_str(), 0644), 0);
+  const ConfigResult f = Args({"--config", by_file.path()});
+  ASSERT_TRUE(f.config) << f.error;
+  EXPECT_TRUE(f.warnings.empty());
+  // On the command line every local user can read it (ps).
+  const ConfigResult c = Args({"--node.name", "a", "--node.vip", "10.77.0.1/24", "--network.name",
+                               "l", "--network.secret", kSecret});
+  ASSERT_TRUE(c.config) << c.error;
+  EXPECT_TRUE(warned(c, "command line")) << (c.warnings.empty() ? "none" : c.warnings[0]);
 }
 
 TEST(Config, FlagsOverrideFile) {

@@ -1,12 +1,16 @@
 // Route announcement signatures: a good record verifies; any changed field (prefix, length, via,
 // expiry, network), another key, an expired or far-future expiry, or a missing signature is
-// refused when a verifier is configured; without one every well-formed record passes.
+// refused when a verifier is configured; without one every well-formed record passes. A private key
+// file other users can read is refused.
 #include "controlplane/route_signature.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "tests/unit/cp_fakes.h"
@@ -161,6 +165,25 @@ TEST_F(RouteSignatureTest, KeysMustBeEd25519Pem) {
   EXPECT_NE(err.find("Ed25519"), std::string::npos);
   BIO_free(bio);
   EVP_PKEY_free(ec);
+}
+
+// The signing key is a credential: another local user who can read it can sign routes.
+TEST_F(RouteSignatureTest, PrivateKeyFileOthersCanReadIsRefused) {
+  char path[] = "/tmp/ipop-router-key-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const bool written = write(fd, keys.private_pem.data(), keys.private_pem.size()) ==
+                       ssize_t(keys.private_pem.size());
+  close(fd);
+  ASSERT_TRUE(written);
+  std::string err;
+  ASSERT_EQ(chmod(path, 0644), 0);
+  EXPECT_FALSE(RouteSigner::FromPemFile(path, &err));
+  EXPECT_NE(err.find("(mode 0644)"), std::string::npos) << err;
+  EXPECT_NE(err.find(std::string("chmod 600 ") + path), std::string::npos) << err;
+  ASSERT_EQ(chmod(path, 0600), 0);
+  EXPECT_TRUE(RouteSigner::FromPemFile(path, &err)) << err;
+  unlink(path);
 }
 
 }  // namespace

@@ -1,15 +1,20 @@
 // Shared region: creation, attachment from a second mapping, header validation, recreation on a
-// layout change and the refusal to pull a region out from under a live dataplane.
+// layout change, the refusal to pull a region out from under a live dataplane, and the refusal of
+// any object this user did not create (ownership, mode, kind, links).
 #include "shared/shm_region.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 namespace ipop::shm {
@@ -307,6 +312,153 @@ TEST(ShmRegion, MonotonicNsAdvances) {
   const uint64_t a = MonotonicNs();
   usleep(1000);
   EXPECT_GE(MonotonicNs() - a, 1'000'000u);
+}
+
+// ---- Ownership: /dev/shm is writable by every local user, and the region holds session keys ----
+
+std::string ShmPath(const std::string& name) {
+  return "/dev/shm" + name;
+}
+
+constexpr uid_t kNobody = 65534;
+
+// Runs `fn` in a child that has become uid/gid 65534 (nobody), as an unprivileged local user.
+// True when fn returned true there.
+bool AsNobody(const std::function<bool()>& fn) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+        setresuid(kNobody, kNobody, kNobody) != 0)
+      _exit(2);
+    _exit(fn() ? 0 : 1);
+  }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool Chmod(const std::string& name, mode_t mode) {
+  const int fd = shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) return false;
+  const bool ok = fchmod(fd, mode) == 0;
+  close(fd);
+  return ok;
+}
+
+// Both entry points refuse `name` as not ours, say so with the path and `detail`, and flag it as
+// not worth retrying.
+void ExpectRefused(const std::string& name, const std::string& detail) {
+  std::string err;
+  bool refused = false;
+  EXPECT_EQ(ShmRegion::CreateOrAttach(name, 1, &err, &refused), nullptr);
+  EXPECT_TRUE(refused) << err;
+  EXPECT_NE(err.find(ShmPath(name)), std::string::npos) << err;
+  EXPECT_NE(err.find(detail), std::string::npos) << err;
+  err.clear();
+  refused = false;
+  EXPECT_EQ(ShmRegion::Attach(name, &err, &refused), nullptr);
+  EXPECT_TRUE(refused) << err;
+  EXPECT_NE(err.find(detail), std::string::npos) << err;
+  EXPECT_NE(err.find("rm " + ShmPath(name)), std::string::npos) << "no fix named: " << err;
+}
+
+TEST(ShmRegionOwnership, RefusesARegionAnotherUserCreated) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as a second user (CI runs as root)";
+  // A complete, valid region: before the ownership check both processes adopted it as is, and
+  // its creator could read every session key published into it.
+  for (const mode_t mode : {mode_t{0600}, mode_t{0666}}) {
+    ScopedName n;
+    ASSERT_TRUE(AsNobody([&] {
+      std::string err;
+      auto r = ShmRegion::CreateOrAttach(n.name, 1, &err);
+      if (r) r->generation(0)->hdr.seq = 4242;
+      return r != nullptr && Chmod(n.name, mode);
+    }));
+    struct stat before {};
+    ASSERT_EQ(stat(ShmPath(n.name).c_str(), &before), 0);
+    ASSERT_EQ(before.st_uid, kNobody);
+
+    char mode_text[8];
+    std::snprintf(mode_text, sizeof(mode_text), "%04o", unsigned(mode));
+    ExpectRefused(n.name, "owned by uid 65534 with mode " + std::string(mode_text));
+
+    // Nothing was done to it: still theirs, same mode, and not unlinked (by the stale-object
+    // recovery nor by the supervisor's cleanup), so the operator can see who planted it.
+    EXPECT_NE(ShmRegion::UnlinkOwn(n.name).find("not created by this node"), std::string::npos);
+    struct stat after {};
+    ASSERT_EQ(stat(ShmPath(n.name).c_str(), &after), 0);
+    EXPECT_EQ(after.st_uid, kNobody);
+    EXPECT_EQ(after.st_mode, before.st_mode);
+    EXPECT_EQ(after.st_ino, before.st_ino);
+  }
+}
+
+TEST(ShmRegionOwnership, RefusesOwnObjectUnlessModeIsExactly0600) {
+  ScopedName n;
+  std::string err;
+  {
+    auto r = ShmRegion::CreateOrAttach(n.name, 1, &err);
+    ASSERT_NE(r, nullptr) << err;
+    r->generation(0)->hdr.seq = 77;
+  }
+  for (const mode_t mode : {0666, 0644, 0640, 0604, 0660, 0620, 0602, 0610, 0700, 0400, 01600}) {
+    ASSERT_TRUE(Chmod(n.name, mode));
+    char mode_text[8];
+    std::snprintf(mode_text, sizeof(mode_text), "%04o", unsigned(mode));
+    SCOPED_TRACE(mode_text);
+    ExpectRefused(n.name, std::string("with mode ") + mode_text);
+  }
+  // Back to 0600 it is this node's own region again: both processes attach, contents intact.
+  ASSERT_TRUE(Chmod(n.name, 0600));
+  bool refused = true;
+  auto cp = ShmRegion::CreateOrAttach(n.name, 1, &err, &refused);
+  ASSERT_NE(cp, nullptr) << err;
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(cp->generation(0)->hdr.seq, 77u);
+  refused = true;
+  auto dp = ShmRegion::Attach(n.name, &err, &refused);
+  ASSERT_NE(dp, nullptr) << err;
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(ShmRegion::UnlinkOwn(n.name), "");
+  EXPECT_NE(access(ShmPath(n.name).c_str(), F_OK), 0) << "own region not unlinked";
+}
+
+TEST(ShmRegionOwnership, CreatesMode0600UnderAnyUmask) {
+  for (const mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}, mode_t{0777}}) {
+    ScopedName n;
+    const mode_t old = umask(mask);
+    std::string err;
+    auto r = ShmRegion::CreateOrAttach(n.name, 1, &err);
+    umask(old);
+    ASSERT_NE(r, nullptr) << "umask " << mask << ": " << err;
+    struct stat st {};
+    ASSERT_EQ(stat(ShmPath(n.name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << "umask " << std::oct << mask;
+    EXPECT_EQ(st.st_uid, geteuid());
+    // ... so the dataplane (and a restarted control plane) accept it.
+    EXPECT_NE(ShmRegion::Attach(n.name, &err), nullptr) << err;
+  }
+}
+
+TEST(ShmRegionOwnership, RefusesFifoSymlinkAndHardLink) {
+  ScopedName target;
+  std::string err;
+  auto own = ShmRegion::CreateOrAttach(target.name, 1, &err);
+  ASSERT_NE(own, nullptr) << err;
+
+  ScopedName fifo;
+  ASSERT_EQ(mkfifo(ShmPath(fifo.name).c_str(), 0600), 0);
+  ExpectRefused(fifo.name, "is a fifo");
+
+  // A symlink to a region that passes every check itself: only not following it refuses.
+  ScopedName link;
+  ASSERT_EQ(symlink(ShmPath(target.name).c_str(), ShmPath(link.name).c_str()), 0);
+  ExpectRefused(link.name, "symbolic link");
+
+  // A second name for another node's region would hand that region to this node.
+  ScopedName hard;
+  ASSERT_EQ(::link(ShmPath(target.name).c_str(), ShmPath(hard.name).c_str()), 0);
+  ExpectRefused(hard.name, "has 2 names");
 }
 
 }  // namespace
