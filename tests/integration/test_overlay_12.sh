@@ -96,7 +96,7 @@ ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 relayed" ||
   fail "node $a no longer relays to node $b before the checked window: $(ctl "$a" routes)"
 in_ns "$a" ping -n -q -c 750 -i 0.02 -W 2 "$(vip_of "$b")" >"$WORK/switch.log" 2>&1 &
 switch_ping=$!
-PIDS+=($switch_ping)
+PIDS+=("$switch_ping")
 started=$SECONDS
 switched=""
 while kill -0 "$switch_ping" 2>/dev/null; do

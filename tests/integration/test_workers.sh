@@ -105,7 +105,7 @@ print("%.3f %d" % (d["end"]["sum_received"]["bits_per_second"] / 1e9,
     if [[ ${3:-} == missteer ]]; then
       # Read until no datagram arrived in between (a late HELLO does not count; DATA would).
       local hin taken again
-      for try in 1 2 3 4 5; do
+      for _ in 1 2 3 4 5; do
         hin=$(counter "$i" stat handoff_in)
         taken=$(data_taken_in "$i")
         again=$(counter "$i" stat handoff_in)
