@@ -536,7 +536,8 @@ std::string ControlPlane::HandleCommand(std::string_view line) {
   const std::string_view cmd = Trim(line);
   if (cmd == "status") return StatusText();
   if (cmd == "peers") return PeersText();
-  if (cmd == "counters") return CountersText();
+  if (cmd == "counters") return CountersText(false);
+  if (cmd == "counters --all") return CountersText(true);
   if (cmd == "reload") return Reload() + "\n";
   if (cmd == "routes") return RoutesText();
   if (cmd == "multicast")
@@ -889,7 +890,7 @@ std::string ControlPlane::PeersText() const {
   return FormatPeers(peers, traffic);
 }
 
-std::string ControlPlane::CountersText() const {
+std::string ControlPlane::CountersText(bool all) const {
   uint64_t drops[kNumDropReasons] = {};
   uint64_t stats[kNumStats] = {};
   for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
@@ -898,12 +899,12 @@ std::string ControlPlane::CountersText() const {
       drops[i] += c.drop[i].load(std::memory_order_relaxed);
     for (uint32_t i = 0; i < kNumStats; ++i) stats[i] += c.stat[i].load(std::memory_order_relaxed);
   }
-  std::string text = FormatCounters(drops, stats, counters_);
+  std::string text = FormatCounters(drops, stats, counters_, all);
   if (overlay_) text += overlay_->CountersText();
   if (multicast_) text += multicast_->CountersText();
   if (dhcp_)
     dhcp_->counters().ForEach([&](const std::string& name, uint64_t v) {
-      if (v != 0) text += name + " " + std::to_string(v) + "\n";
+      if (all || v != 0) text += name + " " + std::to_string(v) + "\n";
     });
   if (dns_) {
     const DnsCounters& d = dns_->counters();

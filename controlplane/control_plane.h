@@ -75,7 +75,7 @@ class ControlPlane {
   std::string Reload();
   std::string StatusText() const;
   std::string PeersText() const;
-  std::string CountersText() const;
+  std::string CountersText(bool all) const;  // all: zeros too (`counters --all`)
   std::string RoutesText() const;
   // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned.
   void OnArpMiss(uint32_t vip);

@@ -66,14 +66,16 @@ std::string FormatPeers(const std::vector<PeerSessions::PeerStatus>& peers,
 }
 
 std::string FormatCounters(const uint64_t (&drops)[kNumDropReasons],
-                           const uint64_t (&stats)[kNumStats], const CpCounters& cp) {
+                           const uint64_t (&stats)[kNumStats], const CpCounters& cp, bool all) {
   std::string out;
   for (uint32_t i = 0; i < kNumDropReasons; ++i)
-    if (drops[i] != 0) Append(out, "drop  %-32s %" PRIu64 "\n", kDropReasonNames[i], drops[i]);
+    if (all || drops[i] != 0)
+      Append(out, "drop  %-32s %" PRIu64 "\n", kDropReasonNames[i], drops[i]);
   for (uint32_t i = 0; i < kNumStats; ++i)
-    if (stats[i] != 0) Append(out, "stat  %-32s %" PRIu64 "\n", kStatNames[i], stats[i]);
+    if (all || stats[i] != 0) Append(out, "stat  %-32s %" PRIu64 "\n", kStatNames[i], stats[i]);
   for (uint32_t i = 0; i < kNumCpCounters; ++i)
-    if (cp.value[i] != 0) Append(out, "cp    %-32s %" PRIu64 "\n", kCpCounterNames[i], cp.value[i]);
+    if (all || cp.value[i] != 0)
+      Append(out, "cp    %-32s %" PRIu64 "\n", kCpCounterNames[i], cp.value[i]);
   return out;
 }
 

@@ -46,8 +46,10 @@ struct PeerTraffic {
 std::string FormatPeers(const std::vector<PeerSessions::PeerStatus>& peers,
                         const std::vector<PeerTraffic>& traffic);
 
-// Non-zero counters only: "drop <name> <n>", "stat <name> <n>", "cp <name> <n>".
+// "drop <name> <n>", "stat <name> <n>", "cp <name> <n>": non-zero counters only, or with `all`
+// every counter (tests tell a zero from a name that does not exist).
 std::string FormatCounters(const uint64_t (&drops)[kNumDropReasons],
-                           const uint64_t (&stats)[kNumStats], const CpCounters& cp);
+                           const uint64_t (&stats)[kNumStats], const CpCounters& cp,
+                           bool all = false);
 
 }  // namespace ipop::cp

@@ -175,13 +175,13 @@ for ((i = 1; i <= N; i++)); do
   echo "   host$i reaches cluster machines 192.168.77.2 and 192.168.77.3 through host$GW"
 done
 v1=$(node_vip 1)
-ip netns exec "${CNS[0]}" ping -q -c 2 -W 2 "$v1" >/dev/null || fail "cluster machine c1 cannot reach host1"
+ping_ns_ok "${CNS[0]}" "$v1" 2 || fail "cluster machine c1 cannot reach host1"
 echo "   cluster machine c1 (no IPOP software) reaches host1 at $v1"
 
 say "Isolation: host$LAB is in network lab, on the same overlay and address range"
 lab_ip=$(node_vip "$LAB")
 echo "   host$LAB has $lab_ip in network lab"
-if ! ping_ok 1 "$lab_ip" 2; then
+if ping_none 1 "$lab_ip" 2; then
   echo "   host1 (network demo) pinging $lab_ip: no answer from network lab"
 else
   holder=""

@@ -37,7 +37,8 @@ constexpr const char* kUsage =
     "  dht get NAME      the values stored under NAME\n"
     "  multicast         groups the host joined (published in the DHT) and groups it sends to,\n"
     "                    with their members\n"
-    "  counters          dataplane counters (forwarded packets, drops by reason)\n"
+    "  counters [--all]  dataplane counters (forwarded packets, drops by reason); non-zero ones,\n"
+    "                    or every counter with --all\n"
     "  reload            re-read the config file (same as SIGHUP to the node)\n"
     "\n"
     "exit status: 0 ok, 1 the node replied with an error, 2 usage error or node unreachable\n";

@@ -10,9 +10,23 @@ IPOP_BUILD=${IPOP_BUILD:-$IPOP_ROOT/build}
 SKIP=77
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# kernel_at_least MAJOR MINOR: the running kernel is Linux MAJOR.MINOR or later (uname -r). Tests
+# decide whether a kernel feature must work from this, never by asking the code under test.
+kernel_at_least() {
+  local v major minor
+  v=$(uname -r)
+  major=${v%%.*}
+  minor=${v#*.}
+  minor=${minor%%[!0-9]*}
+  ((major > $1 || (major == $1 && minor >= $2)))
+}
 fail() {
   printf 'FAIL: %s\n' "$*" >&2
   net_dump_diagnostics >&2 || true
+  # In a subshell ($(counter ...), a background job) exit alone would end only the subshell, and
+  # its caller might read the empty output as a zero: end the test itself too.
+  [[ $BASHPID == "$$" ]] || kill -USR1 "$$" 2>/dev/null
   exit 1
 }
 skip() {
@@ -48,6 +62,7 @@ net_init() {
   ip -n "$HUB" link set lo up
   trap net_cleanup EXIT
   trap 'exit 130' INT TERM
+  trap 'exit 1' USR1 # fail in a subshell
 }
 
 # Underlay address of node i (1-based) and its virtual IP.
@@ -240,13 +255,64 @@ if "error" in d: sys.exit("iperf3: "+d["error"])
 print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' <<<"$json"
 }
 
-# ping_ok SRC DST_IP [COUNT]: true when every echo is answered.
-ping_ok() { in_ns "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
+# ping_summary NAMESPACE DST_IP COUNT [PING_ARGS...]: sends COUNT echoes and prints
+# "TRANSMITTED RECEIVED" from ping's summary. Status 2 when there is no summary (ping could not
+# run): that is no evidence either way. ping's own exit status is not used: iputils exits 0 when
+# one echo of many came back.
+ping_summary() {
+  local ns=$1 dst=$2 count=$3 out tx rx
+  shift 3
+  out=$(ip netns exec "$ns" ping -n -q -c "$count" -i 0.2 -W 2 "$@" "$dst" 2>&1)
+  read -r tx rx < <(sed -nE 's/^([0-9]+) packets transmitted, ([0-9]+) (packets )?received.*/\1 \2/p' <<<"$out")
+  if [[ -z $tx || -z $rx ]]; then
+    printf 'ping %s in %s: no summary: %s\n' "$dst" "$ns" "$out" >&2
+    return 2
+  fi
+  echo "$tx $rx"
+}
+
+# ping_ns_ok NAMESPACE DST_IP [COUNT [LOST [PING_ARGS...]]]: true when all COUNT echoes (default 3)
+# went out and all but at most LOST (default 0) were answered.
+ping_ns_ok() {
+  local ns=$1 dst=$2 count=${3:-3} lost=${4:-0} s tx rx
+  shift $(($# < 4 ? $# : 4))
+  s=$(ping_summary "$ns" "$dst" "$count" "$@") || return 1
+  read -r tx rx <<<"$s"
+  ((tx == count && rx >= count - lost))
+}
+# ping_ok SRC DST_IP [COUNT [LOST [PING_ARGS...]]]: ping_ns_ok from node SRC's namespace.
+ping_ok() { ping_ns_ok "$(ns_of "$1")" "${@:2}"; }
+
+# ping_none SRC DST_IP [COUNT]: true when COUNT echoes (default 3) went out from node SRC and none
+# was answered; false when one was, or when ping could not run at all.
+ping_none() {
+  local count=${3:-3} s tx rx
+  s=$(ping_summary "$(ns_of "$1")" "$2" "$count") || return 1
+  read -r tx rx <<<"$s"
+  ((tx == count && rx == 0))
+}
+
+# ctl_lacks i PATTERN COMMAND...: true when ipopctl COMMAND on node i answers and no line of the
+# answer matches PATTERN (grep). Fails the test when ipopctl fails: an absent answer is no
+# evidence that something is absent.
+ctl_lacks() {
+  local i=$1 pattern=$2 out
+  shift 2
+  out=$(ctl "$i" "$@" 2>&1) || fail "ipopctl $* on node $i failed: $out"
+  ! grep -q -- "$pattern" <<<"$out"
+}
 
 # Shared by the data-integrity tests (offloads_mtu, workers). They set WORK/payload (50 MB of
 # random bytes) and SENT_SHA before calling check_transfer.
-counter() { # counter i stat|drop NAME: value from ipopctl counters (0 when not listed)
-  ctl "$1" counters 2>/dev/null | awk -v k="$2" -v n="$3" '$1 == k && $2 == n {v = $3} END {print v + 0}'
+# counter i stat|drop|cp NAME: the value from `ipopctl counters --all`, which lists every counter
+# the node has, zeros included. Fails the test when ipopctl fails or the node has no such counter
+# (a renamed counter must not read as 0).
+counter() {
+  local out v
+  out=$(ctl "$1" counters --all 2>&1) || fail "ipopctl counters --all on node $1 failed: $out"
+  v=$(awk -v k="$2" -v n="$3" '$1 == k && $2 == n {print $3}' <<<"$out")
+  [[ $v =~ ^[0-9]+$ ]] || fail "node $1 has no counter '$2 $3' (ipopctl counters --all)"
+  echo "$v"
 }
 
 # transfer SRC DST FILE: TCP from node SRC to node DST's virtual IP; the receiver writes FILE.

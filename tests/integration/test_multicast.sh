@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Multicast and broadcast inside a network (issue 4): four overlay nodes. The hosts of nodes 2 and
 # 3 join 239.1.2.3 with a /usr/bin/python3 socket; node 4's host does not. Node 1's host sends N
-# datagrams to the group: 2 and 3 receive all of them, 4 none (its socket stays empty, node 1
-# never even makes a data session with it, node 4 has none with node 1). Then node 1 sends N
-# subnet broadcasts: all three others receive them. A fifth node of another network on the same
-# overlay (overlay.secret; OTHER_NETWORK=0 leaves it out) joins the group and hears neither.
+# datagrams to the group: 2 and 3 receive all of them, 4 none (not one frame of the group reaches
+# its TAP, node 1 never even makes a data session with it, node 4 has none with node 1). Then
+# node 1 sends N subnet broadcasts: all three others receive them. A fifth node of another network
+# on the same overlay (overlay.secret; OTHER_NETWORK=0 leaves it out) joins the group and hears
+# neither.
 source "$(dirname "$0")/lib.sh"
 net_require
+command -v tcpdump >/dev/null || skip "tcpdump missing"
 net_init mc
 
 [[ -x /usr/bin/python3 ]] || skip "/usr/bin/python3 missing"
@@ -14,10 +16,7 @@ N=${N:-40}
 GROUP=239.1.2.3
 GPORT=5000
 BPORT=5001
-if [[ -z ${OTHER_NETWORK:-} ]]; then
-  OTHER_NETWORK=0
-  "$IPOP_BUILD/controlplane/ipop-controlplane" --help 2>&1 | grep -q overlay.secret && OTHER_NETWORK=1
-fi
+OTHER_NETWORK=${OTHER_NETWORK:-1}
 NODES_N=4
 ((OTHER_NETWORK)) && NODES_N=5
 OVERLAY_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -101,6 +100,18 @@ for i in "${MEMBERS[@]}"; do
 done
 log "nodes ${MEMBERS[*]} published their membership of $GROUP in the DHT"
 
+# The kernel drops a group the host did not join before any socket sees it, so node 4's socket
+# staying empty proves nothing: what node 4's dataplane writes to its TAP is captured instead
+# (and node 2's, to show that the capture sees the group's frames).
+TAP_FILTER="udp and dst host $GROUP and dst port $GPORT"
+declare -A TAP_CAPTURE=()
+for i in 2 4; do
+  in_ns "$i" tcpdump -i ipop0 -U -n -w "$WORK/tap$i.pcap" "$TAP_FILTER" 2>"$WORK/td$i.log" &
+  TAP_CAPTURE[$i]=$!
+  PIDS+=($!)
+  wait_for 10 "tcpdump on node $i's TAP" grep -q "listening on" "$WORK/td$i.log"
+done
+
 send() { ip netns exec "$(ns_of 1)" /usr/bin/python3 "$WORK/send.py" "$(vip_of 1)" "$@"; }
 stop_warm() {
   kill "$WARM" 2>/dev/null
@@ -126,10 +137,17 @@ for i in 2 3; do
   [[ $got -eq $N ]] || fail "node $i received $got of $N datagrams to $GROUP"
   log "node $i received $got/$N datagrams to $GROUP"
 done
+kill -TERM "${TAP_CAPTURE[2]}" "${TAP_CAPTURE[4]}"
+wait "${TAP_CAPTURE[2]}" "${TAP_CAPTURE[4]}" 2>/dev/null
+tap2=$(tcpdump -r "$WORK/tap2.pcap" -n 2>/dev/null | grep -c " > $GROUP.$GPORT: UDP")
+tap4=$(tcpdump -r "$WORK/tap4.pcap" -n 2>/dev/null | wc -l)
+((tap2 >= N)) || fail "node 2's TAP capture shows $tap2 group frames, fewer than the $N received"
+((tap4 == 0)) ||
+  fail "node 4 (not a member) got $tap4 frames to $GROUP on its TAP: $(tcpdump -r "$WORK/tap4.pcap" -n 2>/dev/null | head -n 3)"
 [[ ! -s $WORK/g4.txt ]] || fail "node 4 (not a member) received: $(head -3 "$WORK/g4.txt")"
-ctl 1 peers | grep -q "peer $(vip_of 4) " && fail "node 1 made a data session with non-member node 4"
-ctl 4 peers | grep -q "peer $(vip_of 1) " && fail "node 4 has a data session with node 1"
-log "node 4 (not a member): nothing on its socket, no data session with node 1"
+ctl_lacks 1 "peer $(vip_of 4) " peers || fail "node 1 made a data session with non-member node 4"
+ctl_lacks 4 "peer $(vip_of 1) " peers || fail "node 4 has a data session with node 1"
+log "node 4 (not a member): no group frame on its TAP (node 2's: $tap2), no data session with node 1"
 if ((NODES_N == 5)); then
   [[ ! -s $WORK/g5.txt ]] || fail "node 5 (other network) received group traffic"
   log "node 5 (network 'other', same overlay, joined $GROUP): received nothing"
@@ -145,7 +163,7 @@ PIDS+=($WARM)
 only_node2() { [[ $(ctl 1 multicast | grep "^sending $GROUP ") =~ \ members\ 1\ in-table\ 1\ .*:\ $(vip_of 2)$ ]]; }
 wait_for 30 "node 1 to drop node 3 from $GROUP after its host left" only_node2
 stop_warm
-ctl 3 multicast | grep -q "^joined $GROUP" && fail "node 3 still lists $GROUP"
+ctl_lacks 3 "^joined $GROUP" multicast || fail "node 3 still lists $GROUP"
 log "node 3's host left $GROUP: node 3 removed its membership, node 1 now sends to node 2 only"
 
 # Subnet broadcast: every member of the network is in the broadcast group.

@@ -10,7 +10,8 @@
 #     address only beta uses is unreachable from alpha
 #   - a beta node is killed (no release): a new beta node finds the pool full, gets the dead
 #     node's address once its lease ran out, and the others reach it there
-#   - a node stopped cleanly releases its address: it is free at once
+#   - a node stopped cleanly releases its address: it is free at once (a beta node waiting on the
+#     full pool gets it long before the stopped node's lease could have run out)
 source "$(dirname "$0")/lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
@@ -26,6 +27,8 @@ BETA_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ALPHA=(1 2 3 4 5 6)
 BETA=(7 8 9)
 BETA_LEASE=20
+# Node 8 holds its address with a long lease: only its release can free it quickly.
+RELEASE_LEASE=90
 declare -A NET_OF=()
 
 # node_config i NETWORK SECRET POOL LEASE
@@ -53,13 +56,15 @@ for i in "${ALPHA[@]}"; do
 done
 for i in "${BETA[@]}"; do
   net_add_host "$i"
-  node_config "$i" beta "$BETA_SECRET" 10.250.0.1-10.250.0.3 "$BETA_LEASE"
+  node_config "$i" beta "$BETA_SECRET" 10.250.0.1-10.250.0.3 \
+    "$( ((i == 8)) && echo "$RELEASE_LEASE" || echo "$BETA_LEASE")"
 done
 for i in "${ALPHA[@]}" "${BETA[@]}"; do start_node "$i"; done
 
 write_dhcp_client_scripts "$WORK/lease6"
 
 allocated() { ctl "$1" status | grep -q '^address .*(allocated)'; }
+not_allocated() { ctl_lacks "$1" '^address .*(allocated)' status; }
 node_vip() { ctl "$1" status | awk '$1 == "address" { print $2 }'; }
 tap_exists() { in_ns "$1" ip link show ipop0; }
 dhcp() { # dhcp i: the host behind node i takes its lease with udhcpc
@@ -148,7 +153,7 @@ done
 [[ -n $a && $a != 1 ]] || fail "no address used by both networks (alpha ${VIP[*]})"
 before_beta=$(echos "$b")
 before_alpha=$(echos "$a")
-in_ns 1 ping -q -c 10 -i 0.1 -W 2 "$shared" >/dev/null || fail "alpha node 1 cannot ping $shared"
+ping_ok 1 "$shared" 10 || fail "alpha node 1 cannot ping $shared (10 of 10)"
 after_beta=$(echos "$b")
 after_alpha=$(echos "$a")
 ((after_alpha - before_alpha >= 10)) || fail "alpha node $a counted $((after_alpha - before_alpha)) echo requests"
@@ -156,8 +161,8 @@ after_alpha=$(echos "$a")
 log "$shared is alpha node $a and beta node $b: alpha's pings reach node $a only"
 alpha_only=$(for i in "${ALPHA[@]}"; do echo "${VIP[$i]}"; done | sort | tail -n1)
 [[ -z $(holder_in beta "$alpha_only") ]] || fail "setup: $alpha_only is used by beta too"
-! ping_ok 7 "$alpha_only" 3 || fail "beta node 7 reached alpha-only address $alpha_only"
-ctl 7 peers | grep -q "peer $alpha_only " && fail "beta node 7 learned alpha's $alpha_only as a peer"
+ping_none 7 "$alpha_only" 3 || fail "beta node 7 reached alpha-only address $alpha_only"
+ctl_lacks 7 "peer $alpha_only " peers || fail "beta node 7 learned alpha's $alpha_only as a peer"
 log "beta cannot reach alpha-only $alpha_only"
 
 # ---- a killed node's lease runs out and its address is reused
@@ -178,7 +183,7 @@ start_node 10
 wait_for 60 "node 10 joined" bash -c "$IPOP_BUILD/tools/ipopctl --socket $WORK/n10.sock ring | grep -q '^joined yes'"
 # Until the dead node's lease runs out the pool is full: node 10 must not get any address.
 while ((SECONDS - killed_at < BETA_LEASE - 2)); do
-  ! allocated 10 || fail "node 10 got an address while node 9's lease was still running"
+  not_allocated 10 || fail "node 10 got an address while node 9's lease was still running"
   sleep 1
 done
 log "node 10 got no address while node 9's lease ran"
@@ -192,10 +197,23 @@ in_ns 10 ip link set ipop0 up
 dhcp 10 || fail "udhcpc on node 10: $(cat "$WORK/udhcpc10.log")"
 wait_for 30 "beta node 7 pings node 10 at $dead" ping_ok 7 "$dead" 2
 
-# ---- a clean stop releases at once
+# ---- a clean stop releases at once: checked from another node. Node 11 joins beta while the pool
+# is full (7, 8 and 10) and asks again every 5 s; once node 8 stops it must get node 8's address
+# within 30 s (a retry, the 3 s confirmation, replicas settling after the leave), long before
+# node 8's record could expire (renewed every 20 s, lease RELEASE_LEASE s: 70 s at the earliest).
 freed=${VIP[8]}
+net_add_host 11
+node_config 11 beta "$BETA_SECRET" 10.250.0.1-10.250.0.3 "$BETA_LEASE"
+start_node 11
+exhausted() { ctl 11 counters | grep -q '^overlay.address_exhausted [1-9]'; }
+wait_for 60 "node 11 finds the beta pool full" exhausted
+not_allocated 11 || fail "node 11 got $(node_vip 11) while the beta pool was full"
 stop_node 8 || fail "node 8 did not stop"
+stopped_at=$SECONDS
 grep -q "address $freed released" "$WORK/n8.log" || fail "node 8 did not release $freed: $(tail -n 5 "$WORK/n8.log")"
-log "node 8 stopped and released $freed"
+wait_for 30 "node 11 gets the address node 8 released" allocated 11
+[[ $(node_vip 11) == "$freed" ]] || fail "node 11 got $(node_vip 11), expected $freed released by node 8"
+log "node 8 stopped and released $freed; node 11 got it $((SECONDS - stopped_at)) s later" \
+  "(node 8's lease: $RELEASE_LEASE s)"
 ctl 1 counters | grep -E '^overlay\.address_' | sed 's/^/   /'
 log "PASS"

@@ -88,12 +88,36 @@ relay_forwarded() {
 forwarded=$(relay_forwarded)
 ((forwarded > 0)) || fail "no dataplane forwarded a RELAY datagram"
 log "RELAY datagrams forwarded by dataplanes in between: $forwarded"
-out=$(in_ns "$a" ping -q -c 200 -i 0.02 "$(vip_of "$b")" 2>&1)
-grep -q ' 0% packet loss' <<<"$out" || fail "traffic over the switch lost packets: $out"
+# The switch from relayed to direct must happen while the pings whose loss is checked run, with
+# pings still going for at least 2 s after it: 750 echoes at 50/s (15 s; the switch comes after
+# a second or a few of traffic), every one answered.
 direct() { ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 direct"; }
-wait_for 10 "node $a to use a direct link to node $b" direct
+ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 relayed" ||
+  fail "node $a no longer relays to node $b before the checked window: $(ctl "$a" routes)"
+in_ns "$a" ping -n -q -c 750 -i 0.02 -W 2 "$(vip_of "$b")" >"$WORK/switch.log" 2>&1 &
+switch_ping=$!
+PIDS+=("$switch_ping")
+started=$SECONDS
+switched=""
+while kill -0 "$switch_ping" 2>/dev/null; do
+  if direct; then
+    switched=$((SECONDS - started))
+    break
+  fi
+  sleep 0.2
+done
+[[ -n $switched ]] || fail "node $a did not switch to a direct path to node $b during 15 s of pings"
+sleep 2
+kill -0 "$switch_ping" 2>/dev/null ||
+  fail "the pings ended less than 2 s after the switch: the checked window must cover it"
+wait "$switch_ping"
+read -r tx rx < <(sed -nE 's/^([0-9]+) packets transmitted, ([0-9]+) received.*/\1 \2/p' \
+  "$WORK/switch.log")
+[[ $tx == 750 && $rx == 750 ]] ||
+  fail "traffic over the switch (after ${switched} s) lost packets: $(tail -n 3 "$WORK/switch.log")"
 ctl "$a" links | grep "$(address_of "$b")" | grep -q shortcut || fail "node $a has no shortcut link to node $b"
-log "after 200 pings at 50/s (none lost) node $a reaches node $b directly over a shortcut link:"
+log "node $a switched to a direct path to node $b after ${switched} s of 15 s of pings at 50/s" \
+  "(750 of 750 answered); it reaches node $b over a shortcut link:"
 ctl "$a" routes | grep "$(vip_of "$b")/32"
 
 # ---- every pair pings. Each source warms up its pairs in parallel (first packets trigger the

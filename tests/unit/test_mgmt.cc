@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "controlplane/mgmt_server.h"
+#include "controlplane/status_report.h"
 #include "controlplane/tap_address.h"
 
 namespace ipop::cp {
@@ -323,6 +324,30 @@ TEST(TapAddress, AssignsIdempotentlyInPrivateNetns) {
   ASSERT_TRUE(WIFEXITED(status));
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no permission to create a network namespace";
   EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+}
+
+// `counters` lists non-zero values; `counters --all` every name, so a test can tell a zero from a
+// counter that does not exist (tests/integration/lib.sh `counter`).
+TEST(CountersListing, AllListsEveryNameWithItsValue) {
+  uint64_t drops[kNumDropReasons] = {};
+  uint64_t stats[kNumStats] = {};
+  CpCounters cp;
+  drops[uint32_t(DropReason::replay)] = 3;
+  EXPECT_EQ(FormatCounters(drops, stats, cp), "drop  replay                           3\n");
+  const std::string all = FormatCounters(drops, stats, cp, /*all=*/true);
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(all.substr(at, nl - at));
+  ASSERT_EQ(lines.size(), size_t{kNumDropReasons + kNumStats + kNumCpCounters});
+  size_t k = 0;
+  auto expect_line = [&](const char* kind, const char* name, uint64_t value) {
+    char want[96];
+    std::snprintf(want, sizeof(want), "%-5s %-32s %llu", kind, name, (unsigned long long)value);
+    EXPECT_EQ(lines[k++], want);
+  };
+  for (uint32_t i = 0; i < kNumDropReasons; ++i) expect_line("drop", kDropReasonNames[i], drops[i]);
+  for (uint32_t i = 0; i < kNumStats; ++i) expect_line("stat", kStatNames[i], 0);
+  for (uint32_t i = 0; i < kNumCpCounters; ++i) expect_line("cp", kCpCounterNames[i], 0);
 }
 
 }  // namespace

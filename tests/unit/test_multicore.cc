@@ -27,6 +27,7 @@
 #include "shared/replay_window.h"
 #include "shared/wire.h"
 #include "tests/unit/dp_test_nodes.h"
+#include "tests/unit/kernel_version.h"
 
 namespace ipop::dp {
 namespace {
@@ -257,8 +258,9 @@ TEST(ReuseportSteering, KernelDeliversEachSessionToItsOwner) {
       if (listen.port == 0) listen.port = socks.back()->local_port();
     }
     ASSERT_NE(listen.port, 0);
-    if (!AttachReuseportSteering(socks[0]->fd(), n_workers, &error, missteer))
-      GTEST_SKIP() << "kernel refused the program: " << error;
+    // SO_ATTACH_REUSEPORT_CBPF exists since Linux 4.5; from there on the program must load.
+    if (!ipop::testing::KernelAtLeast(4, 5)) GTEST_SKIP() << "no SO_ATTACH_REUSEPORT_CBPF (< 4.5)";
+    ASSERT_TRUE(AttachReuseportSteering(socks[0]->fd(), n_workers, &error, missteer)) << error;
 
     sockaddr_in dst{};
     dst.sin_family = AF_INET;

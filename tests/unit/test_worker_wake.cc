@@ -14,6 +14,7 @@
 
 #include "dataplane/uring_io.h"
 #include "shared/worker_wake.h"
+#include "tests/unit/kernel_version.h"
 
 namespace ipop {
 namespace {
@@ -34,8 +35,11 @@ class UringFutexTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds_), 0);
     std::string error;
+    // IORING_OP_FUTEX_WAIT came with Linux 6.7; from there on the ring's probe must report it.
+    if (!ipop::testing::KernelAtLeast(6, 7))
+      GTEST_SKIP() << "kernel has no IORING_OP_FUTEX_WAIT (Linux < 6.7)";
     ASSERT_TRUE(io_.Init(8, 16, fds_[0], fds_[1], &error)) << error;
-    if (!io_.futex_wait()) GTEST_SKIP() << "kernel has no IORING_OP_FUTEX_WAIT (Linux < 6.7)";
+    ASSERT_TRUE(io_.futex_wait()) << "Linux >= 6.7, but UringIo found no IORING_OP_FUTEX_WAIT";
   }
   void TearDown() override {
     close(fds_[0]);
