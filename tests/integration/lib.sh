@@ -50,6 +50,9 @@ net_require() {
 net_init() {
   RUN="${1:-t}$$"
   RUN=${RUN:0:10}
+  # Configs hold the network secret inline: readable by their owner only, as a real node's must
+  # be (the control plane warns about a secret others can read).
+  umask 077
   WORK=$(mktemp -d "/tmp/ipop-$RUN.XXXXXX")
   NAMESPACES=()
   PIDS=()
