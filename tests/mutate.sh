@@ -308,6 +308,7 @@ if ((baseline)); then
 fi
 
 current=-1
+# shellcheck disable=SC2317  # runs from the EXIT trap
 cleanup() {
   if ((current >= 0)); then restore_mutant "$current"; fi
 }
