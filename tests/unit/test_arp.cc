@@ -130,7 +130,7 @@ TEST_F(ArpResponderTest, AnswersForPeerVipWithGatewayMac) {
 
 TEST_F(ArpResponderTest, UnknownTargetsOwnAddressAndProbesIgnored) {
   responder_.OnTapFrame(RequestFor(Ip(10, 77, 0, 3)));   // nobody
-  responder_.OnTapFrame(RequestFor(Ip(10, 77, 0, 1)));   // ourselves
+  responder_.OnTapFrame(RequestFor(Ip(10, 77, 0, 1)));   // ourselves (and gratuitous)
   responder_.OnTapFrame(RequestFor(Ip(10, 77, 0, 50)));  // route to an invalid peer slot
   std::vector<uint8_t> probe = kCapturedRequest;
   std::memset(&probe[28], 0, 4);  // sender 0.0.0.0 (RFC 5227 probe)
@@ -141,6 +141,33 @@ TEST_F(ArpResponderTest, UnknownTargetsOwnAddressAndProbesIgnored) {
   EXPECT_TRUE(port_.frames.empty());
   EXPECT_EQ(counters_.Get(CpCounter::arp_ignored), 5u);
   EXPECT_EQ(counters_.Get(CpCounter::arp_answered), 0u);
+}
+
+// The host's own address is never proxied, even when a routed prefix covers it and another
+// address on the host asks (the "ourselves" case above is also a gratuitous request, ignored on
+// that account, and no route covers it there).
+TEST_F(ArpResponderTest, OwnAddressIsNotAnsweredEvenInsideARoutedPrefix) {
+  shm::TableSpec spec;
+  spec.local_vip = Ip(10, 77, 0, 1);
+  GatewayMac("testnet", spec.gateway_mac);
+  shm::PeerEntry router{};
+  router.flags = shm::kPeerValid;
+  router.vip = Ip(10, 77, 0, 9);
+  spec.peers.push_back(router);
+  spec.routes.push_back({Ip(10, 77, 0, 0), 16, 0});  // e.g. a gateway announcing 10.77.0.0/16
+  responder_.SetTable(spec);
+  std::vector<uint8_t> own = RequestFor(Ip(10, 77, 0, 1));
+  wire::StoreBe32(&own[28], Ip(10, 77, 0, 7));  // sender: a second address on the host
+  responder_.OnTapFrame(own);
+  EXPECT_TRUE(port_.frames.empty());
+  EXPECT_FALSE(responder_.Answers(Ip(10, 77, 0, 1)));
+  EXPECT_EQ(counters_.Get(CpCounter::arp_ignored), 1u);
+  // The prefix itself is answered: only the own-address rule kept the first one silent.
+  std::vector<uint8_t> other = RequestFor(Ip(10, 77, 0, 8));
+  wire::StoreBe32(&other[28], Ip(10, 77, 0, 7));
+  responder_.OnTapFrame(other);
+  EXPECT_EQ(port_.frames.size(), 1u);
+  EXPECT_EQ(counters_.Get(CpCounter::arp_answered), 1u);
 }
 
 TEST_F(ArpResponderTest, MalformedAndNonArpCounted) {

@@ -24,6 +24,7 @@
 #include "shared/aead.h"
 #include "shared/checksum.h"
 #include "shared/ether.h"
+#include "shared/replay_window.h"
 #include "shared/shm_region.h"
 #include "shared/table.h"
 #include "shared/wire.h"
@@ -234,6 +235,21 @@ TEST_F(DataplaneStagesTest, ArpFallbackIgnoresUnroutedOwnAndMalformed) {
   EXPECT_EQ(Bytes(unknown->data, unknown->data + unknown->len), before);  // left untouched
 }
 
+// The own-address rule on its own: a subnet route covers this node's address, another address
+// on the host asks for it (the "own" case above is also gratuitous and unrouted).
+TEST_F(DataplaneStagesTest, ArpFallbackNeverAnswersForOwnAddressInsideARoutedSubnet) {
+  shm::TableSpec spec = SpecA();
+  spec.routes.push_back({Ip(10, 0, 0, 0), 24, 0});
+  a_.Publish(spec);
+  PacketBuffers bufs;
+  Packet* own = bufs.Add(ArpRequest(kVipA + 100, kVipA));
+  const Bytes before(own->data, own->data + own->len);
+  EXPECT_FALSE(AnswerArpFromTable(*a_.gen, *own));
+  EXPECT_EQ(Bytes(own->data, own->data + own->len), before);
+  Packet* covered = bufs.Add(ArpRequest(kVipA + 100, kVipA + 50));  // routed by the subnet
+  EXPECT_TRUE(AnswerArpFromTable(*a_.gen, *covered));
+}
+
 TEST(ArpFallback, ControlPlaneAbsentWhenNoPidOrStaleHeartbeat) {
   auto hdr = std::make_unique<shm::RegionHeader>();
   const uint64_t now = 50'000'000'000;
@@ -302,6 +318,51 @@ TEST_F(DataplaneStagesTest, EachOutboundDropBumpsExactlyItsCounter) {
   EXPECT_EQ(wire::LoadBe64(ok[0].data() + 8), 0u);
 }
 
+// Sealing in place needs room for the wire header in front and the tag behind (a caller that
+// did not lay the buffer out for it), and a keyed context (a peer whose key could not be
+// installed, e.g. a cipher this build lacks): otherwise the frame is dropped as seal_failed.
+TEST_F(DataplaneStagesTest, SealFailuresAreCounted) {
+  constexpr uint32_t kVipNoKey = Ip(10, 0, 0, 5);
+  shm::TableSpec spec = SpecA();
+  shm::PeerEntry no_key = Peer(kVipNoKey, kReady, 11, 400, kKeyAB, kInstanceA);
+  no_key.cipher = 0;  // no such cipher
+  spec.peers.push_back(no_key);
+  spec.routes.push_back({kVipNoKey, 32, uint32_t(spec.peers.size() - 1)});
+  a_.Publish(spec);
+
+  const Bytes to_b = Frame(ether::kTypeIpv4, Ipv4Packet(kVipA, kVipB, 40));
+  const uint32_t end = 2048 - uint32_t(to_b.size());  // PacketBuffers holds 2048 bytes
+  struct Case {
+    const char* what;
+    Bytes frame;
+    uint32_t offset;
+    bool sealed;
+  };
+  const std::vector<Case> cases = {
+      {"no headroom", to_b, 0, false},
+      {"headroom one short", to_b, kOutboundHeadroom - 1, false},
+      {"headroom exactly enough", to_b, kOutboundHeadroom, true},
+      {"no tailroom", to_b, end, false},
+      {"tailroom one short", to_b, end - (kOutboundTailroom - 1), false},
+      {"tailroom exactly enough", to_b, end - kOutboundTailroom, true},
+      {"key not installed", Frame(ether::kTypeIpv4, Ipv4Packet(kVipA, kVipNoKey, 40)),
+       kIpOffset - 14, false},
+  };
+  for (const Case& c : cases) {
+    PacketBuffers bufs;
+    Packet* p = bufs.Add(c.frame, c.offset);
+    std::vector<Packet*> span = bufs.All();
+    const auto before = a_.drops();
+    EXPECT_EQ(RunOutbound(span, OutCtx()), c.sealed ? 1u : 0u) << c.what;
+    EXPECT_EQ(p->verdict, c.sealed ? Verdict::kForward : Verdict::kDrop) << c.what;
+    const auto after = a_.drops();
+    for (uint32_t r = 0; r < kNumDropReasons; ++r) {
+      const bool counted = !c.sealed && r == uint32_t(DropReason::seal_failed);
+      EXPECT_EQ(after[r], before[r] + (counted ? 1 : 0)) << c.what << ": " << kDropReasonNames[r];
+    }
+  }
+}
+
 class InboundDropTest : public DataplaneStagesTest {
  protected:
   // A valid datagram from A to B, inner source `src`.
@@ -367,6 +428,47 @@ TEST_F(InboundDropTest, ReplayedDatagramIsDroppedOnce) {
   const auto before = b_.drop(DropReason::replay);
   EXPECT_EQ(Inbound({d2, d2}, &verdicts).size(), 1u);  // duplicate inside one burst
   EXPECT_EQ(b_.drop(DropReason::replay), before + 1);
+}
+
+// The window is marked only after the tag verified (inbound.cc): a datagram anyone can forge must
+// not mark its counter, or the genuine datagram with that counter is dropped as a replay.
+TEST_F(InboundDropTest, TamperedCopyDoesNotMarkItsCounter) {
+  const Bytes genuine = Sealed();
+  Bytes tampered = genuine;
+  tampered[wire::kHeaderSize + 3] ^= 0x01;
+  ExpectOnlyDrop({tampered}, DropReason::auth_failed, 1, "tampered copy first");
+  EXPECT_EQ(Inbound({genuine}).size(), 1u) << "the genuine datagram behind it";
+  EXPECT_EQ(b_.drop(DropReason::replay), 0u);
+
+  // The same inside one burst: the forgery ahead of the genuine datagram.
+  const Bytes genuine2 = Sealed();
+  Bytes tampered2 = genuine2;
+  tampered2.back() ^= 0x80;
+  std::vector<Verdict> verdicts;
+  EXPECT_EQ(Inbound({tampered2, genuine2}, &verdicts).size(), 1u);
+  EXPECT_EQ(verdicts, (std::vector<Verdict>{Verdict::kDrop, Verdict::kForward}));
+  EXPECT_EQ(b_.drop(DropReason::replay), 0u);
+}
+
+// A forged counter far ahead must not slide the window: were it marked, every genuine datagram
+// (low counters) would fall behind the window and the session would be blackholed.
+TEST_F(InboundDropTest, ForgedFarFutureCounterDoesNotMoveTheWindow) {
+  EXPECT_EQ(Inbound({Sealed()}).size(), 1u);
+  Bytes forged = Sealed();  // a real datagram with its counter rewritten: the tag no longer fits
+  wire::StoreBe64(forged.data() + 8, uint64_t{1} << 40);
+  ExpectOnlyDrop({forged}, DropReason::auth_failed, 1, "counter 2^40");
+  const Bytes next = Sealed();
+  ASSERT_LT(wire::LoadBe64(next.data() + 8), ReplayWindow::kWindow);
+  EXPECT_EQ(Inbound({next}).size(), 1u) << "a genuine low counter after the forgery";
+  EXPECT_EQ(b_.drop(DropReason::replay), 0u);
+  // And a forgery of a counter the genuine stream has not reached yet, in the same burst.
+  Bytes forged_near = Sealed();
+  wire::StoreBe64(forged_near.data() + 8, wire::LoadBe64(forged_near.data() + 8) + 1);
+  const Bytes after = Sealed();  // carries exactly the counter the forgery claimed
+  std::vector<Verdict> verdicts;
+  EXPECT_EQ(Inbound({forged_near, after}, &verdicts).size(), 1u);
+  EXPECT_EQ(verdicts, (std::vector<Verdict>{Verdict::kDrop, Verdict::kForward}));
+  EXPECT_EQ(b_.drop(DropReason::replay), 0u);
 }
 
 TEST_F(InboundDropTest, TamperedDatagramFailsAuthentication) {

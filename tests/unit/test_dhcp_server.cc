@@ -216,6 +216,22 @@ TEST_F(DhcpServerTest, RenewIsUnicastToCiaddr) {
   EXPECT_EQ(server.counters().acks, 2u);
 }
 
+// A client asking for an address of its own choosing (option 50 in DISCOVER: a remembered
+// lease, or an attacker) is offered the node's address, never the one it asked for; REQUESTing
+// its choice afterwards is refused.
+TEST_F(DhcpServerTest, DiscoverWithForeignRequestedAddressIsOfferedTheNodesAddress) {
+  const uint32_t foreign = Ip(10, 77, 0, 99);
+  ASSERT_TRUE(server.OnTapFrame(Frame({.requested = foreign})));
+  const Sent offer = Reply(port);
+  EXPECT_EQ(offer.msg.type, MessageType::kOffer);
+  EXPECT_EQ(offer.msg.yiaddr, kVip);
+  ExpectUnicast(offer, kHostMac, kVip);
+  ASSERT_TRUE(server.OnTapFrame(
+      Frame({.type = MessageType::kRequest, .requested = foreign, .server_id = kServer})));
+  EXPECT_EQ(Reply(port, 1).msg.type, MessageType::kNak);
+  EXPECT_FALSE(leases.held());
+}
+
 TEST_F(DhcpServerTest, NakOnWrongAddress) {
   ASSERT_TRUE(
       server.OnTapFrame(Frame({.type = MessageType::kRequest, .requested = Ip(10, 77, 0, 99)})));
@@ -395,6 +411,10 @@ TEST(DhcpServer, SilentWhileAllocationRuns) {
   const Sent offer = Reply(port);
   EXPECT_EQ(offer.msg.yiaddr, Ip(10, 77, 0, 30));
   EXPECT_EQ(offer.msg.lease_s, 3600u);  // the source left it to the configured default
+  // The client's wish (option 50) goes to the source; the offer is what the source granted.
+  ASSERT_TRUE(server.OnTapFrame(Frame({.requested = Ip(10, 77, 0, 99)})));
+  EXPECT_EQ(source.last_requested, Ip(10, 77, 0, 99));
+  EXPECT_EQ(Reply(port, 1).msg.yiaddr, Ip(10, 77, 0, 30));
 }
 
 TEST(DhcpServer, WriteFailureCounted) {

@@ -1,7 +1,8 @@
 // The DHT service on a simulated 150-node ring, running the real overlay and DHT code: values put
 // by one node are read by every node, create-exclusive races have one winner everywhere, replicas
-// are re-created when their nodes die, replicas new to a key do not vote a claim through, an
-// undecided renewal keeps the owner's record, values expire, and per-source rate limits hold.
+// are re-created when their nodes die, replicas new to a key do not vote a claim through, one
+// replica that knows a rival refuses a claim the others would let through, an undecided renewal
+// keeps the owner's record, values expire, and per-source rate limits hold.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -178,6 +179,7 @@ TEST_F(DhtServiceSim, CreateRaceHasOneWinnerEverywhere) {
       EXPECT_TRUE(g.values[0].exclusive);
     }
     // Every replica holds the winner's claim only (losing claims repaired or rolled back).
+    ASSERT_EQ(Holders(key), TrueReplicas(key, 3)) << "round " << round;
     for (size_t h : Holders(key)) {
       cp::DhtRangeReader reader(sim->dht(h).store(), KeyBefore(key), key);
       std::vector<cp::DhtRecord> recs;
@@ -254,6 +256,54 @@ TEST_F(DhtServiceSim, NewlyPlacedReplicasDoNotVoteAClaimThrough) {
   });
   EXPECT_EQ(won.outcome, DhtOutcome::kOk);
   EXPECT_EQ(Holders(key), TrueReplicas(key, 3));
+}
+
+// A claim is refused by any replica that knows a rival, whatever the majority says (the rule
+// DhtService passes to DecideWrite as `claim`). Two of a key's three replicas die; their
+// successors take their place empty (handover held back, and no settle time, so they vote): one
+// old replica holding the rival's live record and two fresh ones that would let the claim through.
+TEST_F(DhtServiceSim, OneReplicaThatKnowsARivalRefusesAClaim) {
+  cp::DhtServiceOptions o;
+  o.create_settle_ns = 0;
+  o.handover_delay_ns = 3600 * kS;
+  Build(17, o);
+  const DhtKey key = cp::HashDhtKey("vip:demo:10.0.0.5");
+  const RingAddress k = RingAddress::FromBytes(std::span<const uint8_t, 20>(key));
+  std::vector<size_t> near = sim->LiveNodes();
+  std::sort(near.begin(), near.end(), [&](size_t a, size_t b) {
+    return cp::overlay::CloserTo(k, sim->node(a).address(), sim->node(b).address());
+  });
+  const size_t holder = near[40], claimant = near[80];
+  const std::vector<uint8_t> held = Bytes("holder");
+  const DhtResult first = RunOne(holder, [&](cp::DhtDoneFn f) {
+    sim->dht(holder).Create(key, held, 600'000, f, cp::DhtCreateMode::kClaim);
+  });
+  ASSERT_EQ(first.outcome, DhtOutcome::kOk);
+  ASSERT_EQ(Holders(key), TrueReplicas(key, 3));
+
+  sim->Crash(near[1]);
+  sim->Crash(near[2]);
+  sim->RunUntil(sim->now_ns() + 60 * kS);  // the deaths are noticed and the ring repaired
+  ASSERT_TRUE(sim->RingConsistent());
+  std::vector<size_t> replicas = {near[0], near[3], near[4]};
+  std::sort(replicas.begin(), replicas.end());
+  ASSERT_EQ(TrueReplicas(key, 3), replicas);
+  ASSERT_EQ(Holders(key), std::vector<size_t>{near[0]}) << "the new replicas must start empty";
+
+  const DhtResult r = RunOne(claimant, [&](cp::DhtDoneFn f) {
+    sim->dht(claimant).Create(key, Bytes("claimant"), 600'000, f, cp::DhtCreateMode::kClaim);
+  });
+  EXPECT_EQ(r.outcome, DhtOutcome::kRejected);
+  EXPECT_EQ(r.reason, DhtStatus::kKeyExists);
+  // The old replica still holds the rival's record, untouched; the fresh ones were rolled back.
+  EXPECT_EQ(Holders(key), std::vector<size_t>{near[0]});
+  cp::DhtRangeReader reader(sim->dht(near[0]).store(), KeyBefore(key), key);
+  std::vector<cp::DhtRecord> recs;
+  reader.Next(1, &recs);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].owner, AddressKey(sim->node(holder).address()));
+  EXPECT_EQ(recs[0].value, held);
+  EXPECT_TRUE(recs[0].exclusive);
 }
 
 // An undecided renewal leaves the owner's record where it was applied: it only extended it, and

@@ -255,6 +255,7 @@ TEST(OverlayHost, TableViewFollowsTheLinks) {
   EXPECT_EQ(spec.self_ring, self);
   size_t structured = 0;
   for (const overlay::Link& l : h.node().links().links()) structured += l.structured();
+  ASSERT_EQ(structured, 3u) << "linked to the three others";  // else the checks below are empty
   EXPECT_EQ(spec.links.size(), structured);
   for (const shm::LinkEntry& e : spec.links) {
     EXPECT_EQ(e.flags, shm::kLinkValid);

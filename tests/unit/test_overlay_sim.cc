@@ -81,14 +81,41 @@ TEST_F(OverlaySim, HealsAfterCrashesAndAddressChanges) {
   // Ten nodes crash (including two bootstrap nodes), ten move to new endpoints.
   for (size_t i = 2; i < 200; i += 20) sim->Crash(i);
   for (size_t i = 13; i < 200; i += 20) sim->Move(i);
+  // Peers follow a moved node at once (it tells every link), long before a link to its old
+  // endpoint could time out and be made again: every live node linked to it holds its new
+  // endpoint, its ring neighbours among them.
+  sim->RunUntil(42 * kS);
+  for (size_t i = 13; i < 200; i += 20) {
+    const RingAddress& moved = sim->node(i).address();
+    size_t holders = 0;
+    for (size_t j : sim->LiveNodes()) {
+      const cp::overlay::Link* l = sim->node(j).links().Find(moved);
+      if (l == nullptr) continue;
+      ++holders;
+      EXPECT_EQ(l->endpoint, sim->endpoint(i)) << "node " << j << "'s link to moved node " << i;
+    }
+    for (const cp::overlay::Link* n : {sim->node(i).successor(), sim->node(i).predecessor()}) {
+      ASSERT_NE(n, nullptr);
+      size_t j = 0;
+      while (j < sim->size() && sim->node(j).address() != n->address) ++j;
+      ASSERT_LT(j, sim->size());
+      ASSERT_NE(sim->node(j).links().Find(moved), nullptr) << "neighbour " << j << " of " << i;
+    }
+    EXPECT_GE(holders, 2u);
+  }
   sim->RunUntil(100 * kS);  // dead after ~30 s, repair within a few more
   size_t bad = 0;
   EXPECT_TRUE(sim->RingConsistent({}, &bad)) << bad;
   for (size_t i = 13; i < 200; i += 20) {
-    EXPECT_TRUE(sim->alive(i));
-    // Peers follow the moved node: its neighbours hold its new endpoint.
+    // Still linked at the new endpoint after the crashed nodes were replaced.
     const auto* s = sim->node(i).successor();
     ASSERT_NE(s, nullptr);
+    size_t j = 0;
+    while (j < sim->size() && sim->node(j).address() != s->address) ++j;
+    ASSERT_LT(j, sim->size());
+    const cp::overlay::Link* back = sim->node(j).links().Find(sim->node(i).address());
+    ASSERT_NE(back, nullptr) << "successor " << j << " of moved node " << i;
+    EXPECT_EQ(back->endpoint, sim->endpoint(i));
   }
   const LookupStats st = sim->RunLookups(200, 2 * kS, 2 * kS);
   EXPECT_EQ(st.correct, st.issued);
