@@ -69,21 +69,27 @@ class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
   DhtService& dht_;
 };
 
-// Signs on the way out; the Port is the dataplane's inject ring.
+// Stamps and signs on the way out; the Port is the dataplane's inject ring.
 class OverlayHost::Transport final : public overlay::OverlayTransport {
  public:
-  Transport(Port& port, const HelloAuthenticator& auth, OverlayHostCounters& counters)
-      : port_(port), auth_(auth), counters_(counters) {}
-  bool Send(const Endpoint& to, std::span<const uint8_t> datagram) override {
-    uint8_t buf[overlay::kMaxOverlayDatagram + kMaxHelloTagSize];
+  Transport(Port& port, const HelloAuthenticator& auth, const Clock& clock,
+            OverlayHostCounters& counters)
+      : port_(port), auth_(auth), clock_(clock), counters_(counters) {}
+  bool Send(const Endpoint& to, const RingAddress& receiver,
+            std::span<const uint8_t> datagram) override {
+    uint8_t buf[overlay::kMaxOverlayDatagram + kOverlayStampSize + kMaxHelloTagSize];
     const size_t tag = auth_.tag_size();
     if (datagram.size() > overlay::kMaxOverlayDatagram) return false;
     std::memcpy(buf, datagram.data(), datagram.size());
-    if (!auth_.Sign(datagram, {buf + datagram.size(), tag})) {
+    uint8_t* stamp = buf + datagram.size();
+    StoreBe64(stamp, NextTimestamp());
+    receiver.ToBytes(std::span<uint8_t, RingAddress::kBytes>(stamp + 8, RingAddress::kBytes));
+    const size_t signed_len = datagram.size() + kOverlayStampSize;
+    if (!auth_.Sign({buf, signed_len}, {buf + signed_len, tag})) {
       ++counters_.sign_failed;
       return false;
     }
-    if (!port_.SendUnderlay(to, {buf, datagram.size() + tag})) {
+    if (!port_.SendUnderlay(to, {buf, signed_len + tag})) {
       ++counters_.send_failed;
       return false;
     }
@@ -92,9 +98,17 @@ class OverlayHost::Transport final : public overlay::OverlayTransport {
   }
 
  private:
+  // Strictly increasing even if the wall clock stalls or steps back a little.
+  uint64_t NextTimestamp() {
+    last_ts_ = std::max(clock_.WallNs(), last_ts_ + 1);
+    return last_ts_;
+  }
+
   Port& port_;
   const HelloAuthenticator& auth_;
+  const Clock& clock_;
   OverlayHostCounters& counters_;
+  uint64_t last_ts_ = 0;
 };
 
 OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
@@ -140,8 +154,9 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
     : options_(options),
       clock_(clock),
       auth_(auth),
-      transport_(std::make_unique<Transport>(port, auth, counters_)),
-      source_limiter_(options.source_limit) {
+      transport_(std::make_unique<Transport>(port, auth, clock, counters_)),
+      source_limiter_(options.source_limit),
+      replay_guard_(clock.WallNs(), options.source_limit.max_sources) {
   Endpoint self = options_.listen;
   if (IsUnspecified(self)) {
     for (const Endpoint& b : options_.overlay.bootstrap) {
@@ -199,11 +214,11 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
   if (!overlay::LooksLikeOverlay(datagram)) return false;
   ++counters_.received;
   const size_t tag = auth_.tag_size();
-  if (datagram.size() < wire::kHeaderSize + overlay::kCommonSize + tag) {
+  if (datagram.size() < wire::kHeaderSize + overlay::kCommonSize + kOverlayStampSize + tag) {
     ++counters_.too_short;
     return true;
   }
-  if (datagram.size() > overlay::kMaxOverlayDatagram + tag) {
+  if (datagram.size() > overlay::kMaxOverlayDatagram + kOverlayStampSize + tag) {
     ++counters_.too_long;
     return true;
   }
@@ -212,8 +227,8 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
     ++counters_.rate_limited;
     return true;
   }
-  const std::span<const uint8_t> body = datagram.first(datagram.size() - tag);
-  if (!auth_.Verify(body, datagram.last(tag))) {
+  const std::span<const uint8_t> signed_part = datagram.first(datagram.size() - tag);
+  if (!auth_.Verify(signed_part, datagram.last(tag))) {
     ++counters_.bad_tag;
     uint64_t suppressed = 0;
     if (log_limit_.Allow(clock_.NowNs(), &suppressed))
@@ -223,9 +238,36 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
           from.ToString().c_str(), (unsigned long long)suppressed);
     return true;
   }
+  // Authenticated: now whether it was meant for us, and only once.
+  const std::span<const uint8_t> body = signed_part.first(signed_part.size() - kOverlayStampSize);
+  const std::span<const uint8_t> stamp = signed_part.last(kOverlayStampSize);
+  const RingAddress receiver = RingAddress::FromBytes(stamp.subspan<8, RingAddress::kBytes>());
+  const bool bound = receiver == options_.address;
+  const bool link_request = body[wire::kHeaderSize] == uint8_t(overlay::MsgType::kLinkRequest);
+  if (!bound && !link_request) {
+    ++counters_.wrong_receiver;  // shown to us, made for another node
+    return true;
+  }
+  const auto sender = body.subspan(wire::kHeaderSize + 4, RingAddress::kBytes);
+  const uint64_t now_wall = clock_.WallNs();
+  const ReplayVerdict fresh =
+      replay_guard_.Check(ReplayGuard::KeyOf(sender), LoadBe64(stamp.data()), now_wall);
+  if (fresh != ReplayVerdict::kFresh) {
+    ++(fresh == ReplayVerdict::kReplayed ? counters_.replayed
+       : fresh == ReplayVerdict::kTooOld ? counters_.too_old
+                                         : counters_.clock_ahead);
+    uint64_t suppressed = 0;
+    if (fresh == ReplayVerdict::kAhead && log_limit_.Allow(clock_.NowNs(), &suppressed))
+      IPOP_LOG_WARN(
+          "overlay: message from %s is stamped %.0f s in our future; synchronise the clocks "
+          "(%llu similar suppressed)",
+          from.ToString().c_str(), double(LoadBe64(stamp.data()) - now_wall) / 1e9,
+          (unsigned long long)suppressed);
+    return true;
+  }
   ++counters_.accepted;
   if (!self_endpoint_known_) LearnSelfEndpoint(from);
-  node_->OnDatagram(from, body);
+  node_->OnDatagram(from, body, bound);
   return true;
 }
 
@@ -565,6 +607,10 @@ std::string OverlayHost::CountersText() const {
   put("dropped_too_long", c.too_long);
   put("dropped_bad_tag", c.bad_tag);
   put("dropped_rate_limited", c.rate_limited);
+  put("dropped_wrong_receiver", c.wrong_receiver);
+  put("dropped_replayed", c.replayed);
+  put("dropped_too_old", c.too_old);
+  put("dropped_clock_ahead", c.clock_ahead);
   size_t parse_errors = 0;
   for (uint64_t e : o.parse_errors) parse_errors += e;
   put("dropped_malformed", parse_errors);

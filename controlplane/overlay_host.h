@@ -2,11 +2,14 @@
 //
 // OverlayNode and DhtService are pure logic; this class gives them the process's clock and a
 // transport over the dataplane's inject ring, and guards what reaches them:
-//   send     every overlay datagram gets an authenticator tag appended (the network's pre-shared
-//            secret today, HelloAuthenticator, so certificates can replace it)
+//   send     every overlay datagram gets a stamp (the sender's wall-clock timestamp, strictly
+//            increasing, and the receiver's ring address) and an authenticator tag over message
+//            and stamp appended (the network's pre-shared secret today, HelloAuthenticator, so
+//            certificates can replace it)
 //   receive  a CONTROL datagram with an overlay type byte is checked for size, per-source rate
-//            (token bucket per underlay endpoint, bounded table) and tag before the overlay sees
-//            it; each rejection is counted
+//            (token bucket per underlay endpoint, bounded table), tag, receiver (ours; only a
+//            LINK_REQUEST may name another or none) and freshness (ReplayGuard per sender
+//            address) before the overlay sees it; each rejection is counted
 // On top it keeps this node's entry in the VIP directory (a DHT record per virtual IP: which
 // overlay node holds it and where it listens), resolves other VIPs through it, and carries
 // HELLOs of the data-session protocol as routed overlay messages for peers without a direct link.
@@ -33,6 +36,7 @@
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/port.h"
 #include "controlplane/random_source.h"
+#include "controlplane/replay_guard.h"
 #include "controlplane/route_signature.h"
 #include "shared/config.h"
 #include "shared/table.h"
@@ -41,6 +45,10 @@ namespace ipop::cp {
 
 // Routed payload type of a data-session HELLO sent through the overlay.
 inline constexpr uint8_t kPayloadHello = 0x11;
+
+// Between an overlay message and its tag: the sender's timestamp (8 bytes, ns since the Unix
+// epoch, big endian) and the receiver's ring address (20 bytes, zero if unknown).
+inline constexpr size_t kOverlayStampSize = 8 + overlay::RingAddress::kBytes;
 
 struct OverlayHostOptions {
   overlay::RingAddress address;
@@ -71,6 +79,9 @@ struct OverlayHostOptions {
 struct OverlayHostCounters {
   uint64_t received = 0, accepted = 0;
   uint64_t too_short = 0, too_long = 0, bad_tag = 0, rate_limited = 0;
+  // Authenticated but refused: for another node, a copy or older than the sender's newer ones,
+  // stamped before we started, stamped minutes in our future.
+  uint64_t wrong_receiver = 0, replayed = 0, too_old = 0, clock_ahead = 0;
   uint64_t sent = 0, send_failed = 0, sign_failed = 0;
   uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
   uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
@@ -194,6 +205,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   std::unique_ptr<overlay::OverlayNode> node_;
   std::unique_ptr<DhtService> dht_;
   DhtRateLimiter source_limiter_;
+  ReplayGuard replay_guard_;  // by sender ring address
   OverlayHostCounters counters_;
   HelloFn hello_;
   RoutesFn routes_;

@@ -64,7 +64,7 @@ void OverlayNode::Stop() {
   if (!started_) return;
   uint8_t buf[kMaxOverlayDatagram];
   const size_t n = EncodeLinkClose(self_, {CloseReason::kShutdown}, buf);
-  for (const Link& l : links_.links()) Send(l.endpoint, {buf, n});
+  for (const Link& l : links_.links()) Send(l.endpoint, l.address, {buf, n});
   while (links_.size() > 0) links_.Remove(links_.links().front().address);
   pending_.clear();
   started_ = false;
@@ -99,31 +99,38 @@ size_t OverlayNode::StateBytes() const {
          lost_.capacity() * sizeof(LostPeer) + options_.bootstrap.capacity() * sizeof(Endpoint);
 }
 
-void OverlayNode::Send(const Endpoint& to, std::span<const uint8_t> datagram) {
+void OverlayNode::Send(const Endpoint& to, const RingAddress& to_address,
+                       std::span<const uint8_t> datagram) {
   if (datagram.empty()) return;
   ++counters_.sent;
   const uint8_t type = datagram[wire::kHeaderSize];
   ++counters_.sent_by_type[type - uint8_t(MsgType::kLinkRequest)];
-  if (!transport_.Send(to, datagram)) ++counters_.send_failed;
+  if (!transport_.Send(to, to_address, datagram)) ++counters_.send_failed;
 }
 
-bool OverlayNode::HasPendingTo(const RingAddress& a) const {
-  return std::any_of(pending_.begin(), pending_.end(),
-                     [&](const PendingRequest& p) { return p.expected == a; });
-}
-
+// The only datagram that ever goes to an endpoint we have not heard from: one LINK_REQUEST per
+// address while it is pending, smaller than any message that can name an endpoint. Everything
+// else waits for the authenticated LINK_ACCEPT that proves the endpoint is the node.
 void OverlayNode::RequestLink(const RingAddress& expected, const Endpoint& to, LinkKind kind,
-                              uint64_t token) {
-  if (!expected.IsZero() && (expected == self_ || HasPendingTo(expected))) return;
+                              uint64_t token, bool neighbours_on_accept) {
+  if (!expected.IsZero()) {
+    if (expected == self_) return;
+    for (PendingRequest& q : pending_) {
+      if (q.expected != expected) continue;
+      q.neighbours_on_accept = q.neighbours_on_accept || neighbours_on_accept;
+      return;
+    }
+  }
   PendingRequest p;
   p.token = token != 0 ? token : RandomU64() | 1;
   p.to = to;
   p.expected = expected;
   p.kind = kind;
   p.sent_ns = clock_.NowNs();
+  p.neighbours_on_accept = neighbours_on_accept;
   pending_.push_back(p);
   uint8_t buf[kMaxOverlayDatagram];
-  Send(to, {buf, EncodeLinkRequest(self_, {kind, p.token, expected}, buf)});
+  Send(to, expected, {buf, EncodeLinkRequest(self_, {kind, p.token, expected}, buf)});
 }
 
 void OverlayNode::ContactBootstrap() {
@@ -182,7 +189,8 @@ void OverlayNode::SendJoin(bool via_random_link) {
   r.hops = 1;
   const size_t n = EncodeRouted(self_, r, buf);
   SeenBefore(r);
-  Send(starts[RandomU64() % starts.size()]->endpoint, {buf, n});
+  const Link* start = starts[RandomU64() % starts.size()];
+  Send(start->endpoint, start->address, {buf, n});
 }
 
 void OverlayNode::DrawFarLink() {
@@ -242,21 +250,23 @@ void OverlayNode::SetSelfEndpoint(const Endpoint& ep) {
   self_endpoint_ = ep;
   uint8_t buf[kMaxOverlayDatagram];
   const size_t n = EncodeKeepalive(self_, {false, RandomU64()}, buf);
-  for (const Link& l : links_.links()) Send(l.endpoint, {buf, n});
+  for (const Link& l : links_.links()) Send(l.endpoint, l.address, {buf, n});
 }
 
-void OverlayNode::SendNeighbours(const Endpoint& to, uint8_t flags) {
+// Near lists (up to 16 entries, the largest overlay message) go to linked nodes only: a link's
+// endpoint has answered us, so the list cannot be aimed at a bystander.
+void OverlayNode::SendNeighbours(const Link& to, uint8_t flags) {
   NeighbourEntry entries[kMaxNeighbours];
   size_t n = 0;
   for (const Link& l : links_.links())
     if ((l.roles & kRoleNear) && n < kMaxNeighbours) entries[n++] = {l.address, l.endpoint};
   uint8_t buf[kMaxOverlayDatagram];
-  Send(to, {buf, EncodeNeighbours(self_, flags, {entries, n}, buf)});
+  Send(to.endpoint, to.address, {buf, EncodeNeighbours(self_, flags, {entries, n}, buf)});
 }
 
 void OverlayNode::AnnounceToNear() {
   for (const Link& l : links_.links())
-    if (l.roles & kRoleNear) SendNeighbours(l.endpoint, 0);
+    if (l.roles & kRoleNear) SendNeighbours(l, 0);
 }
 
 void OverlayNode::ScheduleAnnounce() {
@@ -324,7 +334,7 @@ void OverlayNode::Tick() {
   links_.CheckLiveness(now, &live);
   for (const RingAddress& a : live.probe) {
     const Link* l = links_.Find(a);
-    Send(l->endpoint, {buf, EncodeKeepalive(self_, {false, RandomU64()}, buf)});
+    Send(l->endpoint, a, {buf, EncodeKeepalive(self_, {false, RandomU64()}, buf)});
   }
   for (const RingAddress& a : live.dead) {
     ++counters_.links_dead;
@@ -342,7 +352,7 @@ void OverlayNode::Tick() {
     links_.ClearRole(a, kRoleFarOut, now);
   for (const RingAddress& a : links_.Surplus(now)) {
     const Link* l = links_.Find(a);
-    Send(l->endpoint, {buf, EncodeLinkClose(self_, {CloseReason::kSurplus}, buf)});
+    Send(l->endpoint, a, {buf, EncodeLinkClose(self_, {CloseReason::kSurplus}, buf)});
     ++counters_.links_trimmed;
     DropLink(a, false);
   }
@@ -367,8 +377,8 @@ void OverlayNode::Tick() {
       // small ring does not keep asking.
       const Link* s = successor();
       const Link* p = predecessor();
-      if (s) SendNeighbours(s->endpoint, kNeighboursReplyWanted);
-      if (p && p != s) SendNeighbours(p->endpoint, kNeighboursReplyWanted);
+      if (s) SendNeighbours(*s, kNeighboursReplyWanted);
+      if (p && p != s) SendNeighbours(*p, kNeighboursReplyWanted);
       SendJoin(true);
       repair_backoff_ns_ = std::min(2 * repair_backoff_ns_, options_.self_lookup_interval_ns);
       next_repair_ns_ = now + repair_backoff_ns_;
@@ -390,7 +400,7 @@ void OverlayNode::Tick() {
   next_tick_ns_ = now + options_.tick_interval_ns;
 }
 
-void OverlayNode::OnDatagram(const Endpoint& from, std::span<const uint8_t> datagram) {
+void OverlayNode::OnDatagram(const Endpoint& from, std::span<const uint8_t> datagram, bool bound) {
   if (!started_) return;
   ++counters_.received;
   MessageView m;
@@ -405,15 +415,16 @@ void OverlayNode::OnDatagram(const Endpoint& from, std::span<const uint8_t> data
   if (l) {
     links_.Heard(*l, clock_.NowNs());
     // A linked peer that speaks from a new endpoint has moved (ROUTED messages too come straight
-    // from the previous hop, which is the linked sender).
-    if (l->endpoint != from) {
+    // from the previous hop, which is the linked sender). Only a message bound to us says so: an
+    // unbound one may be a copy of what the peer sent to someone else.
+    if (bound && l->endpoint != from) {
       l->endpoint = from;
       ++counters_.endpoint_changes;
     }
   }
   switch (m.type) {
     case MsgType::kLinkRequest:
-      OnLinkRequest(from, m);
+      OnLinkRequest(from, m, bound);
       break;
     case MsgType::kLinkAccept:
       OnLinkAccept(from, m);
@@ -442,7 +453,7 @@ void OverlayNode::OnDatagram(const Endpoint& from, std::span<const uint8_t> data
   }
 }
 
-void OverlayNode::OnLinkRequest(const Endpoint& from, const MessageView& m) {
+void OverlayNode::OnLinkRequest(const Endpoint& from, const MessageView& m, bool bound) {
   const LinkRequest& rq = m.link_request;
   LinkAccept acc;
   acc.kind = rq.kind;
@@ -459,7 +470,7 @@ void OverlayNode::OnLinkRequest(const Endpoint& from, const MessageView& m) {
   }
   if (acc.status != AcceptStatus::kAccepted) {
     ++counters_.requests_refused;
-    Send(from, {buf, EncodeLinkAccept(self_, acc, buf)});
+    Send(from, m.sender, {buf, EncodeLinkAccept(self_, acc, buf)});
     return;
   }
   uint8_t roles = 0;
@@ -486,10 +497,11 @@ void OverlayNode::OnLinkRequest(const Endpoint& from, const MessageView& m) {
       break;
   }
   if (!existing) ++counters_.links_added;
-  links_.Upsert(m.sender, from, roles, clock_.NowNs());
+  links_.Upsert(m.sender, existing != nullptr && !bound ? existing->endpoint : from, roles,
+                clock_.NowNs());
   std::erase_if(pending_, [&](const PendingRequest& p) { return p.expected == m.sender; });
   NearChanged();
-  Send(from, {buf, EncodeLinkAccept(self_, acc, buf)});
+  Send(from, m.sender, {buf, EncodeLinkAccept(self_, acc, buf)});
 }
 
 void OverlayNode::OnLinkAccept(const Endpoint& from, const MessageView& m) {
@@ -500,6 +512,7 @@ void OverlayNode::OnLinkAccept(const Endpoint& from, const MessageView& m) {
     ++counters_.unexpected_accepts;
     return;
   }
+  const bool send_neighbours = it->neighbours_on_accept;
   pending_.erase(it);
   if (a.status != AcceptStatus::kAccepted) return;
   uint8_t roles = 0;
@@ -521,6 +534,7 @@ void OverlayNode::OnLinkAccept(const Endpoint& from, const MessageView& m) {
   links_.Upsert(m.sender, from, roles, clock_.NowNs());
   if (a.kind == LinkKind::kLeaf) self_endpoint_ = a.observed;
   NearChanged();
+  if (send_neighbours) SendNeighbours(*links_.Find(m.sender), kNeighboursIsReply);
   if (was_alone) SendJoin(false);
 }
 
@@ -530,15 +544,19 @@ void OverlayNode::OnKeepalive(const Endpoint& from, const MessageView& m, bool l
     // The peer still thinks we are linked (our close was lost, or we restarted): tell it.
     if (!m.keepalive.reply) {
       ++counters_.keepalive_unknown_link;
-      Send(from, {buf, EncodeLinkClose(self_, {CloseReason::kUnknownLink}, buf)});
+      Send(from, m.sender, {buf, EncodeLinkClose(self_, {CloseReason::kUnknownLink}, buf)});
     }
     return;
   }
-  if (!m.keepalive.reply) Send(from, {buf, EncodeKeepalive(self_, {true, m.keepalive.token}, buf)});
+  if (!m.keepalive.reply)
+    Send(from, m.sender, {buf, EncodeKeepalive(self_, {true, m.keepalive.token}, buf)});
 }
 
 void OverlayNode::OnNeighbours(const Endpoint& from, const MessageView& m) {
-  if (!links_.Find(m.sender) && links_.WouldBeNear(m.sender))
+  // A list from an unlinked node that belongs near us (it kept a link we lost): link back. A
+  // genuine list names at least us, which makes it larger than our LINK_REQUEST; an empty one
+  // gets nothing, so it cannot buy a larger datagram toward a forged source.
+  if (!links_.Find(m.sender) && m.neighbours.count > 0 && links_.WouldBeNear(m.sender))
     RequestLink(m.sender, from, LinkKind::kNear, 0);
   for (size_t i = 0; i < m.neighbours.count; ++i) {
     const NeighbourEntry e = m.neighbours.Entry(i);
@@ -551,7 +569,9 @@ void OverlayNode::OnNeighbours(const Endpoint& from, const MessageView& m) {
   // sender's neighbour too.
   const Link* sender = links_.Find(m.sender);
   const bool sender_near = sender && (sender->roles & kRoleNear);
-  if (m.neighbours.flags & kNeighboursIsReply) return;
+  // Only a linked sender gets our list: an unlinked one gets the LINK_REQUEST above (if it
+  // belongs near us) and our list once it accepted.
+  if ((m.neighbours.flags & kNeighboursIsReply) || sender == nullptr) return;
   bool reply = (m.neighbours.flags & kNeighboursReplyWanted) || !sender_near;
   if (!reply) {
     const bool we_are_clockwise =
@@ -572,7 +592,7 @@ void OverlayNode::OnNeighbours(const Endpoint& from, const MessageView& m) {
       }
     }
   }
-  if (reply) SendNeighbours(from, kNeighboursIsReply);
+  if (reply) SendNeighbours(*sender, kNeighboursIsReply);
 }
 
 bool OverlayNode::SeenBefore(const Routed& r) {
@@ -595,7 +615,7 @@ void OverlayNode::RouteMessage(std::span<uint8_t> datagram, const Routed& r) {
   auto send_to = [&](const RingAddress& next, uint8_t flags) {
     const Link* l = links_.Find(next);
     PatchRoutedForward(datagram, self_, uint8_t(r.hops + 1), flags);
-    Send(l->endpoint, datagram);
+    Send(l->endpoint, next, datagram);
   };
   switch (d.action) {
     case Action::kForward:
@@ -636,8 +656,13 @@ void OverlayNode::Deliver(const Routed& r) {
   }
   const uint64_t token = wire::LoadBe64(r.payload.data() + 4);
   if (r.payload_type == kPayloadJoin) {
-    if (!links_.Find(r.source)) RequestLink(r.source, r.source_endpoint, LinkKind::kNear, token);
-    SendNeighbours(r.source_endpoint, kNeighboursIsReply);
+    // The joiner's endpoint is only what the message says: ask it to link first; our list follows
+    // its accept. A joiner we are linked to already gets the list at its proven endpoint.
+    if (const Link* l = links_.Find(r.source))
+      SendNeighbours(*l, kNeighboursIsReply);
+    else
+      RequestLink(r.source, r.source_endpoint, LinkKind::kNear, token,
+                  /*neighbours_on_accept=*/true);
     return;
   }
   // Far-link draw: accept being the far end unless we already carry our share of them.

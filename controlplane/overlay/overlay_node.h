@@ -89,7 +89,10 @@ class OverlayNode {
   void Start();
   // Graceful leave: closes every link.
   void Stop();
-  void OnDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
+  // `bound`: the datagram was addressed to this node (the process checks the receiver bound into
+  // its tag). An unbound one (a LINK_REQUEST to a bootstrap entry, which any node could be shown)
+  // never moves an existing link's endpoint.
+  void OnDatagram(const Endpoint& from, std::span<const uint8_t> datagram, bool bound = true);
   void Tick();
   // When Tick next has work; the process may tick more often, the simulator ticks exactly then.
   uint64_t next_wake_ns() const;
@@ -124,6 +127,9 @@ class OverlayNode {
     RingAddress expected;  // zero for bootstrap entries
     LinkKind kind = LinkKind::kNear;
     uint64_t sent_ns = 0;
+    // Answering a JOIN: our near list goes to the joiner once it accepted (its endpoint came in
+    // a message body; nothing larger than the request goes there before it answered).
+    bool neighbours_on_accept = false;
   };
   struct FarDraw {
     uint64_t token = 0;
@@ -135,8 +141,10 @@ class OverlayNode {
     uint64_t lost_ns = 0;
   };
 
-  void Send(const Endpoint& to, std::span<const uint8_t> datagram);
-  void RequestLink(const RingAddress& expected, const Endpoint& to, LinkKind kind, uint64_t token);
+  // `to_address`: the receiver's ring address, zero only for a bootstrap entry.
+  void Send(const Endpoint& to, const RingAddress& to_address, std::span<const uint8_t> datagram);
+  void RequestLink(const RingAddress& expected, const Endpoint& to, LinkKind kind, uint64_t token,
+                   bool neighbours_on_accept = false);
   void ContactBootstrap();
   // Routes a JOIN to our own address. `via_random_link`: hand it first to a random link so the
   // greedy descent starts somewhere else on the ring each time.
@@ -145,13 +153,13 @@ class OverlayNode {
                    std::span<const uint8_t> payload);
   void SendJoin(bool via_random_link);
   void DrawFarLink();
-  void SendNeighbours(const Endpoint& to, uint8_t flags);
+  void SendNeighbours(const Link& to, uint8_t flags);
   void AnnounceToNear();
   void ScheduleAnnounce();
   void NearChanged();
   void DropLink(const RingAddress& a, bool lost);
 
-  void OnLinkRequest(const Endpoint& from, const MessageView& m);
+  void OnLinkRequest(const Endpoint& from, const MessageView& m, bool bound);
   void OnLinkAccept(const Endpoint& from, const MessageView& m);
   void OnKeepalive(const Endpoint& from, const MessageView& m, bool linked);
   void OnNeighbours(const Endpoint& from, const MessageView& m);
@@ -161,7 +169,6 @@ class OverlayNode {
 
   uint64_t RandomU64();
   double RandomUnit();
-  bool HasPendingTo(const RingAddress& a) const;
   size_t NearDeficit() const;
 
   RingAddress self_;

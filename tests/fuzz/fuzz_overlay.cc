@@ -24,7 +24,7 @@ using ipop::cp::testing::Ip;
 
 class NullTransport final : public OverlayTransport {
  public:
-  bool Send(const ipop::Endpoint&, std::span<const uint8_t> d) override {
+  bool Send(const ipop::Endpoint&, const RingAddress&, std::span<const uint8_t> d) override {
     MessageView m;
     if (ParseMessage(d, &m) != MsgError::kNone) __builtin_trap();  // we only emit valid messages
     return true;

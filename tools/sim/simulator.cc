@@ -28,7 +28,7 @@ void SimRandom::Fill(std::span<uint8_t> out) {
 class SimTransport final : public cp::overlay::OverlayTransport {
  public:
   SimTransport(Simulator& sim, size_t index) : sim_(sim), index_(index) {}
-  bool Send(const Endpoint& to, std::span<const uint8_t> datagram) override {
+  bool Send(const Endpoint& to, const RingAddress&, std::span<const uint8_t> datagram) override {
     sim_.Transmit(index_, to, datagram);
     return true;
   }
