@@ -446,6 +446,7 @@ void ControlPlane::Iterate() {
     }
   }
   PublishIfChanged();
+  writer_->ScrubRetired();  // retired keys leave shared memory once no worker can read them
   AssignAddress();
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
 }

@@ -3,6 +3,7 @@
 // docs/shared-memory.md ("Publication and reclamation"); the comments here point at its steps.
 #include "shared/table.h"
 
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <time.h>
 
@@ -215,16 +216,8 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   const uint64_t deadline = MonotonicNs() + uint64_t(std::max(timeout_ms, 0)) * 1'000'000u;
   uint32_t slot = kNumGenerations;
   while (true) {
-    const bool dp_alive = DataplaneAlive(h);
     for (uint32_t s : order) {
-      if (s == old_slot) continue;
-      bool free = true;
-      for (uint32_t w = 0; w < n_workers && free && dp_alive; ++w) {
-        // seq_cst pairs with TableReader::GoOnline (step 3 of the ordering argument).
-        const uint64_t q = h.workers[w].quiescent_seq.load(std::memory_order_seq_cst);
-        free = q == kOffline || q >= retire_seq_[s];
-      }
-      if (free) {
+      if (s != old_slot && Reclaimable(s)) {
         slot = s;
         break;
       }
@@ -265,12 +258,46 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   std::fill(std::begin(g.groups), std::end(g.groups), GroupEntry{});
   std::copy(spec.groups.begin(), spec.groups.end(), g.groups);
   g.hdr.seq = seq;
+  scrubbed_[slot] = false;
 
   // Release (as part of seq_cst) publishes the slot contents to readers that acquire `active`;
   // seq_cst also orders it before our later quiescent_seq loads (step 3).
   h.active.store(PackActive(seq, slot), std::memory_order_seq_cst);
   if (old_slot < kNumGenerations) retire_seq_[old_slot] = seq;
   return true;
+}
+
+bool TableWriter::Reclaimable(uint32_t slot) const {
+  const RegionHeader& h = region_.header();
+  if (!DataplaneAlive(h)) return true;
+  for (uint32_t w = 0; w < region_.layout().n_workers; ++w) {
+    // seq_cst pairs with TableReader::GoOnline (step 3 of the ordering argument).
+    const uint64_t q = h.workers[w].quiescent_seq.load(std::memory_order_seq_cst);
+    if (q != kOffline && q < retire_seq_[slot]) return false;
+  }
+  return true;
+}
+
+uint32_t TableWriter::ScrubRetired() {
+  const uint64_t a = region_.header().active.load(std::memory_order_seq_cst);
+  const uint32_t active = a != 0 ? ActiveSlot(a) : kNumGenerations;
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < kNumGenerations; ++s) {
+    // retire_seq_ 0: never held a generation since this writer (or its predecessor) began.
+    if (s == active || scrubbed_[s] || retire_seq_[s] == 0 || !Reclaimable(s)) continue;
+    Generation& g = *region_.generation(s);
+    for (PeerEntry& p : g.peers) {
+      OPENSSL_cleanse(p.tx_key, sizeof(p.tx_key));
+      OPENSSL_cleanse(p.tx_salt, sizeof(p.tx_salt));
+    }
+    for (SessionEntry& e : g.sessions) {
+      OPENSSL_cleanse(e.rx_key, sizeof(e.rx_key));
+      OPENSSL_cleanse(e.rx_salt, sizeof(e.rx_salt));
+    }
+    scrubbed_[s] = true;
+    ++n;
+  }
+  return n;
 }
 
 const Generation* TableWriter::Active() const {

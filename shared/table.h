@@ -48,13 +48,19 @@ class TableWriter {
   // dataplane process counts as offline. false + *error if the spec breaks a limit or no slot
   // frees in time; the active generation is then unchanged.
   bool Publish(const TableSpec& spec, std::string* error, int timeout_ms = 2000);
+  // Zeroes the key material of every generation slot no worker can read any more (retired and
+  // passed by every worker), so retired session keys do not linger in shared memory. Cheap when
+  // there is nothing to do; call after publishing and periodically. Returns slots scrubbed.
+  uint32_t ScrubRetired();
   // The currently published generation, or nullptr (used on control-plane re-attach).
   const Generation* Active() const;
   uint64_t seq() const;
 
  private:
   ShmRegion& region_;
+  bool Reclaimable(uint32_t slot) const;       // no worker can still read this (non-active) slot
   uint64_t retire_seq_[kNumGenerations] = {};  // publication that retired each slot
+  bool scrubbed_[kNumGenerations] = {};        // key material zeroed since it was retired
 };
 
 class TableReader {

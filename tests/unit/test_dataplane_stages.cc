@@ -171,6 +171,33 @@ TEST_F(DataplaneStagesTest, FramesCrossFromAToB) {
   EXPECT_EQ(b_.counters->peer[0].rx_bytes.load(), inner_bytes);
 }
 
+// A key that leaves the table leaves the dataplane: its crypto contexts are wiped at the switch.
+TEST_F(DataplaneStagesTest, RetiredKeysAreWipedFromTheDataplane) {
+  const std::vector<Bytes> datagrams =
+      Outbound({Frame(ether::kTypeIpv4, Ipv4Packet(kVipA, kVipB, 10))});
+  ASSERT_EQ(Inbound(datagrams).size(), 1u);
+  ASSERT_TRUE(b_.crypto.rx(kIndexAtB).ready);
+  ASSERT_TRUE(a_.crypto.tx(0).ready);
+  shm::TableSpec b = SpecB();
+  b.sessions.clear();  // the session retired
+  b_.Publish(b);
+  EXPECT_FALSE(b_.crypto.rx(kIndexAtB).ready);
+  EXPECT_FALSE(b_.crypto.rx(kIndexAtB).aead.ready());
+  shm::TableSpec a = SpecA();
+  a.peers[0].flags = shm::kPeerValid;  // the transmit key withdrawn
+  a_.Publish(a);
+  EXPECT_FALSE(a_.crypto.tx(0).ready);
+  EXPECT_FALSE(a_.crypto.tx(0).aead.ready());
+  // A later key for the slot continues the slot's counter.
+  a_.Publish(SpecA());
+  const std::vector<Bytes> again =
+      Outbound({Frame(ether::kTypeIpv4, Ipv4Packet(kVipA, kVipB, 10))});
+  ASSERT_EQ(again.size(), 1u);
+  wire::PacketView view;
+  ASSERT_EQ(wire::Parse(again[0], view), wire::ParseError::kNone);
+  EXPECT_EQ(view.counter, 1u);
+}
+
 TEST_F(DataplaneStagesTest, EthernetPaddingIsNotForwarded) {
   const Bytes ip = Ipv4Packet(kVipA, kVipB, 6);  // 26 bytes: the frame gets padded to 60
   Bytes frame = Frame(ether::kTypeIpv4, ip);

@@ -377,6 +377,30 @@ TEST_F(TableTest, StuckWorkerBlocksReuseUntilItGoesOffline) {
   EXPECT_EQ(now->hdr.mtu, 1000u);
 }
 
+// Retired session keys leave shared memory once no worker can read their generation any more.
+TEST_F(TableTest, RetiredKeysAreScrubbedOnceNoWorkerCanReadThem) {
+  TableReader reader(*region_, 0);
+  TableSpec first = BasicSpec();
+  std::memset(first.peers[0].tx_key, 0xab, sizeof(first.peers[0].tx_key));
+  std::memset(first.sessions[0].entry.rx_key, 0xcd, sizeof(first.sessions[0].entry.rx_key));
+  ASSERT_TRUE(Publish(first)) << last_error_;
+  const Generation* old = reader.BeginBurst();
+  ASSERT_NE(old, nullptr);
+  ASSERT_TRUE(Publish(BasicSpec())) << last_error_;  // the keys are gone from the spec
+  // The worker still holds the first generation: nothing may be touched under it.
+  EXPECT_EQ(W().ScrubRetired(), 0u);
+  EXPECT_EQ(old->peers[0].tx_key[0], 0xab);
+  EXPECT_EQ(old->sessions[7].rx_key[0], 0xcd);
+  ASSERT_NE(reader.BeginBurst(), old);  // the worker moved on
+  EXPECT_EQ(W().ScrubRetired(), 1u);
+  const uint8_t zeros[32] = {};
+  EXPECT_EQ(std::memcmp(old->peers[0].tx_key, zeros, 32), 0);
+  EXPECT_EQ(std::memcmp(old->sessions[7].rx_key, zeros, 32), 0);
+  EXPECT_EQ(W().ScrubRetired(), 0u);  // once per retirement
+  // The active generation keeps its keys.
+  EXPECT_EQ(W().Active()->sessions[7].flags, uint32_t{kSessionValid});
+}
+
 TEST_F(TableTest, OnlineAgainWithoutChangeKeepsGeneration) {
   TableReader reader(*region_, 0);
   ASSERT_TRUE(Publish(BasicSpec())) << last_error_;
