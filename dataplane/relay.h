@@ -8,18 +8,30 @@
 //             peer, WrapRelayed (outbound.h) prepends the RELAY header; the worker sends to the
 //             link.
 //   inbound:  ParseDatagrams hands RELAY datagrams to AcceptRelayed: ours -> on to the DATA path;
-//             another node's -> hops + 1, Verdict::kRelay to the next link; else a named drop.
+//             another node's -> hops + 1, Verdict::kRelay to the next link, within the budget of
+//             the datagram's source address; else a named drop.
+//
+// A relay cannot authenticate what it passes on (it holds no key of the two ends), so anyone who
+// reaches its port can make it send DATA-shaped datagrams toward its links. The per-source budget
+// bounds what one underlay address gets out of that; it is not an authentication.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
 #include "dataplane/packet.h"
+#include "dataplane/source_limiter.h"
 #include "shared/shm_layout.h"
 #include "shared/table.h"
 #include "shared/wire.h"
 
 namespace ipop::dp {
+
+// RELAY datagrams passed on for other nodes, per source address and worker. Relayed traffic is
+// bulk data: ... (measured below)
+inline constexpr Budget kRelayPerSource{200'000, 4096};
+// All sources the table does not track together: one source's worth.
+inline constexpr Budget kRelayUntracked = kRelayPerSource;
 
 // NextHopLink for a burst: consecutive packets of a flow share a destination, so the last answer
 // is kept. Lives on the stack of one stage call; never outlives the generation it was made for.
@@ -45,8 +57,10 @@ class NextHopCache {
 // `p` holds a RELAY datagram parsed into `view`. If it is addressed to this node, strips the
 // relay header, re-points `view` at the inner DATA datagram and returns true. Otherwise returns
 // false with p either marked Verdict::kRelay (hop count incremented in place, p.link set) or
-// dropped with its reason (relay_malformed, relay_hop_limit, relay_no_route).
+// dropped with its reason (relay_malformed, relay_hop_limit, relay_no_route, and with a `limit`
+// relay_source_limited / relay_untracked_limited; `clock` is read only then).
 bool AcceptRelayed(Packet& p, wire::PacketView& view, const shm::Generation& g,
-                   NextHopCache& next_hops, shm::WorkerCounters& counters);
+                   NextHopCache& next_hops, shm::WorkerCounters& counters, SourceLimiter* limit,
+                   BurstClock* clock);
 
 }  // namespace ipop::dp
