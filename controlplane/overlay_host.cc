@@ -18,14 +18,6 @@ using overlay::RingAddress;
 constexpr uint64_t kNameRetryNs = 5'000'000'000ull;
 constexpr size_t kVipLocationSize = RingAddress::kBytes + overlay::kEndpointSize;
 
-DhtKey RateKeyOf(const Endpoint& ep) {
-  DhtKey k{};
-  std::memcpy(k.data(), ep.addr, sizeof(ep.addr));
-  k[16] = uint8_t(ep.port >> 8);
-  k[17] = uint8_t(ep.port);
-  return k;
-}
-
 std::string RolesText(uint8_t roles) {
   std::string s;
   auto add = [&](uint8_t bit, const char* name) {
@@ -53,6 +45,14 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 }
 
 }  // namespace
+
+DhtKey RateKeyOf(const Endpoint& ep) {
+  DhtKey k{};
+  std::memcpy(k.data(), ep.addr, sizeof(ep.addr));
+  k[16] = uint8_t(ep.port >> 8);
+  k[17] = uint8_t(ep.port);
+  return k;
+}
 
 class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
  public:

@@ -76,6 +76,10 @@ struct OverlayHostOptions {
   static OverlayHostOptions FromConfig(const NodeConfig& cfg);
 };
 
+// The key overlay datagrams from `ep` are rate-limited under (OverlayHostOptions::source_limit):
+// its whole address and its port.
+DhtKey RateKeyOf(const Endpoint& ep);
+
 struct OverlayHostCounters {
   uint64_t received = 0, accepted = 0;
   uint64_t too_short = 0, too_long = 0, bad_tag = 0, rate_limited = 0;

@@ -42,7 +42,9 @@ size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx) {
         continue;
       }
       // Ours: `view` is now the inner DATA datagram; otherwise forwarded or dropped.
-      if (!AcceptRelayed(p, view, *ctx.generation, next_hops, *ctx.counters)) continue;
+      if (!AcceptRelayed(p, view, *ctx.generation, next_hops, *ctx.counters, ctx.relay_limit,
+                         ctx.clock))
+        continue;
     }
     p.session = view.receiver_index;
     p.counter = view.counter;

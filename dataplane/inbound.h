@@ -11,6 +11,7 @@
 
 #include "dataplane/crypto_state.h"
 #include "dataplane/packet.h"
+#include "dataplane/source_limiter.h"
 #include "shared/ether.h"
 #include "shared/shm_layout.h"
 
@@ -22,11 +23,15 @@ struct InboundContext {
   CryptoState* crypto;
   shm::WorkerCounters* counters;
   uint32_t mtu = 0;  // MSS options of TCP SYNs are clamped to mtu - 40; 0: no clamping
+  // RELAY datagrams for other nodes are passed on within their source's budget (relay.h) while
+  // this is set; `clock` must then be set too.
+  SourceLimiter* relay_limit = nullptr;
+  BurstClock* clock = nullptr;
 };
 
 // Underlay datagrams -> DATA packets (session and counter set). CONTROL / HANDSHAKE -> kPunt.
 // RELAY for this node -> its inner DATA packet (data/len past the relay header); RELAY for
-// another node -> kRelay with p.link set (or a relay_* drop).
+// another node -> kRelay with p.link set (or a relay_* drop, relay_limit included).
 size_t ParseDatagrams(PacketSpan pkts, const InboundContext& ctx);
 // Resolves the receiver index to a valid session and its peer.
 size_t ResolveSessions(PacketSpan pkts, const InboundContext& ctx);

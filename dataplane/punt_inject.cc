@@ -8,7 +8,15 @@
 namespace ipop::dp {
 
 void Punt(SpscRingView& ring, const Packet& p, shm::PuntKind kind, uint32_t worker,
-          shm::WorkerCounters& counters) {
+          shm::WorkerCounters& counters, PuntBudget& budget, uint64_t now_ns) {
+  // The control plane writes the head: never trust the distance to be within the capacity.
+  const uint32_t used = ring.valid() ? ring.size_approx() : ring.capacity();
+  const uint32_t free_slots = used < ring.capacity() ? ring.capacity() - used : 0;
+  DropReason why{};
+  if (!budget.Admit(kind, p, free_slots, ring.capacity(), now_ns, &why)) {
+    Bump(counters.drop[uint32_t(why)]);
+    return;
+  }
   RingSlotHeader meta{};
   meta.kind = uint16_t(kind);
   meta.worker = worker;

@@ -6,15 +6,17 @@
 #include <cstdint>
 
 #include "dataplane/packet.h"
+#include "dataplane/punt_budget.h"
 #include "shared/shm_layout.h"
 #include "shared/spsc_ring.h"
 
 namespace ipop::dp {
 
 // Copies the packet into the punt ring (kTapFrame: no address; kUnderlayControl: the datagram's
-// source). Counts punted, or punt_ring_full when the control plane is slow or absent.
+// source) if `budget` admits it at `now_ns`. Counts punted, or the drop: the budget's reason
+// (punt_budget.h), or punt_ring_full when the control plane is slow or absent.
 void Punt(SpscRingView& ring, const Packet& p, shm::PuntKind kind, uint32_t worker,
-          shm::WorkerCounters& counters);
+          shm::WorkerCounters& counters, PuntBudget& budget, uint64_t now_ns);
 
 enum class InjectAction : uint8_t { kSendUnderlay, kWriteTap, kReject };
 

@@ -5,7 +5,8 @@ namespace ipop::dp {
 static_assert(shm::kRingBytes == wire::kRingAddressSize);
 
 bool AcceptRelayed(Packet& p, wire::PacketView& view, const shm::Generation& g,
-                   NextHopCache& next_hops, shm::WorkerCounters& counters) {
+                   NextHopCache& next_hops, shm::WorkerCounters& counters, SourceLimiter* limit,
+                   BurstClock* clock) {
   // Checked at every hop, not only at the end: relays carry DATA only, so the relay path cannot
   // be used to push control or handshake messages at nodes that never talked to the sender.
   wire::PacketView inner;
@@ -31,6 +32,17 @@ bool AcceptRelayed(Packet& p, wire::PacketView& view, const shm::Generation& g,
   if (link == shm::kNoLink) [[unlikely]] {
     Drop(p, DropReason::relay_no_route, counters.drop);
     return false;
+  }
+  // Last, so only what would really go out spends the source's budget.
+  if (limit != nullptr) {
+    const SourceLimiter::Result r = limit->Take(p.addr, clock->Now());
+    if (r != SourceLimiter::Result::kAllowed) [[unlikely]] {
+      Drop(p,
+           r == SourceLimiter::Result::kSourceLimited ? DropReason::relay_source_limited
+                                                      : DropReason::relay_untracked_limited,
+           counters.drop);
+      return false;
+    }
   }
   p.data[2] = uint8_t(view.hops + 1);
   p.link = link;

@@ -3,6 +3,7 @@
 #include <netinet/udp.h>
 
 #include <sched.h>
+#include <sys/random.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include "dataplane/inbound.h"
 #include "dataplane/outbound.h"
 #include "dataplane/punt_inject.h"
+#include "dataplane/relay.h"
 #include "dataplane/session_owner.h"
 #include "dataplane/vnet.h"
 #include "shared/wire.h"
@@ -56,6 +58,15 @@ Worker::Worker(shm::ShmRegion& region, const WorkerOptions& options)
 Worker::~Worker() = default;
 
 bool Worker::Init(std::string* error) {
+  // Random keys for the limiters' tables, so an outsider cannot aim its sources at one set.
+  uint64_t seeds[2];
+  if (getrandom(seeds, sizeof(seeds), 0) != ssize_t(sizeof(seeds))) {
+    *error = std::string("getrandom: ") + std::strerror(errno);
+    return false;
+  }
+  punt_budget_ = std::make_unique<PuntBudget>(seeds[0]);
+  relay_limit_ = std::make_unique<SourceLimiter>(kRelayPerSource, kRelayUntracked, seeds[1]);
+
   empty_ = std::make_unique<shm::Generation>();
   for (shm::RouteBucket& b : empty_->routes) b.peer = shm::kNoPeer;
   gen_ = empty_.get();
@@ -482,7 +493,7 @@ void Worker::RunOutboundBurst() {
         Count(Stat::arp_local_replies);
         continue;
       }
-      Punt(punt_, p, shm::PuntKind::kTapFrame, opt_.index, counters_);
+      Punt(punt_, p, shm::PuntKind::kTapFrame, opt_.index, counters_, *punt_budget_, clock_.Now());
     }
     ReturnBuffer(p.buf);
   }
@@ -621,7 +632,7 @@ void Worker::RunInboundBurst() {
   }
   Count(Stat::udp_rx_datagrams, n_udp_);
   Count(Stat::udp_rx_bytes, bytes);
-  InboundContext ctx{gen_, {}, &crypto_, &counters_, opt_.mtu};
+  InboundContext ctx{gen_, {}, &crypto_, &counters_, opt_.mtu, relay_limit_.get(), &clock_};
   std::memcpy(ctx.tap_mac, opt_.tap_mac, sizeof(ctx.tap_mac));
   const size_t n = RunInbound({span_.get(), n_udp_}, ctx);
   for (uint32_t i = 0; i < n_udp_; ++i) {
@@ -636,7 +647,8 @@ void Worker::RunInboundBurst() {
       continue;
     }
     if (p.verdict == Verdict::kPunt) {
-      Punt(punt_, p, shm::PuntKind::kUnderlayControl, opt_.index, counters_);
+      Punt(punt_, p, shm::PuntKind::kUnderlayControl, opt_.index, counters_, *punt_budget_,
+           clock_.Now());
     }
     ReturnBuffer(p.buf);
   }
@@ -731,6 +743,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
     if (opt_.index == 0) hdr.dp_heartbeat_ns.store(now, std::memory_order_relaxed);
 
     Adopt(reader_.BeginBurst());
+    clock_.NextBurst();
     bool work = ReapCompletions();
     work |= DrainHandoff();
     RunOutboundBurst();

@@ -5,13 +5,15 @@
 //   heartbeat -> adopt newest table generation (rescan keys on switch)
 //   -> reap completions: TAP reads and UDP receives become descriptors, finished sends/writes
 //      return their buffers
-//   -> tap_rx: [split TSO super-frames] -> classify -> lookup -> seal -> [wrap RELAY]
+//   -> tap_rx: [split TSO super-frames] -> classify [punt within the host's budget, punt_budget.h]
+//      -> lookup -> seal -> [wrap RELAY]
 //      -> udp_tx (GSO batches; relayed datagrams go to the first relay hop's endpoint);
 //      multicast/broadcast frames: fan out (one copy per group member, spare buffers)
 //      -> lookup -> seal -> [wrap RELAY] -> udp_tx
 //   -> udp_rx (+ datagrams other workers handed over; those of sessions another worker owns are
-//      handed to it, session_owner.h): parse [RELAY: ours -> unwrap; another's -> udp_tx to the
-//      next hop]
+//      handed to it, session_owner.h): parse [CONTROL/HANDSHAKE: punt within the source's and
+//      the underlay's budget, punt_budget.h] [RELAY: ours -> unwrap; another's, within the
+//      source's budget -> udp_tx to the next hop]
 //      -> session -> open -> deliver -> [coalesce TCP] -> tap_tx
 //   -> drain the inject ring -> republish returned buffers, re-arm receives
 //   -> one io_uring_enter for everything queued
@@ -32,6 +34,8 @@
 #include "dataplane/fanout.h"
 #include "dataplane/handoff.h"
 #include "dataplane/packet.h"
+#include "dataplane/punt_budget.h"
+#include "dataplane/source_limiter.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/tap_tx.h"
 #include "dataplane/udp_socket.h"
@@ -128,6 +132,10 @@ class Worker {
   CryptoState crypto_;
   TokenBucket icmp_limit_{kIcmpTooBigPerSecond, kIcmpTooBigBurst};
   TokenBucket group_punt_limit_{kGroupPuntsPerSecond, kGroupPuntBurst};
+  BurstClock clock_;  // for the limiters: read once per burst, only when one needs it
+  std::unique_ptr<PuntBudget> punt_budget_;
+  std::unique_ptr<SourceLimiter> relay_limit_;  // RELAY datagrams passed on, per source
+
   std::unique_ptr<shm::Generation> empty_;  // used until the control plane publishes
   const shm::Generation* gen_ = nullptr;
   uint64_t gen_seq_ = 0;

@@ -32,6 +32,11 @@ namespace ipop {
   X(src_not_allowed, "inner source address not routed to the sending peer")          \
   X(tap_write_failed, "write to TAP failed")                                         \
   X(punt_ring_full, "punt ring full; the control plane is slow or absent")           \
+  X(punt_tap_limited, "TAP frame over the host's punt budget")                       \
+  X(punt_ring_reserved, "CONTROL/HANDSHAKE: rest of the punt ring kept for TAP")     \
+  X(punt_source_limited, "CONTROL/HANDSHAKE over its source address's budget")       \
+  X(punt_untracked_limited, "CONTROL/HANDSHAKE over untracked sources' budget")      \
+  X(punt_underlay_limited, "CONTROL/HANDSHAKE over the worker's underlay budget")    \
   X(inject_bad_entry, "malformed inject ring entry from the control plane")          \
   X(ring_corrupt, "inject ring indices inconsistent; ring was reset")                \
   X(table_invalid, "published table generation failed validation; kept the last")    \
@@ -39,6 +44,8 @@ namespace ipop {
   X(relay_malformed, "RELAY datagram whose inner datagram is not DATA")              \
   X(relay_no_route, "no overlay link nearer the relay destination than us")          \
   X(relay_hop_limit, "RELAY datagram that already crossed the hop limit")            \
+  X(relay_source_limited, "RELAY to pass on over its source's budget")               \
+  X(relay_untracked_limited, "RELAY to pass on over untracked sources' budget")      \
   X(handoff_failed, "datagram for another worker's session not handed over: ring full or too big")
 
 // X(name, description)

@@ -2,14 +2,41 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 namespace ipop::cp {
 
+namespace {
+
+uint64_t Mix(uint64_t h) {  // splitmix64's finaliser: every input bit moves every output bit
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+}  // namespace
+
+DhtRateLimiter::DhtRateLimiter(DhtRateLimit limit)
+    : limit_(limit),
+      buckets_(0, KeyHash{uint64_t(std::random_device{}()) << 32 | std::random_device{}()}) {}
+
 size_t DhtRateLimiter::KeyHash::operator()(const DhtKey& k) const {
-  // Keys are overlay addresses (hashes): any 8 bytes are uniform.
-  uint64_t h;
-  std::memcpy(&h, k.data(), sizeof(h));
-  return size_t(h);
+  static_assert(sizeof(DhtKey) == 20);
+  uint64_t a, b;
+  uint32_t c;
+  std::memcpy(&a, k.data(), 8);
+  std::memcpy(&b, k.data() + 8, 8);
+  std::memcpy(&c, k.data() + 16, 4);
+  return size_t(Mix(Mix(Mix(seed ^ a) ^ b) ^ c));
+}
+
+size_t DhtRateLimiter::LongestChain() const {
+  size_t longest = 0;
+  for (size_t i = 0; i < buckets_.bucket_count(); ++i)
+    longest = std::max(longest, buckets_.bucket_size(i));
+  return longest;
 }
 
 void DhtRateLimiter::ForgetIdle(uint64_t now_ns) {

@@ -29,16 +29,23 @@ struct DhtRateLimiterCounters {
 
 class DhtRateLimiter {
  public:
-  explicit DhtRateLimiter(DhtRateLimit limit = {}) : limit_(limit) {}
+  explicit DhtRateLimiter(DhtRateLimit limit = {});
 
   // Takes one token of `source` at `now_ns`; false if it has none.
   bool Allow(const DhtKey& source, uint64_t now_ns);
 
   size_t sources() const { return buckets_.size(); }
   const DhtRateLimiterCounters& counters() const { return counters_; }
+  // The most sources sharing one bucket of the hash table: what a lookup may have to walk.
+  size_t LongestChain() const;
 
  private:
+  // Over all 20 bytes and keyed by a random seed: sources are DHT node addresses (uniform) or
+  // underlay endpoints (OverlayHost: 16 address bytes, of which an IPv4-mapped one varies in the
+  // last 4, then the port), chosen by whoever sends. Unseeded, a sender could pick endpoints
+  // that all land in one bucket and turn every lookup into a walk of the whole table.
   struct KeyHash {
+    uint64_t seed = 0;
     size_t operator()(const DhtKey& k) const;
   };
   void ForgetIdle(uint64_t now_ns);

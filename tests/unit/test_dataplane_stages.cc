@@ -642,13 +642,15 @@ TEST(PuntInject, PuntCountsFullRing) {
   static uint8_t slots[2 * 256];
   SpscRingView ring(&shared, slots, 2, 256);
   auto counters = std::make_unique<shm::WorkerCounters>();
+  PuntBudget budget(1);
   Bytes frame(60, 0x42);
   Packet p;
   p.data = frame.data();
   p.len = uint32_t(frame.size());
   p.addr[15] = 9;
   p.port = 4242;
-  for (int i = 0; i < 3; ++i) Punt(ring, p, shm::PuntKind::kUnderlayControl, 0, *counters);
+  for (int i = 0; i < 3; ++i)
+    Punt(ring, p, shm::PuntKind::kUnderlayControl, 0, *counters, budget, 1'000'000'000);
   EXPECT_EQ(counters->stat[uint32_t(Stat::punted)].load(), 2u);
   EXPECT_EQ(counters->drop[uint32_t(DropReason::punt_ring_full)].load(), 1u);
   SpscRingView::Entry e;
@@ -657,6 +659,79 @@ TEST(PuntInject, PuntCountsFullRing) {
   EXPECT_EQ(e.meta.port, 4242);
   EXPECT_EQ(e.meta.addr[15], 9);
   EXPECT_EQ(Bytes(e.payload.begin(), e.payload.end()), frame);
+}
+
+// What the worker does with one burst's punt verdicts (worker.cc): underlay datagrams and TAP
+// frames go into one ring through one budget.
+TEST_F(DataplaneStagesTest, AControlFloodFromOneHostIsPuntedUpToItsBudgetTapFramesStillGo) {
+  constexpr uint32_t kSlotSize = 128;
+  alignas(64) SpscRingShared shared{};
+  std::vector<uint8_t> slots(size_t{shm::kRingSlots} * kSlotSize);
+  SpscRingView ring(&shared, slots.data(), shm::kRingSlots, kSlotSize);
+  PuntBudget budget(42);
+  const OutboundContext tap_ctx{b_.gen, kMtu, kInstanceB, &b_.crypto, b_.counters.get()};
+  constexpr uint32_t kFlood = 1000;
+  constexpr uint32_t kFrames = 20;
+
+  // One burst: kFlood CONTROL datagrams from one host, each from another source port, with
+  // kFrames ARP requests of the host read from the TAP in between.
+  auto burst = [&](uint64_t now) {
+    PacketBuffers under;
+    for (uint32_t i = 0; i < kFlood; ++i) {
+      Bytes d(wire::kHeaderSize + 40, uint8_t(i));
+      wire::WriteHeader(d.data(), wire::PacketType::kControl, 0, 0);
+      Packet* p = under.Add(d, kIpOffset - 16);
+      p->addr[10] = p->addr[11] = 0xff;
+      p->addr[12] = 192;
+      p->addr[14] = 2;
+      p->addr[15] = 66;
+      p->port = uint16_t(1024 + i);
+    }
+    std::vector<Packet*> datagrams = under.All();
+    ASSERT_EQ(RunInbound(datagrams, InCtx()), 0u);
+    PacketBuffers host;
+    for (uint32_t i = 0; i < kFrames; ++i) host.Add(ArpRequest(kVipB, kVipA + 100 + i));
+    std::vector<Packet*> frames = host.All();
+    ASSERT_EQ(RunOutbound(frames, tap_ctx), 0u);
+    for (uint32_t i = 0; i < kFlood; ++i) {
+      ASSERT_EQ(datagrams[i]->verdict, Verdict::kPunt);
+      Punt(ring, *datagrams[i], shm::PuntKind::kUnderlayControl, 0, *b_.counters, budget, now);
+      if (i % (kFlood / kFrames) == 0) {
+        Packet& f = *frames[i / (kFlood / kFrames)];
+        ASSERT_EQ(f.verdict, Verdict::kPunt);
+        Punt(ring, f, shm::PuntKind::kTapFrame, 0, *b_.counters, budget, now);
+      }
+    }
+  };
+  // The control plane's side: what the ring holds, by kind.
+  auto drain = [&](uint32_t* underlay, uint32_t* tap) {
+    *underlay = *tap = 0;
+    SpscRingView::Entry e;
+    while (ring.Peek(e)) {
+      ++*(e.meta.kind == uint16_t(shm::PuntKind::kTapFrame) ? tap : underlay);
+      ring.Pop();
+    }
+  };
+
+  const uint64_t t0 = 5'000'000'000;
+  burst(t0);
+  uint32_t underlay = 0, tap = 0;
+  drain(&underlay, &tap);
+  EXPECT_EQ(underlay, kUnderlayPuntsPerSource.burst);
+  EXPECT_EQ(tap, kFrames);
+  EXPECT_EQ(b_.drop(DropReason::punt_source_limited), kFlood - kUnderlayPuntsPerSource.burst);
+  EXPECT_EQ(b_.stat(Stat::punted), kUnderlayPuntsPerSource.burst + kFrames);
+
+  // 100 ms later the host has earned 100 ms of its rate, not more.
+  burst(t0 + 100'000'000);
+  drain(&underlay, &tap);
+  EXPECT_EQ(underlay, kUnderlayPuntsPerSource.per_second / 10);
+  EXPECT_EQ(tap, kFrames);
+  EXPECT_EQ(b_.drop(DropReason::punt_source_limited),
+            2 * kFlood - kUnderlayPuntsPerSource.burst - kUnderlayPuntsPerSource.per_second / 10);
+  for (DropReason r : {DropReason::punt_ring_full, DropReason::punt_tap_limited,
+                       DropReason::punt_ring_reserved, DropReason::punt_underlay_limited})
+    EXPECT_EQ(b_.drop(r), 0u) << kDropReasonNames[uint32_t(r)];
 }
 
 TEST(PuntInject, CheckInjectRejectsMalformedEntries) {

@@ -323,6 +323,22 @@ TEST(OverlayHost, StampsBeforeOurStartOrFarAheadAreRefused) {
   EXPECT_EQ(restarted.node().links().size(), 0u);
 }
 
+// Before the hash covered all of the key, every IPv4 source (16 address bytes starting with 10
+// zero bytes) landed in one bucket of the per-source table: each datagram's lookup walked all.
+TEST(OverlayHost, ManyIpv4SourcesDoNotShareOneBucketOfTheRateLimiter) {
+  DhtRateLimiter limiter(OverlayHostOptions{}.source_limit);
+  constexpr uint32_t kSources = 4000;
+  for (uint32_t i = 0; i < kSources; ++i)
+    ASSERT_TRUE(limiter.Allow(RateKeyOf(Ep4(0xac1f0000 + i, 5800)), 1));
+  ASSERT_EQ(limiter.sources(), kSources);
+  EXPECT_LE(limiter.LongestChain(), 12u);  // about 1 per bucket on average
+  // Ports of one address spread as well.
+  DhtRateLimiter ports(OverlayHostOptions{}.source_limit);
+  for (uint32_t i = 0; i < kSources; ++i)
+    ports.Allow(RateKeyOf(Ep4(0xac1f0001, uint16_t(1024 + i))), 1);
+  EXPECT_LE(ports.LongestChain(), 12u);
+}
+
 TEST(OverlayHost, RoutedHelloReachesTheNamedNode) {
   Net net;
   net.Add(1, {});

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -13,6 +15,8 @@
 #include "dataplane/inbound.h"
 #include "dataplane/outbound.h"
 #include "dataplane/packet.h"
+#include "dataplane/relay.h"
+#include "dataplane/source_limiter.h"
 #include "shared/ether.h"
 #include "shared/table.h"
 #include "shared/wire.h"
@@ -344,6 +348,83 @@ TEST_F(RelayTest, RelayForwardsToTheClosestLinkOrDrops) {
   EXPECT_EQ(burst[1].link, 1u);
   EXPECT_EQ(burst[2].link, 0u);
   EXPECT_EQ(burst[3].link, 1u);
+}
+
+// RELAY datagrams B passes on, from two sources in one burst, through a worker's limiter.
+TEST_F(RelayTest, RelayForwardingIsBoundedPerSourceAddress) {
+  SourceLimiter limit(kRelayPerSource, kRelayUntracked, 7);
+  BurstClock clock;
+  constexpr uint32_t kOver = 100;
+  auto burst = [&](uint64_t now, uint32_t from_flooder, uint32_t from_other) {
+    PacketBuffers bufs;
+    const Bytes d = RelayDatagram(kRingC, 0);
+    for (uint32_t i = 0; i < from_flooder + from_other; ++i) {
+      Packet* p = bufs.Add(d, kIpOffset - 16);
+      p->addr[10] = p->addr[11] = 0xff;
+      p->addr[12] = 198;
+      p->addr[13] = 51;
+      p->addr[15] = i < from_flooder ? 1 : 2;  // .1 floods; .2 is a flow of its own
+      p->port = uint16_t(4000 + i % 500);      // ports do not make sources
+    }
+    std::vector<Packet*> span = bufs.All();
+    clock.Set(now);
+    InboundContext ctx{b_.gen, {}, &b_.crypto, b_.counters.get(), kMtu, &limit, &clock};
+    RunInbound(span, ctx);
+    uint32_t relayed[2] = {};
+    for (Packet* p : bufs.All()) relayed[p->addr[15] - 1] += p->verdict == Verdict::kRelay;
+    return std::pair(relayed[0], relayed[1]);
+  };
+
+  const uint64_t t0 = 1'000'000'000;
+  auto [flooder, other] = burst(t0, kRelayPerSource.burst + kOver, 10);
+  EXPECT_EQ(flooder, kRelayPerSource.burst);
+  EXPECT_EQ(other, 10u);
+  EXPECT_EQ(b_.drop(DropReason::relay_source_limited), kOver);
+  // 1 ms later: 1 ms of the rate.
+  std::tie(flooder, other) = burst(t0 + 1'000'000, kRelayPerSource.burst, 0);
+  EXPECT_EQ(flooder, kRelayPerSource.per_second / 1000);
+  EXPECT_EQ(b_.stat(Stat::relay_forwarded),
+            kRelayPerSource.burst + 10 + kRelayPerSource.per_second / 1000);
+  // Datagrams for B itself are not relayed: they spend nothing of the budget.
+  PacketBuffers own;
+  for (int i = 0; i < 10; ++i) own.Add(RelayDatagram(kRingB, 0), kIpOffset - 16)->addr[15] = 1;
+  std::vector<Packet*> span = own.All();
+  InboundContext ctx{b_.gen, {}, &b_.crypto, b_.counters.get(), kMtu, &limit, &clock};
+  RunInbound(span, ctx);
+  EXPECT_EQ(b_.drop(DropReason::relay_source_limited),
+            kOver + kRelayPerSource.burst - kRelayPerSource.per_second / 1000);
+}
+
+// Sources the limiter cannot track (every slot of their set busy) share one budget.
+TEST_F(RelayTest, UntrackedRelaySourcesShareOneBudget) {
+  SourceLimiter limit(kRelayPerSource, kRelayUntracked, 7);
+  BurstClock clock;
+  clock.Set(1'000'000'000);
+  // Sources in one set: the first kWays take its slots, the rest are untracked.
+  std::vector<std::array<uint8_t, 16>> srcs;
+  std::array<uint8_t, 16> a{};
+  a[10] = a[11] = 0xff;
+  a[12] = 198;
+  const uint32_t set = limit.SetOf(a.data());
+  for (uint32_t i = 0; srcs.size() < SourceLimiter::kWays + 2 && i < (1u << 24); ++i) {
+    a[13] = uint8_t(i >> 16);
+    a[14] = uint8_t(i >> 8);
+    a[15] = uint8_t(i);
+    if (limit.SetOf(a.data()) == set) srcs.push_back(a);
+  }
+  ASSERT_EQ(srcs.size(), SourceLimiter::kWays + 2);
+  const uint32_t n_untracked = kRelayUntracked.burst + 50;
+  PacketBuffers bufs;
+  const Bytes d = RelayDatagram(kRingC, 0);
+  for (uint32_t i = 0; i < SourceLimiter::kWays; ++i)
+    std::memcpy(bufs.Add(d, kIpOffset - 16)->addr, srcs[i].data(), 16);
+  for (uint32_t i = 0; i < n_untracked; ++i)
+    std::memcpy(bufs.Add(d, kIpOffset - 16)->addr, srcs[SourceLimiter::kWays + i % 2].data(), 16);
+  std::vector<Packet*> span = bufs.All();
+  InboundContext ctx{b_.gen, {}, &b_.crypto, b_.counters.get(), kMtu, &limit, &clock};
+  RunInbound(span, ctx);
+  EXPECT_EQ(b_.drop(DropReason::relay_untracked_limited), n_untracked - kRelayUntracked.burst);
+  EXPECT_EQ(b_.drop(DropReason::relay_source_limited), 0u);
 }
 
 TEST_F(RelayTest, MalformedRelayDatagramsAreDroppedNeverPunted) {
