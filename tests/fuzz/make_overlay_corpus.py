@@ -22,6 +22,10 @@ def addr(n):
     return bytes([n]) * 20
 
 
+SELF = b"\x80" + bytes(19)  # RingAddress::FromFraction(0.5), fuzz_overlay's node
+HOST_SELF = b"\x40" + bytes(19)  # FromFraction(0.25), fuzz_overlay_host's node
+
+
 def ep(last, port=5800):
     return bytes(10) + b"\xff\xff" + bytes([10, 0, 0, last]) + struct.pack(">H", port)
 
@@ -87,6 +91,13 @@ seeds = {
     "routed-hop-limit": dgram(1, routed(addr(0x62), 2, addr(0x10), hops=8, limit=8)),
     "truncated": dgram(1, link_request(addr(0x30), 2, 5)[:40]),
     "ticks-and-move": tick(2000) + rec(3, b"") + tick(3000) + tick(3000) + tick(6000),
+    # fuzz_overlay's node is at 0x80 00..: a message claiming to come from it links nothing.
+    "link-request-from-self": dgram(1, link_request(SELF, 2, 5)) + tick(),
+    # fuzz_overlay allows 8 links: the ninth requester is refused.
+    "table-full": b"".join(dgram(1 + i % 8, link_request(addr(0x10 + 0x11 * i), 3, 20 + i))
+                           for i in range(10)) + tick(),
+    "leaf-limit": b"".join(dgram(1 + i % 8, link_request(addr(0x21 + i), 1, 40 + i))
+                           for i in range(5)),
 }
 
 
@@ -112,6 +123,7 @@ host_seeds.update({
     + rec(1, struct.pack("<H", 456)),
     # Authentication fails: nothing may change.
     "unauth-link-request": unauth(1, link_request(addr(0x30), 2, 5)) + tick(),
+    "link-request-from-self": dgram(1, link_request(HOST_SELF, 2, 5)) + tick(),
     "unauth-then-auth": unauth(1, link_request(addr(0x30), 2, 5)) + dgram(1, link_request(addr(0x30), 2, 5)),
     "unauth-close": linked + unauth(1, close(addr(0x34), 2)) + tick(),
     "unauth-keepalive-new-endpoint": linked + unauth(5, keepalive(addr(0x34), False)),
