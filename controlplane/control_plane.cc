@@ -62,14 +62,6 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   return "";
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
@@ -534,43 +526,38 @@ void ControlPlane::RefreshTrafficBaselines() {
 }
 
 std::string ControlPlane::HandleCommand(std::string_view line) {
-  const std::string_view cmd = Trim(line);
-  if (cmd == "status") return StatusText();
-  if (cmd == "peers") return PeersText();
-  if (cmd == "counters") return CountersText(false);
-  if (cmd == "counters --all") return CountersText(true);
-  if (cmd == "reload") return Reload() + "\n";
-  if (cmd == "routes") return RoutesText();
-  if (cmd == "multicast")
-    return multicast_ ? multicast_->Text()
-                      : "error: multicast needs the overlay (overlay.enabled)\n";
-  if (cmd == "ring" || cmd == "links" || cmd.starts_with("dht ") || cmd == "dht") {
-    if (!overlay_) return "error: the overlay is disabled on this node (overlay.enabled = false)\n";
-    if (cmd == "ring") return overlay_->RingText();
-    if (cmd == "links") return overlay_->LinksText();
-    return DhtCommand(cmd.substr(3));
+  const MgmtCommand cmd = ParseMgmtCommand(line);
+  if (cmd.needs_overlay() && !overlay_)
+    return "error: the overlay is disabled on this node (overlay.enabled = false)\n";
+  switch (cmd.verb) {
+    case MgmtVerb::kStatus:
+      return StatusText();
+    case MgmtVerb::kPeers:
+      return PeersText();
+    case MgmtVerb::kCounters:
+      return CountersText(cmd.all);
+    case MgmtVerb::kReload:
+      return Reload() + "\n";
+    case MgmtVerb::kRoutes:
+      return RoutesText();
+    case MgmtVerb::kMulticast:
+      return multicast_ ? multicast_->Text()
+                        : "error: multicast needs the overlay (overlay.enabled)\n";
+    case MgmtVerb::kRing:
+      return overlay_->RingText();
+    case MgmtVerb::kLinks:
+      return overlay_->LinksText();
+    case MgmtVerb::kDhtPut:
+    case MgmtVerb::kDhtGet:
+      return DhtCommand(cmd);
+    case MgmtVerb::kDhtBad:
+    case MgmtVerb::kUnknown:
+      break;
   }
-  return "error: unknown command '" + std::string(cmd) +
-         "' (expected status, peers, routes, ring, links, dht, multicast, counters or reload)\n";
+  return cmd.error;
 }
 
-std::string ControlPlane::DhtCommand(std::string_view args) {
-  constexpr const char* kUsage =
-      "error: expected 'dht put NAME VALUE [TTL-SECONDS]' or 'dht get NAME'\n";
-  std::vector<std::string> words;
-  {
-    std::string w;
-    for (char c : args) {
-      if (c == ' ' || c == '\t') {
-        if (!w.empty()) words.push_back(std::move(w));
-        w.clear();
-      } else {
-        w.push_back(c);
-      }
-    }
-    if (!w.empty()) words.push_back(std::move(w));
-  }
-  if (words.empty()) return kUsage;
+std::string ControlPlane::DhtCommand(const MgmtCommand& cmd) {
   constexpr int kBudgetMs = 30000;
   auto reply_to = [this](uint64_t ticket, bool is_get) {
     return [this, ticket, is_get](const DhtResult& r) {
@@ -596,29 +583,16 @@ std::string ControlPlane::DhtCommand(std::string_view args) {
       mgmt_->Reply(ticket, text);
     };
   };
-  if (words[0] == "put" && (words.size() == 3 || words.size() == 4)) {
-    uint32_t ttl_s = 3600;
-    if (words.size() == 4) {
-      const std::string& t = words[3];
-      if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoul(t) == 0)
-        return "error: TTL '" + t + "' is not a number of seconds 1..999999\n";
-      ttl_s = uint32_t(std::stoul(t));
-    }
-    const uint64_t ticket = mgmt_->Defer(kBudgetMs);
-    if (ticket == 0) return "error: cannot defer the reply\n";
-    const std::string& v = words[2];
-    overlay_->DhtPut(words[1], {reinterpret_cast<const uint8_t*>(v.data()), v.size()}, ttl_s * 1000,
-                     reply_to(ticket, false));
-    return "";
+  const uint64_t ticket = mgmt_->Defer(kBudgetMs);
+  if (ticket == 0) return "error: cannot defer the reply\n";
+  if (cmd.verb == MgmtVerb::kDhtPut) {
+    overlay_->DhtPut(cmd.name,
+                     {reinterpret_cast<const uint8_t*>(cmd.value.data()), cmd.value.size()},
+                     cmd.ttl_s * 1000, reply_to(ticket, false));
+  } else {
+    overlay_->DhtGet(cmd.name, reply_to(ticket, true));
   }
-  if (words[0] == "get" && words.size() == 2) {
-    const uint64_t ticket = mgmt_->Defer(kBudgetMs);
-    if (ticket == 0) return "error: cannot defer the reply\n";
-    overlay_->DhtGet(words[1], reply_to(ticket, true));
-    return "";
-  }
-  return kUsage;
+  return "";
 }
 
 void ControlPlane::OnArpMiss(uint32_t vip) {

@@ -26,6 +26,7 @@
 #include "controlplane/hello_authenticator.h"
 #include "controlplane/key_derivation.h"
 #include "controlplane/log.h"
+#include "controlplane/mgmt_command.h"
 #include "controlplane/mgmt_server.h"
 #include "controlplane/multicast_groups.h"
 #include "controlplane/overlay_host.h"
@@ -91,7 +92,7 @@ class ControlPlane {
   void InstallKernelRoutes();
   bool RoutesByDhcp() const;
   // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
-  std::string DhtCommand(std::string_view args);
+  std::string DhtCommand(const MgmtCommand& cmd);
 
   enum class AddressState { kNotManaged, kWaiting, kAssigned, kFailed };
 

@@ -48,6 +48,11 @@ bool Compatible(const uint8_t* head, const TcpFrame& th, const uint8_t* p, const
   const uint8_t* ip = p + ether::kHeaderSize;
   if (ih[1] != ip[1] || ih[8] != ip[8] || (ih[6] & 0x40) != (ip[6] & 0x40))
     return false;  // TOS TTL DF
+  // IPv4 options: the merged header carries the head's for every member. (Linux GRO merges
+  // only option-less headers; equal options are as safe.)
+  if (std::memcmp(ih + ether::kIpv4MinHeader, ip + ether::kIpv4MinHeader,
+                  th.ip_header - ether::kIpv4MinHeader) != 0)
+    return false;
   const uint8_t* tch = ih + th.ip_header;
   const uint8_t* tcp = ip + tp.ip_header;
   if (std::memcmp(tch + 8, tcp + 8, 4) != 0) return false;  // ack

@@ -4,6 +4,9 @@
 // server sees all three, so a bind in one run meets a renew or release in the next. Invariants:
 // every consumed frame is counted (malformed, ignored or by type), and a reply is a well-formed
 // BOOTREPLY from the gateway to port 68 that fits the 576-byte datagram every client accepts.
+// The address handed out is always the node's: an OFFER's and a lease ACK's yiaddr is kVip
+// whatever the client asked for in option 50 or ciaddr (corpus/dhcp/*-foreign seeds), and only
+// the ACK to an INFORM carries none.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -28,7 +31,17 @@ uint64_t Handled(const cp::DhcpCounters& c) {
   return n;
 }
 
-void CheckReply(const std::vector<uint8_t>& f) {
+// The message type of a request frame (kDiscover if it does not parse: then nothing answers).
+dhcp::MessageType RequestType(std::span<const uint8_t> frame) {
+  udp::FrameView v;
+  dhcp::Message m;
+  if (udp::ParseFrame(frame, &v) != udp::FrameError::kNone ||
+      dhcp::Parse(v.payload, &m) != dhcp::ParseError::kNone)
+    return dhcp::MessageType::kDiscover;
+  return m.type;
+}
+
+void CheckReply(const std::vector<uint8_t>& f, dhcp::MessageType request) {
   if (f.size() > udp::kFrameOverhead + dhcp::kMaxReplySize) __builtin_trap();
   udp::FrameView v;
   if (udp::ParseFrame(f, &v) != udp::FrameError::kNone) __builtin_trap();
@@ -59,10 +72,14 @@ void CheckReply(const std::vector<uint8_t>& f) {
   }
   switch (m.type) {
     case dhcp::MessageType::kOffer:
-      if (m.yiaddr != kVip || !m.has_lease) __builtin_trap();
+      if (request != dhcp::MessageType::kDiscover || m.yiaddr != kVip || !m.has_lease)
+        __builtin_trap();
       break;
     case dhcp::MessageType::kAck:  // a lease ACK carries the address, an INFORM ACK none
-      if (m.yiaddr != kVip && m.yiaddr != 0) __builtin_trap();
+      if (request == dhcp::MessageType::kInform
+              ? (m.yiaddr != 0 || m.has_lease)
+              : (request != dhcp::MessageType::kRequest || m.yiaddr != kVip || !m.has_lease))
+        __builtin_trap();
       break;
     case dhcp::MessageType::kNak:
       if (m.yiaddr != 0 || m.has_lease || v.dst_ip != 0xffffffffu) __builtin_trap();
@@ -81,7 +98,8 @@ void Feed(cp::DhcpServer& server, cp::testing::FakePort& port, std::span<const u
   if (consumed ? (counted < 1 || counted > 2) : counted != 0) __builtin_trap();
   if (port.frames.size() > frames_before + 1) __builtin_trap();
   if (!consumed && port.frames.size() != frames_before) __builtin_trap();
-  for (size_t i = frames_before; i < port.frames.size(); ++i) CheckReply(port.frames[i]);
+  for (size_t i = frames_before; i < port.frames.size(); ++i)
+    CheckReply(port.frames[i], RequestType(frame));
 }
 
 }  // namespace

@@ -5,13 +5,18 @@
 //   op % 4 == 1: advance the clock by (first two bytes, little endian) x 10 ms, then Tick
 //   op % 4 == 2: originate a routed message: mode (byte 0 % 3 + 1), key = next 20 bytes
 //   op % 4 == 3: the node moves to another endpoint
-// Each datagram is also parsed directly; an accepted one must re-encode to the same bytes.
+// Each datagram is also parsed directly; an accepted one must re-encode to the same bytes. After
+// every step the node's state machine is checked (fuzz_overlay_checks.h): no link to itself, valid
+// roles with near exactly where the ring puts it, a full table refuses unknown requesters (the
+// limits are small here so inputs reach them), a datagram from X adds or moves X's link only and
+// nothing when it does not parse, a tick adds no link, originating or moving changes no link.
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "controlplane/overlay/messages.h"
 #include "controlplane/overlay/overlay_node.h"
+#include "tests/fuzz/fuzz_overlay_checks.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {
@@ -70,6 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   NullTransport transport;
   OverlayOptions opt;
   opt.bootstrap = {Ep4(Ip(10, 0, 0, 1), 5800), Ep4(Ip(10, 0, 0, 2), 5800)};
+  opt.max_links = 8;
+  opt.max_leaf_links = 3;
   OverlayNode node(RingAddress::FromFraction(0.5), Ep4(Ip(10, 0, 0, 9), 5800), opt, clock, random,
                    transport);
   node.Start();
@@ -82,16 +89,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (len > size - pos) len = size - pos;
     const std::span<const uint8_t> rec(data + pos, len);
     pos += len;
+    const ipop::fuzz::LinkSnapshot before = ipop::fuzz::SnapLinks(node);
     switch (op % 4) {
-      case 0:
+      case 0: {
         if (rec.empty()) break;
         CheckReencode(rec.subspan(1));
-        node.OnDatagram(Ep4(Ip(10, 0, 0, uint8_t(1 + rec[0] % 8)), 5800), rec.subspan(1));
+        const ipop::Endpoint from = Ep4(Ip(10, 0, 0, uint8_t(1 + rec[0] % 8)), 5800);
+        node.OnDatagram(from, rec.subspan(1));
+        ipop::fuzz::CheckDatagramEffect(before, ipop::fuzz::SnapLinks(node), from, rec.subspan(1),
+                                        opt.max_links);
         break;
+      }
       case 1: {
         const uint64_t ms = rec.size() >= 2 ? 10ull * (rec[0] | rec[1] << 8) : 1000;
         clock.AdvanceMs(ms);
         node.Tick();
+        ipop::fuzz::CheckTickEffect(before, ipop::fuzz::SnapLinks(node));
         break;
       }
       case 2:
@@ -105,6 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         node.SetSelfEndpoint(Ep4(Ip(10, 0, 1, 9), port++));
         break;
     }
+    if (op % 4 >= 2 && ipop::fuzz::SnapLinks(node) != before) __builtin_trap();
+    ipop::fuzz::CheckOverlayNode(node, opt.near_per_side);
   }
   return 0;
 }

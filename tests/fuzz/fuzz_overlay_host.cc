@@ -10,12 +10,21 @@
 //   op % 4 == 1: advance the clock by (first two bytes, little endian) x 10 ms, then Tick
 //   op % 4 == 2: resolve a VIP (first 4 bytes), or read an operator DHT name (the bytes)
 //   op % 4 == 3: decode the bytes as a VIP directory record
+// Invariants beyond not crashing: a datagram the host did not accept (too short or long, rate
+// limited, or failing the authenticator, whatever the trailer looks like) leaves the node as it
+// was: links, endpoint, overlay counters, DHT store, table; a datagram counted as accepted was
+// vouched for by the authenticator (every Verify call returned true); after every step the
+// overlay node's state machine holds (fuzz_overlay_checks.h: no link to itself, valid roles, near
+// where the ring puts it), and a tick adds no link. All through the public API, so they hold
+// whatever the tag trailer carries.
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "controlplane/log.h"
 #include "controlplane/overlay_host.h"
+#include "tests/fuzz/fuzz_overlay_checks.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {
@@ -34,13 +43,34 @@ class ZeroTagAuth final : public ipop::cp::HelloAuthenticator {
     return true;
   }
   bool Verify(std::span<const uint8_t>, std::span<const uint8_t> tag) const override {
-    return tag.size() == 1 && tag[0] == 0;
+    const bool ok = tag.size() == 1 && tag[0] == 0;
+    ++calls;
+    refused += !ok;
+    return ok;
   }
+  mutable int calls = 0, refused = 0;
 };
+
+// What an overlay datagram may change, seen from outside the host.
+struct HostState {
+  ipop::fuzz::LinkSnapshot links;
+  ipop::Endpoint endpoint;
+  uint64_t received;
+  uint64_t store_bytes, store_values;
+  uint64_t table_version;
+  bool operator==(const HostState&) const = default;
+};
+HostState StateOf(const ipop::cp::OverlayHost& host) {
+  return {ipop::fuzz::SnapLinks(host.node()), host.node().endpoint(),
+          host.node().counters().received,    host.dht().store().bytes_used(),
+          host.dht().store().value_count(),   host.table_version()};
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = ipop::cp::SetLogLevel("error");  // info lines per input slow it down
+  (void)quiet;
   FakeClock clock;
   FakeRandom random(7);
   FakePort port;
@@ -71,13 +101,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const ipop::Endpoint from = Ep4(0x0a000002 + body[0] % 8, 5800);
         buf.assign(body + 1, body + len);
         if (op % 8 == 0) buf.push_back(0);
+        const HostState before = StateOf(host);
+        const uint64_t accepted = host.counters().accepted;
+        auth.calls = auth.refused = 0;
         host.OnControlDatagram(from, buf);
+        if (host.counters().accepted == accepted) {
+          if (StateOf(host) != before) __builtin_trap();  // nothing unauthenticated moves state
+        } else if (host.counters().accepted != accepted + 1 || auth.calls == 0 ||
+                   auth.refused != 0) {
+          __builtin_trap();
+        }
         break;
       }
       case 1: {
         const uint64_t ms = len >= 2 ? (body[0] | uint64_t{body[1]} << 8) * 10 : 10;
         clock.AdvanceMs(ms);
+        const ipop::fuzz::LinkSnapshot before = ipop::fuzz::SnapLinks(host.node());
         host.Tick();
+        ipop::fuzz::CheckTickEffect(before, ipop::fuzz::SnapLinks(host.node()));
         break;
       }
       case 2:
@@ -98,6 +139,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (port.sent.size() > 4096) port.sent.clear();
+    ipop::fuzz::CheckOverlayNode(host.node(), o.overlay.near_per_side);
   }
   {
     ipop::shm::TableSpec spec;

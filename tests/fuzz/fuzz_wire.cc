@@ -1,8 +1,11 @@
 // Fuzzes wire::Parse on arbitrary datagrams. Every returned span must lie inside the input, and a
 // parsed DATA packet is also opened with a fixed key (both ciphers): it must fail cleanly, never
-// crash or read outside the datagram. A RELAY datagram's inner datagram is parsed (and opened) the
-// same way, its destination goes through NextHopLink on a fixed link table, and the inbound parse
-// stage runs on it, so the relay branch (unwrap / forward / drop) is exercised in place too.
+// crash or read outside the datagram, and where Open accepts it, sealing the plaintext again
+// under the same key and counter must give back exactly the datagram's ciphertext and tag (so an
+// Open that skipped the tag check fails on the tampered seeds, corpus/wire/*-tampered*). A RELAY
+// datagram's inner datagram is parsed (and opened) the same way, its destination goes through
+// NextHopLink on a fixed link table, and the inbound parse stage runs on it, so the relay branch
+// (unwrap / forward / drop) is exercised in place too.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,15 +32,18 @@ void Require(bool ok) {
   if (!ok) std::abort();
 }
 
-AeadContext& Opener(shm::Cipher cipher) {
+// One context per cipher and direction, all with the same fixed key and salt.
+AeadContext& Context(shm::Cipher cipher, bool seal) {
   static const uint8_t kKey[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
   static const uint8_t kSalt[4] = {0xde, 0xad, 0xbe, 0xef};
-  static AeadContext gcm, chacha;
-  static const bool ready = gcm.Init(shm::Cipher::kAes256Gcm, kKey, kSalt, false) &&
-                            chacha.Init(shm::Cipher::kChaCha20Poly1305, kKey, kSalt, false);
+  static AeadContext gcm[2], chacha[2];
+  static const bool ready = gcm[0].Init(shm::Cipher::kAes256Gcm, kKey, kSalt, false) &&
+                            gcm[1].Init(shm::Cipher::kAes256Gcm, kKey, kSalt, true) &&
+                            chacha[0].Init(shm::Cipher::kChaCha20Poly1305, kKey, kSalt, false) &&
+                            chacha[1].Init(shm::Cipher::kChaCha20Poly1305, kKey, kSalt, true);
   Require(ready);
-  return cipher == shm::Cipher::kAes256Gcm ? gcm : chacha;
+  return cipher == shm::Cipher::kAes256Gcm ? gcm[seal] : chacha[seal];
 }
 
 // This node is at 0x50.. on the ring with links at 0x10.., 0x80.., and an invalid one at 0xc0..
@@ -68,8 +74,17 @@ void CheckData(const wire::PacketView& view, const uint8_t* begin, size_t size) 
   const shm::Cipher cipher =
       (view.flags & 1) ? shm::Cipher::kChaCha20Poly1305 : shm::Cipher::kAes256Gcm;
   // Usually fails; seeds sealed with this key (corpus/wire/*-valid) take the success path.
-  (void)Opener(cipher).Open(view.counter, aad, view.payload.data(), view.payload.size(), plain,
-                            view.tag.data());
+  if (!Context(cipher, false)
+           .Open(view.counter, aad, view.payload.data(), view.payload.size(), plain,
+                 view.tag.data()))
+    return;
+  // Accepted: the datagram must be exactly what the sender sealed. Anything else (a flipped
+  // ciphertext, tag, header or counter byte) was let through without authentication.
+  static uint8_t again[wire::kMaxDatagram];
+  uint8_t tag[wire::kTagSize];
+  Require(Context(cipher, true).Seal(view.counter, aad, plain, view.payload.size(), again, tag));
+  Require(std::memcmp(again, view.payload.data(), view.payload.size()) == 0);
+  Require(std::memcmp(tag, view.tag.data(), wire::kTagSize) == 0);
 }
 
 void CheckRelay(const wire::PacketView& view, const uint8_t* begin, size_t size) {

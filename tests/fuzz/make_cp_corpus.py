@@ -177,6 +177,13 @@ def with_target(frame, target):
     return frame[:38] + struct.pack(">I", target)
 
 
+def with_sender(frame, sender):
+    return frame[:28] + struct.pack(">I", sender) + frame[32:]
+
+
+# fuzz_arp's table: node 10.77.0.1/16, service 10.77.0.254, 10.77.0.2/32 and 10.78.0.0/16 to
+# valid peers, 10.77.0.3/32 and 10.79.0.0/24 to a peer that is not valid.
+
 arp = {
     "captured-request": REQ,
     "padded-request": REQ + b"\0" * 18,
@@ -188,6 +195,20 @@ arp = {
     "bad-hlen": REQ[:18] + b"\x08" + REQ[19:],
     "ipv4-frame": REQ[:12] + b"\x08\x00" + REQ[14:],
     "truncated": REQ[:30],
+    "service-address": with_target(REQ, ip(10, 77, 0, 254)),
+    "invalid-peer-host": with_target(REQ, ip(10, 77, 0, 3)),
+    "invalid-peer-prefix": with_target(REQ, ip(10, 79, 0, 5)),
+    "prefix-last": with_target(REQ, ip(10, 78, 255, 255)),
+    "below-prefix": with_target(REQ, ip(10, 76, 255, 255)),
+    "outside-subnet": with_target(REQ, ip(192, 168, 1, 1)),
+    "zero-target": with_target(REQ, 0),
+    "gratuitous": with_sender(REQ, ip(10, 77, 0, 2)),
+    # The reply goes to the MAC in the ARP body, not the Ethernet source.
+    "sender-mac-differs": REQ[:22] + bytes.fromhex("02aabbccddee") + REQ[28:],
+    "op-3": REQ[:21] + b"\x03" + REQ[22:],
+    "bad-ptype": REQ[:16] + b"\x86\xdd" + REQ[18:],
+    "bad-plen": REQ[:19] + b"\x10" + REQ[20:],
+    "short-by-one": REQ[:41],
 }
 
 for name, seeds in (("control", control), ("arp", arp)):

@@ -57,6 +57,19 @@ def main():
     seeds["discover-requests-121"] = frame(payload(1, options=opt(55, bytes([1, 3, 6, 15, 121]))))
     seeds["payload-option-121"] = payload(
         3, options=opt(50, VIP) + opt(121, bytes([0, 10, 77, 0, 1, 24, 192, 168, 77, 10, 77, 0, 1])))
+    # Option 50 naming an address that is not the node's: the server must still offer (and may
+    # only ACK) the node's own address, never the one asked for.
+    foreign, outside = bytes([10, 77, 0, 99]), bytes([192, 168, 1, 50])
+    seeds["discover-requested-foreign"] = frame(payload(1, options=opt(50, foreign)))
+    seeds["discover-requested-outside"] = frame(payload(1, options=opt(50, outside)))
+    seeds["discover-requested-server"] = frame(payload(1, options=opt(50, SERVER)))
+    seeds["request-selecting-foreign"] = frame(payload(3, options=opt(50, foreign) + opt(54, SERVER)))
+    seeds["request-init-reboot-foreign"] = frame(payload(3, options=opt(50, outside)))
+    seeds["renew-foreign-ciaddr"] = frame(payload(3, ciaddr=foreign), src_ip=foreign, dst_ip=SERVER,
+                                          dst_mac=GW_MAC)
+    seeds["payload-discover-requested-foreign"] = payload(
+        1, options=opt(55, bytes([1, 3, 6])) + opt(50, foreign) + opt(61, b"\x01" + MAC))
+    seeds["payload-request-foreign"] = payload(3, options=opt(50, foreign) + opt(54, SERVER))
     for name, data in seeds.items():
         (OUT / name).write_bytes(data)
     empty = OUT / "empty"

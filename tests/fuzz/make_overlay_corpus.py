@@ -1,14 +1,29 @@
 #!/usr/bin/env python3
-"""Writes seed inputs for fuzz_overlay (record format in fuzz_overlay.cc) to corpus/overlay/."""
+"""Writes seed inputs for fuzz_overlay and fuzz_overlay_host (record formats in fuzz_overlay.cc and
+fuzz_overlay_host.cc) to corpus/overlay/ and corpus/overlay_host/.
+
+fuzz_overlay_host reads the same records (op 0 gets a valid one-byte tag appended by the target),
+so its corpus is the overlay seeds plus its own: DHT names, directory records, and datagrams that
+fail authentication (op 4 passes the bytes as given, here with a wrong tag byte), each of which
+must leave the node exactly as it was. When the authentication trailer changes, change TAG_OK /
+TAG_BAD (and the target's authenticator) and run this again.
+Run: python3 tests/fuzz/make_overlay_corpus.py"""
 import os
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "overlay")
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus", "overlay")
+OUT_HOST = os.path.join(HERE, "corpus", "overlay_host")
+TAG_BAD = b"\x01"  # fuzz_overlay_host's authenticator accepts exactly one zero byte
 WIRE = bytes([0x12, 0, 0, 0]) + bytes(12)  # version 1, CONTROL, rest zero
 
 
 def addr(n):
     return bytes([n]) * 20
+
+
+SELF = b"\x80" + bytes(19)  # RingAddress::FromFraction(0.5), fuzz_overlay's node
+HOST_SELF = b"\x40" + bytes(19)  # FromFraction(0.25), fuzz_overlay_host's node
 
 
 def ep(last, port=5800):
@@ -76,10 +91,60 @@ seeds = {
     "routed-hop-limit": dgram(1, routed(addr(0x62), 2, addr(0x10), hops=8, limit=8)),
     "truncated": dgram(1, link_request(addr(0x30), 2, 5)[:40]),
     "ticks-and-move": tick(2000) + rec(3, b"") + tick(3000) + tick(3000) + tick(6000),
+    # fuzz_overlay's node is at 0x80 00..: a message claiming to come from it links nothing.
+    "link-request-from-self": dgram(1, link_request(SELF, 2, 5)) + tick(),
+    # fuzz_overlay allows 8 links: the ninth requester is refused.
+    "table-full": b"".join(dgram(1 + i % 8, link_request(addr(0x10 + 0x11 * i), 3, 20 + i))
+                           for i in range(10)) + tick(),
+    "leaf-limit": b"".join(dgram(1 + i % 8, link_request(addr(0x21 + i), 1, 40 + i))
+                           for i in range(5)),
 }
 
-os.makedirs(OUT, exist_ok=True)
-for name, data in seeds.items():
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-print(f"wrote {len(seeds)} seeds to {OUT}")
+
+
+def unauth(src_index, d, tag=TAG_BAD):
+    return rec(4, bytes([src_index]) + d + tag)
+
+
+def dht_put(key20):
+    """A DHT PUT request (controlplane/dht/dht_messages.h) to the coordinator (envelope 1)."""
+    body = struct.pack(">BBBBQ", 2, 0, 0, 0, 5) + key20 + addr(0x55) + struct.pack(">IQH", 60000, 1, 1)
+    return b"\x01" + body + b"x"
+
+
+linked = dgram(1, link_request(addr(0x34), 3, 8))
+host_seeds = dict(seeds)
+host_seeds.update({
+    "dht-get-name": rec(2, b"\x01greeting") + rec(1, struct.pack("<H", 50)),
+    "directory-record": rec(3, bytes(range(1, 21)) + bytes(10) + b"\xff\xff" + bytes([172, 31, 0, 1])
+                            + struct.pack(">H", 5800)),
+    "directory-record-short": rec(3, bytes(range(1, 21))),
+    "resolve-and-tick": rec(2, bytes([10, 77, 0, 2])) + rec(1, struct.pack("<H", 100))
+    + rec(1, struct.pack("<H", 456)),
+    # Authentication fails: nothing may change.
+    "unauth-link-request": unauth(1, link_request(addr(0x30), 2, 5)) + tick(),
+    "link-request-from-self": dgram(1, link_request(HOST_SELF, 2, 5)) + tick(),
+    "unauth-then-auth": unauth(1, link_request(addr(0x30), 2, 5)) + dgram(1, link_request(addr(0x30), 2, 5)),
+    "unauth-close": linked + unauth(1, close(addr(0x34), 2)) + tick(),
+    "unauth-keepalive-new-endpoint": linked + unauth(5, keepalive(addr(0x34), False)),
+    "unauth-neighbours": linked + unauth(1, neighbours(addr(0x34), [(addr(0x41), ep(5))])),
+    "unauth-routed-dht-put": linked + unauth(1, routed(addr(0x34), 2, addr(0x40), 0x20,
+                                                         dht_put(addr(0x40)))),
+    "auth-routed-dht-put": linked + dgram(1, routed(addr(0x34), 2, addr(0x40), 0x20,
+                                                     dht_put(addr(0x40)))),
+    "unauth-empty-tag": linked + unauth(1, close(addr(0x34), 2), tag=b""),
+    "unauth-too-short": unauth(1, WIRE + bytes([0x22]), tag=b""),
+    "unauth-too-long": unauth(1, routed(addr(0x35), 1, addr(0x40), 0x10, bytes(1600))),
+})
+
+
+def write(out, table):
+    os.makedirs(out, exist_ok=True)
+    for name, data in table.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print(f"wrote {len(table)} seeds to {out}")
+
+
+write(OUT, seeds)
+write(OUT_HOST, host_seeds)

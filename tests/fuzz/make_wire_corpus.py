@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the RELAY seeds of fuzz_wire (tests/fuzz/corpus/wire/relay-*).
+"""Writes the RELAY and tampered seeds of fuzz_wire (tests/fuzz/corpus/wire/relay-*, *-tampered-*).
 
-They wrap the existing DATA/CONTROL seeds of the same directory in a RELAY header (docs/
-wire-format.md) and are aimed at the fixed link table of fuzz_wire.cc: this node at 0x50..,
-valid links at 0x10.. and 0x80.., an invalid one at 0xc0...
+The RELAY seeds wrap the existing DATA/CONTROL seeds of the same directory in a RELAY header
+(docs/wire-format.md) and are aimed at the fixed link table of fuzz_wire.cc: this node at 0x50..,
+valid links at 0x10.. and 0x80.., an invalid one at 0xc0... The tampered seeds are the sealed
+*-valid seeds with one bit flipped in the ciphertext, the tag, the counter (nonce and AAD) or the
+receiver index (AAD): fuzz_wire requires Open to refuse each, so a broken tag check fails the
+corpus replay.
 Run: python3 tests/fuzz/make_wire_corpus.py
 """
 import os
@@ -20,6 +23,16 @@ def relay(dst, hops, inner, reserved=0):
     return bytes([VERSION << 4 | RELAY, 0, hops, reserved]) + dst + inner
 
 
+def flip(data, offset):
+    """`data` with the low bit of byte `offset` (negative: from the end) inverted."""
+    b = bytearray(data)
+    b[offset] ^= 1
+    return bytes(b)
+
+
+HEADER = 16  # version/type, flags, reserved, receiver index, counter (docs/wire-format.md)
+
+
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "wire")
 
@@ -28,7 +41,17 @@ def main():
             return f.read()
 
     gcm, chacha, control = seed("data-gcm-valid"), seed("data-chacha-valid"), seed("control")
+    empty = seed("data-gcm-empty-valid")
     seeds = {
+        "data-gcm-tampered-ciphertext": flip(gcm, HEADER + 3),
+        "data-gcm-tampered-tag": flip(gcm, -1),
+        "data-gcm-tampered-counter": flip(gcm, 15),
+        "data-gcm-tampered-receiver": flip(gcm, 7),
+        "data-gcm-empty-tampered-tag": flip(empty, -16),
+        "data-chacha-tampered-ciphertext": flip(chacha, HEADER),
+        "data-chacha-tampered-tag": flip(chacha, -1),
+        "data-chacha-tampered-counter": flip(chacha, 8),
+        "relay-for-us-gcm-tampered": relay(ring(0x50), 1, flip(gcm, HEADER + 5)),
         "relay-for-us-gcm-valid": relay(ring(0x50), 3, gcm),
         "relay-for-us-chacha-valid": relay(ring(0x50), 0, chacha),
         "relay-forward-exact-link": relay(ring(0x80), 0, gcm),

@@ -202,6 +202,20 @@ TEST_F(DhcpServerTest, BroadcastFlagGetsBroadcastReply) {
   ExpectBroadcast(offer);
 }
 
+TEST_F(DhcpServerTest, OfferIsTheNodesAddressWhateverTheClientAsksFor) {
+  // Option 50 is only a wish (RFC 2131 4.3.1): a client that remembers another network's address,
+  // or one inside ours, still gets the node's address and nothing is held for it.
+  for (const uint32_t wish : {Ip(10, 77, 0, 99), Ip(192, 168, 1, 50), kServer}) {
+    port.frames.clear();
+    ASSERT_TRUE(server.OnTapFrame(Frame({.requested = wish})));
+    const Sent offer = Reply(port);
+    EXPECT_EQ(offer.msg.type, MessageType::kOffer);
+    EXPECT_EQ(offer.msg.yiaddr, kVip);
+    EXPECT_FALSE(leases.held());
+  }
+  EXPECT_EQ(server.counters().offers, 3u);
+}
+
 TEST_F(DhcpServerTest, RenewIsUnicastToCiaddr) {
   Bind();
   // RENEWING: ciaddr set, no requested IP or server id; the broadcast flag must not matter.

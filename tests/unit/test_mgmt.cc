@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "controlplane/mgmt_command.h"
 #include "controlplane/mgmt_server.h"
 #include "controlplane/status_report.h"
 #include "controlplane/tap_address.h"
@@ -281,6 +282,45 @@ TEST(MgmtRequest, SilentServerTimesOut) {
   close(fd);
   unlink(path.c_str());
   rmdir(dir.c_str());
+}
+
+TEST(MgmtCommand, PlainCommandsAreWholeWords) {
+  EXPECT_EQ(ParseMgmtCommand("status").verb, MgmtVerb::kStatus);
+  EXPECT_EQ(ParseMgmtCommand("  links\t\r\n").verb, MgmtVerb::kLinks);
+  EXPECT_FALSE(ParseMgmtCommand("peers").needs_overlay());
+  EXPECT_TRUE(ParseMgmtCommand("ring").needs_overlay());
+  for (const char* bad : {"statu", "status now", "STATUS", "", "dhtget x", "dht\tget x"}) {
+    const MgmtCommand c = ParseMgmtCommand(bad);
+    EXPECT_EQ(c.verb, MgmtVerb::kUnknown) << bad;
+    EXPECT_TRUE(c.error.starts_with("error: unknown command")) << bad;
+  }
+}
+
+TEST(MgmtCommand, DhtArgumentsAndTtl) {
+  MgmtCommand c = ParseMgmtCommand("dht  put\tname   value ");
+  EXPECT_EQ(c.verb, MgmtVerb::kDhtPut);
+  EXPECT_EQ(c.name, "name");
+  EXPECT_EQ(c.value, "value");
+  EXPECT_EQ(c.ttl_s, kMgmtDhtDefaultTtlS);
+  c = ParseMgmtCommand("dht put n v 999999");
+  EXPECT_EQ(c.verb, MgmtVerb::kDhtPut);
+  EXPECT_EQ(c.ttl_s, 999999u);
+  c = ParseMgmtCommand("dht get n");
+  EXPECT_EQ(c.verb, MgmtVerb::kDhtGet);
+  EXPECT_EQ(c.name, "n");
+  for (const char* ttl : {"0", "000000", "1000000", "-1", "1e3", "12a"}) {
+    c = ParseMgmtCommand(std::string("dht put n v ") + ttl);
+    EXPECT_EQ(c.verb, MgmtVerb::kDhtBad) << ttl;
+    EXPECT_EQ(c.error,
+              std::string("error: TTL '") + ttl + "' is not a number of seconds 1..999999\n");
+  }
+  for (const char* bad :
+       {"dht", "dht get", "dht get a b", "dht put a", "dht put a b 1 2", "dht del a"}) {
+    c = ParseMgmtCommand(bad);
+    EXPECT_EQ(c.verb, MgmtVerb::kDhtBad) << bad;
+    EXPECT_TRUE(c.error.starts_with("error: expected 'dht put")) << bad;
+    EXPECT_TRUE(c.needs_overlay());
+  }
 }
 
 TEST(TapAddress, MissingInterfaceIsReported) {

@@ -88,18 +88,20 @@ struct TcpSpec {
   uint8_t fill = 1;
   bool timestamps = true;  // 12 bytes of options
   uint16_t ip_id = 100;
+  int ip_option = -1;  // >= 0: an IPv4 router alert option (RFC 2113) with this value
 };
 
 // An Ethernet/IPv4/TCP frame with valid checksums; payload bytes derive from seq so any slice
 // can be checked against the stream.
 Bytes TcpFrame(const TcpSpec& t) {
   const size_t thl = t.timestamps ? 32 : 20;
-  const size_t ip_len = 20 + thl + t.payload;
+  const size_t ihl = t.ip_option >= 0 ? 24 : 20;
+  const size_t ip_len = ihl + thl + t.payload;
   Bytes f(ether::kHeaderSize + ip_len, 0);
   const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
   ether::WriteEthernetHeader(f.data(), mac, mac, ether::kTypeIpv4);
   uint8_t* ip = f.data() + ether::kHeaderSize;
-  ip[0] = 0x45;
+  ip[0] = uint8_t(0x40 | ihl / 4);
   ether::StoreBe16(ip + 2, uint16_t(ip_len));
   ether::StoreBe16(ip + 4, t.ip_id);
   ip[6] = 0x40;  // DF
@@ -107,8 +109,12 @@ Bytes TcpFrame(const TcpSpec& t) {
   ip[9] = 6;
   wire::StoreBe32(ip + 12, kSrc);
   wire::StoreBe32(ip + 16, kDst);
-  RefreshIpv4Checksum(ip, 20);
-  uint8_t* tcp = ip + 20;
+  if (t.ip_option >= 0) {
+    const uint8_t alert[4] = {0x94, 4, 0, uint8_t(t.ip_option)};
+    std::memcpy(ip + 20, alert, 4);
+  }
+  RefreshIpv4Checksum(ip, ihl);
+  uint8_t* tcp = ip + ihl;
   ether::StoreBe16(tcp, t.src_port);
   ether::StoreBe16(tcp + 2, t.dst_port);
   wire::StoreBe32(tcp + 4, t.seq);
@@ -393,6 +399,23 @@ TEST(CoalesceTcp, KeepsApartWhatGroWouldNotMerge) {
     EXPECT_EQ(CoalesceTcp(span), 2u);
     EXPECT_EQ(span[0]->unit, 1);
     EXPECT_EQ(span[1]->unit, 1);
+  }
+}
+
+TEST(CoalesceTcp, MergesIpv4OptionsOnlyWhenEqual) {
+  // Found by fuzz_tcp_coalesce: the merged header carries the head's options for every member.
+  TcpSpec a;
+  a.payload = 500;
+  a.ip_option = 1;
+  TcpSpec b = a;
+  b.seq += 500;
+  for (const int option : {1, 2}) {
+    b.ip_option = option;
+    Buffers bufs;
+    std::vector<Packet*> span = Delivered(bufs, {TcpFrame(a), TcpFrame(b)});
+    const bool same = option == a.ip_option;
+    EXPECT_EQ(CoalesceTcp(span), same ? 1u : 2u) << option;
+    EXPECT_EQ(span[0]->unit, same ? 2 : 1) << option;
   }
 }
 
