@@ -12,7 +12,7 @@ namespace ipop::cp {
 enum class MgmtVerb : uint8_t {
   kStatus,
   kPeers,
-  kCounters,     // all: "counters --all" (zeros included)
+  kCounters,  // all: "counters --all" (zeros included)
   kReload,
   kRoutes,
   kMulticast,

@@ -70,7 +70,7 @@ struct SentRequest {
 // Captures what the node sends and checks that every DHT payload in it is well formed.
 class CaptureTransport final : public overlay::OverlayTransport {
  public:
-  bool Send(const ipop::Endpoint&, std::span<const uint8_t> d) override {
+  bool Send(const ipop::Endpoint&, const RingAddress&, std::span<const uint8_t> d) override {
     overlay::MessageView m;
     Require(overlay::ParseMessage(d, &m) == overlay::MsgError::kNone);
     if (m.type != overlay::MsgType::kRouted || m.routed.payload_type != kPayloadDht) return true;

@@ -50,7 +50,9 @@ using testing::Ip;
 
 class NullTransport final : public overlay::OverlayTransport {
  public:
-  bool Send(const Endpoint&, std::span<const uint8_t>) override { return true; }
+  bool Send(const Endpoint&, const overlay::RingAddress&, std::span<const uint8_t>) override {
+    return true;
+  }
 };
 
 const char kNetwork[] = "fuzznet";

@@ -11,6 +11,7 @@
 //            whose fields hold no blanks and whose TTL is 1..999999, rendering a parsed dht command
 //            back to text parses to the same command, and every refusal is an "error: ...\n" reply.
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -41,9 +42,22 @@ struct Served {
 };
 Served served;
 
+// The socket lives in a directory of its own: the server refuses one other users can write.
+std::string SocketPath() {
+  static const std::string dir = [] {
+    const std::string d = "/tmp/ipop-fuzz-mgmt-" + std::to_string(getpid());
+    mkdir(d.c_str(), 0700);
+    // Removed at exit, after the server (a static made later, so destroyed first) unlinked
+    // its socket.
+    std::atexit([] { rmdir(("/tmp/ipop-fuzz-mgmt-" + std::to_string(getpid())).c_str()); });
+    return d;
+  }();
+  return dir + "/mgmt.sock";
+}
+
 MgmtServer& Server() {
   static std::unique_ptr<MgmtServer> server = [] {
-    const std::string path = "/tmp/ipop-fuzz-mgmt-" + std::to_string(getpid()) + ".sock";
+    const std::string path = SocketPath();
     std::string error;
     auto s = MgmtServer::Listen(
         path,
@@ -112,7 +126,10 @@ void CheckParse(std::string_view line) {
       for (const char* w : kWords) Require(t != w);
       break;
     default:
-      Require(size_t(c.verb) < std::size(kWords) && t == kWords[size_t(c.verb)]);
+      Require(size_t(c.verb) < std::size(kWords));
+      // "counters --all" is the one plain command with an option.
+      Require(c.all ? t == "counters --all" && c.verb == MgmtVerb::kCounters
+                    : t == kWords[size_t(c.verb)]);
       Require(c.error.empty());
   }
 }
@@ -148,7 +165,7 @@ std::string Exchange(const std::string& request) {
   Require(fd >= 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  const std::string path = "/tmp/ipop-fuzz-mgmt-" + std::to_string(getpid()) + ".sock";
+  const std::string path = SocketPath();
   path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
   Require(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
   Require(send(fd, request.data(), request.size(), MSG_NOSIGNAL) == ssize_t(request.size()));

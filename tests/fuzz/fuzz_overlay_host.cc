@@ -5,7 +5,8 @@
 // Input: records [op][len:2 little endian][bytes], the same framing as fuzz_overlay (its corpus
 // seeds are valid here):
 //   op % 8 == 0: datagram from endpoint (first byte % 8), rest = overlay bytes; the harness
-//                appends a valid tag (the authenticator accepts a zero tag byte)
+//                appends a fresh stamp for this node (a timestamp newer than any before, our
+//                ring address) and a valid tag (the authenticator accepts a zero tag byte)
 //   op % 8 == 4: the same, bytes as given (tag included, or not)
 //   op % 4 == 1: advance the clock by (first two bytes, little endian) x 10 ms, then Tick
 //   op % 4 == 2: resolve a VIP (first 4 bytes), or read an operator DHT name (the bytes)
@@ -24,6 +25,7 @@
 
 #include "controlplane/log.h"
 #include "controlplane/overlay_host.h"
+#include "shared/byte_order.h"
 #include "tests/fuzz/fuzz_overlay_checks.h"
 #include "tests/unit/cp_fakes.h"
 
@@ -90,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   host.Start();
   size_t pos = 0;
   std::vector<uint8_t> buf;
+  uint64_t stamps = 0;
   while (pos + 3 <= size) {
     const uint8_t op = data[pos];
     const size_t len = std::min<size_t>(data[pos + 1] | size_t{data[pos + 2]} << 8, size - pos - 3);
@@ -100,7 +103,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (len == 0) break;
         const ipop::Endpoint from = Ep4(0x0a000002 + body[0] % 8, 5800);
         buf.assign(body + 1, body + len);
-        if (op % 8 == 0) buf.push_back(0);
+        if (op % 8 == 0) {
+          uint8_t stamp[ipop::cp::kOverlayStampSize];
+          ipop::StoreBe64(stamp, clock.WallNs() + ++stamps);
+          o.address.ToBytes(std::span<uint8_t, 20>(stamp + 8, 20));
+          buf.insert(buf.end(), stamp, stamp + sizeof(stamp));
+          buf.push_back(0);
+        }
         const HostState before = StateOf(host);
         const uint64_t accepted = host.counters().accepted;
         auth.calls = auth.refused = 0;

@@ -33,6 +33,7 @@
 
 #include "dataplane/buffer_pool.h"
 #include "dataplane/handoff.h"
+#include "dataplane/punt_budget.h"
 #include "dataplane/punt_inject.h"
 #include "dataplane/vnet.h"
 #include "shared/wire.h"
@@ -43,6 +44,16 @@ namespace {
 using namespace ipop;
 namespace vnet = ipop::dp::vnet;
 using fuzz::Require;
+
+// Punts the budget refused (dataplane/punt_budget.h), each under its own reason.
+uint64_t BudgetDrops(const shm::WorkerCounters& c) {
+  uint64_t n = 0;
+  for (DropReason r : {DropReason::punt_tap_limited, DropReason::punt_ring_reserved,
+                       DropReason::punt_source_limited, DropReason::punt_untracked_limited,
+                       DropReason::punt_underlay_limited})
+    n += c.drop[uint32_t(r)].load();
+  return n;
+}
 
 struct Reader {
   const uint8_t* p;
@@ -89,6 +100,8 @@ void SharedRing(Reader in) {
   std::deque<Item> model;
   bool honest = true;  // no write from the "other process" yet: FIFO must hold exactly
   uint64_t punts = 0;
+  dp::PuntBudget budget(1);
+  uint64_t now_ns = 1'000'000'000;
 
   for (int steps = 0; steps < 256 && in.Has(1); ++steps) {
     switch (in.U8() % 6) {
@@ -166,7 +179,11 @@ void SharedRing(Reader in) {
         const uint32_t head = shared->head.load(), tail = shared->tail.load();
         std::vector<uint8_t> before(slots.get(), slots.get() + size_t{kSlots} * kSlotSize);
         const uint64_t pushed = counters->stat[uint32_t(Stat::punted)].load();
-        dp::Punt(producer, p, shm::PuntKind(it.kind), it.worker, *counters);
+        const uint64_t refused = BudgetDrops(*counters);
+        // A budget refusal is just another failed punt for the ring's invariants below; time
+        // moves 1 ms per punt so budgets refill as in a real worker.
+        now_ns += 1'000'000;
+        dp::Punt(producer, p, shm::PuntKind(it.kind), it.worker, *counters, budget, now_ns);
         ++punts;
         const bool ok = counters->stat[uint32_t(Stat::punted)].load() == pushed + 1;
         // Only the slot at the tail may change, and only on success.
@@ -183,14 +200,16 @@ void SharedRing(Reader in) {
           if (it.kind == uint16_t(shm::PuntKind::kTapFrame)) it.port = 0;
           if (honest) model.push_back(std::move(it));
         } else if (honest) {
-          Require(len > producer.max_payload() || model.size() == kSlots);
+          Require(len > producer.max_payload() || model.size() == kSlots ||
+                  BudgetDrops(*counters) == refused + 1);
         }
         break;
       }
     }
   }
   Require(counters->stat[uint32_t(Stat::punted)].load() +
-              counters->drop[uint32_t(DropReason::punt_ring_full)].load() ==
+              counters->drop[uint32_t(DropReason::punt_ring_full)].load() +
+              BudgetDrops(*counters) ==
           punts);
 }
 

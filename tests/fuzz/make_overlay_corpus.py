@@ -102,8 +102,22 @@ seeds = {
 
 
 
-def unauth(src_index, d, tag=TAG_BAD):
-    return rec(4, bytes([src_index]) + d + tag)
+# The stamp OverlayHost puts between a message and its tag: the sender's timestamp (ns, big
+# endian) and the receiver's ring address. FakeClock's wall clock starts at 1.7e18 ns.
+WALL0 = 1_700_000_000_000_000_000
+
+
+def stamp(ts=WALL0 + 1_000_000_000, receiver=HOST_SELF):
+    return struct.pack(">Q", ts) + receiver
+
+
+def unauth(src_index, d, tag=TAG_BAD, with_stamp=True):
+    return rec(4, bytes([src_index]) + d + (stamp() if with_stamp else b"") + tag)
+
+
+def as_given(src_index, d, st):
+    """Op 4 with a valid tag byte: the stamp decides."""
+    return rec(4, bytes([src_index]) + d + st + b"\x00")
 
 
 def dht_put(key20):
@@ -133,7 +147,17 @@ host_seeds.update({
     "auth-routed-dht-put": linked + dgram(1, routed(addr(0x34), 2, addr(0x40), 0x20,
                                                      dht_put(addr(0x40)))),
     "unauth-empty-tag": linked + unauth(1, close(addr(0x34), 2), tag=b""),
-    "unauth-too-short": unauth(1, WIRE + bytes([0x22]), tag=b""),
+    "unauth-too-short": unauth(1, WIRE + bytes([0x22]), tag=b"", with_stamp=False),
+    "unauth-no-stamp": linked + unauth(1, close(addr(0x34), 2), with_stamp=False),
+    # Authenticated, refused by the stamp: nothing may change either.
+    "stamp-before-start": linked + as_given(1, close(addr(0x34), 2), stamp(ts=WALL0 - 31_000_000_000)),
+    "stamp-far-ahead": linked + as_given(1, close(addr(0x34), 2), stamp(ts=WALL0 + 400_000_000_000)),
+    "stamp-for-another-node": linked + as_given(1, close(addr(0x34), 2),
+                                                stamp(receiver=addr(0x77))),
+    "stamp-replayed": linked + as_given(1, keepalive(addr(0x34), False), stamp())
+    + as_given(5, keepalive(addr(0x34), False), stamp()),
+    "stamp-unbound-request-moves-nothing": linked + as_given(
+        5, link_request(addr(0x34), 1, 9), stamp(receiver=bytes(20))),
     "unauth-too-long": unauth(1, routed(addr(0x35), 1, addr(0x40), 0x10, bytes(1600))),
 })
 
