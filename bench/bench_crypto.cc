@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "shared/aead.h"
+#include "dataplane/aead.h"
 #include "shared/wire.h"
 
 #ifdef IPOP_HAVE_IPSEC_MB

@@ -2,7 +2,7 @@
 # repository root.
 
 # bench_two_hosts PREFIX: builds the four programs a node runs in $BUILD_DIR (unless $NO_BUILD is
-# 1), points tests/integration/lib.sh at them and sets up its two-host topology (hosts 1 and 2
+# 1), points tools/netns/lib.sh at them and sets up its two-host topology (hosts 1 and 2
 # joined through one bridge, everything removed on exit).
 bench_two_hosts() {
   # Only those four: an unrelated target that does not build must not stop a measurement.
@@ -14,7 +14,7 @@ bench_two_hosts() {
   fi
   [[ $BUILD_DIR = /* ]] || BUILD_DIR=$PWD/$BUILD_DIR
   export IPOP_BUILD=$BUILD_DIR
-  source tests/integration/lib.sh
+  source tools/netns/lib.sh
   net_require
   net_init "$1"
   net_add_host 1

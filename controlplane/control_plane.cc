@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "controlplane/tap_address.h"
+#include "controlplane/runtime/tap_address.h"
 
 namespace ipop::cp {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "controlplane/control_plane.h"
-#include "controlplane/log.h"
+#include "controlplane/runtime/log.h"
 #include "shared/config.h"
 
 int main(int argc, char** argv) {

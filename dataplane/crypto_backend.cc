@@ -4,7 +4,7 @@
 #include <cpuid.h>
 #endif
 
-#include "shared/aead_ipsec_mb.h"
+#include "dataplane/aead_ipsec_mb.h"
 
 namespace ipop::dp {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "shared/aead.h"
+#include "dataplane/aead.h"
 #include "shared/config.h"
 
 namespace ipop::dp {

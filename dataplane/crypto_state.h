@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/aead.h"
+#include "dataplane/replay_window.h"
 #include "dataplane/tx_nonce.h"
-#include "shared/aead.h"
-#include "shared/replay_window.h"
 #include "shared/shm_layout.h"
 
 namespace ipop::dp {

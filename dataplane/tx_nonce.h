@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "shared/replay_window.h"
+#include "dataplane/replay_window.h"
 #include "shared/shm_layout.h"
 
 namespace ipop::dp {

@@ -12,7 +12,7 @@ echo "== Preparing: installing packages if missing and building (first run takes
 bash tools/install-deps.sh || exit 1
 bash tools/build.sh build || exit 1
 export IPOP_BUILD=$PWD/build
-source tests/integration/lib.sh
+source tools/netns/lib.sh
 net_require
 N=${DEMO_NODES:-4}
 GW=$((N + 1))    # router-mode gateway of a cluster LAN

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/mgmt_server.h"
+#include "controlplane/mgmt/mgmt_server.h"
 
 namespace {
 

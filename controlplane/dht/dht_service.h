@@ -33,12 +33,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "controlplane/clock.h"
 #include "controlplane/dht/dht_messages.h"
 #include "controlplane/dht/dht_quorum.h"
 #include "controlplane/dht/dht_rate_limiter.h"
 #include "controlplane/dht/dht_store.h"
 #include "controlplane/overlay/overlay_node.h"
+#include "controlplane/runtime/clock.h"
 
 namespace ipop::cp {
 

@@ -24,9 +24,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "controlplane/clock.h"
 #include "controlplane/dht/dht_key.h"
 #include "controlplane/dht/dht_record.h"
+#include "controlplane/runtime/clock.h"
 
 namespace ipop::cp {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "controlplane/random_source.h"
+#include "controlplane/runtime/random_source.h"
 
 namespace ipop::cp::overlay {
 

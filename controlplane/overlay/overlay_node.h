@@ -25,13 +25,13 @@
 #include <span>
 #include <vector>
 
-#include "controlplane/clock.h"
 #include "controlplane/overlay/address.h"
 #include "controlplane/overlay/link_table.h"
 #include "controlplane/overlay/messages.h"
 #include "controlplane/overlay/router.h"
 #include "controlplane/overlay/transport.h"
-#include "controlplane/random_source.h"
+#include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/random_source.h"
 
 namespace ipop::cp::overlay {
 

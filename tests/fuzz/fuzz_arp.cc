@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "controlplane/arp_responder.h"
+#include "controlplane/services/arp_responder.h"
 #include "shared/arp.h"
 #include "tests/unit/cp_fakes.h"
 

@@ -16,9 +16,9 @@
 #include <set>
 #include <vector>
 
-#include "controlplane/control_protocol.h"
-#include "controlplane/network_id.h"
-#include "controlplane/peer_sessions.h"
+#include "controlplane/sessions/control_protocol.h"
+#include "controlplane/sessions/network_id.h"
+#include "controlplane/sessions/peer_sessions.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <vector>
 
-#include "controlplane/dhcp_server.h"
-#include "shared/dhcp.h"
+#include "controlplane/services/dhcp.h"
+#include "controlplane/services/dhcp_server.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "controlplane/dht/dht_service.h"
-#include "controlplane/log.h"
 #include "controlplane/overlay/messages.h"
 #include "controlplane/overlay/overlay_node.h"
+#include "controlplane/runtime/log.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {

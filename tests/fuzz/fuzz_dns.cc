@@ -9,9 +9,9 @@
 #include <optional>
 #include <vector>
 
-#include "controlplane/dns_responder.h"
-#include "shared/dns.h"
-#include "shared/udp_frame.h"
+#include "controlplane/services/dns.h"
+#include "controlplane/services/dns_responder.h"
+#include "controlplane/services/udp_frame.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {

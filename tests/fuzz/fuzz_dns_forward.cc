@@ -9,9 +9,9 @@
 #include <cstring>
 #include <vector>
 
-#include "controlplane/dns_forwarder.h"
+#include "controlplane/services/dns_forwarder.h"
+#include "controlplane/services/udp_frame.h"
 #include "shared/byte_order.h"
-#include "shared/udp_frame.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace {

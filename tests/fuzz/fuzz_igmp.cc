@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-#include "controlplane/multicast_groups.h"
+#include "controlplane/services/multicast_groups.h"
 #include "shared/checksum.h"
 #include "shared/igmp.h"
 #include "tests/unit/cp_fakes.h"

@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "controlplane/dht/dht_service.h"
-#include "controlplane/log.h"
-#include "controlplane/multicast_groups.h"
 #include "controlplane/overlay/overlay_node.h"
+#include "controlplane/runtime/log.h"
+#include "controlplane/services/multicast_groups.h"
 #include "tests/fuzz/fuzz_dp_reference.h"
 #include "tests/unit/cp_fakes.h"
 

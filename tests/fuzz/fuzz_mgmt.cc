@@ -22,8 +22,8 @@
 #include <optional>
 #include <string>
 
-#include "controlplane/mgmt_command.h"
-#include "controlplane/mgmt_server.h"
+#include "controlplane/mgmt/mgmt_command.h"
+#include "controlplane/mgmt/mgmt_server.h"
 
 namespace {
 

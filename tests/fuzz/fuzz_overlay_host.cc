@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/log.h"
-#include "controlplane/overlay_host.h"
+#include "controlplane/directory/overlay_host.h"
+#include "controlplane/runtime/log.h"
 #include "shared/byte_order.h"
 #include "tests/fuzz/fuzz_overlay_checks.h"
 #include "tests/unit/cp_fakes.h"

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "controlplane/route_signature.h"
+#include "controlplane/directory/route_signature.h"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <memory>
 #include <span>
 
+#include "dataplane/aead.h"
 #include "dataplane/inbound.h"
-#include "shared/aead.h"
 #include "shared/ring_distance.h"
 #include "shared/table.h"
 #include "shared/wire.h"

@@ -5,7 +5,7 @@
 # the PNG chart. Checks shape, not speed: every path has a positive TCP rate and RTT, IPOP has
 # CPU and idle figures, nothing was skipped. (wireguard-go and Nebula are left to the full run.)
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v iperf3 >/dev/null || skip "iperf3 missing"
 command -v python3 >/dev/null || skip "python3 missing"

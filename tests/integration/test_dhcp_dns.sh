@@ -3,7 +3,7 @@
 # address from the node by DHCP (busybox udhcpc on two nodes, ISC dhclient on the third; the
 # node does not set the address itself), and resolves C-names, reverse names and the names nodes
 # register in the DHT with dig against the node's DNS responder; traffic then flows by name.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
 command -v dhclient >/dev/null || skip "isc-dhcp-client (dhclient) missing"

@@ -5,7 +5,7 @@
 # first nameserver is the node's own service address, which must be skipped: a loop); a reply too
 # large for the TAP arrives truncated (TC); a reload to `refuse` makes the same names REFUSED.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v dig >/dev/null || skip "dig (bind9-dnsutils) missing"
 [[ -x /usr/bin/python3 ]] || skip "/usr/bin/python3 missing"

@@ -8,7 +8,7 @@
 #     pings it and the member that was up before: two HELLO handshakes complete during the flood;
 #   - the flood is cut to the per-source punt budget, counted as punt_source_limited
 #     (dataplane/punt_budget.h), while nothing of the host's is refused.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
 command -v dig >/dev/null || skip "dig (bind9-dnsutils) missing"

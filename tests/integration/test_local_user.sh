@@ -9,7 +9,7 @@
 #    a reload is not executed; the node's region and config are not readable for them.
 # 3. a node whose socket directory other users can write refuses to start.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
 getent passwd 65534 >/dev/null || skip "no user with uid 65534 (nobody)"

@@ -6,7 +6,7 @@
 # node 1 sends N subnet broadcasts: all three others receive them. A fifth node of another network
 # on the same overlay (overlay.secret; OTHER_NETWORK=0 leaves it out) joins the group and hears
 # neither.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v tcpdump >/dev/null || skip "tcpdump missing"
 net_init mc

@@ -12,7 +12,7 @@
 #     node's address once its lease ran out, and the others reach it there
 #   - a node stopped cleanly releases its address: it is free at once (a beta node waiting on the
 #     full pool gets it long before the stopped node's lease could have run out)
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
 command -v dhclient >/dev/null || skip "isc-dhcp-client (dhclient) missing"

@@ -6,7 +6,7 @@
 # reports it, too_big / icmp_too_big_sent count it), and TCP over a TAP whose MTU was raised
 # above the overlay MTU still works because SYNs have their MSS clamped.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v python3 >/dev/null || skip "python3 missing"
 command -v ping >/dev/null || skip "ping missing"

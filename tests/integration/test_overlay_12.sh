@@ -9,7 +9,7 @@
 #   - a new node joins through any live member of its bootstrap list
 # Far links are off (overlay.far-links-per-log2 = 0) so that most pairs stay unlinked and the
 # relay path is exercised; FAR_LINKS=1 runs the same test with them.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 net_init ov
 

@@ -9,7 +9,7 @@
 # Announcements are authorized: every member requires the router authority's signature
 # (network.router-pubkey-file); node 2 signs with node.router-key-file, while node 3 announces a
 # subnet without the key, which the others ignore.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v openssl >/dev/null || skip "openssl missing"
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"

@@ -6,7 +6,7 @@
 # the overlay on, a node removed from the peer list would be found again through the DHT
 # (test_overlay_12.sh covers that mode).
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v iperf3 >/dev/null || skip "iperf3 missing"
 command -v tcpdump >/dev/null || skip "tcpdump missing"

@@ -9,7 +9,7 @@
 # them reach their session's owner through the handoff rings: each node's handoff_in equals the
 # DATA datagrams it took in (its peer's rx-packets plus the DATA drops), not one fewer.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v python3 >/dev/null || skip "python3 missing"
 command -v sha256sum >/dev/null || skip "sha256sum missing"

@@ -6,9 +6,9 @@
 #include <span>
 #include <vector>
 
-#include "controlplane/clock.h"
-#include "controlplane/port.h"
-#include "controlplane/random_source.h"
+#include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/port.h"
+#include "controlplane/runtime/random_source.h"
 #include "shared/config.h"
 
 namespace ipop::cp::testing {

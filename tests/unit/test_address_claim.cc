@@ -1,7 +1,7 @@
 // AddressClaim against one DhtStore that plays the DHT (create-exclusive by owner, TTL, remove by
 // owner): candidate order, races, renewal, loss, release and static addresses, with the DHT's
 // answers delivered when the test says so.
-#include "controlplane/address_claim.h"
+#include "controlplane/directory/address_claim.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // the rest checks round trips, every tamper, context reuse and move semantics for both ciphers
 // and, for AES-256-GCM, both backends (OpenSSL EVP and intel-ipsec-mb), which must interoperate
 // byte for byte.
-#include "shared/aead.h"
+#include "dataplane/aead.h"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/aead_ipsec_mb.h"
 #include "dataplane/crypto_backend.h"
-#include "shared/aead_ipsec_mb.h"
 #include "shared/wire.h"
 
 namespace ipop {

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <vector>
 
-#include "controlplane/arp_responder.h"
-#include "controlplane/network_id.h"
+#include "controlplane/services/arp_responder.h"
+#include "controlplane/sessions/network_id.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace ipop::cp {

@@ -1,5 +1,5 @@
 // HELLO codec: round trip, every truncation, every single-byte tamper, and each named rejection.
-#include "controlplane/control_protocol.h"
+#include "controlplane/sessions/control_protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/network_id.h"
+#include "controlplane/sessions/network_id.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace ipop::cp {

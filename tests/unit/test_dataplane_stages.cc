@@ -13,18 +13,18 @@
 
 #include <gtest/gtest.h>
 
+#include "dataplane/aead.h"
 #include "dataplane/arp_fallback.h"
 #include "dataplane/crypto_state.h"
 #include "dataplane/inbound.h"
 #include "dataplane/outbound.h"
 #include "dataplane/packet.h"
 #include "dataplane/punt_inject.h"
+#include "dataplane/replay_window.h"
 #include "dataplane/tap_offload.h"
 #include "dataplane/vnet.h"
-#include "shared/aead.h"
 #include "shared/checksum.h"
 #include "shared/ether.h"
-#include "shared/replay_window.h"
 #include "shared/shm_region.h"
 #include "shared/table.h"
 #include "shared/wire.h"

@@ -1,6 +1,6 @@
 // DHCP codec against packets real clients sent (test_dhcp_captures.h), named rejections of
 // broken messages, and replies built then read back option by option.
-#include "shared/dhcp.h"
+#include "controlplane/services/dhcp.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/services/udp_frame.h"
 #include "shared/byte_order.h"
-#include "shared/udp_frame.h"
 #include "tests/unit/cp_fakes.h"
 #include "tests/unit/test_dhcp_captures.h"
 

@@ -1,6 +1,6 @@
 // DhcpServer driven by captured client frames and by messages built here for the states the
 // captures do not cover (renew, release, decline, inform, a second client).
-#include "controlplane/dhcp_server.h"
+#include "controlplane/services/dhcp_server.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // DNS codec: captured dig queries, every parse rejection, response building and decoding.
-#include "shared/dns.h"
+#include "controlplane/services/dns.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "shared/udp_frame.h"
+#include "controlplane/services/udp_frame.h"
 #include "tests/unit/test_dns_captures.h"
 
 namespace ipop::dns {

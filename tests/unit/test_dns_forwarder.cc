@@ -1,7 +1,7 @@
 // DnsForwarder behind the responder: IDs rewritten and restored, replies validated (source, ID,
 // question), retries to the next upstream, expiry SERVFAIL, bounded table, oversize replies cut
 // to TC, resolv.conf parsing; all with a fake transport and fake TAP port.
-#include "controlplane/dns_forwarder.h"
+#include "controlplane/services/dns_forwarder.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/services/udp_frame.h"
 #include "shared/byte_order.h"
-#include "shared/udp_frame.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace ipop::cp {

@@ -1,6 +1,6 @@
 // DnsResponder: C-names, PTR, registered names (sync and async), every rcode, timeouts,
 // bounded pending lookups; every reply decoded with the codec and its frame addresses checked.
-#include "controlplane/dns_responder.h"
+#include "controlplane/services/dns_responder.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "shared/udp_frame.h"
+#include "controlplane/services/udp_frame.h"
 #include "tests/unit/cp_fakes.h"
 #include "tests/unit/test_dns_captures.h"
 

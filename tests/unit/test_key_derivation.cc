@@ -1,7 +1,7 @@
 // HKDF against RFC 5869, X25519 against RFC 7748, and the direction-key schedule: A's tx key is
 // B's rx key, a third key pair gets nothing of theirs, low-order peer keys are refused, every
 // input (key pairs, VIPs, network, secret) changes the key, and key ids follow the key material.
-#include "controlplane/key_derivation.h"
+#include "controlplane/sessions/key_derivation.h"
 
 #include <gtest/gtest.h>
 

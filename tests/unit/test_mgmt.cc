@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "controlplane/mgmt_command.h"
-#include "controlplane/mgmt_server.h"
-#include "controlplane/status_report.h"
-#include "controlplane/tap_address.h"
+#include "controlplane/mgmt/mgmt_command.h"
+#include "controlplane/mgmt/mgmt_server.h"
+#include "controlplane/mgmt/status_report.h"
+#include "controlplane/runtime/tap_address.h"
 
 namespace ipop::cp {
 namespace {
@@ -367,7 +367,7 @@ TEST(TapAddress, AssignsIdempotentlyInPrivateNetns) {
 }
 
 // `counters` lists non-zero values; `counters --all` every name, so a test can tell a zero from a
-// counter that does not exist (tests/integration/lib.sh `counter`).
+// counter that does not exist (tools/netns/lib.sh `counter`).
 TEST(CountersListing, AllListsEveryNameWithItsValue) {
   uint64_t drops[kNumDropReasons] = {};
   uint64_t stats[kNumStats] = {};

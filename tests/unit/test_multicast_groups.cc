@@ -1,6 +1,6 @@
 // MulticastGroups: local membership from IGMP frames Linux sent (test_igmp_captures.h), its
 // publication in a fake directory, the querier, and the group entries a sender's table gets.
-#include "controlplane/multicast_groups.h"
+#include "controlplane/services/multicast_groups.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/services/udp_frame.h"
 #include "shared/byte_order.h"
 #include "shared/checksum.h"
 #include "shared/igmp.h"
-#include "shared/udp_frame.h"
 #include "tests/unit/cp_fakes.h"
 #include "tests/unit/test_igmp_captures.h"
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/network_id.h"
-#include "controlplane/peer_sessions.h"
+#include "controlplane/sessions/network_id.h"
+#include "controlplane/sessions/peer_sessions.h"
 #include "dataplane/outbound.h"
 #include "shared/wire.h"
 #include "tests/unit/cp_fakes.h"

@@ -1,6 +1,6 @@
 // OverlayHost: the overlay and DHT as the process runs them, over in-memory ports: tags, rate
 // limits, the VIP directory and address allocation, routed HELLOs and the table view.
-#include "controlplane/overlay_host.h"
+#include "controlplane/directory/overlay_host.h"
 
 #include <gtest/gtest.h>
 

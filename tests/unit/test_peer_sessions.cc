@@ -2,7 +2,7 @@
 // The central invariant checked throughout: whatever transmit key a node publishes for a peer,
 // the peer's published table has a receive session under that index with the same key, i.e. the
 // dataplanes could exchange traffic at every instant, across restarts of either side.
-#include "controlplane/peer_sessions.h"
+#include "controlplane/sessions/peer_sessions.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/network_id.h"
+#include "controlplane/sessions/network_id.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace ipop::cp {

@@ -1,6 +1,6 @@
 // ReplayGuard: each authenticated control message is accepted once, reordering within the window
 // is tolerated, and neither a restart nor a full table lets an old message back in.
-#include "controlplane/replay_guard.h"
+#include "controlplane/sessions/replay_guard.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // ReplayWindow: table-driven sequences, ring wrap, far jumps, and a randomized comparison with a
 // naive reference (a std::set of seen counters plus the same "too old" rule).
-#include "shared/replay_window.h"
+#include "dataplane/replay_window.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // expiry, network), another key, an expired or far-future expiry, or a missing signature is
 // refused when a verifier is configured; without one every well-formed record passes. A private key
 // file other users can read is refused.
-#include "controlplane/route_signature.h"
+#include "controlplane/directory/route_signature.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>

@@ -1,5 +1,5 @@
 // UDP frames on the TAP: round trip, checksums against a naive RFC 1071 sum, every rejection.
-#include "shared/udp_frame.h"
+#include "controlplane/services/udp_frame.h"
 
 #include <gtest/gtest.h>
 

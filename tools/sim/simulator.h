@@ -11,10 +11,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "controlplane/clock.h"
 #include "controlplane/dht/dht_service.h"
 #include "controlplane/overlay/overlay_node.h"
-#include "controlplane/random_source.h"
+#include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/random_source.h"
 
 namespace ipop::sim {
 

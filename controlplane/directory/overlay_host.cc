@@ -1,0 +1,705 @@
+#include "controlplane/directory/overlay_host.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "controlplane/mgmt/counter_text.h"
+#include "controlplane/overlay/messages.h"
+#include "controlplane/runtime/local_address.h"
+#include "shared/byte_order.h"
+
+namespace ipop::cp {
+namespace {
+
+using overlay::Link;
+using overlay::RingAddress;
+
+constexpr uint64_t kNameRetryNs = 5'000'000'000ull;
+constexpr size_t kVipLocationSize = RingAddress::kBytes + overlay::kEndpointSize;
+
+std::string RolesText(uint8_t roles) {
+  std::string s;
+  auto add = [&](uint8_t bit, const char* name) {
+    if ((roles & bit) == 0) return;
+    if (!s.empty()) s += ',';
+    s += name;
+  };
+  add(overlay::kRoleLeaf, "leaf");
+  add(overlay::kRoleNear, "near");
+  add(overlay::kRoleFarOut, "far-out");
+  add(overlay::kRoleFarIn, "far-in");
+  add(overlay::kRoleShortcut, "shortcut");
+  return s.empty() ? "surplus" : s;
+}
+
+std::string Seconds(uint64_t ns) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.1fs", double(ns) / 1e9);
+  return b;
+}
+
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+}  // namespace
+
+DhtKey RateKeyOf(const Endpoint& ep) {
+  DhtKey k{};
+  std::memcpy(k.data(), ep.addr, sizeof(ep.addr));
+  k[16] = uint8_t(ep.port >> 8);
+  k[17] = uint8_t(ep.port);
+  return k;
+}
+
+class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
+ public:
+  explicit ClaimStoreAdapter(DhtService& dht) : dht_(dht) {}
+  void Create(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms,
+              DhtCreateMode mode, DhtDoneFn done) override {
+    dht_.Create(key, value, ttl_ms, std::move(done), mode);
+  }
+  void Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDoneFn done) override {
+    dht_.Remove(key, value, std::move(done));
+  }
+
+ private:
+  DhtService& dht_;
+};
+
+// Stamps and signs on the way out; the Port is the dataplane's inject ring.
+class OverlayHost::Transport final : public overlay::OverlayTransport {
+ public:
+  Transport(Port& port, const HelloAuthenticator& auth, const Clock& clock,
+            OverlayHostCounters& counters)
+      : port_(port), auth_(auth), clock_(clock), counters_(counters) {}
+  bool Send(const Endpoint& to, const RingAddress& receiver,
+            std::span<const uint8_t> datagram) override {
+    uint8_t buf[overlay::kMaxOverlayDatagram + kOverlayStampSize + kMaxHelloTagSize];
+    const size_t tag = auth_.tag_size();
+    if (datagram.size() > overlay::kMaxOverlayDatagram) return false;
+    std::memcpy(buf, datagram.data(), datagram.size());
+    uint8_t* stamp = buf + datagram.size();
+    StoreBe64(stamp, NextTimestamp());
+    receiver.ToBytes(std::span<uint8_t, RingAddress::kBytes>(stamp + 8, RingAddress::kBytes));
+    const size_t signed_len = datagram.size() + kOverlayStampSize;
+    if (!auth_.Sign({buf, signed_len}, {buf + signed_len, tag})) {
+      ++counters_.sign_failed;
+      return false;
+    }
+    if (!port_.SendUnderlay(to, {buf, signed_len + tag})) {
+      ++counters_.send_failed;
+      return false;
+    }
+    ++counters_.sent;
+    return true;
+  }
+
+ private:
+  // Strictly increasing even if the wall clock stalls or steps back a little.
+  uint64_t NextTimestamp() {
+    last_ts_ = std::max(clock_.WallNs(), last_ts_ + 1);
+    return last_ts_;
+  }
+
+  Port& port_;
+  const HelloAuthenticator& auth_;
+  const Clock& clock_;
+  OverlayHostCounters& counters_;
+  uint64_t last_ts_ = 0;
+};
+
+OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
+  OverlayHostOptions o;
+  if (cfg.overlay_address_set) {
+    o.address = RingAddress::FromBytes(cfg.overlay_address);
+  } else {
+    const std::string identity = "ipop node\n" + cfg.network + "\n" + cfg.name;
+    o.address = RingAddress::FromIdentity(
+        {reinterpret_cast<const uint8_t*>(identity.data()), identity.size()});
+  }
+  o.listen = cfg.listen;
+  o.network = cfg.network;
+  o.vip = cfg.vip;
+  o.claim.network = cfg.network;
+  o.claim.identity = cfg.name;
+  o.claim.fixed = cfg.vip;
+  if (cfg.vip == 0) {
+    o.claim.pool_first = cfg.pool_first;
+    o.claim.pool_last = cfg.pool_last;
+  }
+  if (cfg.service_ip != 0) o.claim.excluded.push_back(cfg.service_ip);
+  o.claim.lease_ms = cfg.lease_s * 1000;
+  // Renewed three times per lease, and at least every 20 s: the record is also the directory
+  // entry, which must come back quickly on a new replica set after its replicas left.
+  o.claim.refresh_ns =
+      std::min<uint64_t>(20'000'000'000ull, uint64_t{cfg.lease_s} * 333'000'000ull);
+  if (cfg.service_ip != 0) {
+    o.dns_name = cfg.name + "." + cfg.network + "." + cfg.dns_suffix;
+    for (char& ch : o.dns_name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  o.overlay.bootstrap = cfg.bootstrap;
+  o.announce = cfg.announce;
+  o.overlay.far_links_per_log2 = cfg.far_links_per_log2;
+  // Without a bootstrap list the static peers are the obvious way in.
+  if (o.overlay.bootstrap.empty())
+    for (const PeerConfig& p : cfg.peers) o.overlay.bootstrap.push_back(p.endpoint);
+  return o;
+}
+
+OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, RandomSource& random,
+                         Port& port, const HelloAuthenticator& auth)
+    : options_(options),
+      clock_(clock),
+      auth_(auth),
+      transport_(std::make_unique<Transport>(port, auth, clock, counters_)),
+      source_limiter_(options.source_limit),
+      replay_guard_(clock.WallNs(), options.source_limit.max_sources) {
+  Endpoint self = options_.listen;
+  if (IsUnspecified(self)) {
+    for (const Endpoint& b : options_.overlay.bootstrap) {
+      if (auto local = LocalEndpointToward(b, options_.listen.port)) {
+        self = *local;
+        self_endpoint_known_ = true;
+        break;
+      }
+    }
+  } else {
+    self_endpoint_known_ = true;
+  }
+  node_ = std::make_unique<overlay::OverlayNode>(options_.address, self, options_.overlay, clock,
+                                                 random, *transport_);
+  dht_ = std::make_unique<DhtService>(*node_, clock, options_.dht);
+  node_->SetDeliverHandler([this](const overlay::Routed& r) { OnRouted(r); });
+  if (options_.claim.fixed != 0 || options_.claim.pool_first != 0) {
+    claim_store_ = std::make_unique<ClaimStoreAdapter>(*dht_);
+    const std::string network = options_.network;
+    claim_ = std::make_unique<AddressClaim>(
+        options_.claim, *claim_store_, clock,
+        [network](uint32_t vip) { return VipDirectoryKey(network, vip); });
+    options_.vip = claim_->vip();
+    claim_->SetChangedHandler([this](uint32_t vip) { OnAddressChanged(vip); });
+  } else {
+    options_.vip = 0;
+  }
+}
+
+OverlayHost::~OverlayHost() = default;
+
+void OverlayHost::Start() {
+  if (started_) return;
+  started_ = true;
+  node_->Start();
+  IPOP_LOG_INFO("overlay: address %s endpoint %s, %zu bootstrap entries",
+                options_.address.ToHex().c_str(), node_->endpoint().ToString().c_str(),
+                options_.overlay.bootstrap.size());
+}
+
+void OverlayHost::Stop() {
+  if (started_) node_->Stop();
+  started_ = false;
+}
+
+void OverlayHost::LearnSelfEndpoint(const Endpoint& toward) {
+  auto local = LocalEndpointToward(toward, options_.listen.port);
+  if (!local) return;
+  self_endpoint_known_ = true;
+  node_->SetSelfEndpoint(*local);
+  IPOP_LOG_INFO("overlay: this node's endpoint is %s", local->ToString().c_str());
+}
+
+bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram) {
+  if (!overlay::LooksLikeOverlay(datagram)) return false;
+  ++counters_.received;
+  const size_t tag = auth_.tag_size();
+  if (datagram.size() < wire::kHeaderSize + overlay::kCommonSize + kOverlayStampSize + tag) {
+    ++counters_.too_short;
+    return true;
+  }
+  if (datagram.size() > overlay::kMaxOverlayDatagram + kOverlayStampSize + tag) {
+    ++counters_.too_long;
+    return true;
+  }
+  // Rate before MAC: a flood from one source must not cost an HMAC per datagram.
+  if (!source_limiter_.Allow(RateKeyOf(from), clock_.NowNs())) {
+    ++counters_.rate_limited;
+    return true;
+  }
+  const std::span<const uint8_t> signed_part = datagram.first(datagram.size() - tag);
+  if (!auth_.Verify(signed_part, datagram.last(tag))) {
+    ++counters_.bad_tag;
+    uint64_t suppressed = 0;
+    if (log_limit_.Allow(clock_.NowNs(), &suppressed))
+      IPOP_LOG_WARN(
+          "overlay: dropped a message from %s with a bad tag (wrong network secret?) "
+          "(%llu similar suppressed)",
+          from.ToString().c_str(), (unsigned long long)suppressed);
+    return true;
+  }
+  // Authenticated: now whether it was meant for us, and only once.
+  const std::span<const uint8_t> body = signed_part.first(signed_part.size() - kOverlayStampSize);
+  const std::span<const uint8_t> stamp = signed_part.last(kOverlayStampSize);
+  const RingAddress receiver = RingAddress::FromBytes(stamp.subspan<8, RingAddress::kBytes>());
+  const bool bound = receiver == options_.address;
+  const bool link_request = body[wire::kHeaderSize] == uint8_t(overlay::MsgType::kLinkRequest);
+  if (!bound && !link_request) {
+    ++counters_.wrong_receiver;  // shown to us, made for another node
+    return true;
+  }
+  const auto sender = body.subspan(wire::kHeaderSize + 4, RingAddress::kBytes);
+  const uint64_t now_wall = clock_.WallNs();
+  const ReplayVerdict fresh =
+      replay_guard_.Check(ReplayGuard::KeyOf(sender), LoadBe64(stamp.data()), now_wall);
+  if (fresh != ReplayVerdict::kFresh) {
+    ++(fresh == ReplayVerdict::kReplayed ? counters_.replayed
+       : fresh == ReplayVerdict::kTooOld ? counters_.too_old
+                                         : counters_.clock_ahead);
+    uint64_t suppressed = 0;
+    if (fresh == ReplayVerdict::kAhead && log_limit_.Allow(clock_.NowNs(), &suppressed))
+      IPOP_LOG_WARN(
+          "overlay: message from %s is stamped %.0f s in our future; synchronise the clocks "
+          "(%llu similar suppressed)",
+          from.ToString().c_str(), double(LoadBe64(stamp.data()) - now_wall) / 1e9,
+          (unsigned long long)suppressed);
+    return true;
+  }
+  ++counters_.accepted;
+  if (!self_endpoint_known_) LearnSelfEndpoint(from);
+  node_->OnDatagram(from, body, bound);
+  return true;
+}
+
+void OverlayHost::OnRouted(const overlay::Routed& r) {
+  if (dht_->OnRouted(r)) return;
+  if (r.payload_type == kPayloadHello) {
+    ++counters_.hello_routed_received;
+    if (hello_) hello_(r.source, r.source_endpoint, r.payload);
+    return;
+  }
+  ++counters_.routed_unknown_payload;
+}
+
+bool OverlayHost::SendHello(const RingAddress& to, std::span<const uint8_t> hello) {
+  if (!node_->SendRouted(to, overlay::DeliveryMode::kExact, kPayloadHello, hello)) return false;
+  ++counters_.hello_routed_sent;
+  return true;
+}
+
+bool OverlayHost::SendHello(const NodeAddress& to, std::span<const uint8_t> hello) {
+  return SendHello(RingAddress::FromBytes(to), hello);
+}
+
+void OverlayHost::Tick() {
+  if (!started_) return;
+  const uint64_t now = clock_.NowNs();
+  if (now >= node_->next_wake_ns()) node_->Tick();
+  if (now >= dht_->next_wake_ns()) dht_->Tick();
+  if (claim_ && node_->joined() && (claim_->held() || NeighbourhoodSettled())) {
+    claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint()}));
+    claim_->Tick();
+  }
+  if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
+      now >= next_name_ns_)
+    PublishName();
+  if (!options_.announce.empty() && options_.vip != 0 && node_->joined() &&
+      now >= next_announce_ns_)
+    AnnounceRoutes();
+  if (routes_ && node_->joined() && !routes_poll_in_flight_ && now >= next_routes_poll_ns_)
+    PollRoutes();
+  UpdateTableVersion();
+}
+
+void OverlayHost::OnAddressChanged(uint32_t vip) {
+  options_.vip = vip;
+  next_name_ns_ = 0;  // the name record follows the address at once
+  next_announce_ns_ = 0;
+  if (address_) address_(vip);
+}
+
+void OverlayHost::ReleaseAddress(std::function<void()> done) {
+  if (!claim_ || !node_->joined()) {
+    if (done) done();
+    return;
+  }
+  claim_->Release(std::move(done));
+}
+
+void OverlayHost::RenewAddress() {
+  if (claim_) claim_->RenewSoon();
+}
+
+void OverlayHost::PublishName() {
+  name_in_flight_ = true;
+  uint8_t value[4];
+  StoreBe32(value, options_.vip);
+  // Claimed until it is ours, then renewed (DhtCreateMode).
+  const DhtCreateMode mode =
+      counters_.names_published == 0 ? DhtCreateMode::kClaim : DhtCreateMode::kRenew;
+  dht_->Create(
+      DnsNameKey(options_.dns_name), value, options_.directory_ttl_ms,
+      [this](const DhtResult& res) {
+        name_in_flight_ = false;
+        const uint64_t now = clock_.NowNs();
+        if (res.outcome == DhtOutcome::kOk) {
+          if (counters_.names_published++ == 0)
+            IPOP_LOG_INFO("overlay: name %s registered", options_.dns_name.c_str());
+          next_name_ns_ = now + options_.directory_refresh_ns;
+          return;
+        }
+        next_name_ns_ = now + kNameRetryNs;
+        if (res.outcome == DhtOutcome::kRejected && res.reason == DhtStatus::kKeyExists) {
+          ++counters_.name_conflicts;
+          IPOP_LOG_ERROR(
+              "overlay: DNS name %s is registered by another node; rename "
+              "node.name (retrying every 5 s)",
+              options_.dns_name.c_str());
+        }
+      },
+      mode);
+}
+
+void OverlayHost::AnnounceRoutes() {
+  next_announce_ns_ = clock_.NowNs() + options_.directory_refresh_ns;
+  const uint64_t now_s = clock_.WallNs() / 1'000'000'000ull;
+  for (const PrefixConfig& p : options_.announce) {
+    const AnnouncedRoute r{p.prefix, p.length, options_.vip};
+    std::vector<uint8_t> value = EncodeRoute(r);
+    if (route_signer_) {
+      value = route_signer_->SignedRecord(options_.network,
+                                          {r.prefix, r.length, r.via, RouteExpiryFor(now_s)});
+      if (value.empty()) {
+        IPOP_LOG_ERROR("overlay: cannot sign the announcement of %s/%u",
+                       FormatIpv4(r.prefix).c_str(), unsigned(r.length));
+        continue;
+      }
+    }
+    dht_->Put(RoutesKey(options_.network), value, options_.directory_ttl_ms,
+              [this, r](const DhtResult& res) {
+                if (res.outcome != DhtOutcome::kOk) return;
+                if (counters_.routes_announced++ == 0)
+                  IPOP_LOG_INFO("overlay: announced %s/%u behind this node",
+                                FormatIpv4(r.prefix).c_str(), unsigned(r.length));
+              });
+  }
+}
+
+void OverlayHost::PollRoutes() {
+  routes_poll_in_flight_ = true;
+  ++counters_.routes_polls;
+  dht_->Get(RoutesKey(options_.network), [this](const DhtResult& res) {
+    routes_poll_in_flight_ = false;
+    next_routes_poll_ns_ = clock_.NowNs() + options_.routes_poll_ns;
+    if (res.outcome != DhtOutcome::kOk) return;  // keep the routes we have; ask again later
+    std::vector<AnnouncedRoute> routes;
+    const uint64_t now_s = clock_.WallNs() / 1'000'000'000ull;
+    for (const DhtRecord& rec : res.values) {
+      const std::optional<RouteRecord> record = DecodeRouteRecord(rec.value);
+      if (!record) {
+        ++counters_.routes_bad_records;
+        continue;
+      }
+      const AnnouncedRoute r{record->claim.prefix, record->claim.length, record->claim.via};
+      if (r.via == options_.vip || std::find(routes.begin(), routes.end(), r) != routes.end())
+        continue;
+      const RouteVerdict verdict =
+          CheckRoute(*record, route_verifier_.get(), options_.network, now_s);
+      if (verdict != RouteVerdict::kAccepted) {
+        ++(verdict == RouteVerdict::kUnsigned       ? counters_.routes_unsigned
+           : verdict == RouteVerdict::kBadSignature ? counters_.routes_bad_signature
+                                                    : counters_.routes_expired);
+        uint64_t suppressed = 0;
+        if (route_reject_log_.Allow(clock_.NowNs(), &suppressed))
+          IPOP_LOG_WARN("router mode: ignoring %s/%u via %s: %s (%llu similar suppressed)",
+                        FormatIpv4(r.prefix).c_str(), unsigned(r.length), FormatIpv4(r.via).c_str(),
+                        RouteVerdictName(verdict), (unsigned long long)suppressed);
+        continue;
+      }
+      if (!route_verifier_ && !warned_open_routes_) {
+        warned_open_routes_ = true;
+        IPOP_LOG_WARN(
+            "router mode: accepting announcements without authorization (any member may "
+            "announce any prefix); set network.router-pubkey-file to require signed ones");
+      }
+      routes.push_back(r);
+    }
+    if (routes_) routes_(routes);
+  });
+}
+
+void OverlayHost::Lookup(const std::string& name,
+                         std::function<void(std::optional<uint32_t> ipv4)> done) {
+  ++counters_.name_lookups;
+  dht_->Get(DnsNameKey(name), [this, done = std::move(done)](const DhtResult& res) {
+    for (const DhtRecord& rec : res.values) {
+      if (rec.value.size() == 4) {
+        done(LoadBe32(rec.value.data()));
+        return;
+      }
+    }
+    ++counters_.name_misses;
+    done(std::nullopt);
+  });
+}
+
+void OverlayHost::Resolve(uint32_t vip, ResolveFn done) {
+  const uint64_t now = clock_.NowNs();
+  if (auto it = resolved_.find(vip); it != resolved_.end()) {
+    if (it->second.expires_ns > now) {
+      ++counters_.resolve_hits;
+      done(vip, it->second.where);
+      return;
+    }
+    resolved_.erase(it);
+  }
+  auto [it, fresh] = resolving_.try_emplace(vip);
+  it->second.waiting.push_back(std::move(done));
+  if (!fresh) return;
+  ++counters_.resolves;
+  dht_->Get(VipDirectoryKey(options_.network, vip), [this, vip](const DhtResult& res) {
+    std::optional<VipLocation> where;
+    uint64_t best_version = 0;
+    for (const DhtRecord& rec : res.values) {
+      auto loc = DecodeVipLocation(rec.value);
+      if (!loc) {
+        ++counters_.resolve_bad_records;
+        continue;
+      }
+      if (!where || rec.version > best_version) {
+        where = loc;
+        best_version = rec.version;
+      }
+    }
+    if (!where) ++counters_.resolve_misses;
+    const uint64_t ttl = where ? options_.resolve_cache_ns : options_.resolve_negative_ns;
+    resolved_[vip] = CachedLocation{where, clock_.NowNs() + ttl};
+    auto node = resolving_.extract(vip);
+    if (node.empty()) return;
+    for (ResolveFn& fn : node.mapped().waiting) fn(vip, where);
+  });
+}
+
+void OverlayHost::DhtPut(const std::string& name, std::span<const uint8_t> value, uint32_t ttl_ms,
+                         DhtDoneFn done) {
+  dht_->Put(OperatorKey(options_.network, name), value, ttl_ms, std::move(done));
+}
+
+void OverlayHost::DhtGet(const std::string& name, DhtDoneFn done) {
+  dht_->Get(OperatorKey(options_.network, name), std::move(done));
+}
+
+bool OverlayHost::HasLink(const RingAddress& a) const {
+  return node_->links().Find(a) != nullptr;
+}
+
+void OverlayHost::FillTable(shm::TableSpec* spec) const {
+  options_.address.ToBytes(spec->self_ring);
+  spec->links.clear();
+  const auto& links = node_->links().links();
+  // The same candidates greedy routing uses: structured links, or leaf links while joining.
+  const bool any_structured =
+      std::any_of(links.begin(), links.end(), [](const Link& l) { return l.structured(); });
+  for (const Link& l : links) {
+    if (any_structured && !l.structured()) continue;
+    if (spec->links.size() >= shm::kMaxLinks) break;
+    shm::LinkEntry e{};
+    l.address.ToBytes(e.ring);
+    std::memcpy(e.underlay_addr, l.endpoint.addr, sizeof(e.underlay_addr));
+    e.underlay_port = l.endpoint.port;
+    e.flags = shm::kLinkValid;
+    spec->links.push_back(e);
+  }
+}
+
+// Claims wait until this node's ring neighbourhood stopped changing: a DHT write made while the
+// near set still moves may land on nodes that are not the key's final replicas.
+bool OverlayHost::NeighbourhoodSettled() {
+  const overlay::LinkTable& t = node_->links();
+  uint64_t h = 0;
+  for (const auto& side : {t.Successors(t.near_per_side()), t.Predecessors(t.near_per_side())})
+    for (const Link* l : side)
+      for (size_t i = 0; i < RingAddress::kWords; ++i) h = Mix(h, l->address.word(i));
+  const uint64_t now = clock_.NowNs();
+  if (h != near_hash_) {
+    near_hash_ = h;
+    near_changed_ns_ = now;
+  }
+  return now - near_changed_ns_ >= options_.settle_ns;
+}
+
+void OverlayHost::UpdateTableVersion() {
+  uint64_t h = 0;
+  for (const Link& l : node_->links().links()) {
+    for (size_t i = 0; i < RingAddress::kWords; ++i) h = Mix(h, l.address.word(i));
+    uint64_t a = 0;
+    std::memcpy(&a, l.endpoint.addr + 8, 8);
+    h = Mix(h, a ^ l.endpoint.port);
+    h = Mix(h, l.structured() ? 1 : 2);
+  }
+  if (h != table_hash_) {
+    table_hash_ = h;
+    ++table_version_;
+  }
+}
+
+std::string OverlayHost::RingText() const {
+  const overlay::LinkTable& t = node_->links();
+  size_t near = 0, far = 0, leaf = 0, shortcut = 0;
+  for (const Link& l : t.links()) {
+    near += (l.roles & overlay::kRoleNear) != 0;
+    far += (l.roles & (overlay::kRoleFarOut | overlay::kRoleFarIn)) != 0;
+    leaf += (l.roles & overlay::kRoleLeaf) != 0;
+    shortcut += (l.roles & overlay::kRoleShortcut) != 0;
+  }
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof(line), "overlay address %s endpoint %s\n",
+                options_.address.ToHex().c_str(), node_->endpoint().ToString().c_str());
+  out += line;
+  std::snprintf(line, sizeof(line),
+                "joined %s  links %zu (near %zu, far %zu, leaf %zu, shortcut %zu)  "
+                "estimated size %.0f  far target %zu\n",
+                node_->joined() ? "yes" : "no", t.size(), near, far, leaf, shortcut,
+                node_->estimated_size(), node_->far_target());
+  out += line;
+  auto side = [&](const char* name, const std::vector<const Link*>& v) {
+    for (const Link* l : v) {
+      std::snprintf(line, sizeof(line), "%s %s %s\n", name, l->address.ToHex().c_str(),
+                    l->endpoint.ToString().c_str());
+      out += line;
+    }
+  };
+  side("successor", t.Successors(t.near_per_side()));
+  side("predecessor", t.Predecessors(t.near_per_side()));
+  std::snprintf(line, sizeof(line), "dht keys %zu pending-ops %zu directory %s address %s\n",
+                dht_->store().key_count(), dht_->pending_ops(),
+                claim_ && claim_->held() ? "published" : "not-yet-published",
+                claim_ ? claim_->StatusText().c_str() : "none");
+  out += line;
+  return out;
+}
+
+std::string OverlayHost::LinksText() const {
+  const uint64_t now = clock_.NowNs();
+  std::string out;
+  char line[256];
+  for (const Link& l : node_->links().links()) {
+    std::snprintf(line, sizeof(line), "link %s %s %s age %s heard %s ago\n",
+                  l.address.ToHex().c_str(), l.endpoint.ToString().c_str(),
+                  RolesText(l.roles).c_str(), Seconds(now - l.created_ns).c_str(),
+                  Seconds(now - l.last_heard_ns).c_str());
+    out += line;
+  }
+  if (out.empty()) out = "no links\n";
+  return out;
+}
+
+std::string OverlayHost::CountersText() const {
+  const OverlayHostCounters& c = counters_;
+  const overlay::OverlayCounters& o = node_->counters();
+  const DhtServiceCounters& d = dht_->counters();
+  std::string out;
+  auto put = [&](const char* name, uint64_t v) { AppendCounterLine(out, "overlay.", name, v); };
+  put("received", c.received);
+  put("accepted", c.accepted);
+  put("dropped_too_short", c.too_short);
+  put("dropped_too_long", c.too_long);
+  put("dropped_bad_tag", c.bad_tag);
+  put("dropped_rate_limited", c.rate_limited);
+  put("dropped_wrong_receiver", c.wrong_receiver);
+  put("dropped_replayed", c.replayed);
+  put("dropped_too_old", c.too_old);
+  put("dropped_clock_ahead", c.clock_ahead);
+  size_t parse_errors = 0;
+  for (uint64_t e : o.parse_errors) parse_errors += e;
+  put("dropped_malformed", parse_errors);
+  put("sent", c.sent);
+  put("send_failed", c.send_failed + c.sign_failed);
+  put("routed_forwarded", o.routed_forwarded);
+  put("routed_delivered", o.routed_delivered);
+  put("routed_no_route", o.routed_no_route);
+  put("routed_no_such_node", o.routed_no_such_node);
+  put("routed_hop_limit", o.routed_hop_limit);
+  put("routed_loop", o.routed_loop);
+  put("links_added", o.links_added);
+  put("links_dead", o.links_dead);
+  put("hello_routed_sent", c.hello_routed_sent);
+  put("hello_routed_received", c.hello_routed_received);
+  if (claim_) {
+    const AddressClaimCounters& a = claim_->counters();
+    put("address_attempts", a.attempts);
+    put("address_conflicts", a.conflicts);
+    put("address_undecided", a.undecided);
+    put("address_acquired", a.acquired);
+    put("address_renewals", a.renewals);
+    put("address_lost", a.lost);
+    put("address_exhausted", a.exhausted);
+    put("address_released", a.released);
+  }
+  put("names_published", c.names_published);
+  put("name_conflicts", c.name_conflicts);
+  put("name_lookups", c.name_lookups);
+  put("name_misses", c.name_misses);
+  put("routes_announced", c.routes_announced);
+  put("routes_polls", c.routes_polls);
+  put("routes_unsigned", c.routes_unsigned);
+  put("routes_bad_signature", c.routes_bad_signature);
+  put("routes_expired", c.routes_expired);
+  put("resolves", c.resolves);
+  put("resolve_misses", c.resolve_misses);
+  put("dht_requests", d.requests);
+  put("dht_creates_settling", d.creates_settling);
+  put("dht_rate_limited", d.rate_limited);
+  put("dht_ops_ok", d.ops_ok);
+  put("dht_ops_no_quorum", d.ops_no_quorum);
+  return out;
+}
+
+DhtKey VipDirectoryKey(const std::string& network, uint32_t vip) {
+  return HashDhtKey("vip:" + network + ":" + FormatIpv4(vip));
+}
+
+DhtKey RoutesKey(const std::string& network) {
+  return HashDhtKey("routes:" + network);
+}
+
+std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r) {
+  std::vector<uint8_t> v(9);
+  StoreBe32(v.data(), r.prefix);
+  v[4] = r.length;
+  StoreBe32(v.data() + 5, r.via);
+  return v;
+}
+
+std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value) {
+  const std::optional<RouteRecord> record = DecodeRouteRecord(value);  // unsigned or signed
+  if (!record) return std::nullopt;
+  return AnnouncedRoute{record->claim.prefix, record->claim.length, record->claim.via};
+}
+
+DhtKey DnsNameKey(const std::string& full_name) {
+  return HashDhtKey("name:" + full_name);
+}
+
+DhtKey OperatorKey(const std::string& network, const std::string& name) {
+  return HashDhtKey("user:" + network + ":" + name);
+}
+
+std::vector<uint8_t> EncodeVipLocation(const VipLocation& where) {
+  std::vector<uint8_t> v(kVipLocationSize);
+  where.node.ToBytes(std::span<uint8_t, RingAddress::kBytes>(v.data(), RingAddress::kBytes));
+  overlay::StoreEndpoint(v.data() + RingAddress::kBytes, where.endpoint);
+  return v;
+}
+
+std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value) {
+  if (value.size() != kVipLocationSize) return std::nullopt;
+  VipLocation w;
+  w.node = RingAddress::FromBytes(value.first<RingAddress::kBytes>());
+  w.endpoint = overlay::LoadEndpoint(value.data() + RingAddress::kBytes);
+  if (w.node.IsZero() || w.endpoint.port == 0) return std::nullopt;
+  return w;
+}
+
+}  // namespace ipop::cp

@@ -1,0 +1,252 @@
+// The overlay and the DHT inside ipop-controlplane (docs/overlay.md, "In the process").
+//
+// OverlayNode and DhtService are pure logic; this class gives them the process's clock and a
+// transport over the dataplane's inject ring, and guards what reaches them:
+//   send     every overlay datagram gets a stamp (the sender's wall-clock timestamp, strictly
+//            increasing, and the receiver's ring address) and an authenticator tag over message
+//            and stamp appended (the network's pre-shared secret today, HelloAuthenticator, so
+//            certificates can replace it)
+//   receive  a CONTROL datagram with an overlay type byte is checked for size, per-source rate
+//            (token bucket per underlay endpoint, bounded table), tag, receiver (ours; only a
+//            LINK_REQUEST may name another or none) and freshness (ReplayGuard per sender
+//            address) before the overlay sees it; each rejection is counted
+// On top it keeps this node's entry in the VIP directory (a DHT record per virtual IP: which
+// overlay node holds it and where it listens), resolves other VIPs through it, and carries
+// HELLOs of the data-session protocol as routed overlay messages for peers without a direct link.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "controlplane/dht/dht_rate_limiter.h"
+#include "controlplane/dht/dht_service.h"
+#include "controlplane/directory/address_claim.h"
+#include "controlplane/directory/route_signature.h"
+#include "controlplane/overlay/overlay_node.h"
+#include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/log.h"
+#include "controlplane/runtime/port.h"
+#include "controlplane/runtime/random_source.h"
+#include "controlplane/services/dns_responder.h"
+#include "controlplane/sessions/hello_authenticator.h"
+#include "controlplane/sessions/hello_relay.h"
+#include "controlplane/sessions/replay_guard.h"
+#include "shared/config.h"
+#include "shared/table.h"
+
+namespace ipop::cp {
+
+// Routed payload type of a data-session HELLO sent through the overlay.
+inline constexpr uint8_t kPayloadHello = 0x11;
+
+// Between an overlay message and its tag: the sender's timestamp (8 bytes, ns since the Unix
+// epoch, big endian) and the receiver's ring address (20 bytes, zero if unknown).
+inline constexpr size_t kOverlayStampSize = 8 + overlay::RingAddress::kBytes;
+
+struct OverlayHostOptions {
+  overlay::RingAddress address;
+  Endpoint listen;  // node.listen; a wildcard address is replaced once a route is known
+  std::string network;
+  // This node's address, kept current by the claim (0 while none is held): static (node.vip) or
+  // allocated from claim.pool_* (docs/networks.md). The directory record is the claim.
+  uint32_t vip = 0;
+  AddressClaimOptions claim;  // pool_first == 0 && fixed == 0: no address, no directory entry
+  uint64_t settle_ns = 2'000'000'000ull;  // near set unchanged this long before claiming
+  std::string dns_name;  // registered as <name> -> vip (lower case, full name); empty: none
+  std::vector<PrefixConfig> announce;  // router mode: subnets behind this node
+  uint64_t routes_poll_ns = 5'000'000'000ull;
+  overlay::OverlayOptions overlay;
+  DhtServiceOptions dht;
+  DhtRateLimit source_limit{400, 800, 4096};  // overlay datagrams per underlay source
+  // Names and route announcements. Refreshed well inside the TTL: a record whose replicas left
+  // together (two ring neighbours stopped at once) is back within one refresh period.
+  uint32_t directory_ttl_ms = 90'000;
+  uint64_t directory_refresh_ns = 20'000'000'000ull;
+  uint64_t resolve_cache_ns = 30'000'000'000ull;
+  uint64_t resolve_negative_ns = 2'000'000'000ull;
+
+  // Overlay defaults for a node in ipop-controlplane; `address` from the config or derived.
+  static OverlayHostOptions FromConfig(const NodeConfig& cfg);
+};
+
+// The key overlay datagrams from `ep` are rate-limited under (OverlayHostOptions::source_limit):
+// its whole address and its port.
+DhtKey RateKeyOf(const Endpoint& ep);
+
+struct OverlayHostCounters {
+  uint64_t received = 0, accepted = 0;
+  uint64_t too_short = 0, too_long = 0, bad_tag = 0, rate_limited = 0;
+  // Authenticated but refused: for another node, a copy or older than the sender's newer ones,
+  // stamped before we started, stamped minutes in our future.
+  uint64_t wrong_receiver = 0, replayed = 0, too_old = 0, clock_ahead = 0;
+  uint64_t sent = 0, send_failed = 0, sign_failed = 0;
+  uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
+  uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
+  uint64_t routes_announced = 0, routes_polls = 0, routes_bad_records = 0;
+  // Router-mode records refused by network.router-pubkey-file (route_signature.h).
+  uint64_t routes_unsigned = 0, routes_bad_signature = 0, routes_expired = 0;
+  uint64_t resolves = 0, resolve_hits = 0, resolve_misses = 0, resolve_bad_records = 0;
+};
+
+// Router mode: `prefix/length` is reached through the member whose VIP is `via`.
+struct AnnouncedRoute {
+  uint32_t prefix = 0;
+  uint8_t length = 0;
+  uint32_t via = 0;
+  bool operator==(const AnnouncedRoute&) const = default;
+};
+
+// A directory entry: the overlay node that holds a VIP and its underlay endpoint.
+struct VipLocation {
+  overlay::RingAddress node;
+  Endpoint endpoint;
+};
+
+class OverlayHost final : public HelloRelay, public NameSource {
+ public:
+  // A HELLO that arrived through the overlay from node `source` (whose endpoint it reported).
+  using HelloFn =
+      std::function<void(const overlay::RingAddress& source, const Endpoint& source_endpoint,
+                         std::span<const uint8_t> hello)>;
+  using ResolveFn = std::function<void(uint32_t vip, const std::optional<VipLocation>& where)>;
+  using RoutesFn = std::function<void(const std::vector<AnnouncedRoute>& routes)>;
+  using AddressFn = std::function<void(uint32_t vip)>;
+
+  OverlayHost(const OverlayHostOptions& options, Clock& clock, RandomSource& random, Port& port,
+              const HelloAuthenticator& auth);
+  ~OverlayHost() override;
+  OverlayHost(const OverlayHost&) = delete;
+  OverlayHost& operator=(const OverlayHost&) = delete;
+
+  void Start();
+  void Stop();  // graceful leave: closes every link
+  // Gives the address back (DHT Remove); `done` runs once that finished. Call before Stop.
+  void ReleaseAddress(std::function<void()> done);
+  // Feed every punted CONTROL datagram; false if it is not an overlay message (HELLO), true if it
+  // was one (accepted or dropped and counted).
+  bool OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
+  void Tick();
+
+  void SetHelloHandler(HelloFn fn) { hello_ = std::move(fn); }
+  // Router mode: every routes_poll interval, the subnets other members announce (never ours).
+  void SetRoutesHandler(RoutesFn fn) { routes_ = std::move(fn); }
+  // Router mode authorization: `signer` (node.router-key-file) signs our announcements,
+  // `verifier` (network.router-pubkey-file) makes us accept only signed ones. Either may be null.
+  void SetRouteAuthority(std::shared_ptr<const RouteSigner> signer,
+                         std::shared_ptr<const RouteVerifier> verifier) {
+    route_signer_ = std::move(signer);
+    route_verifier_ = std::move(verifier);
+  }
+  // The node's address changed (0: withdrawn): allocated, lost, or a static one in conflict.
+  void SetAddressHandler(AddressFn fn) { address_ = std::move(fn); }
+  uint32_t vip() const { return options_.vip; }
+  // A DHCP client renewed: renew the DHT claim now.
+  void RenewAddress();
+  const AddressClaim* claim() const { return claim_.get(); }
+  // Sends a HELLO to node `to` through the overlay (exact delivery). false if there is no route.
+  bool SendHello(const overlay::RingAddress& to, std::span<const uint8_t> hello);
+  bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override;
+  // Looks `vip` up in the directory (cached; one lookup per VIP in flight). `done` runs later.
+  void Resolve(uint32_t vip, ResolveFn done);
+  // Drops the cached answer for `vip`: the next Resolve asks the DHT.
+  void ForgetResolved(uint32_t vip) { resolved_.erase(vip); }
+  // DNS names registered by nodes (`dns_name`): name -> VIP through the DHT.
+  void Lookup(const std::string& name,
+              std::function<void(std::optional<uint32_t> ipv4)> done) override;
+
+  // Operator DHT access (ipopctl dht ...): names are hashed within this network's namespace.
+  void DhtPut(const std::string& name, std::span<const uint8_t> value, uint32_t ttl_ms,
+              DhtDoneFn done);
+  void DhtGet(const std::string& name, DhtDoneFn done);
+
+  // The overlay's view for the forwarding table: our address and the links a relay may use.
+  void FillTable(shm::TableSpec* spec) const;
+  // Changes whenever FillTable would write something else.
+  uint64_t table_version() const { return table_version_; }
+
+  const overlay::OverlayNode& node() const { return *node_; }
+  overlay::OverlayNode& node() { return *node_; }
+  const DhtService& dht() const { return *dht_; }
+  DhtService& dht() { return *dht_; }
+  bool HasLink(const overlay::RingAddress& a) const;
+  const OverlayHostCounters& counters() const { return counters_; }
+
+  std::string RingText() const;
+  std::string LinksText() const;
+  std::string CountersText() const;
+
+ private:
+  class Transport;
+  class ClaimStoreAdapter;
+  struct PendingResolve {
+    std::vector<ResolveFn> waiting;
+  };
+  struct CachedLocation {
+    std::optional<VipLocation> where;
+    uint64_t expires_ns = 0;
+  };
+
+  void OnAddressChanged(uint32_t vip);
+  bool NeighbourhoodSettled();
+  void PublishName();
+  void AnnounceRoutes();
+  void PollRoutes();
+  void LearnSelfEndpoint(const Endpoint& toward);
+  void OnRouted(const overlay::Routed& r);
+  void UpdateTableVersion();
+
+  OverlayHostOptions options_;
+  Clock& clock_;
+  const HelloAuthenticator& auth_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<overlay::OverlayNode> node_;
+  std::unique_ptr<DhtService> dht_;
+  DhtRateLimiter source_limiter_;
+  ReplayGuard replay_guard_;  // by sender ring address
+  OverlayHostCounters counters_;
+  HelloFn hello_;
+  RoutesFn routes_;
+  AddressFn address_;
+  std::unique_ptr<ClaimStoreAdapter> claim_store_;
+  std::unique_ptr<AddressClaim> claim_;
+  uint64_t near_hash_ = 0;
+  uint64_t near_changed_ns_ = 0;
+  uint64_t next_announce_ns_ = 0;
+  uint64_t next_routes_poll_ns_ = 0;
+  bool routes_poll_in_flight_ = false;
+  std::shared_ptr<const RouteSigner> route_signer_;
+  std::shared_ptr<const RouteVerifier> route_verifier_;
+  bool warned_open_routes_ = false;
+  RateLimiter route_reject_log_{1, 3};
+  bool self_endpoint_known_ = false;
+  bool started_ = false;
+  bool name_in_flight_ = false;
+  uint64_t next_name_ns_ = 0;
+  std::map<uint32_t, PendingResolve> resolving_;
+  std::map<uint32_t, CachedLocation> resolved_;
+  uint64_t table_version_ = 1;
+  uint64_t table_hash_ = 0;
+  RateLimiter log_limit_{1, 5};
+};
+
+// DHT names of the directory and of operator values (exposed for tests).
+DhtKey VipDirectoryKey(const std::string& network, uint32_t vip);
+DhtKey OperatorKey(const std::string& network, const std::string& name);
+DhtKey DnsNameKey(const std::string& full_name);
+DhtKey RoutesKey(const std::string& network);
+// Route record value: prefix (4), length (1), via VIP (4), big endian; DecodeRoute also takes the
+// signed form (route_signature.h) without checking its signature.
+std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r);
+std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value);
+// Directory record value: node address (20) then endpoint (18).
+std::vector<uint8_t> EncodeVipLocation(const VipLocation& where);
+std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value);
+
+}  // namespace ipop::cp

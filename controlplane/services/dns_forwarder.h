@@ -1,0 +1,159 @@
+// Forwards the queries the node's DNS responder is not authoritative for (names outside the zone)
+// to upstream resolvers (network.dns-forward: the node's /etc/resolv.conf or a configured list)
+// and writes their answers back to the client on the TAP:
+//
+//   client query -> new random ID, pending table (bounded) -> upstream 1
+//   no answer within attempt_timeout -> same query to the next upstream, until expiry -> SERVFAIL
+//   upstream reply -> from an address we sent to, our ID, the same question, else dropped and
+//                     counted -> client's ID restored, rest unchanged -> TAP
+//
+// Replies larger than max_reply_size become a header+question with TC set (the client retries
+// over TCP, which the node does not serve, or with a smaller EDNS size); a TC reply from upstream
+// passes as is. Sockets stay outside: DnsUpstreamTransport (the process uses DnsUpstreamSocket).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/port.h"
+#include "controlplane/runtime/random_source.h"
+#include "controlplane/services/dns.h"
+#include "controlplane/services/dns_responder.h"
+#include "shared/config.h"
+
+namespace ipop::cp {
+
+class DnsUpstreamTransport {
+ public:
+  virtual ~DnsUpstreamTransport() = default;
+  // One query datagram to `to`. false if it could not be sent.
+  virtual bool Send(const Endpoint& to, std::span<const uint8_t> message) = 0;
+};
+
+struct DnsForwarderOptions {
+  uint32_t responder_ip = 0;  // host order; source of the replies on the TAP
+  uint8_t gateway_mac[6] = {};
+  size_t max_pending = 64;
+  uint64_t attempt_timeout_ns = 1'000'000'000;  // then the next upstream
+  uint64_t expiry_ns = 3'000'000'000;           // then SERVFAIL to the client
+  size_t max_reply_size = 1232;                 // UDP payload written to the TAP (EDNS default)
+};
+// "" if usable, else what to fix.
+std::string ValidateDnsForwarderOptions(const DnsForwarderOptions& options);
+
+struct DnsForwarderCounters {
+  uint64_t queries = 0;               // queries accepted into the pending table
+  uint64_t sent = 0;                  // datagrams sent upstream (first tries and retries)
+  uint64_t retries = 0;               // re-sent after attempt_timeout
+  uint64_t send_failed = 0;           // the transport refused a datagram
+  uint64_t answered = 0;              // upstream answers written to the TAP
+  uint64_t truncated = 0;             // of those, too large: sent as header+question with TC
+  uint64_t timeouts = 0;              // expired: SERVFAIL to the client
+  uint64_t pending_full = 0;          // no room: SERVFAIL at once
+  uint64_t duplicates = 0;            // client retransmission of a query in flight: dropped
+  uint64_t query_too_large = 0;       // query above kMaxQuerySize: SERVFAIL
+  uint64_t no_upstream = 0;           // no upstream configured: REFUSED
+  uint64_t bad_reply_malformed = 0;   // not a response, or no readable question
+  uint64_t bad_reply_unknown_id = 0;  // no pending query has this ID (late, or spoofed)
+  uint64_t bad_reply_source = 0;      // from an address the query was not sent to
+  uint64_t bad_reply_question = 0;    // question differs from the one sent
+  uint64_t reply_failed = 0;          // building or writing the TAP frame failed
+
+  // (name, value) pairs for the management API: dns_forward_<field>.
+  template <class Fn>
+  void ForEach(Fn&& fn) const {
+    fn("dns_forward_queries", queries);
+    fn("dns_forward_sent", sent);
+    fn("dns_forward_retries", retries);
+    fn("dns_forward_send_failed", send_failed);
+    fn("dns_forwarded", answered);
+    fn("dns_forward_truncated", truncated);
+    fn("dns_forward_timeouts", timeouts);
+    fn("dns_forward_pending_full", pending_full);
+    fn("dns_forward_duplicates", duplicates);
+    fn("dns_forward_query_too_large", query_too_large);
+    fn("dns_forward_no_upstream", no_upstream);
+    fn("dns_forward_bad_reply_malformed", bad_reply_malformed);
+    fn("dns_forward_bad_reply_unknown_id", bad_reply_unknown_id);
+    fn("dns_forward_bad_reply_source", bad_reply_source);
+    fn("dns_forward_bad_reply_question", bad_reply_question);
+    fn("dns_forward_reply_failed", reply_failed);
+  }
+};
+
+class DnsForwarder final : public QueryForwarder {
+ public:
+  static constexpr size_t kMaxQuerySize = dns::kMaxUdpPayload;
+  static constexpr size_t kMaxAttempts = 8;
+
+  // Options must validate. The references must outlive the forwarder.
+  DnsForwarder(Port& port, Clock& clock, RandomSource& random, DnsUpstreamTransport& transport,
+               DnsForwarderOptions options);
+  DnsForwarder(const DnsForwarder&) = delete;
+  DnsForwarder& operator=(const DnsForwarder&) = delete;
+
+  // New upstream list (start, reload). Queries in flight keep their replies acceptable from
+  // where they were sent; their retries use the new list. Empty: new queries are REFUSED.
+  void SetUpstreams(std::vector<Endpoint> upstreams);
+  const std::vector<Endpoint>& upstreams() const { return upstreams_; }
+
+  Outcome Forward(const DnsClient& client, const dns::Query& query,
+                  std::span<const uint8_t> message) override;
+  // A datagram received on the upstream socket.
+  void OnUpstreamReply(const Endpoint& from, std::span<const uint8_t> message);
+  // Retries and expiries; call from the timer loop.
+  void Poll();
+
+  const DnsForwarderCounters& counters() const { return counters_; }
+  size_t pending() const { return used_; }
+
+ private:
+  struct Pending {
+    bool in_use = false;
+    uint16_t upstream_id = 0;
+    DnsClient client;
+    uint16_t client_id = 0;
+    dns::Query query;  // for SERVFAIL on expiry
+    std::array<uint8_t, kMaxQuerySize> message{};
+    uint16_t message_size = 0;
+    uint16_t question_end = 0;  // offset just after QTYPE/QCLASS in `message`
+    uint64_t expiry_ns = 0;
+    uint64_t next_try_ns = 0;
+    size_t next_upstream = 0;  // index into upstreams_ of the next attempt
+    size_t attempts = 0;
+    std::array<Endpoint, kMaxAttempts> sent_to{};
+  };
+  uint16_t FreshId();
+  void SendAttempt(Pending& p, uint64_t now);
+  void Finish(Pending& p);
+  void ReplyToClient(const Pending& p, std::span<const uint8_t> upstream_reply);
+  bool WriteFrame(const DnsClient& client, std::span<const uint8_t> message);
+
+  Port& port_;
+  Clock& clock_;
+  RandomSource& random_;
+  DnsUpstreamTransport& transport_;
+  DnsForwarderOptions opt_;
+  std::vector<Endpoint> upstreams_;
+  std::vector<Pending> pending_;  // fixed size max_pending; in_use marks live entries
+  size_t used_ = 0;
+  DnsForwarderCounters counters_;
+  std::vector<uint8_t> reply_;  // scratch: max_reply_size
+  std::vector<uint8_t> frame_;  // scratch: frame around it
+};
+
+// The nameserver lines of a resolv.conf (IPv4 and IPv6 without a zone index, port 53), in order,
+// at most `max` of them, without `exclude_ip` (the node's own service address: a loop).
+std::vector<Endpoint> ParseResolvConf(std::string_view text, uint32_t exclude_ip, size_t max = 8);
+
+// The upstreams network.dns-forward names (start-up and reload): none for refuse, the nameservers
+// of `resolv_conf` (read now) for resolv-conf, else the configured list; never the service IP.
+std::vector<Endpoint> ConfiguredUpstreams(const NodeConfig& cfg,
+                                          const char* resolv_conf = "/etc/resolv.conf");
+
+}  // namespace ipop::cp
