@@ -326,7 +326,7 @@ int ControlPlane::Run() {
     mgmt_->Expire();
   }
   if (overlay_) {
-    ReleaseAddress();
+    ReleaseRecords();
     overlay_->Stop();  // tell our links now rather than let them time out
   }
   IPOP_LOG_INFO("stopping; the dataplane keeps forwarding with table %llu",
@@ -334,18 +334,23 @@ int ControlPlane::Run() {
   return 0;
 }
 
-// Gives the address back through the DHT so it is free at once, serving the loop (punt rings,
-// timers) for at most kReleaseTimeoutNs meanwhile; a crash leaves it to the lease instead.
-void ControlPlane::ReleaseAddress() {
-  bool done = false;
-  overlay_->ReleaseAddress([&done] { done = true; });
+// Gives the address back and removes the node's name through the DHT, so the address is free
+// at once and the name stops pointing at it, serving the loop (punt rings, timers) for at most
+// kReleaseTimeoutNs meanwhile; a crash leaves both to their TTLs instead. The flags are shared
+// with the callbacks, which may outlive this call when the wait times out.
+void ControlPlane::ReleaseRecords() {
+  const auto address_done = std::make_shared<bool>(false);
+  const auto name_done = std::make_shared<bool>(false);
+  overlay_->ReleaseAddress([address_done] { *address_done = true; });
+  overlay_->ReleaseName([name_done] { *name_done = true; });
   const uint64_t deadline = clock_.NowNs() + kReleaseTimeoutNs;
-  while (!done && clock_.NowNs() < deadline) {
+  while (!(*address_done && *name_done) && clock_.NowNs() < deadline) {
     poll(nullptr, 0, int(cfg_.cp_poll_ms));
     DrainPuntRings();
     overlay_->Tick();
   }
-  if (!done) IPOP_LOG_WARN("address release unanswered; it expires with its lease");
+  if (!*address_done) IPOP_LOG_WARN("address release unanswered; it expires with its lease");
+  if (!*name_done) IPOP_LOG_WARN("name removal unanswered; it expires with its TTL");
 }
 
 void ControlPlane::OnAddressChanged(uint32_t vip) {

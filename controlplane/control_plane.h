@@ -69,7 +69,8 @@ class ControlPlane {
   void AssignAddress();
   // The overlay allocated, lost or changed this node's address.
   void OnAddressChanged(uint32_t vip);
-  void ReleaseAddress();
+  // Clean stop: the address and the DNS name record leave the DHT (bounded wait).
+  void ReleaseRecords();
   static constexpr uint64_t kReleaseTimeoutNs = 2'000'000'000ull;
   void RefreshTrafficBaselines();
   PeerTraffic TrafficOf(uint32_t slot) const;
@@ -78,7 +79,8 @@ class ControlPlane {
   std::string PeersText() const;
   std::string CountersText(bool all) const;  // all: zeros too (`counters --all`)
   std::string RoutesText() const;
-  // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned.
+  // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned (lookups
+  // bounded and throttled in OverlayHost::Resolve: a host scanning the subnet cannot flood).
   void OnArpMiss(uint32_t vip);
   void LearnLocation(uint32_t vip, const VipLocation& where);
   void RecheckSilentPeer(uint32_t vip, const overlay::RingAddress& was);

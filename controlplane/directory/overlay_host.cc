@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <utility>
 
 #include "controlplane/mgmt/counter_text.h"
 #include "controlplane/overlay/messages.h"
@@ -156,7 +157,8 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
       auth_(auth),
       transport_(std::make_unique<Transport>(port, auth, clock, counters_)),
       source_limiter_(options.source_limit),
-      replay_guard_(clock.WallNs(), options.source_limit.max_sources) {
+      replay_guard_(clock.WallNs(), options.source_limit.max_sources),
+      resolve_bucket_(options.resolve_per_second, options.resolve_burst) {
   Endpoint self = options_.listen;
   if (IsUnspecified(self)) {
     for (const Endpoint& b : options_.overlay.bootstrap) {
@@ -301,7 +303,7 @@ void OverlayHost::Tick() {
     claim_->Tick();
   }
   if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
-      now >= next_name_ns_)
+      !name_released_ && now >= next_name_ns_)
     PublishName();
   if (!options_.announce.empty() && options_.vip != 0 && node_->joined() &&
       now >= next_announce_ns_)
@@ -326,12 +328,40 @@ void OverlayHost::ReleaseAddress(std::function<void()> done) {
   claim_->Release(std::move(done));
 }
 
+void OverlayHost::ReleaseName(std::function<void()> done) {
+  name_released_ = true;
+  if (name_written_ == 0 || !node_->joined()) {
+    if (done) done();
+    return;
+  }
+  // A registration still in flight could land after the removal and bring the record back.
+  if (name_in_flight_) {
+    name_release_done_ = std::move(done);
+    return;
+  }
+  RemoveName(std::move(done));
+}
+
+void OverlayHost::RemoveName(std::function<void()> done) {
+  uint8_t value[4];
+  StoreBe32(value, name_written_);
+  dht_->Remove(DnsNameKey(options_.dns_name), value,
+               [this, done = std::move(done)](const DhtResult& res) {
+                 if (res.outcome == DhtOutcome::kOk) {
+                   ++counters_.names_released;
+                   IPOP_LOG_INFO("overlay: name %s removed", options_.dns_name.c_str());
+                 }
+                 if (done) done();
+               });
+}
+
 void OverlayHost::RenewAddress() {
   if (claim_) claim_->RenewSoon();
 }
 
 void OverlayHost::PublishName() {
   name_in_flight_ = true;
+  name_written_ = options_.vip;
   uint8_t value[4];
   StoreBe32(value, options_.vip);
   // Claimed until it is ours, then renewed (DhtCreateMode).
@@ -341,6 +371,10 @@ void OverlayHost::PublishName() {
       DnsNameKey(options_.dns_name), value, options_.directory_ttl_ms,
       [this](const DhtResult& res) {
         name_in_flight_ = false;
+        if (name_release_done_) {  // ReleaseName waited for this answer
+          RemoveName(std::exchange(name_release_done_, nullptr));
+          return;
+        }
         const uint64_t now = clock_.NowNs();
         if (res.outcome == DhtOutcome::kOk) {
           if (counters_.names_published++ == 0)
@@ -453,9 +487,29 @@ void OverlayHost::Resolve(uint32_t vip, ResolveFn done) {
     }
     resolved_.erase(it);
   }
-  auto [it, fresh] = resolving_.try_emplace(vip);
-  it->second.waiting.push_back(std::move(done));
-  if (!fresh) return;
+  if (auto it = resolving_.find(vip); it != resolving_.end()) {
+    if (it->second.waiting.size() < options_.resolve_waiters) {
+      it->second.waiting.push_back(std::move(done));
+      return;
+    }
+  } else if (resolving_.size() < options_.resolve_in_flight && resolve_bucket_.Take(now)) {
+    resolving_[vip].waiting.push_back(std::move(done));
+    StartResolve(vip);
+    return;
+  }
+  // Not cached and over the limits: no DHT lookup, no state. The host asks again (ARP retries).
+  ++counters_.resolve_throttled;
+  uint64_t suppressed = 0;
+  if (resolve_log_.Allow(now, &suppressed))
+    IPOP_LOG_WARN(
+        "overlay: directory lookup of %s refused: over %u new lookups/s or %zu in flight "
+        "(a host scanning the subnet?) (%llu similar suppressed)",
+        FormatIpv4(vip).c_str(), options_.resolve_per_second, options_.resolve_in_flight,
+        (unsigned long long)suppressed);
+  done(vip, std::nullopt);
+}
+
+void OverlayHost::StartResolve(uint32_t vip) {
   ++counters_.resolves;
   dht_->Get(VipDirectoryKey(options_.network, vip), [this, vip](const DhtResult& res) {
     std::optional<VipLocation> where;
@@ -473,11 +527,29 @@ void OverlayHost::Resolve(uint32_t vip, ResolveFn done) {
     }
     if (!where) ++counters_.resolve_misses;
     const uint64_t ttl = where ? options_.resolve_cache_ns : options_.resolve_negative_ns;
-    resolved_[vip] = CachedLocation{where, clock_.NowNs() + ttl};
+    CacheResolved(vip, CachedLocation{where, clock_.NowNs() + ttl});
     auto node = resolving_.extract(vip);
     if (node.empty()) return;
     for (ResolveFn& fn : node.mapped().waiting) fn(vip, where);
   });
+}
+
+// Bounded: expired answers go first, then the live ones that expire soonest (misses before
+// locations, which live 15 times longer and name peers actually in use).
+void OverlayHost::CacheResolved(uint32_t vip, const CachedLocation& entry) {
+  if (options_.resolve_cache_max == 0) return;
+  if (resolved_.size() >= options_.resolve_cache_max && resolved_.count(vip) == 0) {
+    const uint64_t now = clock_.NowNs();
+    std::erase_if(resolved_, [now](const auto& kv) { return kv.second.expires_ns <= now; });
+    while (resolved_.size() >= options_.resolve_cache_max) {
+      const auto soonest = std::min_element(
+          resolved_.begin(), resolved_.end(),
+          [](const auto& a, const auto& b) { return a.second.expires_ns < b.second.expires_ns; });
+      resolved_.erase(soonest);
+      ++counters_.resolve_cache_evicted;
+    }
+  }
+  resolved_[vip] = entry;
 }
 
 void OverlayHost::DhtPut(const std::string& name, std::span<const uint8_t> value, uint32_t ttl_ms,
@@ -646,8 +718,11 @@ std::string OverlayHost::CountersText() const {
   put("routes_unsigned", c.routes_unsigned);
   put("routes_bad_signature", c.routes_bad_signature);
   put("routes_expired", c.routes_expired);
+  put("names_released", c.names_released);
   put("resolves", c.resolves);
   put("resolve_misses", c.resolve_misses);
+  put("resolve_throttled", c.resolve_throttled);
+  put("resolve_cache_evicted", c.resolve_cache_evicted);
   put("dht_requests", d.requests);
   put("dht_creates_settling", d.creates_settling);
   put("dht_rate_limited", d.rate_limited);

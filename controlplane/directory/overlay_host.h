@@ -40,6 +40,7 @@
 #include "controlplane/sessions/replay_guard.h"
 #include "shared/config.h"
 #include "shared/table.h"
+#include "shared/token_bucket.h"
 
 namespace ipop::cp {
 
@@ -71,6 +72,15 @@ struct OverlayHostOptions {
   uint64_t directory_refresh_ns = 20'000'000'000ull;
   uint64_t resolve_cache_ns = 30'000'000'000ull;
   uint64_t resolve_negative_ns = 2'000'000'000ull;
+  // A host behind the TAP starts a lookup with every ARP request for an unknown address of the
+  // subnet (a scan of a /8 would be 16 M of them): answers cached for at most this many VIPs,
+  // new DHT lookups limited to resolve_per_second on average (resolve_burst at once) and
+  // resolve_in_flight at a time, and at most resolve_waiters callers waiting on one of them.
+  size_t resolve_cache_max = 4096;
+  uint32_t resolve_per_second = 50;
+  uint32_t resolve_burst = 100;
+  size_t resolve_in_flight = 256;
+  size_t resolve_waiters = 16;
 
   // Overlay defaults for a node in ipop-controlplane; `address` from the config or derived.
   static OverlayHostOptions FromConfig(const NodeConfig& cfg);
@@ -89,10 +99,13 @@ struct OverlayHostCounters {
   uint64_t sent = 0, send_failed = 0, sign_failed = 0;
   uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
   uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
+  uint64_t names_released = 0;
   uint64_t routes_announced = 0, routes_polls = 0, routes_bad_records = 0;
   // Router-mode records refused by network.router-pubkey-file (route_signature.h).
   uint64_t routes_unsigned = 0, routes_bad_signature = 0, routes_expired = 0;
   uint64_t resolves = 0, resolve_hits = 0, resolve_misses = 0, resolve_bad_records = 0;
+  // Lookups refused by the resolve_* limits, and live cache entries dropped to make room.
+  uint64_t resolve_throttled = 0, resolve_cache_evicted = 0;
 };
 
 // Router mode: `prefix/length` is reached through the member whose VIP is `via`.
@@ -129,6 +142,10 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void Stop();  // graceful leave: closes every link
   // Gives the address back (DHT Remove); `done` runs once that finished. Call before Stop.
   void ReleaseAddress(std::function<void()> done);
+  // Removes this node's DNS name record from the DHT and stops renewing it (a clean stop: the
+  // name must not point at an address that is about to be free); `done` runs once that finished
+  // (after a registration still in flight was answered). Call before Stop.
+  void ReleaseName(std::function<void()> done);
   // Feed every punted CONTROL datagram; false if it is not an overlay message (HELLO), true if it
   // was one (accepted or dropped and counted).
   bool OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram);
@@ -153,7 +170,9 @@ class OverlayHost final : public HelloRelay, public NameSource {
   // Sends a HELLO to node `to` through the overlay (exact delivery). false if there is no route.
   bool SendHello(const overlay::RingAddress& to, std::span<const uint8_t> hello);
   bool SendHello(const NodeAddress& to, std::span<const uint8_t> hello) override;
-  // Looks `vip` up in the directory (cached; one lookup per VIP in flight). `done` runs later.
+  // Looks `vip` up in the directory (cached; one lookup per VIP in flight). `done` runs once:
+  // later with the answer, or at once with no location when the resolve_* limits refuse a new
+  // lookup (counted in resolve_throttled; the caller's next attempt may get through).
   void Resolve(uint32_t vip, ResolveFn done);
   // Drops the cached answer for `vip`: the next Resolve asks the DHT.
   void ForgetResolved(uint32_t vip) { resolved_.erase(vip); }
@@ -177,6 +196,9 @@ class OverlayHost final : public HelloRelay, public NameSource {
   DhtService& dht() { return *dht_; }
   bool HasLink(const overlay::RingAddress& a) const;
   const OverlayHostCounters& counters() const { return counters_; }
+  bool name_write_in_flight() const { return name_in_flight_; }
+  size_t resolve_cache_size() const { return resolved_.size(); }
+  size_t resolves_in_flight() const { return resolving_.size(); }
 
   std::string RingText() const;
   std::string LinksText() const;
@@ -196,6 +218,9 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void OnAddressChanged(uint32_t vip);
   bool NeighbourhoodSettled();
   void PublishName();
+  void RemoveName(std::function<void()> done);
+  void StartResolve(uint32_t vip);
+  void CacheResolved(uint32_t vip, const CachedLocation& entry);
   void AnnounceRoutes();
   void PollRoutes();
   void LearnSelfEndpoint(const Endpoint& toward);
@@ -229,11 +254,16 @@ class OverlayHost final : public HelloRelay, public NameSource {
   bool started_ = false;
   bool name_in_flight_ = false;
   uint64_t next_name_ns_ = 0;
+  uint32_t name_written_ = 0;   // the VIP the name record was last written with (0: never)
+  bool name_released_ = false;  // ReleaseName was called: never written again
+  std::function<void()> name_release_done_;  // waits for the registration in flight
   std::map<uint32_t, PendingResolve> resolving_;
   std::map<uint32_t, CachedLocation> resolved_;
+  TokenBucket resolve_bucket_;
   uint64_t table_version_ = 1;
   uint64_t table_hash_ = 0;
   RateLimiter log_limit_{1, 5};
+  RateLimiter resolve_log_{1, 3};
 };
 
 // DHT names of the directory and of operator values (exposed for tests).

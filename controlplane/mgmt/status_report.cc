@@ -56,11 +56,21 @@ std::string FormatPeers(const std::vector<PeerSessions::PeerStatus>& peers,
     char age[24] = "-";
     if (p.heard) std::snprintf(age, sizeof(age), "%" PRIu64, p.last_hello_age_ns / 1'000'000);
     const char* tx = p.tx_ready ? "yes" : (p.tx_inherited ? "inherited" : "no");
+    // The published transmit key's id and age: a rekey shows as a new id and the age restarting.
+    // An inherited key has no age this process knows.
+    char key[24] = "-";
+    char key_age[24] = "-";
+    if (p.tx_key_id != 0) {
+      std::snprintf(key, sizeof(key), "%016" PRIx64, p.tx_key_id);
+      if (!p.tx_inherited)
+        std::snprintf(key_age, sizeof(key_age), "%" PRIu64, p.tx_key_age_ns / 1'000'000'000);
+    }
     Append(out,
-           "peer %-15s endpoint %-22s %-4s last-hello-ms %-6s tx-ready %-9s rx-packets %" PRIu64
-           " rx-bytes %" PRIu64 " tx-packets %" PRIu64 " tx-bytes %" PRIu64 "\n",
+           "peer %-15s endpoint %-22s %-4s last-hello-ms %-6s tx-ready %-9s tx-key %-16s "
+           "key-age-s %-5s rx-packets %" PRIu64 " rx-bytes %" PRIu64 " tx-packets %" PRIu64
+           " tx-bytes %" PRIu64 "\n",
            FormatIpv4(p.vip).c_str(), p.endpoint.ToString().c_str(), p.up ? "up" : "down", age, tx,
-           t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes);
+           key, key_age, t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes);
   }
   return out;
 }

@@ -1,7 +1,8 @@
 // Text replies of the management commands `status`, `peers` and `counters`. One fact per line,
 // first word the key, columns aligned, so scripts can grep/awk them, e.g.
 //   peers-up                    1
-//   peer 10.77.0.2       endpoint 10.99.0.2:5800        up   last-hello-ms 312 tx-ready yes ...
+//   peer 10.77.0.2       endpoint 10.99.0.2:5800        up   last-hello-ms 312 tx-ready yes
+//        tx-key 3f0c9a1e5b7d2468 key-age-s 41 rx-packets ... (one line)
 //   drop  no_route                       12
 // Pure formatting of numbers the ControlPlane gathers.
 #pragma once

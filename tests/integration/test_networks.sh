@@ -11,7 +11,8 @@
 #   - a beta node is killed (no release): a new beta node finds the pool full, gets the dead
 #     node's address once its lease ran out, and the others reach it there
 #   - a node stopped cleanly releases its address: it is free at once (a beta node waiting on the
-#     full pool gets it long before the stopped node's lease could have run out)
+#     full pool gets it long before the stopped node's lease could have run out); and it removes
+#     its name: another node's DNS answers NXDOMAIN for it long before the record's TTL (90 s)
 source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
@@ -208,9 +209,17 @@ start_node 11
 exhausted() { ctl 11 counters | grep -q '^overlay.address_exhausted [1-9]'; }
 wait_for 60 "node 11 finds the beta pool full" exhausted
 not_allocated 11 || fail "node 11 got $(node_vip 11) while the beta pool was full"
+resolves_to() { [[ $(q "$1" +short "$2" A) == "$3" ]]; }
+wait_for 20 "node 7 resolves $name8 to $freed before the stop" resolves_to 7 "$name8" "$freed"
 stop_node 8 || fail "node 8 did not stop"
 stopped_at=$SECONDS
 grep -q "address $freed released" "$WORK/n8.log" || fail "node 8 did not release $freed: $(tail -n 5 "$WORK/n8.log")"
+grep -q "name $name8 removed" "$WORK/n8.log" || fail "node 8 did not remove its name $name8: $(tail -n 5 "$WORK/n8.log")"
+# Renewed within the last 20 s with a 90 s TTL: only the removal makes it vanish this soon. A
+# lookup the ring around the departed node cannot answer yet is SERVFAIL, not a pass.
+nxdomain() { q "$1" "$2" A | grep -q 'status: NXDOMAIN'; }
+wait_for 15 "node 7 answers NXDOMAIN for the stopped node's $name8" nxdomain 7 "$name8"
+log "node 8 removed its name: $name8 is NXDOMAIN at node 7 $((SECONDS - stopped_at)) s after the stop"
 wait_for 30 "node 11 gets the address node 8 released" allocated 11
 [[ $(node_vip 11) == "$freed" ]] || fail "node 11 got $(node_vip 11), expected $freed released by node 8"
 log "node 8 stopped and released $freed; node 11 got it $((SECONDS - stopped_at)) s later" \

@@ -23,6 +23,7 @@
 #include "controlplane/mgmt/mgmt_server.h"
 #include "controlplane/mgmt/status_report.h"
 #include "controlplane/runtime/tap_address.h"
+#include "cp_fakes.h"
 
 namespace ipop::cp {
 namespace {
@@ -388,6 +389,37 @@ TEST(CountersListing, AllListsEveryNameWithItsValue) {
   for (uint32_t i = 0; i < kNumDropReasons; ++i) expect_line("drop", kDropReasonNames[i], drops[i]);
   for (uint32_t i = 0; i < kNumStats; ++i) expect_line("stat", kStatNames[i], 0);
   for (uint32_t i = 0; i < kNumCpCounters; ++i) expect_line("cp", kCpCounterNames[i], 0);
+}
+
+// `peers` shows each peer's transmit key id and its age, so operators and the rekey test see
+// every rekey: a new id, the age starting again. An inherited key has an id but no age; a peer
+// without a key shows neither.
+TEST(PeersListing, ShowsTransmitKeyIdAndAge) {
+  std::vector<PeerSessions::PeerStatus> peers(3);
+  peers[0].vip = 0x0a4d0002;
+  peers[0].endpoint = testing::Ep4(0xac1fc803, 5800);
+  peers[0].up = peers[0].heard = peers[0].tx_ready = peers[0].tx_published = true;
+  peers[0].last_hello_age_ns = 408'000'000;
+  peers[0].tx_key_id = 0x3f0c9a1e5b7d2468;
+  peers[0].tx_key_age_ns = 41'900'000'000;
+  peers[1].vip = 0x0a4d0003;
+  peers[1].endpoint = testing::Ep4(0xac1fc804, 5800);
+  peers[1].tx_published = peers[1].tx_inherited = true;
+  peers[1].tx_key_id = 0x00000000000000a5;
+  peers[2].vip = 0x0a4d0004;
+  peers[2].endpoint = testing::Ep4(0xac1fc805, 5800);
+  const std::vector<PeerTraffic> traffic = {{5, 420, 6, 504}};
+  const std::string text = FormatPeers(peers, traffic);
+  EXPECT_EQ(text,
+            "peer 10.77.0.2       endpoint 172.31.200.3:5800      up   last-hello-ms 408    "
+            "tx-ready yes       tx-key 3f0c9a1e5b7d2468 key-age-s 41    rx-packets 5 rx-bytes 420 "
+            "tx-packets 6 tx-bytes 504\n"
+            "peer 10.77.0.3       endpoint 172.31.200.4:5800      down last-hello-ms -      "
+            "tx-ready inherited tx-key 00000000000000a5 key-age-s -     rx-packets 0 rx-bytes 0 "
+            "tx-packets 0 tx-bytes 0\n"
+            "peer 10.77.0.4       endpoint 172.31.200.5:5800      down last-hello-ms -      "
+            "tx-ready no        tx-key -                key-age-s -     rx-packets 0 rx-bytes 0 "
+            "tx-packets 0 tx-bytes 0\n");
 }
 
 }  // namespace

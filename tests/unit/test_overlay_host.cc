@@ -437,6 +437,180 @@ TEST(OverlayHost, AnnouncedSubnetsReachEveryOtherMember) {
   EXPECT_FALSE(DecodeRoute(bad).has_value());
 }
 
+// Lookup of `name` from `from` after `ms` of simulated time: the VIP, or nullopt for a miss.
+std::optional<uint32_t> LookupName(Net& net, Host& from, const std::string& name,
+                                   uint64_t ms = 3'000) {
+  std::optional<uint32_t> got;
+  bool called = false;
+  from.host->Lookup(name, [&](std::optional<uint32_t> v) {
+    got = v;
+    called = true;
+  });
+  net.Run(ms);
+  EXPECT_TRUE(called) << name;
+  return got;
+}
+
+void NameEveryNode(OverlayHostOptions& o) {
+  o.dns_name = o.claim.network + "-" + std::to_string(o.vip & 0xff) + ".unit.ipop";
+}
+
+// A clean stop takes the node's name out of the DHT: another node's lookup misses at once instead
+// of finding the old address until the record's TTL (90 s) runs out.
+TEST(OverlayHost, NameIsRemovedOnACleanStop) {
+  Net net;
+  net.Add(1, {}, 7, NameEveryNode);
+  for (uint32_t i = 2; i <= 5; ++i) net.Add(i, {1}, 7, NameEveryNode);
+  net.Run(20'000);
+  Host& leaving = *net.hosts[2];
+  ASSERT_GE(leaving.host->counters().names_published, 1u);
+  EXPECT_EQ(LookupName(net, *net.hosts[4], "unit-3.unit.ipop"), 0x0a4d0003u);
+  bool released = false;
+  leaving.host->ReleaseName([&] { released = true; });
+  net.Run(3'000);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(leaving.host->counters().names_released, 1u);
+  leaving.host->Stop();
+  net.Run(100);
+  net.down[&leaving] = true;
+  for (size_t i : {0u, 1u, 3u, 4u})
+    EXPECT_EQ(LookupName(net, *net.hosts[i], "unit-3.unit.ipop"), std::nullopt) << i;
+  // The other names are untouched.
+  EXPECT_EQ(LookupName(net, *net.hosts[0], "unit-5.unit.ipop"), 0x0a4d0005u);
+}
+
+// A release that comes while a write of the name is in flight (a renewal, every
+// directory_refresh_ns) waits for its answer, then removes the record: the late write must not
+// bring it back for a whole TTL.
+TEST(OverlayHost, NameWrittenWhileReleasingIsRemovedToo) {
+  Net net;
+  auto named = [](OverlayHostOptions& o) {
+    NameEveryNode(o);
+    o.directory_refresh_ns = 2'000'000'000ull;
+  };
+  net.Add(1, {}, 7, named);
+  for (uint32_t i = 2; i <= 5; ++i) net.Add(i, {1}, 7, named);
+  net.Run(20'000);
+  Host& leaving = *net.hosts[4];
+  ASSERT_GE(leaving.host->counters().names_published, 1u);
+  for (int i = 0; i < 500 && !leaving.host->name_write_in_flight(); ++i) net.Run(20);
+  ASSERT_TRUE(leaving.host->name_write_in_flight());
+  // Its first attempt is lost: the write lands on its retry, after anything sent from now on.
+  leaving.port.sent.clear();
+  bool released = false;
+  leaving.host->ReleaseName([&] { released = true; });
+  EXPECT_FALSE(released) << "waits for the write in flight";
+  net.Run(10'000);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(leaving.host->counters().names_released, 1u);
+  net.Run(5'000);  // past two refresh periods: nothing writes it again
+  EXPECT_EQ(LookupName(net, *net.hosts[0], "unit-5.unit.ipop"), std::nullopt);
+}
+
+// A host that ARPs for every address of a huge subnet: each unknown address asks Resolve. New
+// directory lookups are limited to the token bucket (burst, then resolve_per_second), the rest
+// are refused at once and counted, and every caller hears back exactly once.
+TEST(OverlayHost, DirectoryLookupsOfAScanAreThrottled) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 4; ++i) net.Add(i, {1});
+  net.Run(15'000);
+  OverlayHost& h = *net.hosts[1]->host;
+  const OverlayHostOptions defaults;
+  const uint64_t dht_ops = h.dht().counters().ops_started;
+  size_t answered = 0;
+  const uint32_t scan = 10'000;
+  for (uint32_t k = 0; k < scan; ++k)
+    h.Resolve(0x0b000000 + k, [&](uint32_t, const std::optional<VipLocation>&) { ++answered; });
+  EXPECT_EQ(h.counters().resolves, defaults.resolve_burst);
+  EXPECT_EQ(h.counters().resolve_throttled, scan - defaults.resolve_burst);
+  EXPECT_LE(h.dht().counters().ops_started - dht_ops, defaults.resolve_burst);
+  EXPECT_EQ(answered, scan - defaults.resolve_burst) << "refused callers hear back at once";
+  // A second later the scan goes on: a second's worth of new lookups, not more.
+  net.Run(1'000);
+  const uint64_t before = h.counters().resolves;
+  for (uint32_t k = 0; k < scan; ++k)
+    h.Resolve(0x0c000000 + k, [&](uint32_t, const std::optional<VipLocation>&) { ++answered; });
+  EXPECT_GE(h.counters().resolves - before, defaults.resolve_per_second - 1);
+  EXPECT_LE(h.counters().resolves - before, defaults.resolve_per_second + 1);
+  net.Run(30'000);  // every lookup answered (a miss)
+  EXPECT_EQ(answered, 2 * scan);
+  EXPECT_EQ(h.resolves_in_flight(), 0u);
+}
+
+// With a generous rate, the number of lookups in flight and of callers waiting on one lookup are
+// still bounded.
+TEST(OverlayHost, LookupsInFlightAndTheirWaitersAreBounded) {
+  Net net;
+  net.Add(1, {});
+  net.Add(2, {1}, 7, [](OverlayHostOptions& o) {
+    o.resolve_per_second = 1'000'000;
+    o.resolve_burst = 1'000'000;
+  });
+  net.Run(10'000);
+  OverlayHost& h = *net.hosts[1]->host;
+  const OverlayHostOptions defaults;
+  for (uint32_t k = 0; k < 5'000; ++k)
+    h.Resolve(0x0b000000 + k, [](uint32_t, const std::optional<VipLocation>&) {});
+  EXPECT_EQ(h.resolves_in_flight(), defaults.resolve_in_flight);
+  EXPECT_EQ(h.counters().resolve_throttled, 5'000 - defaults.resolve_in_flight);
+  net.Run(30'000);
+  // One VIP asked for again and again while its lookup runs.
+  const uint64_t throttled = h.counters().resolve_throttled;
+  size_t now = 0, later = 0;
+  bool in_call = true;
+  for (int k = 0; k < 100; ++k)
+    h.Resolve(0x0d000001,
+              [&](uint32_t, const std::optional<VipLocation>&) { ++(in_call ? now : later); });
+  in_call = false;
+  EXPECT_EQ(h.resolves_in_flight(), 1u);
+  EXPECT_EQ(h.counters().resolve_throttled - throttled, 100 - defaults.resolve_waiters);
+  net.Run(30'000);
+  EXPECT_EQ(now, 100 - defaults.resolve_waiters);
+  EXPECT_EQ(later, defaults.resolve_waiters);
+}
+
+// The answer cache holds at most resolve_cache_max VIPs: expired answers are dropped first, then
+// the live ones that expire soonest (misses), so a scan cannot push out a peer's location.
+TEST(OverlayHost, ResolvedCacheIsBounded) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 4; ++i)
+    net.Add(i, {1}, 7, [](OverlayHostOptions& o) {
+      o.resolve_cache_max = 16;
+      o.resolve_negative_ns = 5'000'000'000ull;  // no miss expires while the scan runs
+      o.resolve_per_second = 1'000'000;
+      o.resolve_burst = 1'000'000;
+    });
+  net.Run(15'000);
+  OverlayHost& h = *net.hosts[1]->host;
+  std::optional<VipLocation> peer;
+  h.Resolve(0x0a4d0004, [&](uint32_t, const std::optional<VipLocation>& w) { peer = w; });
+  net.Run(3'000);
+  ASSERT_TRUE(peer.has_value());
+  for (uint32_t k = 0; k < 100; ++k)
+    h.Resolve(0x0b000000 + k, [](uint32_t, const std::optional<VipLocation>&) {});
+  net.Run(3'000);
+  EXPECT_LE(h.resolve_cache_size(), 16u);
+  EXPECT_GE(h.counters().resolve_cache_evicted, 100u - 15u);
+  // The peer's location survived the scan: answered from the cache, no new DHT lookup.
+  const uint64_t resolves = h.counters().resolves, hits = h.counters().resolve_hits;
+  bool found = false;
+  h.Resolve(0x0a4d0004,
+            [&](uint32_t, const std::optional<VipLocation>& w) { found = w.has_value(); });
+  EXPECT_TRUE(found);
+  EXPECT_EQ(h.counters().resolves, resolves);
+  EXPECT_EQ(h.counters().resolve_hits, hits + 1);
+  // Once the misses expired (5 s), new answers take their places without evicting a live one.
+  net.Run(6'000);
+  const uint64_t evicted = h.counters().resolve_cache_evicted;
+  for (uint32_t k = 0; k < 10; ++k)
+    h.Resolve(0x0c000000 + k, [](uint32_t, const std::optional<VipLocation>&) {});
+  net.Run(3'000);
+  EXPECT_EQ(h.counters().resolve_cache_evicted, evicted);
+  EXPECT_LE(h.resolve_cache_size(), 16u);
+}
+
 TEST(OverlayHost, DirectoryRecordRoundTripsAndRejectsGarbage) {
   VipLocation w{overlay::RingAddress::FromHex("0123456789abcdef0123456789abcdef01234567").value(),
                 Ep4(0xac1f0001, 5800)};

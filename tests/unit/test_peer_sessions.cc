@@ -914,6 +914,37 @@ TEST_F(PeerSessionsTest, ARekeyThatCannotCompleteKeepsTheOldKeysWorking) {
   EXPECT_NE(EntryFor(a.s->BuildSpec(), kVipB)->tx_key_id, EntryFor(before, kVipB)->tx_key_id);
 }
 
+// KNOWN BUG (found by tests/integration/test_rekey.sh's author; see the rekey-itest report):
+// rekeys by volume can follow each other faster than a HELLO crosses the network. A confirms
+// rekey 1 and sends B the echo that lets B switch; before B gets it, A has sealed another 1000
+// packets and starts rekey 2. Each rekey retires two receive sessions on A (the current one, then
+// the intermediate one keyed for B's old public key), so with kMaxRetiring = 2 rekey 2 evicts the
+// session B still transmits on: B's packets are dropped as unknown_session until it switches.
+// In a namespace: network.rekey-after-packets = 1000 under iperf3 TCP, ~440 rekeys in 6 s,
+// ~600 unknown_session drops. Enable once fixed.
+TEST_F(PeerSessionsTest, DISABLED_BackToBackVolumeRekeysNeverDropTheSessionThePeerStillSendsOn) {
+  Node a(clock_, kVipA, kEpA, {{kVipB, kEpB}}, 1, kDpA);
+  Node b(clock_, kVipB, kEpB, {{kVipA, kEpA}}, 2, kDpB);
+  a.s->Tick();
+  Settle({&a, &b});
+  ASSERT_TRUE(TxOpensAtPeer(b, a));
+  // Rekey 1: A -> B (A's new key), B -> A (B's answer). A is confirmed and echoes B's new key,
+  // but that HELLO is still on its way when A has sealed 1000 more packets.
+  a.tx_packets = 1000;
+  clock_.AdvanceMs(10);
+  a.s->Tick();
+  Deliver(a, {&a, &b});
+  Deliver(b, {&a, &b});
+  ASSERT_EQ(a.Count(CpCounter::session_rekeys), 1u);
+  ASSERT_TRUE(TxOpensAtPeer(b, a)) << "B still sends with its old key, which A keeps";
+  std::vector<FakePort::Datagram> in_flight;
+  in_flight.swap(a.port.sent);
+  a.tx_packets = 2000;
+  clock_.AdvanceMs(10);
+  a.s->Tick();  // today: rekey 2 starts here (a fix may also defer it)
+  EXPECT_TRUE(TxOpensAtPeer(b, a)) << "A dropped the session B still transmits on";
+}
+
 TEST_F(PeerSessionsTest, ReplayAfterThePeerWasForgottenIsStillRefused) {
   Node a(clock_, kVipA, kEpA, {}, 1, kDpA, nullptr, /*learn=*/true);
   Node b(clock_, kVipB, kEpB, {}, 2, kDpB, nullptr, /*learn=*/true);

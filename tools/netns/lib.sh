@@ -318,9 +318,10 @@ counter() {
   echo "$v"
 }
 
-# transfer SRC DST FILE: TCP from node SRC to node DST's virtual IP; the receiver writes FILE.
+# transfer SRC DST FILE [SECONDS]: TCP from node SRC to node DST's virtual IP; the receiver writes
+# FILE. With SECONDS the sender spreads the payload over about that long (to span rekeys).
 transfer() {
-  local src=$1 dst=$2 out=$3 port=$((7000 + RANDOM % 1000))
+  local src=$1 dst=$2 out=$3 secs=${4:-0} port=$((7000 + RANDOM % 1000))
   rm -f "$out"
   in_ns "$dst" python3 -c '
 import socket, sys
@@ -342,23 +343,28 @@ with open(sys.argv[3], "wb") as f:
   PIDS+=($rpid)
   wait_for 10 "receiver listening in node $dst" in_ns "$dst" bash -c "ss -ltn | grep -q ':$port '"
   timeout 120 ip netns exec "$(ns_of "$src")" python3 -c '
-import socket, sys
+import os, socket, sys, time
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+rate = os.path.getsize(sys.argv[3]) / float(sys.argv[4]) if float(sys.argv[4]) > 0 else 0
+start, sent = time.monotonic(), 0
 with open(sys.argv[3], "rb") as f:
     while True:
         b = f.read(1 << 20)
         if not b:
             break
         c.sendall(b)
+        sent += len(b)
+        if rate:
+            time.sleep(max(0.0, start + sent / rate - time.monotonic()))
 c.shutdown(socket.SHUT_WR)
 c.close()
-' "$(vip_of "$dst")" "$port" "$WORK/payload" || return 1
+' "$(vip_of "$dst")" "$port" "$WORK/payload" "$secs" || return 1
   wait "$rpid"
 }
 
-check_transfer() { # check_transfer SRC DST WHAT
+check_transfer() { # check_transfer SRC DST WHAT [SECONDS]
   local got
-  transfer "$1" "$2" "$WORK/received" || fail "$3: transfer node $1 -> node $2 failed"
+  transfer "$1" "$2" "$WORK/received" "${4:-0}" || fail "$3: transfer node $1 -> node $2 failed"
   got=$(sha256sum <"$WORK/received" | cut -d' ' -f1)
   [[ $got == "$SENT_SHA" ]] ||
     fail "$3: sha256 differs ($(stat -c %s "$WORK/received") of 52428800 bytes received)"
