@@ -653,9 +653,14 @@ void PeerSessions::Tick() {
       IPOP_LOG_WARN("peer %s down: no HELLO for %u ms", FormatIpv4(p.vip).c_str(),
                     options_.peer_timeout_ms);
     }
+    // A key is at least two hello intervals old before it is replaced: by then the peer has our
+    // echo of its new key (sent at once, or with the next HELLO if that one was lost) and seals
+    // with the new key, so the session it used before may go. Rekeys in quicker succession
+    // would retire sessions faster than the peer leaves them (kMaxRetiring).
+    const uint64_t age = now - p.tx_since_ns;
     if (p.tx.ready && !p.tx.inherited && p.confirmed && p.local_key_spent &&
-        options_.local_vip != 0) {
-      if (now - p.tx_since_ns >= rekey_ns())
+        options_.local_vip != 0 && age >= 2 * interval_ns()) {
+      if (age >= rekey_ns())
         Rekey(p, "age");
       else if (tx_packets_ &&
                tx_packets_(p.slot) - p.tx_packets_at_key >= options_.rekey_after_messages)
