@@ -71,7 +71,9 @@ class ControlPlane {
   void OnAddressChanged(uint32_t vip);
   // Clean stop: the address and the DNS name record leave the DHT (bounded wait).
   void ReleaseRecords();
-  static constexpr uint64_t kReleaseTimeoutNs = 2'000'000'000ull;
+  // Long enough for a second DHT attempt (the first times out after 2 s), short enough for the
+  // supervisor, which stops the dataplane 4.5 s and kills us 5 s after our SIGTERM (ipop_node.cc).
+  static constexpr uint64_t kReleaseTimeoutNs = 4'000'000'000ull;
   void RefreshTrafficBaselines();
   PeerTraffic TrafficOf(uint32_t slot) const;
   std::string Reload();

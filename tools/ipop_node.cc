@@ -6,7 +6,7 @@
 // with it). A child that dies is restarted after --restart-delay-ms; one that dies 5 times within
 // 30 s stops the node. Shutdown (SIGTERM/SIGINT): SIGTERM to the control plane, and to the
 // dataplane once the control plane exited (it releases its address through the dataplane on the way
-// out) or after 3 s; SIGKILL to what still runs 5 s after its SIGTERM; then unlink the shared
+// out) or after 4.5 s; SIGKILL to what still runs 5 s after its SIGTERM; then unlink the shared
 // region (only the node's own: one another user planted stays for the operator to inspect). Only
 // the supervisor unlinks it: the dataplane keeps forwarding on it while a crashed control plane is
 // restarted, and the new control plane re-attaches to the same region. SIGHUP is forwarded to the
@@ -42,7 +42,7 @@ constexpr int64_t kCrashLoopWindowMs = 30000;
 constexpr int64_t kStopGraceMs = 5000;
 // How long the dataplane outlives a stopping control plane at most (the control plane needs
 // about 2 s at most to release its address).
-constexpr int64_t kDataplaneLingerMs = 3000;
+constexpr int64_t kDataplaneLingerMs = 4500;
 
 constexpr const char* kUsage =
     "usage: ipop-node --config FILE [--dataplane PATH] [--controlplane PATH]\n"
