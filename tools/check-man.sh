@@ -66,5 +66,6 @@ for key in $keys; do
     documented "$key" || problem "ipop.conf.5: TOP-LEVEL KEYS lacks $key"
   fi
 done
-((failed == 0)) && echo "check-man: $(ls "$man_dir" | wc -l) pages render cleanly and cover every option, command and key"
+pages=("$man_dir"/*.[1-8])
+((failed == 0)) && echo "check-man: ${#pages[@]} pages render cleanly and cover every option, command and key"
 exit $failed

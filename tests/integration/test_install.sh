@@ -15,7 +15,6 @@ net_init inst
 DEST=$WORK/root
 
 # The layout the build was configured with (docs/operations.md names the defaults).
-# shellcheck disable=SC2046
 read -r PREFIX BINDIR SBINDIR LIBEXECDIR MANDIR DATADIR HELPERDIR UNITDIR < <(
   meson introspect --buildoptions "$IPOP_BUILD" | python3 -c '
 import json, sys
@@ -59,9 +58,9 @@ if [[ $UNITDIR != no ]]; then
     sed "s|^ExecStart=$NODE_BIN|ExecStart=$DEST$NODE_BIN|" "$DEST$UNIT" >"$WORK/units/ipop-node@.service"
     out=$(MANPATH=$DEST$(abs "$MANDIR") systemd-analyze verify "$WORK/units/ipop-node@t.service" 2>&1) ||
       fail "systemd-analyze verify: $out"
-    # The unit's sandbox as one number (0 = fully locked down, 10 = none): 1.8 when written, with
-    # the node running under it in a systemd container (docs/operations.md). Any option lost
-    # raises it; a deliberate loosening must change this bound and say why.
+    # The unit's sandbox as one number (0 = fully locked down, 10 = none): 1.8 as written, with
+    # the node running under it (tools/netns/systemd_unit.sh). Any option lost raises it; a
+    # deliberate loosening must change this bound and say why.
     exposure=$(systemd-analyze security --offline=yes "$WORK/units/ipop-node@t.service" 2>&1 |
       sed -nE 's/.*Overall exposure level for [^:]*: ([0-9.]+).*/\1/p')
     [[ -n $exposure ]] || fail "systemd-analyze security gave no exposure level"
@@ -100,7 +99,10 @@ unit_value() { sed -nE "s/^$1=//p" "$DEST$UNIT" | tail -n 1; }
 if [[ $UNITDIR != no ]]; then
   caps=$(unit_value CapabilityBoundingSet)
   bounding=-all
-  for c in $caps; do bounding+=",+$(tr 'A-Z' 'a-z' <<<"${c#CAP_}")"; done
+  for c in $caps; do
+    c=${c#CAP_}
+    bounding+=",+${c,,}"
+  done
   [[ $(unit_value NoNewPrivileges) == yes ]] && nnp=(--no-new-privs) || nnp=()
   umask_value=$(unit_value UMask)
   exec_start=$(unit_value ExecStart)
