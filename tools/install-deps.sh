@@ -7,6 +7,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev dpdk-dev libdpdk-dev
   iproute2 iputils-ping iperf3 tcpdump procps python3
   busybox isc-dhcp-client bind9-dnsutils
+  systemd groff-base
   wireguard-go wireguard-tools nebula python3-matplotlib
 )
 missing=()

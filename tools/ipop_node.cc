@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -53,10 +54,15 @@ constexpr const char* kUsage =
     "SIGTERM/SIGINT. SIGHUP makes the control plane reload the config.\n"
     "\n"
     "  --config FILE          node config (required)\n"
-    "  --dataplane PATH       dataplane binary (default: next to ipop-node, or the build tree)\n"
+    "  --dataplane PATH       dataplane binary (default: next to ipop-node, else in the\n"
+    "                         installed helper directory below, else the build tree)\n"
     "  --controlplane PATH    control-plane binary (same default)\n"
     "  --restart-delay-ms N   wait before restarting a dead child, 0..600000 (default 1000)\n"
-    "  --pidfile FILE         write the supervisor's pid here; removed on exit\n";
+    "  --pidfile FILE         write the supervisor's pid here; removed on exit\n"
+    "\n"
+    "Helper directory: " IPOP_HELPER_DIR
+    "\n"
+    "(looked up relative to ipop-node, so a staged or moved tree runs its own helpers)\n";
 
 std::string g_node_name = "?";
 
@@ -162,24 +168,33 @@ bool ParseOptions(int argc, char** argv, Options* opts, bool* help_shown, std::s
   return true;
 }
 
-// Explicit path, else installed next to us, else the meson build tree layout.
+// Where a helper may be, in order: the explicit path; next to ipop-node (a hand-copied install);
+// the helper directory at the place meson installs it relative to ipop-node's (sbin/ ->
+// ../libexec/ipop/), so a tree installed under DESTDIR or moved to another prefix runs its own
+// helpers, never another installation's; the meson build tree (tools/ -> ../dataplane/).
+std::vector<std::string> HelperCandidates(const std::string& explicit_path, const char* subdir,
+                                          const char* name) {
+  if (!explicit_path.empty()) return {explicit_path};
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::string dir = ".";
+  if (n > 0) {
+    self[n] = '\0';
+    dir = self;
+    dir.resize(dir.rfind('/'));
+  }
+  std::vector<std::string> candidates = {dir + "/" + name};
+  const std::filesystem::path helper_dir(IPOP_HELPER_DIR);
+  const std::filesystem::path from_sbin =
+      helper_dir.lexically_relative(std::filesystem::path(IPOP_SBIN_DIR));
+  if (!from_sbin.empty()) candidates.push_back(dir + "/" + from_sbin.string() + "/" + name);
+  candidates.push_back(dir + "/../" + subdir + "/" + name);
+  return candidates;
+}
+
 bool FindBinary(const std::string& explicit_path, const char* subdir, const char* name,
                 std::string* path, std::string* error) {
-  std::vector<std::string> candidates;
-  if (!explicit_path.empty()) {
-    candidates.push_back(explicit_path);
-  } else {
-    char self[4096];
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    std::string dir = ".";
-    if (n > 0) {
-      self[n] = '\0';
-      dir = self;
-      dir.resize(dir.rfind('/'));
-    }
-    candidates.push_back(dir + "/" + name);
-    candidates.push_back(dir + "/../" + subdir + "/" + name);
-  }
+  const std::vector<std::string> candidates = HelperCandidates(explicit_path, subdir, name);
   for (const std::string& c : candidates) {
     if (access(c.c_str(), X_OK) != 0) continue;
     // Only the directory is resolved (drops the "tools/.." in logs); the file name stays as
