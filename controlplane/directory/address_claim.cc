@@ -5,7 +5,7 @@
 
 #include "controlplane/dht/dht_key.h"
 #include "controlplane/runtime/log.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp {
 

@@ -7,7 +7,7 @@
 #include "controlplane/mgmt/counter_text.h"
 #include "controlplane/runtime/log.h"
 #include "shared/byte_order.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 #include "shared/ether.h"
 
 namespace ipop::cp {
