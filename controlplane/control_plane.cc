@@ -65,7 +65,11 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
 }  // namespace
 
 ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
-    : cfg_(cfg), args_(std::move(args)), samples_(shm::kMaxPeers), baselines_(shm::kMaxPeers) {}
+    : cfg_(cfg),
+      args_(std::move(args)),
+      path_policy_({.peer_timeout_ms = cfg.peer_timeout_ms, .shortcut_pps = cfg.shortcut_pps},
+                   clock_),
+      baselines_(shm::kMaxPeers) {}
 
 ControlPlane::~ControlPlane() {
   if (region_) region_->header().cp_pid.store(0, std::memory_order_release);
@@ -437,7 +441,7 @@ void ControlPlane::Iterate() {
   if (overlay_) {
     overlay_->Tick();
     if (clock_.NowNs() >= next_path_update_ns_) {
-      next_path_update_ns_ = clock_.NowNs() + kPathIntervalNs;
+      next_path_update_ns_ = clock_.NowNs() + path_policy_.options().interval_ns;
       UpdatePeerPaths();
       InstallKernelRoutes();
     }
@@ -694,61 +698,54 @@ void ControlPlane::InstallKernelRoutes() {
 }
 
 void ControlPlane::UpdatePeerPaths() {
-  const double seconds = double(kPathIntervalNs) / 1e9;
-  std::vector<overlay::RingAddress> in_use;
+  std::vector<PeerPathInput> peers;
   for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
     const PeerTraffic t = TrafficOf(p.slot);
-    const uint64_t packets = t.tx_packets + t.rx_packets;
-    SlotSample& sample = samples_[p.slot];
-    if (sample.vip != p.vip) sample = SlotSample{p.vip, packets, 0};
-    const uint64_t delta = packets >= sample.packets ? packets - sample.packets : 0;
-    sample.packets = packets;
-    if (delta > 0) sessions_->MarkUsed(p.vip);
-    if (!p.learned || !p.node_known) continue;
-    const overlay::RingAddress node = overlay::RingAddress::FromBytes(p.node);
-    in_use.push_back(node);
-    const uint64_t timeout_ns = uint64_t{cfg_.peer_timeout_ms} * 1'000'000ull;
-    if (!p.up && p.heard && p.last_hello_age_ns > timeout_ns &&
-        clock_.NowNs() >= sample.next_recheck_ns) {
-      sample.next_recheck_ns = clock_.NowNs() + kRecheckNs;
-      RecheckSilentPeer(p.vip, node);
-    }
-    const overlay::Link* link = overlay_->node().links().Find(node);
-    if (link != nullptr) {
-      sessions_->SetPath(p.vip, false, link->endpoint);
-      continue;
-    }
-    sessions_->SetPath(p.vip, true, p.endpoint);
-    // A relayed path that does not carry the handshake (the ring around the peer is still
-    // settling, or a relay is gone) is no path: try a direct link instead of waiting.
-    const uint64_t now = clock_.NowNs();
-    if (p.relayed && !p.up) {
-      if (sample.relayed_down_since_ns == 0) sample.relayed_down_since_ns = now;
-    } else {
-      sample.relayed_down_since_ns = 0;
-    }
-    const bool relay_failing =
-        sample.relayed_down_since_ns != 0 &&
-        now - sample.relayed_down_since_ns > uint64_t{cfg_.peer_timeout_ms} * 1'000'000ull;
-    if (relay_failing) {
-      IPOP_LOG_INFO(
-          "no handshake with %s through the overlay for %u ms: asking %s for a direct link",
-          FormatIpv4(p.vip).c_str(), cfg_.peer_timeout_ms, p.endpoint.ToString().c_str());
-      overlay_->node().RequestShortcut(node, p.endpoint);
-      sample.relayed_down_since_ns = now;
-    } else if (p.relayed && double(delta) / seconds >= double(cfg_.shortcut_pps)) {
-      IPOP_LOG_INFO("%.0f packets/s to %s through the overlay: asking %s for a direct link",
-                    double(delta) / seconds, FormatIpv4(p.vip).c_str(),
-                    p.endpoint.ToString().c_str());
-      overlay_->node().RequestShortcut(node, p.endpoint);
-    }
+    PeerPathInput& in = peers.emplace_back();
+    in.vip = p.vip;
+    in.slot = p.slot;
+    in.learned = p.learned;
+    in.up = p.up;
+    in.heard = p.heard;
+    in.last_hello_age_ns = p.last_hello_age_ns;
+    in.relayed = p.relayed;
+    in.endpoint = p.endpoint;
+    in.tx_packets = t.tx_packets;
+    in.rx_packets = t.rx_packets;
+    if (!p.node_known) continue;
+    in.node = overlay::RingAddress::FromBytes(p.node);
+    if (const overlay::Link* link = overlay_->node().links().Find(*in.node))
+      in.link = link->endpoint;
   }
-  // Shortcuts whose peer is gone (forgotten, or moved behind another node) are released; the
-  // link closes after the surplus grace period unless it has another role.
-  for (const overlay::Link& l : overlay_->node().links().links()) {
-    if ((l.roles & overlay::kRoleShortcut) == 0) continue;
-    if (std::find(in_use.begin(), in_use.end(), l.address) == in_use.end())
-      overlay_->node().ReleaseShortcut(l.address);
+  std::vector<overlay::RingAddress> shortcuts;
+  for (const overlay::Link& l : overlay_->node().links().links())
+    if ((l.roles & overlay::kRoleShortcut) != 0) shortcuts.push_back(l.address);
+  for (const PathAction& a : path_policy_.Decide(peers, shortcuts)) {
+    switch (a.kind) {
+      case PathAction::Kind::kMarkUsed:
+        sessions_->MarkUsed(a.vip);
+        break;
+      case PathAction::Kind::kRecheck:
+        RecheckSilentPeer(a.vip, a.node);
+        break;
+      case PathAction::Kind::kSetPath:
+        sessions_->SetPath(a.vip, a.relayed, a.endpoint);
+        break;
+      case PathAction::Kind::kRequestShortcut:
+        if (a.why == PathAction::Why::kRelayFailing)
+          IPOP_LOG_INFO(
+              "no handshake with %s through the overlay for %u ms: asking %s for a direct link",
+              FormatIpv4(a.vip).c_str(), path_policy_.options().peer_timeout_ms,
+              a.endpoint.ToString().c_str());
+        else
+          IPOP_LOG_INFO("%.0f packets/s to %s through the overlay: asking %s for a direct link",
+                        a.packets_per_s, FormatIpv4(a.vip).c_str(), a.endpoint.ToString().c_str());
+        overlay_->node().RequestShortcut(a.node, a.endpoint);
+        break;
+      case PathAction::Kind::kReleaseShortcut:
+        overlay_->node().ReleaseShortcut(a.node);
+        break;
+    }
   }
 }
 
@@ -804,6 +801,7 @@ std::string ControlPlane::Reload() {
   const ReconfigureSummary sum =
       sessions_->Reconfigure(next.peers, next.hello_interval_ms, next.peer_timeout_ms);
   cfg_ = next;
+  path_policy_.SetLimits(cfg_.peer_timeout_ms, cfg_.shortcut_pps);
   UpdateDnsUpstreams();  // resolv.conf is read again too
   char msg[160];
   std::snprintf(msg, sizeof(msg), "ok: reloaded, %zu peers (added %u, removed %u, changed %u)",

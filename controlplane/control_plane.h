@@ -33,6 +33,7 @@
 #include "controlplane/services/multicast_groups.h"
 #include "controlplane/sessions/hello_authenticator.h"
 #include "controlplane/sessions/key_derivation.h"
+#include "controlplane/sessions/peer_path_policy.h"
 #include "controlplane/sessions/peer_sessions.h"
 #include "shared/config.h"
 #include "shared/shm_region.h"
@@ -86,9 +87,8 @@ class ControlPlane {
   void OnArpMiss(uint32_t vip);
   void LearnLocation(uint32_t vip, const VipLocation& where);
   void RecheckSilentPeer(uint32_t vip, const overlay::RingAddress& was);
-  static constexpr uint64_t kRecheckNs = 5'000'000'000ull;
-  // Once per path interval: relayed vs direct from the overlay's links, traffic-driven shortcuts,
-  // use marks that keep learned peers alive.
+  // Once per path interval: the path policy's decisions (relayed vs direct, shortcuts, use marks
+  // that keep learned peers alive, rechecks) applied to the sessions and the overlay.
   void UpdatePeerPaths();
   // Router mode: subnets other members announced become prefix routes (and kernel routes to the
   // TAP); the announcing member is learned like any peer.
@@ -133,15 +133,7 @@ class ControlPlane {
   uint64_t published_overlay_version_ = 0;
   uint64_t published_multicast_version_ = 0;
   uint64_t next_path_update_ns_ = 0;
-  static constexpr uint64_t kPathIntervalNs = 500'000'000;
-  // Per table slot: packets (tx + rx) at the last path update, to measure relayed traffic.
-  struct SlotSample {
-    uint32_t vip = 0;
-    uint64_t packets = 0;
-    uint64_t relayed_down_since_ns = 0;  // relayed and not up since then (0: fine)
-    uint64_t next_recheck_ns = 0;        // silent learned peer: next directory lookup
-  };
-  std::vector<SlotSample> samples_;
+  PeerPathPolicy path_policy_;
   struct KernelRoute {
     uint32_t prefix = 0;
     uint8_t length = 0;
