@@ -69,6 +69,7 @@ ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
       args_(std::move(args)),
       path_policy_({.peer_timeout_ms = cfg.peer_timeout_ms, .shortcut_pps = cfg.shortcut_pps},
                    clock_),
+      kernel_routes_(clock_, cfg.tap),
       baselines_(shm::kMaxPeers) {}
 
 ControlPlane::~ControlPlane() {
@@ -186,6 +187,8 @@ bool ControlPlane::Init(std::string* error) {
     overlay_->Start();
   }
   StartTapServices();
+  // A host configured by DHCP (the node does not set its address) gets the routes in option 121.
+  kernel_routes_.SetByDhcp(dhcp_ && !cfg_.assign_address);
 
   mgmt_ = MgmtServer::Listen(
       cfg_.mgmt_socket, [this](std::string_view line) { return HandleCommand(line); }, &err);
@@ -431,7 +434,7 @@ void ControlPlane::Iterate() {
       logged_waiting_for_tap_ = false;
       next_assign_ns_ = 0;
     }
-    for (KernelRoute& r : kernel_routes_) r.installed = false;
+    kernel_routes_.ForgetInstalled();
   }
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
@@ -443,7 +446,7 @@ void ControlPlane::Iterate() {
     if (clock_.NowNs() >= next_path_update_ns_) {
       next_path_update_ns_ = clock_.NowNs() + path_policy_.options().interval_ns;
       UpdatePeerPaths();
-      InstallKernelRoutes();
+      kernel_routes_.Tick();
     }
   }
   PublishIfChanged();
@@ -640,7 +643,7 @@ void ControlPlane::LearnLocation(uint32_t v, const VipLocation& where) {
 
 void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) {
   std::vector<PeerSessions::PrefixRoute> table;
-  std::vector<KernelRoute> kernel;
+  std::vector<Ipv4Prefix> prefixes;
   const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
   for (const AnnouncedRoute& r : routes) {
     table.push_back({r.prefix, r.length, r.via});
@@ -648,53 +651,17 @@ void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) 
         std::any_of(peers.begin(), peers.end(),
                     [&](const PeerSessions::PeerStatus& p) { return p.vip == r.via; });
     if (!known) OnArpMiss(r.via);  // look the gateway up and learn it, as for ARP
-    KernelRoute k{r.prefix, r.length, false};
-    bool seen_before = false;
-    for (const KernelRoute& old : kernel_routes_) {
-      if (old.prefix == k.prefix && old.length == k.length) {
-        k.installed = old.installed;
-        seen_before = true;
-      }
-    }
-    if (std::none_of(kernel.begin(), kernel.end(), [&](const KernelRoute& x) {
-          return x.prefix == k.prefix && x.length == k.length;
-        })) {
-      kernel.push_back(k);
-      if (!seen_before)
-        IPOP_LOG_INFO("router mode: %s/%u is announced by a member; routing it into the overlay%s",
-                      FormatIpv4(k.prefix).c_str(), unsigned(k.length),
-                      RoutesByDhcp() ? " (the host gets it by DHCP option 121)" : "");
-    }
+    prefixes.push_back({r.prefix, r.length});
   }
+  kernel_routes_.Set(prefixes);
   if (dhcp_) {
     // Via the service address: the dataplane routes the prefix by longest match anyway.
     std::vector<dhcp::ClasslessRoute> classless;
-    for (const KernelRoute& k : kernel) classless.push_back({k.prefix, k.length, cfg_.service_ip});
+    for (const KernelRoute& k : kernel_routes_.routes())
+      classless.push_back({k.prefix.prefix, k.prefix.length, cfg_.service_ip});
     dhcp_->SetRoutes(std::move(classless));
   }
   sessions_->SetPrefixRoutes(std::move(table));
-  kernel_routes_ = std::move(kernel);
-}
-
-// A host configured by DHCP (the node does not set its address) gets the routes in option 121;
-// the node then leaves the kernel routing table alone.
-bool ControlPlane::RoutesByDhcp() const {
-  return dhcp_ && !cfg_.assign_address;
-}
-
-void ControlPlane::InstallKernelRoutes() {
-  if (RoutesByDhcp()) return;
-  for (KernelRoute& r : kernel_routes_) {
-    if (r.installed) continue;
-    std::string err;
-    const AssignResult res = AddInterfaceRoute(cfg_.tap, r.prefix, r.length, &err);
-    r.installed = res == AssignResult::kOk;
-    uint64_t suppressed = 0;
-    if (res == AssignResult::kFailed && route_log_.Allow(clock_.NowNs(), &suppressed))
-      IPOP_LOG_WARN("cannot route %s/%u to %s: %s (retrying; %llu similar suppressed)",
-                    FormatIpv4(r.prefix).c_str(), unsigned(r.length), cfg_.tap.c_str(), err.c_str(),
-                    (unsigned long long)suppressed);
-  }
 }
 
 void ControlPlane::UpdatePeerPaths() {
@@ -767,8 +734,7 @@ std::string ControlPlane::RoutesText() const {
   for (const PeerSessions::PrefixRoute& r : sessions_->prefix_routes()) {
     out += "route " + FormatIpv4(r.prefix) + "/" + std::to_string(r.length) + " via " +
            FormatIpv4(r.via) + " (announced)";
-    for (const KernelRoute& k : kernel_routes_)
-      if (k.prefix == r.prefix && k.length == r.length && k.installed) out += " kernel-route";
+    if (kernel_routes_.installed({r.prefix, r.length})) out += " kernel-route";
     out += "\n";
   }
   for (const PrefixConfig& p : cfg_.announce)

@@ -22,6 +22,7 @@
 #include "controlplane/mgmt/status_report.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/cp_counters.h"
+#include "controlplane/runtime/kernel_routes.h"
 #include "controlplane/runtime/log.h"
 #include "controlplane/runtime/random_source.h"
 #include "controlplane/runtime/shm_port.h"
@@ -91,10 +92,8 @@ class ControlPlane {
   // that keep learned peers alive, rechecks) applied to the sessions and the overlay.
   void UpdatePeerPaths();
   // Router mode: subnets other members announced become prefix routes (and kernel routes to the
-  // TAP); the announcing member is learned like any peer.
+  // TAP, or DHCP option 121); the announcing member is learned like any peer.
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
-  void InstallKernelRoutes();
-  bool RoutesByDhcp() const;
   // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
   std::string DhtCommand(const MgmtCommand& cmd);
 
@@ -134,13 +133,7 @@ class ControlPlane {
   uint64_t published_multicast_version_ = 0;
   uint64_t next_path_update_ns_ = 0;
   PeerPathPolicy path_policy_;
-  struct KernelRoute {
-    uint32_t prefix = 0;
-    uint8_t length = 0;
-    bool installed = false;
-  };
-  std::vector<KernelRoute> kernel_routes_;
-  RateLimiter route_log_{1, 3};
+  KernelRoutes kernel_routes_;
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;
