@@ -69,8 +69,7 @@ ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
       args_(std::move(args)),
       path_policy_({.peer_timeout_ms = cfg.peer_timeout_ms, .shortcut_pps = cfg.shortcut_pps},
                    clock_),
-      kernel_routes_(clock_, cfg.tap),
-      baselines_(shm::kMaxPeers) {}
+      kernel_routes_(clock_, cfg.tap) {}
 
 ControlPlane::~ControlPlane() {
   if (region_) region_->header().cp_pid.store(0, std::memory_order_release);
@@ -121,6 +120,7 @@ bool ControlPlane::Init(std::string* error) {
   }
 
   writer_ = std::make_unique<shm::TableWriter>(*region_);
+  traffic_ = std::make_unique<PeerTrafficMeter>(*region_);
   const uint32_t n_workers = region_->layout().n_workers;
   for (uint32_t w = 0; w < n_workers; ++w) punt_rings_.push_back(region_->ring(w, shm::kPuntRing));
   port_ = std::make_unique<InjectRingPort>(region_->ring(0, shm::kInjectRing), 0,
@@ -141,11 +141,11 @@ bool ControlPlane::Init(std::string* error) {
   session_options.running_dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
   sessions_ = std::make_unique<PeerSessions>(session_options, clock_, random_, *auth_, *keys_,
                                              *port_, counters_, running);
-  sessions_->SetTxPackets([this](uint32_t slot) { return TrafficOf(slot).tx_packets; });
+  sessions_->SetTxPackets([this](uint32_t slot) { return traffic_->Total(slot).tx_packets; });
   if (running != nullptr) {
     for (uint32_t i = 0; i < running->hdr.n_peers && i < shm::kMaxPeers; ++i)
       if ((running->peers[i].flags & shm::kPeerValid) != 0)
-        baselines_[i].vip = running->peers[i].vip;  // counters keep running: baseline zero
+        traffic_->Inherited(i, running->peers[i].vip);
     IPOP_LOG_INFO("inherited table generation %llu: %llu peers, %llu sessions",
                   (unsigned long long)shm::ActiveSeq(active),
                   (unsigned long long)counters_.Get(CpCounter::inherited_peers),
@@ -514,27 +514,8 @@ void ControlPlane::AssignAddress() {
   }
 }
 
-PeerTraffic ControlPlane::TrafficOf(uint32_t slot) const {
-  PeerTraffic t;
-  if (slot >= shm::kMaxPeers) return t;
-  for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
-    const PeerCounters& c = region_->counters(w).peer[slot];
-    t.rx_packets += c.rx_packets.load(std::memory_order_relaxed);
-    t.rx_bytes += c.rx_bytes.load(std::memory_order_relaxed);
-    t.tx_packets += c.tx_packets.load(std::memory_order_relaxed);
-    t.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
-  }
-  return t;
-}
-
 void ControlPlane::RefreshTrafficBaselines() {
-  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    SlotBaseline& b = baselines_[p.slot];
-    if (b.vip != p.vip) {
-      b.vip = p.vip;
-      b.at_assignment = TrafficOf(p.slot);
-    }
-  }
+  for (const PeerSessions::PeerStatus& p : sessions_->Status()) traffic_->Assigned(p.slot, p.vip);
 }
 
 std::string ControlPlane::HandleCommand(std::string_view line) {
@@ -667,7 +648,7 @@ void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) 
 void ControlPlane::UpdatePeerPaths() {
   std::vector<PeerPathInput> peers;
   for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    const PeerTraffic t = TrafficOf(p.slot);
+    const PeerTraffic t = traffic_->Total(p.slot);
     PeerPathInput& in = peers.emplace_back();
     in.vip = p.vip;
     in.slot = p.slot;
@@ -820,30 +801,13 @@ std::string ControlPlane::PeersText() const {
   const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
   std::vector<PeerTraffic> traffic;
   traffic.reserve(peers.size());
-  for (const PeerSessions::PeerStatus& p : peers) {
-    PeerTraffic t = TrafficOf(p.slot);
-    const SlotBaseline& b = baselines_[p.slot];
-    if (b.vip == p.vip) {
-      t.rx_packets -= std::min(t.rx_packets, b.at_assignment.rx_packets);
-      t.rx_bytes -= std::min(t.rx_bytes, b.at_assignment.rx_bytes);
-      t.tx_packets -= std::min(t.tx_packets, b.at_assignment.tx_packets);
-      t.tx_bytes -= std::min(t.tx_bytes, b.at_assignment.tx_bytes);
-    }
-    traffic.push_back(t);
-  }
+  for (const PeerSessions::PeerStatus& p : peers) traffic.push_back(traffic_->Since(p.slot, p.vip));
   return FormatPeers(peers, traffic);
 }
 
 std::string ControlPlane::CountersText(bool all) const {
-  uint64_t drops[kNumDropReasons] = {};
-  uint64_t stats[kNumStats] = {};
-  for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
-    const shm::WorkerCounters& c = region_->counters(w);
-    for (uint32_t i = 0; i < kNumDropReasons; ++i)
-      drops[i] += c.drop[i].load(std::memory_order_relaxed);
-    for (uint32_t i = 0; i < kNumStats; ++i) stats[i] += c.stat[i].load(std::memory_order_relaxed);
-  }
-  std::string text = FormatCounters(drops, stats, counters_, all);
+  const DataplaneTotals dp = SumWorkerCounters(*region_);
+  std::string text = FormatCounters(dp.drops, dp.stats, counters_, all);
   if (overlay_) text += overlay_->CountersText();
   if (multicast_) text += multicast_->CountersText();
   if (dhcp_)

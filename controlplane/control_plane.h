@@ -22,6 +22,7 @@
 #include "controlplane/mgmt/status_report.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/cp_counters.h"
+#include "controlplane/runtime/dataplane_counters.h"
 #include "controlplane/runtime/kernel_routes.h"
 #include "controlplane/runtime/log.h"
 #include "controlplane/runtime/random_source.h"
@@ -77,7 +78,6 @@ class ControlPlane {
   // supervisor, which stops the dataplane 4.5 s and kills us 5 s after our SIGTERM (ipop_node.cc).
   static constexpr uint64_t kReleaseTimeoutNs = 4'000'000'000ull;
   void RefreshTrafficBaselines();
-  PeerTraffic TrafficOf(uint32_t slot) const;
   std::string Reload();
   std::string StatusText() const;
   std::string PeersText() const;
@@ -112,6 +112,7 @@ class ControlPlane {
 
   std::unique_ptr<shm::ShmRegion> region_;
   std::unique_ptr<shm::TableWriter> writer_;
+  std::unique_ptr<PeerTrafficMeter> traffic_;
   std::vector<SpscRingView> punt_rings_;
   std::unique_ptr<InjectRingPort> port_;
   std::unique_ptr<PskHelloAuthenticator> auth_;
@@ -141,14 +142,6 @@ class ControlPlane {
   bool logged_waiting_for_tap_ = false;
   uint64_t next_assign_ns_ = 0;
   RateLimiter publish_log_{1, 3};
-
-  // Per table slot: which peer the dataplane's per-peer counters currently belong to and their
-  // value when it got the slot (a slot reused by another peer must not show the old peer's bytes).
-  struct SlotBaseline {
-    uint32_t vip = 0;
-    PeerTraffic at_assignment;
-  };
-  std::vector<SlotBaseline> baselines_;
 };
 
 }  // namespace ipop::cp

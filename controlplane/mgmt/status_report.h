@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controlplane/runtime/cp_counters.h"
+#include "controlplane/runtime/dataplane_counters.h"
 #include "controlplane/sessions/peer_sessions.h"
 #include "shared/counters.h"
 
@@ -40,9 +41,6 @@ struct NodeStatus {
 };
 std::string FormatStatus(const NodeStatus& s);
 
-struct PeerTraffic {
-  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-};
 // `traffic[i]` belongs to `peers[i]`.
 std::string FormatPeers(const std::vector<PeerSessions::PeerStatus>& peers,
                         const std::vector<PeerTraffic>& traffic);
