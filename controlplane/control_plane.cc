@@ -10,8 +10,6 @@
 #include <csignal>
 #include <cstring>
 
-#include "controlplane/runtime/tap_address.h"
-
 namespace ipop::cp {
 namespace {
 
@@ -21,7 +19,6 @@ constexpr uint32_t kPuntBudgetPerRing = 256;
 // Publication waits at most this long for dataplane workers to leave a slot; a failed attempt is
 // simply retried on the next loop.
 constexpr int kPublishTimeoutMs = 100;
-constexpr uint64_t kAssignRetryNs = 1'000'000'000ull;
 
 bool ProcessAlive(int32_t pid) {
   return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
@@ -69,7 +66,8 @@ ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
       args_(std::move(args)),
       path_policy_({.peer_timeout_ms = cfg.peer_timeout_ms, .shortcut_pps = cfg.shortcut_pps},
                    clock_),
-      kernel_routes_(clock_, cfg.tap) {}
+      kernel_routes_(clock_, cfg.tap),
+      tap_address_(clock_, cfg.tap, cfg.prefix_len, cfg.assign_address) {}
 
 ControlPlane::~ControlPlane() {
   if (region_) region_->header().cp_pid.store(0, std::memory_order_release);
@@ -198,7 +196,6 @@ bool ControlPlane::Init(std::string* error) {
     return false;
   }
 
-  address_ = cfg_.assign_address ? AddressState::kWaiting : AddressState::kNotManaged;
   hdr.cp_pid.store(int32_t(getpid()), std::memory_order_release);
   hdr.cp_attach_count.fetch_add(1, std::memory_order_acq_rel);
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
@@ -363,10 +360,7 @@ void ControlPlane::ReleaseRecords() {
 void ControlPlane::OnAddressChanged(uint32_t vip) {
   sessions_->SetLocalVip(vip);
   if (lease_) lease_->SetAddress(vip);
-  if (address_ != AddressState::kNotManaged) {
-    address_ = AddressState::kWaiting;
-    next_assign_ns_ = 0;
-  }
+  tap_address_.AddressChanged();
   if (vip == 0) IPOP_LOG_WARN("no address in network %s for now", cfg_.network.c_str());
 }
 
@@ -429,11 +423,7 @@ void ControlPlane::Iterate() {
   if (dp != seen_dp_instance_) {
     seen_dp_instance_ = dp;
     // A restarted dataplane creates the TAP anew: the address has to be set again.
-    if (address_ != AddressState::kNotManaged) {
-      address_ = AddressState::kWaiting;
-      logged_waiting_for_tap_ = false;
-      next_assign_ns_ = 0;
-    }
+    tap_address_.TapRecreated();
     kernel_routes_.ForgetInstalled();
   }
   sessions_->ObserveDataplaneInstance(dp);
@@ -451,7 +441,7 @@ void ControlPlane::Iterate() {
   }
   PublishIfChanged();
   writer_->ScrubRetired();  // retired keys leave shared memory once no worker can read them
-  AssignAddress();
+  tap_address_.Tick(sessions_->local_vip());
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
 }
 
@@ -481,36 +471,6 @@ void ControlPlane::PublishIfChanged() {
     if (publish_log_.Allow(clock_.NowNs(), &suppressed))
       IPOP_LOG_WARN("table publication failed (will retry): %s (%llu similar suppressed)",
                     err.c_str(), (unsigned long long)suppressed);
-  }
-}
-
-void ControlPlane::AssignAddress() {
-  if (address_ == AddressState::kNotManaged || address_ == AddressState::kAssigned) return;
-  const uint64_t now = clock_.NowNs();
-  const uint32_t vip = sessions_->local_vip();
-  if (now < next_assign_ns_ || vip == 0) return;
-  std::string err;
-  switch (AssignIpv4(cfg_.tap, vip, cfg_.prefix_len, &err)) {
-    case AssignResult::kOk:
-      address_ = AddressState::kAssigned;
-      IPOP_LOG_INFO("assigned %s/%u to %s", FormatIpv4(vip).c_str(), cfg_.prefix_len,
-                    cfg_.tap.c_str());
-      break;
-    case AssignResult::kNoSuchInterface:
-      // Normal until the dataplane has created the TAP: retry every loop, say so once.
-      address_ = AddressState::kWaiting;
-      if (!logged_waiting_for_tap_) {
-        IPOP_LOG_INFO("waiting for the dataplane to create %s", cfg_.tap.c_str());
-        logged_waiting_for_tap_ = true;
-      }
-      break;
-    case AssignResult::kFailed:
-      if (address_ != AddressState::kFailed)
-        IPOP_LOG_ERROR("cannot assign %s/%u to %s: %s (retrying every second)",
-                       FormatIpv4(vip).c_str(), cfg_.prefix_len, cfg_.tap.c_str(), err.c_str());
-      address_ = AddressState::kFailed;
-      next_assign_ns_ = now + kAssignRetryNs;
-      break;
   }
 }
 
@@ -766,17 +726,17 @@ std::string ControlPlane::StatusText() const {
   s.prefix_len = cfg_.prefix_len;
   if (overlay_ && overlay_->claim() != nullptr) s.address = overlay_->claim()->StatusText();
   s.tap = cfg_.tap;
-  switch (address_) {
-    case AddressState::kNotManaged:
+  switch (tap_address_.state()) {
+    case TapAddressState::kNotManaged:
       s.tap_address = "not-managed";
       break;
-    case AddressState::kWaiting:
+    case TapAddressState::kWaiting:
       s.tap_address = "waiting-for-interface";
       break;
-    case AddressState::kAssigned:
+    case TapAddressState::kAssigned:
       s.tap_address = "assigned";
       break;
-    case AddressState::kFailed:
+    case TapAddressState::kFailed:
       s.tap_address = "failed";
       break;
   }

@@ -27,6 +27,7 @@
 #include "controlplane/runtime/log.h"
 #include "controlplane/runtime/random_source.h"
 #include "controlplane/runtime/shm_port.h"
+#include "controlplane/runtime/tap_address.h"
 #include "controlplane/services/arp_responder.h"
 #include "controlplane/services/dhcp_server.h"
 #include "controlplane/services/dns_forwarder.h"
@@ -69,7 +70,6 @@ class ControlPlane {
   void HandleSignals();
   bool DrainPuntRings();  // true if a ring still had entries when the per-loop budget ran out
   void PublishIfChanged();
-  void AssignAddress();
   // The overlay allocated, lost or changed this node's address.
   void OnAddressChanged(uint32_t vip);
   // Clean stop: the address and the DNS name record leave the DHT (bounded wait).
@@ -96,8 +96,6 @@ class ControlPlane {
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
   // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
   std::string DhtCommand(const MgmtCommand& cmd);
-
-  enum class AddressState { kNotManaged, kWaiting, kAssigned, kFailed };
 
   NodeConfig cfg_;
   std::vector<std::string> args_;
@@ -135,12 +133,10 @@ class ControlPlane {
   uint64_t next_path_update_ns_ = 0;
   PeerPathPolicy path_policy_;
   KernelRoutes kernel_routes_;
+  TapAddressKeeper tap_address_;
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;
-  AddressState address_ = AddressState::kNotManaged;
-  bool logged_waiting_for_tap_ = false;
-  uint64_t next_assign_ns_ = 0;
   RateLimiter publish_log_{1, 3};
 };
 
