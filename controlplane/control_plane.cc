@@ -188,13 +188,31 @@ bool ControlPlane::Init(std::string* error) {
   // A host configured by DHCP (the node does not set its address) gets the routes in option 121.
   kernel_routes_.SetByDhcp(dhcp_ && !cfg_.assign_address);
 
+  mgmt_handler_ = std::make_unique<MgmtHandler>(MgmtParts{.cfg = cfg_,
+                                                          .region = *region_,
+                                                          .writer = *writer_,
+                                                          .clock = clock_,
+                                                          .start_ns = start_ns_,
+                                                          .counters = counters_,
+                                                          .sessions = *sessions_,
+                                                          .traffic = *traffic_,
+                                                          .kernel_routes = kernel_routes_,
+                                                          .tap_address = tap_address_,
+                                                          .overlay = overlay_.get(),
+                                                          .multicast = multicast_.get(),
+                                                          .dhcp = dhcp_.get(),
+                                                          .dns = dns_.get(),
+                                                          .dns_forwarder = dns_forwarder_.get()},
+                                                [this] { return Reload(); });
   mgmt_ = MgmtServer::Listen(
-      cfg_.mgmt_socket, [this](std::string_view line) { return HandleCommand(line); }, &err);
+      cfg_.mgmt_socket, [this](std::string_view line) { return mgmt_handler_->Handle(line); },
+      &err);
   if (!mgmt_) {
     *error = "cannot listen on management socket " + cfg_.mgmt_socket + ": " + err +
              " (set node.mgmt-socket to a writable path)";
     return false;
   }
+  mgmt_handler_->SetServer(mgmt_.get());
 
   hdr.cp_pid.store(int32_t(getpid()), std::memory_order_release);
   hdr.cp_attach_count.fetch_add(1, std::memory_order_acq_rel);
@@ -478,76 +496,6 @@ void ControlPlane::RefreshTrafficBaselines() {
   for (const PeerSessions::PeerStatus& p : sessions_->Status()) traffic_->Assigned(p.slot, p.vip);
 }
 
-std::string ControlPlane::HandleCommand(std::string_view line) {
-  const MgmtCommand cmd = ParseMgmtCommand(line);
-  if (cmd.needs_overlay() && !overlay_)
-    return "error: the overlay is disabled on this node (overlay.enabled = false)\n";
-  switch (cmd.verb) {
-    case MgmtVerb::kStatus:
-      return StatusText();
-    case MgmtVerb::kPeers:
-      return PeersText();
-    case MgmtVerb::kCounters:
-      return CountersText(cmd.all);
-    case MgmtVerb::kReload:
-      return Reload() + "\n";
-    case MgmtVerb::kRoutes:
-      return RoutesText();
-    case MgmtVerb::kMulticast:
-      return multicast_ ? multicast_->Text()
-                        : "error: multicast needs the overlay (overlay.enabled)\n";
-    case MgmtVerb::kRing:
-      return overlay_->RingText();
-    case MgmtVerb::kLinks:
-      return overlay_->LinksText();
-    case MgmtVerb::kDhtPut:
-    case MgmtVerb::kDhtGet:
-      return DhtCommand(cmd);
-    case MgmtVerb::kDhtBad:
-    case MgmtVerb::kUnknown:
-      break;
-  }
-  return cmd.error;
-}
-
-std::string ControlPlane::DhtCommand(const MgmtCommand& cmd) {
-  constexpr int kBudgetMs = 30000;
-  auto reply_to = [this](uint64_t ticket, bool is_get) {
-    return [this, ticket, is_get](const DhtResult& r) {
-      std::string text;
-      char head[160];
-      std::snprintf(head, sizeof(head), "%s after %u attempts, %.0f ms",
-                    r.outcome == DhtOutcome::kOk         ? "ok"
-                    : r.outcome == DhtOutcome::kRejected ? "error: rejected"
-                                                         : "error: no quorum",
-                    r.attempts, double(r.latency_ns) / 1e6);
-      text = head;
-      if (r.outcome != DhtOutcome::kOk) {
-        text += std::string(" (") + DhtStatusName(r.reason) + ")";
-      }
-      text += "\n";
-      if (is_get && r.outcome == DhtOutcome::kOk) {
-        if (r.values.empty()) text += "no values\n";
-        for (const DhtRecord& rec : r.values) {
-          text += "value " + std::string(rec.value.begin(), rec.value.end()) + " ttl " +
-                  std::to_string(rec.ttl_ms / 1000) + "s\n";
-        }
-      }
-      mgmt_->Reply(ticket, text);
-    };
-  };
-  const uint64_t ticket = mgmt_->Defer(kBudgetMs);
-  if (ticket == 0) return "error: cannot defer the reply\n";
-  if (cmd.verb == MgmtVerb::kDhtPut) {
-    overlay_->DhtPut(cmd.name,
-                     {reinterpret_cast<const uint8_t*>(cmd.value.data()), cmd.value.size()},
-                     cmd.ttl_s * 1000, reply_to(ticket, false));
-  } else {
-    overlay_->DhtGet(cmd.name, reply_to(ticket, true));
-  }
-  return "";
-}
-
 void ControlPlane::OnArpMiss(uint32_t vip) {
   if (!overlay_) return;
   overlay_->Resolve(vip, [this](uint32_t v, const std::optional<VipLocation>& where) {
@@ -657,33 +605,6 @@ void ControlPlane::UpdatePeerPaths() {
   }
 }
 
-std::string ControlPlane::RoutesText() const {
-  std::string out;
-  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    out += "route " + FormatIpv4(p.vip) + "/32 ";
-    if (p.relayed) {
-      out += "relayed to node " + overlay::RingAddress::FromBytes(p.node).ToHex();
-    } else {
-      out += "direct " + p.endpoint.ToString();
-    }
-    out += p.learned ? " learned" : " static";
-    out += p.up ? " up" : " down";
-    if (!p.relayed && p.node_known)
-      out += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
-    out += "\n";
-  }
-  for (const PeerSessions::PrefixRoute& r : sessions_->prefix_routes()) {
-    out += "route " + FormatIpv4(r.prefix) + "/" + std::to_string(r.length) + " via " +
-           FormatIpv4(r.via) + " (announced)";
-    if (kernel_routes_.installed({r.prefix, r.length})) out += " kernel-route";
-    out += "\n";
-  }
-  for (const PrefixConfig& p : cfg_.announce)
-    out += "announce " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + "\n";
-  if (out.empty()) out = "no routes\n";
-  return out;
-}
-
 std::string ControlPlane::Reload() {
   std::vector<const char*> argv;
   argv.push_back("ipop-controlplane");
@@ -715,76 +636,6 @@ std::string ControlPlane::Reload() {
                 sessions_->peer_count(), sum.added, sum.removed, sum.changed);
   IPOP_LOG_INFO("%s", msg);
   return msg;
-}
-
-std::string ControlPlane::StatusText() const {
-  shm::RegionHeader& hdr = region_->header();
-  NodeStatus s;
-  s.node = cfg_.name;
-  s.network = cfg_.network;
-  s.vip = sessions_->local_vip();
-  s.prefix_len = cfg_.prefix_len;
-  if (overlay_ && overlay_->claim() != nullptr) s.address = overlay_->claim()->StatusText();
-  s.tap = cfg_.tap;
-  switch (tap_address_.state()) {
-    case TapAddressState::kNotManaged:
-      s.tap_address = "not-managed";
-      break;
-    case TapAddressState::kWaiting:
-      s.tap_address = "waiting-for-interface";
-      break;
-    case TapAddressState::kAssigned:
-      s.tap_address = "assigned";
-      break;
-    case TapAddressState::kFailed:
-      s.tap_address = "failed";
-      break;
-  }
-  s.table_seq = writer_->seq();
-  s.dp_pid = hdr.dp_pid.load(std::memory_order_acquire);
-  s.dp_alive = ProcessAlive(s.dp_pid);
-  s.dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
-  const uint64_t beat = hdr.dp_heartbeat_ns.load(std::memory_order_acquire);
-  const uint64_t now = shm::MonotonicNs();
-  s.dp_heartbeat_known = beat != 0 && beat <= now;
-  s.dp_heartbeat_age_ns = s.dp_heartbeat_known ? now - beat : 0;
-  s.dp_workers_running = hdr.dp_workers_running.load(std::memory_order_acquire);
-  s.peers_up = sessions_->peers_up();
-  s.peers_total = sessions_->peer_count();
-  s.uptime_ns = clock_.NowNs() - start_ns_;
-  s.cp_pid = int32_t(getpid());
-  s.cp_attach_count = hdr.cp_attach_count.load(std::memory_order_acquire);
-  return FormatStatus(s);
-}
-
-std::string ControlPlane::PeersText() const {
-  const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
-  std::vector<PeerTraffic> traffic;
-  traffic.reserve(peers.size());
-  for (const PeerSessions::PeerStatus& p : peers) traffic.push_back(traffic_->Since(p.slot, p.vip));
-  return FormatPeers(peers, traffic);
-}
-
-std::string ControlPlane::CountersText(bool all) const {
-  const DataplaneTotals dp = SumWorkerCounters(*region_);
-  std::string text = FormatCounters(dp.drops, dp.stats, counters_, all);
-  if (overlay_) text += overlay_->CountersText();
-  if (multicast_) text += multicast_->CountersText();
-  if (dhcp_)
-    dhcp_->counters().ForEach([&](const std::string& name, uint64_t v) {
-      if (all || v != 0) text += name + " " + std::to_string(v) + "\n";
-    });
-  if (dns_) {
-    const DnsCounters& d = dns_->counters();
-    text += "dns_queries " + std::to_string(d.queries) + "\n";
-    text += "dns_nxdomain " + std::to_string(d.nxdomain) + "\n";
-    text += "dns_refused " + std::to_string(d.refused) + "\n";
-    if (dns_forwarder_)
-      dns_forwarder_->counters().ForEach([&](const char* name, uint64_t v) {
-        text += std::string(name) + " " + std::to_string(v) + "\n";
-      });
-  }
-  return text;
 }
 
 }  // namespace ipop::cp

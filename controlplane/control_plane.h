@@ -17,9 +17,8 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
-#include "controlplane/mgmt/mgmt_command.h"
+#include "controlplane/mgmt/mgmt_handler.h"
 #include "controlplane/mgmt/mgmt_server.h"
-#include "controlplane/mgmt/status_report.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/cp_counters.h"
 #include "controlplane/runtime/dataplane_counters.h"
@@ -56,8 +55,6 @@ class ControlPlane {
 
   // Runs until SIGTERM or SIGINT; returns the process exit code.
   int Run();
-  // One management request line -> reply text ("error: ..." on failure).
-  std::string HandleCommand(std::string_view line);
 
  private:
   ControlPlane(const NodeConfig& cfg, std::vector<std::string> args);
@@ -79,10 +76,6 @@ class ControlPlane {
   static constexpr uint64_t kReleaseTimeoutNs = 4'000'000'000ull;
   void RefreshTrafficBaselines();
   std::string Reload();
-  std::string StatusText() const;
-  std::string PeersText() const;
-  std::string CountersText(bool all) const;  // all: zeros too (`counters --all`)
-  std::string RoutesText() const;
   // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned (lookups
   // bounded and throttled in OverlayHost::Resolve: a host scanning the subnet cannot flood).
   void OnArpMiss(uint32_t vip);
@@ -94,8 +87,6 @@ class ControlPlane {
   // Router mode: subnets other members announced become prefix routes (and kernel routes to the
   // TAP, or DHCP option 121); the announcing member is learned like any peer.
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
-  // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
-  std::string DhtCommand(const MgmtCommand& cmd);
 
   NodeConfig cfg_;
   std::vector<std::string> args_;
@@ -134,6 +125,7 @@ class ControlPlane {
   PeerPathPolicy path_policy_;
   KernelRoutes kernel_routes_;
   TapAddressKeeper tap_address_;
+  std::unique_ptr<MgmtHandler> mgmt_handler_;
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;

@@ -216,12 +216,4 @@ void AddressClaim::Release(std::function<void()> done) {
   });
 }
 
-std::string AddressClaim::StatusText() const {
-  std::string s = vip_ == 0 ? std::string("none") : FormatIpv4(vip_);
-  if (stopped_) return s + " (released)";
-  if (held_) return s + (options_.fixed != 0 ? " (static, claimed)" : " (allocated)");
-  if (options_.fixed != 0) return s + (vip_ != 0 ? " (static, claiming)" : " (static, conflict)");
-  return s + " (claiming)";
-}
-
 }  // namespace ipop::cp
