@@ -345,7 +345,7 @@ int ControlPlane::Run() {
       });
     more_punts = DrainPuntRings();
     Iterate();
-    mgmt_->Expire();
+    mgmt_->Tick();
   }
   if (overlay_) {
     ReleaseRecords();

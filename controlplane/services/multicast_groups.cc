@@ -100,8 +100,8 @@ bool MulticastGroups::OnTapFrame(std::span<const uint8_t> frame) {
   if (group == 0) return false;
   if (ip.protocol == igmp::kProtocolIgmp) {
     igmp::Message m;
-    const igmp::Error e = igmp::Parse(frame, &m);
-    if (e != igmp::Error::kNone) {
+    const igmp::ParseError e = igmp::Parse(frame, &m);
+    if (e != igmp::ParseError::kNone) {
       ++counters_.igmp_malformed;
       return true;
     }

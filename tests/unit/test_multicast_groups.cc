@@ -228,7 +228,7 @@ TEST_F(MulticastGroupsTest, QuerierSendsGeneralQueriesAndUnreportedGroupsExpire)
   Advance(kSecond);
   ASSERT_EQ(port_.frames.size(), 1u);
   igmp::Message q;
-  ASSERT_EQ(igmp::Parse(port_.frames[0], &q), igmp::Error::kNone);
+  ASSERT_EQ(igmp::Parse(port_.frames[0], &q), igmp::ParseError::kNone);
   EXPECT_EQ(q.type, igmp::kTypeQuery);
   EXPECT_EQ(q.version, 3);
   EXPECT_EQ(q.query_group, 0u);
