@@ -28,7 +28,7 @@
 #include <string>
 #include <string_view>
 
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace {
 

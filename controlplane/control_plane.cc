@@ -10,8 +10,6 @@
 #include <csignal>
 #include <cstring>
 
-#include "controlplane/runtime/tap_address.h"
-
 namespace ipop::cp {
 namespace {
 
@@ -21,7 +19,6 @@ constexpr uint32_t kPuntBudgetPerRing = 256;
 // Publication waits at most this long for dataplane workers to leave a slot; a failed attempt is
 // simply retried on the next loop.
 constexpr int kPublishTimeoutMs = 100;
-constexpr uint64_t kAssignRetryNs = 1'000'000'000ull;
 
 bool ProcessAlive(int32_t pid) {
   return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
@@ -65,7 +62,12 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
 }  // namespace
 
 ControlPlane::ControlPlane(const NodeConfig& cfg, std::vector<std::string> args)
-    : cfg_(cfg), args_(std::move(args)), samples_(shm::kMaxPeers), baselines_(shm::kMaxPeers) {}
+    : cfg_(cfg),
+      args_(std::move(args)),
+      path_policy_({.peer_timeout_ms = cfg.peer_timeout_ms, .shortcut_pps = cfg.shortcut_pps},
+                   clock_),
+      kernel_routes_(clock_, cfg.tap),
+      tap_address_(clock_, cfg.tap, cfg.prefix_len, cfg.assign_address) {}
 
 ControlPlane::~ControlPlane() {
   if (region_) region_->header().cp_pid.store(0, std::memory_order_release);
@@ -116,6 +118,7 @@ bool ControlPlane::Init(std::string* error) {
   }
 
   writer_ = std::make_unique<shm::TableWriter>(*region_);
+  traffic_ = std::make_unique<PeerTrafficMeter>(*region_);
   const uint32_t n_workers = region_->layout().n_workers;
   for (uint32_t w = 0; w < n_workers; ++w) punt_rings_.push_back(region_->ring(w, shm::kPuntRing));
   port_ = std::make_unique<InjectRingPort>(region_->ring(0, shm::kInjectRing), 0,
@@ -136,11 +139,11 @@ bool ControlPlane::Init(std::string* error) {
   session_options.running_dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
   sessions_ = std::make_unique<PeerSessions>(session_options, clock_, random_, *auth_, *keys_,
                                              *port_, counters_, running);
-  sessions_->SetTxPackets([this](uint32_t slot) { return TrafficOf(slot).tx_packets; });
+  sessions_->SetTxPackets([this](uint32_t slot) { return traffic_->Total(slot).tx_packets; });
   if (running != nullptr) {
     for (uint32_t i = 0; i < running->hdr.n_peers && i < shm::kMaxPeers; ++i)
       if ((running->peers[i].flags & shm::kPeerValid) != 0)
-        baselines_[i].vip = running->peers[i].vip;  // counters keep running: baseline zero
+        traffic_->Inherited(i, running->peers[i].vip);
     IPOP_LOG_INFO("inherited table generation %llu: %llu peers, %llu sessions",
                   (unsigned long long)shm::ActiveSeq(active),
                   (unsigned long long)counters_.Get(CpCounter::inherited_peers),
@@ -182,16 +185,35 @@ bool ControlPlane::Init(std::string* error) {
     overlay_->Start();
   }
   StartTapServices();
+  // A host configured by DHCP (the node does not set its address) gets the routes in option 121.
+  kernel_routes_.SetByDhcp(dhcp_ && !cfg_.assign_address);
 
+  mgmt_handler_ = std::make_unique<MgmtHandler>(MgmtParts{.cfg = cfg_,
+                                                          .region = *region_,
+                                                          .writer = *writer_,
+                                                          .clock = clock_,
+                                                          .start_ns = start_ns_,
+                                                          .counters = counters_,
+                                                          .sessions = *sessions_,
+                                                          .traffic = *traffic_,
+                                                          .kernel_routes = kernel_routes_,
+                                                          .tap_address = tap_address_,
+                                                          .overlay = overlay_.get(),
+                                                          .multicast = multicast_.get(),
+                                                          .dhcp = dhcp_.get(),
+                                                          .dns = dns_.get(),
+                                                          .dns_forwarder = dns_forwarder_.get()},
+                                                [this] { return Reload(); });
   mgmt_ = MgmtServer::Listen(
-      cfg_.mgmt_socket, [this](std::string_view line) { return HandleCommand(line); }, &err);
+      cfg_.mgmt_socket, [this](std::string_view line) { return mgmt_handler_->Handle(line); },
+      &err);
   if (!mgmt_) {
     *error = "cannot listen on management socket " + cfg_.mgmt_socket + ": " + err +
              " (set node.mgmt-socket to a writable path)";
     return false;
   }
+  mgmt_handler_->SetServer(mgmt_.get());
 
-  address_ = cfg_.assign_address ? AddressState::kWaiting : AddressState::kNotManaged;
   hdr.cp_pid.store(int32_t(getpid()), std::memory_order_release);
   hdr.cp_attach_count.fetch_add(1, std::memory_order_acq_rel);
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
@@ -323,7 +345,7 @@ int ControlPlane::Run() {
       });
     more_punts = DrainPuntRings();
     Iterate();
-    mgmt_->Expire();
+    mgmt_->Tick();
   }
   if (overlay_) {
     ReleaseRecords();
@@ -356,10 +378,7 @@ void ControlPlane::ReleaseRecords() {
 void ControlPlane::OnAddressChanged(uint32_t vip) {
   sessions_->SetLocalVip(vip);
   if (lease_) lease_->SetAddress(vip);
-  if (address_ != AddressState::kNotManaged) {
-    address_ = AddressState::kWaiting;
-    next_assign_ns_ = 0;
-  }
+  tap_address_.AddressChanged();
   if (vip == 0) IPOP_LOG_WARN("no address in network %s for now", cfg_.network.c_str());
 }
 
@@ -422,12 +441,8 @@ void ControlPlane::Iterate() {
   if (dp != seen_dp_instance_) {
     seen_dp_instance_ = dp;
     // A restarted dataplane creates the TAP anew: the address has to be set again.
-    if (address_ != AddressState::kNotManaged) {
-      address_ = AddressState::kWaiting;
-      logged_waiting_for_tap_ = false;
-      next_assign_ns_ = 0;
-    }
-    for (KernelRoute& r : kernel_routes_) r.installed = false;
+    tap_address_.TapRecreated();
+    kernel_routes_.ForgetInstalled();
   }
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
@@ -437,14 +452,14 @@ void ControlPlane::Iterate() {
   if (overlay_) {
     overlay_->Tick();
     if (clock_.NowNs() >= next_path_update_ns_) {
-      next_path_update_ns_ = clock_.NowNs() + kPathIntervalNs;
+      next_path_update_ns_ = clock_.NowNs() + path_policy_.options().interval_ns;
       UpdatePeerPaths();
-      InstallKernelRoutes();
+      kernel_routes_.Tick();
     }
   }
   PublishIfChanged();
   writer_->ScrubRetired();  // retired keys leave shared memory once no worker can read them
-  AssignAddress();
+  tap_address_.Tick(sessions_->local_vip());
   hdr.cp_heartbeat_ns.store(shm::MonotonicNs(), std::memory_order_release);
 }
 
@@ -477,127 +492,8 @@ void ControlPlane::PublishIfChanged() {
   }
 }
 
-void ControlPlane::AssignAddress() {
-  if (address_ == AddressState::kNotManaged || address_ == AddressState::kAssigned) return;
-  const uint64_t now = clock_.NowNs();
-  const uint32_t vip = sessions_->local_vip();
-  if (now < next_assign_ns_ || vip == 0) return;
-  std::string err;
-  switch (AssignIpv4(cfg_.tap, vip, cfg_.prefix_len, &err)) {
-    case AssignResult::kOk:
-      address_ = AddressState::kAssigned;
-      IPOP_LOG_INFO("assigned %s/%u to %s", FormatIpv4(vip).c_str(), cfg_.prefix_len,
-                    cfg_.tap.c_str());
-      break;
-    case AssignResult::kNoSuchInterface:
-      // Normal until the dataplane has created the TAP: retry every loop, say so once.
-      address_ = AddressState::kWaiting;
-      if (!logged_waiting_for_tap_) {
-        IPOP_LOG_INFO("waiting for the dataplane to create %s", cfg_.tap.c_str());
-        logged_waiting_for_tap_ = true;
-      }
-      break;
-    case AssignResult::kFailed:
-      if (address_ != AddressState::kFailed)
-        IPOP_LOG_ERROR("cannot assign %s/%u to %s: %s (retrying every second)",
-                       FormatIpv4(vip).c_str(), cfg_.prefix_len, cfg_.tap.c_str(), err.c_str());
-      address_ = AddressState::kFailed;
-      next_assign_ns_ = now + kAssignRetryNs;
-      break;
-  }
-}
-
-PeerTraffic ControlPlane::TrafficOf(uint32_t slot) const {
-  PeerTraffic t;
-  if (slot >= shm::kMaxPeers) return t;
-  for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
-    const PeerCounters& c = region_->counters(w).peer[slot];
-    t.rx_packets += c.rx_packets.load(std::memory_order_relaxed);
-    t.rx_bytes += c.rx_bytes.load(std::memory_order_relaxed);
-    t.tx_packets += c.tx_packets.load(std::memory_order_relaxed);
-    t.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
-  }
-  return t;
-}
-
 void ControlPlane::RefreshTrafficBaselines() {
-  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    SlotBaseline& b = baselines_[p.slot];
-    if (b.vip != p.vip) {
-      b.vip = p.vip;
-      b.at_assignment = TrafficOf(p.slot);
-    }
-  }
-}
-
-std::string ControlPlane::HandleCommand(std::string_view line) {
-  const MgmtCommand cmd = ParseMgmtCommand(line);
-  if (cmd.needs_overlay() && !overlay_)
-    return "error: the overlay is disabled on this node (overlay.enabled = false)\n";
-  switch (cmd.verb) {
-    case MgmtVerb::kStatus:
-      return StatusText();
-    case MgmtVerb::kPeers:
-      return PeersText();
-    case MgmtVerb::kCounters:
-      return CountersText(cmd.all);
-    case MgmtVerb::kReload:
-      return Reload() + "\n";
-    case MgmtVerb::kRoutes:
-      return RoutesText();
-    case MgmtVerb::kMulticast:
-      return multicast_ ? multicast_->Text()
-                        : "error: multicast needs the overlay (overlay.enabled)\n";
-    case MgmtVerb::kRing:
-      return overlay_->RingText();
-    case MgmtVerb::kLinks:
-      return overlay_->LinksText();
-    case MgmtVerb::kDhtPut:
-    case MgmtVerb::kDhtGet:
-      return DhtCommand(cmd);
-    case MgmtVerb::kDhtBad:
-    case MgmtVerb::kUnknown:
-      break;
-  }
-  return cmd.error;
-}
-
-std::string ControlPlane::DhtCommand(const MgmtCommand& cmd) {
-  constexpr int kBudgetMs = 30000;
-  auto reply_to = [this](uint64_t ticket, bool is_get) {
-    return [this, ticket, is_get](const DhtResult& r) {
-      std::string text;
-      char head[160];
-      std::snprintf(head, sizeof(head), "%s after %u attempts, %.0f ms",
-                    r.outcome == DhtOutcome::kOk         ? "ok"
-                    : r.outcome == DhtOutcome::kRejected ? "error: rejected"
-                                                         : "error: no quorum",
-                    r.attempts, double(r.latency_ns) / 1e6);
-      text = head;
-      if (r.outcome != DhtOutcome::kOk) {
-        text += std::string(" (") + DhtStatusName(r.reason) + ")";
-      }
-      text += "\n";
-      if (is_get && r.outcome == DhtOutcome::kOk) {
-        if (r.values.empty()) text += "no values\n";
-        for (const DhtRecord& rec : r.values) {
-          text += "value " + std::string(rec.value.begin(), rec.value.end()) + " ttl " +
-                  std::to_string(rec.ttl_ms / 1000) + "s\n";
-        }
-      }
-      mgmt_->Reply(ticket, text);
-    };
-  };
-  const uint64_t ticket = mgmt_->Defer(kBudgetMs);
-  if (ticket == 0) return "error: cannot defer the reply\n";
-  if (cmd.verb == MgmtVerb::kDhtPut) {
-    overlay_->DhtPut(cmd.name,
-                     {reinterpret_cast<const uint8_t*>(cmd.value.data()), cmd.value.size()},
-                     cmd.ttl_s * 1000, reply_to(ticket, false));
-  } else {
-    overlay_->DhtGet(cmd.name, reply_to(ticket, true));
-  }
-  return "";
+  for (const PeerSessions::PeerStatus& p : sessions_->Status()) traffic_->Assigned(p.slot, p.vip);
 }
 
 void ControlPlane::OnArpMiss(uint32_t vip) {
@@ -636,7 +532,7 @@ void ControlPlane::LearnLocation(uint32_t v, const VipLocation& where) {
 
 void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) {
   std::vector<PeerSessions::PrefixRoute> table;
-  std::vector<KernelRoute> kernel;
+  std::vector<Ipv4Prefix> prefixes;
   const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
   for (const AnnouncedRoute& r : routes) {
     table.push_back({r.prefix, r.length, r.via});
@@ -644,140 +540,69 @@ void ControlPlane::OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes) 
         std::any_of(peers.begin(), peers.end(),
                     [&](const PeerSessions::PeerStatus& p) { return p.vip == r.via; });
     if (!known) OnArpMiss(r.via);  // look the gateway up and learn it, as for ARP
-    KernelRoute k{r.prefix, r.length, false};
-    bool seen_before = false;
-    for (const KernelRoute& old : kernel_routes_) {
-      if (old.prefix == k.prefix && old.length == k.length) {
-        k.installed = old.installed;
-        seen_before = true;
-      }
-    }
-    if (std::none_of(kernel.begin(), kernel.end(), [&](const KernelRoute& x) {
-          return x.prefix == k.prefix && x.length == k.length;
-        })) {
-      kernel.push_back(k);
-      if (!seen_before)
-        IPOP_LOG_INFO("router mode: %s/%u is announced by a member; routing it into the overlay%s",
-                      FormatIpv4(k.prefix).c_str(), unsigned(k.length),
-                      RoutesByDhcp() ? " (the host gets it by DHCP option 121)" : "");
-    }
+    prefixes.push_back({r.prefix, r.length});
   }
+  kernel_routes_.Set(prefixes);
   if (dhcp_) {
     // Via the service address: the dataplane routes the prefix by longest match anyway.
     std::vector<dhcp::ClasslessRoute> classless;
-    for (const KernelRoute& k : kernel) classless.push_back({k.prefix, k.length, cfg_.service_ip});
+    for (const KernelRoute& k : kernel_routes_.routes())
+      classless.push_back({k.prefix.prefix, k.prefix.length, cfg_.service_ip});
     dhcp_->SetRoutes(std::move(classless));
   }
   sessions_->SetPrefixRoutes(std::move(table));
-  kernel_routes_ = std::move(kernel);
-}
-
-// A host configured by DHCP (the node does not set its address) gets the routes in option 121;
-// the node then leaves the kernel routing table alone.
-bool ControlPlane::RoutesByDhcp() const {
-  return dhcp_ && !cfg_.assign_address;
-}
-
-void ControlPlane::InstallKernelRoutes() {
-  if (RoutesByDhcp()) return;
-  for (KernelRoute& r : kernel_routes_) {
-    if (r.installed) continue;
-    std::string err;
-    const AssignResult res = AddInterfaceRoute(cfg_.tap, r.prefix, r.length, &err);
-    r.installed = res == AssignResult::kOk;
-    uint64_t suppressed = 0;
-    if (res == AssignResult::kFailed && route_log_.Allow(clock_.NowNs(), &suppressed))
-      IPOP_LOG_WARN("cannot route %s/%u to %s: %s (retrying; %llu similar suppressed)",
-                    FormatIpv4(r.prefix).c_str(), unsigned(r.length), cfg_.tap.c_str(), err.c_str(),
-                    (unsigned long long)suppressed);
-  }
 }
 
 void ControlPlane::UpdatePeerPaths() {
-  const double seconds = double(kPathIntervalNs) / 1e9;
-  std::vector<overlay::RingAddress> in_use;
+  std::vector<PeerPathInput> peers;
   for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    const PeerTraffic t = TrafficOf(p.slot);
-    const uint64_t packets = t.tx_packets + t.rx_packets;
-    SlotSample& sample = samples_[p.slot];
-    if (sample.vip != p.vip) sample = SlotSample{p.vip, packets, 0};
-    const uint64_t delta = packets >= sample.packets ? packets - sample.packets : 0;
-    sample.packets = packets;
-    if (delta > 0) sessions_->MarkUsed(p.vip);
-    if (!p.learned || !p.node_known) continue;
-    const overlay::RingAddress node = overlay::RingAddress::FromBytes(p.node);
-    in_use.push_back(node);
-    const uint64_t timeout_ns = uint64_t{cfg_.peer_timeout_ms} * 1'000'000ull;
-    if (!p.up && p.heard && p.last_hello_age_ns > timeout_ns &&
-        clock_.NowNs() >= sample.next_recheck_ns) {
-      sample.next_recheck_ns = clock_.NowNs() + kRecheckNs;
-      RecheckSilentPeer(p.vip, node);
-    }
-    const overlay::Link* link = overlay_->node().links().Find(node);
-    if (link != nullptr) {
-      sessions_->SetPath(p.vip, false, link->endpoint);
-      continue;
-    }
-    sessions_->SetPath(p.vip, true, p.endpoint);
-    // A relayed path that does not carry the handshake (the ring around the peer is still
-    // settling, or a relay is gone) is no path: try a direct link instead of waiting.
-    const uint64_t now = clock_.NowNs();
-    if (p.relayed && !p.up) {
-      if (sample.relayed_down_since_ns == 0) sample.relayed_down_since_ns = now;
-    } else {
-      sample.relayed_down_since_ns = 0;
-    }
-    const bool relay_failing =
-        sample.relayed_down_since_ns != 0 &&
-        now - sample.relayed_down_since_ns > uint64_t{cfg_.peer_timeout_ms} * 1'000'000ull;
-    if (relay_failing) {
-      IPOP_LOG_INFO(
-          "no handshake with %s through the overlay for %u ms: asking %s for a direct link",
-          FormatIpv4(p.vip).c_str(), cfg_.peer_timeout_ms, p.endpoint.ToString().c_str());
-      overlay_->node().RequestShortcut(node, p.endpoint);
-      sample.relayed_down_since_ns = now;
-    } else if (p.relayed && double(delta) / seconds >= double(cfg_.shortcut_pps)) {
-      IPOP_LOG_INFO("%.0f packets/s to %s through the overlay: asking %s for a direct link",
-                    double(delta) / seconds, FormatIpv4(p.vip).c_str(),
-                    p.endpoint.ToString().c_str());
-      overlay_->node().RequestShortcut(node, p.endpoint);
+    const PeerTraffic t = traffic_->Total(p.slot);
+    PeerPathInput& in = peers.emplace_back();
+    in.vip = p.vip;
+    in.slot = p.slot;
+    in.learned = p.learned;
+    in.up = p.up;
+    in.heard = p.heard;
+    in.last_hello_age_ns = p.last_hello_age_ns;
+    in.relayed = p.relayed;
+    in.endpoint = p.endpoint;
+    in.tx_packets = t.tx_packets;
+    in.rx_packets = t.rx_packets;
+    if (!p.node_known) continue;
+    in.node = overlay::RingAddress::FromBytes(p.node);
+    if (const overlay::Link* link = overlay_->node().links().Find(*in.node))
+      in.link = link->endpoint;
+  }
+  std::vector<overlay::RingAddress> shortcuts;
+  for (const overlay::Link& l : overlay_->node().links().links())
+    if ((l.roles & overlay::kRoleShortcut) != 0) shortcuts.push_back(l.address);
+  for (const PathAction& a : path_policy_.Decide(peers, shortcuts)) {
+    switch (a.kind) {
+      case PathAction::Kind::kMarkUsed:
+        sessions_->MarkUsed(a.vip);
+        break;
+      case PathAction::Kind::kRecheck:
+        RecheckSilentPeer(a.vip, a.node);
+        break;
+      case PathAction::Kind::kSetPath:
+        sessions_->SetPath(a.vip, a.relayed, a.endpoint);
+        break;
+      case PathAction::Kind::kRequestShortcut:
+        if (a.why == PathAction::Why::kRelayFailing)
+          IPOP_LOG_INFO(
+              "no handshake with %s through the overlay for %u ms: asking %s for a direct link",
+              FormatIpv4(a.vip).c_str(), path_policy_.options().peer_timeout_ms,
+              a.endpoint.ToString().c_str());
+        else
+          IPOP_LOG_INFO("%.0f packets/s to %s through the overlay: asking %s for a direct link",
+                        a.packets_per_s, FormatIpv4(a.vip).c_str(), a.endpoint.ToString().c_str());
+        overlay_->node().RequestShortcut(a.node, a.endpoint);
+        break;
+      case PathAction::Kind::kReleaseShortcut:
+        overlay_->node().ReleaseShortcut(a.node);
+        break;
     }
   }
-  // Shortcuts whose peer is gone (forgotten, or moved behind another node) are released; the
-  // link closes after the surplus grace period unless it has another role.
-  for (const overlay::Link& l : overlay_->node().links().links()) {
-    if ((l.roles & overlay::kRoleShortcut) == 0) continue;
-    if (std::find(in_use.begin(), in_use.end(), l.address) == in_use.end())
-      overlay_->node().ReleaseShortcut(l.address);
-  }
-}
-
-std::string ControlPlane::RoutesText() const {
-  std::string out;
-  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
-    out += "route " + FormatIpv4(p.vip) + "/32 ";
-    if (p.relayed) {
-      out += "relayed to node " + overlay::RingAddress::FromBytes(p.node).ToHex();
-    } else {
-      out += "direct " + p.endpoint.ToString();
-    }
-    out += p.learned ? " learned" : " static";
-    out += p.up ? " up" : " down";
-    if (!p.relayed && p.node_known)
-      out += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
-    out += "\n";
-  }
-  for (const PeerSessions::PrefixRoute& r : sessions_->prefix_routes()) {
-    out += "route " + FormatIpv4(r.prefix) + "/" + std::to_string(r.length) + " via " +
-           FormatIpv4(r.via) + " (announced)";
-    for (const KernelRoute& k : kernel_routes_)
-      if (k.prefix == r.prefix && k.length == r.length && k.installed) out += " kernel-route";
-    out += "\n";
-  }
-  for (const PrefixConfig& p : cfg_.announce)
-    out += "announce " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + "\n";
-  if (out.empty()) out = "no routes\n";
-  return out;
 }
 
 std::string ControlPlane::Reload() {
@@ -804,99 +629,13 @@ std::string ControlPlane::Reload() {
   const ReconfigureSummary sum =
       sessions_->Reconfigure(next.peers, next.hello_interval_ms, next.peer_timeout_ms);
   cfg_ = next;
+  path_policy_.SetLimits(cfg_.peer_timeout_ms, cfg_.shortcut_pps);
   UpdateDnsUpstreams();  // resolv.conf is read again too
   char msg[160];
   std::snprintf(msg, sizeof(msg), "ok: reloaded, %zu peers (added %u, removed %u, changed %u)",
                 sessions_->peer_count(), sum.added, sum.removed, sum.changed);
   IPOP_LOG_INFO("%s", msg);
   return msg;
-}
-
-std::string ControlPlane::StatusText() const {
-  shm::RegionHeader& hdr = region_->header();
-  NodeStatus s;
-  s.node = cfg_.name;
-  s.network = cfg_.network;
-  s.vip = sessions_->local_vip();
-  s.prefix_len = cfg_.prefix_len;
-  if (overlay_ && overlay_->claim() != nullptr) s.address = overlay_->claim()->StatusText();
-  s.tap = cfg_.tap;
-  switch (address_) {
-    case AddressState::kNotManaged:
-      s.tap_address = "not-managed";
-      break;
-    case AddressState::kWaiting:
-      s.tap_address = "waiting-for-interface";
-      break;
-    case AddressState::kAssigned:
-      s.tap_address = "assigned";
-      break;
-    case AddressState::kFailed:
-      s.tap_address = "failed";
-      break;
-  }
-  s.table_seq = writer_->seq();
-  s.dp_pid = hdr.dp_pid.load(std::memory_order_acquire);
-  s.dp_alive = ProcessAlive(s.dp_pid);
-  s.dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
-  const uint64_t beat = hdr.dp_heartbeat_ns.load(std::memory_order_acquire);
-  const uint64_t now = shm::MonotonicNs();
-  s.dp_heartbeat_known = beat != 0 && beat <= now;
-  s.dp_heartbeat_age_ns = s.dp_heartbeat_known ? now - beat : 0;
-  s.dp_workers_running = hdr.dp_workers_running.load(std::memory_order_acquire);
-  s.peers_up = sessions_->peers_up();
-  s.peers_total = sessions_->peer_count();
-  s.uptime_ns = clock_.NowNs() - start_ns_;
-  s.cp_pid = int32_t(getpid());
-  s.cp_attach_count = hdr.cp_attach_count.load(std::memory_order_acquire);
-  return FormatStatus(s);
-}
-
-std::string ControlPlane::PeersText() const {
-  const std::vector<PeerSessions::PeerStatus> peers = sessions_->Status();
-  std::vector<PeerTraffic> traffic;
-  traffic.reserve(peers.size());
-  for (const PeerSessions::PeerStatus& p : peers) {
-    PeerTraffic t = TrafficOf(p.slot);
-    const SlotBaseline& b = baselines_[p.slot];
-    if (b.vip == p.vip) {
-      t.rx_packets -= std::min(t.rx_packets, b.at_assignment.rx_packets);
-      t.rx_bytes -= std::min(t.rx_bytes, b.at_assignment.rx_bytes);
-      t.tx_packets -= std::min(t.tx_packets, b.at_assignment.tx_packets);
-      t.tx_bytes -= std::min(t.tx_bytes, b.at_assignment.tx_bytes);
-    }
-    traffic.push_back(t);
-  }
-  return FormatPeers(peers, traffic);
-}
-
-std::string ControlPlane::CountersText(bool all) const {
-  uint64_t drops[kNumDropReasons] = {};
-  uint64_t stats[kNumStats] = {};
-  for (uint32_t w = 0; w < region_->layout().n_workers; ++w) {
-    const shm::WorkerCounters& c = region_->counters(w);
-    for (uint32_t i = 0; i < kNumDropReasons; ++i)
-      drops[i] += c.drop[i].load(std::memory_order_relaxed);
-    for (uint32_t i = 0; i < kNumStats; ++i) stats[i] += c.stat[i].load(std::memory_order_relaxed);
-  }
-  std::string text = FormatCounters(drops, stats, counters_, all);
-  if (overlay_) text += overlay_->CountersText();
-  if (multicast_) text += multicast_->CountersText();
-  if (dhcp_)
-    dhcp_->counters().ForEach([&](const std::string& name, uint64_t v) {
-      if (all || v != 0) text += name + " " + std::to_string(v) + "\n";
-    });
-  if (dns_) {
-    const DnsCounters& d = dns_->counters();
-    text += "dns_queries " + std::to_string(d.queries) + "\n";
-    text += "dns_nxdomain " + std::to_string(d.nxdomain) + "\n";
-    text += "dns_refused " + std::to_string(d.refused) + "\n";
-    if (dns_forwarder_)
-      dns_forwarder_->counters().ForEach([&](const char* name, uint64_t v) {
-        text += std::string(name) + " " + std::to_string(v) + "\n";
-      });
-  }
-  return text;
 }
 
 }  // namespace ipop::cp

@@ -17,14 +17,16 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
-#include "controlplane/mgmt/mgmt_command.h"
+#include "controlplane/mgmt/mgmt_handler.h"
 #include "controlplane/mgmt/mgmt_server.h"
-#include "controlplane/mgmt/status_report.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/cp_counters.h"
+#include "controlplane/runtime/dataplane_counters.h"
+#include "controlplane/runtime/kernel_routes.h"
 #include "controlplane/runtime/log.h"
 #include "controlplane/runtime/random_source.h"
 #include "controlplane/runtime/shm_port.h"
+#include "controlplane/runtime/tap_address.h"
 #include "controlplane/services/arp_responder.h"
 #include "controlplane/services/dhcp_server.h"
 #include "controlplane/services/dns_forwarder.h"
@@ -33,6 +35,7 @@
 #include "controlplane/services/multicast_groups.h"
 #include "controlplane/sessions/hello_authenticator.h"
 #include "controlplane/sessions/key_derivation.h"
+#include "controlplane/sessions/peer_path_policy.h"
 #include "controlplane/sessions/peer_sessions.h"
 #include "shared/config.h"
 #include "shared/shm_region.h"
@@ -52,8 +55,6 @@ class ControlPlane {
 
   // Runs until SIGTERM or SIGINT; returns the process exit code.
   int Run();
-  // One management request line -> reply text ("error: ..." on failure).
-  std::string HandleCommand(std::string_view line);
 
  private:
   ControlPlane(const NodeConfig& cfg, std::vector<std::string> args);
@@ -66,7 +67,6 @@ class ControlPlane {
   void HandleSignals();
   bool DrainPuntRings();  // true if a ring still had entries when the per-loop budget ran out
   void PublishIfChanged();
-  void AssignAddress();
   // The overlay allocated, lost or changed this node's address.
   void OnAddressChanged(uint32_t vip);
   // Clean stop: the address and the DNS name record leave the DHT (bounded wait).
@@ -75,30 +75,18 @@ class ControlPlane {
   // supervisor, which stops the dataplane 4.5 s and kills us 5 s after our SIGTERM (ipop_node.cc).
   static constexpr uint64_t kReleaseTimeoutNs = 4'000'000'000ull;
   void RefreshTrafficBaselines();
-  PeerTraffic TrafficOf(uint32_t slot) const;
   std::string Reload();
-  std::string StatusText() const;
-  std::string PeersText() const;
-  std::string CountersText(bool all) const;  // all: zeros too (`counters --all`)
-  std::string RoutesText() const;
   // Overlay peers: a VIP the host ARPs for is looked up in the directory and learned (lookups
   // bounded and throttled in OverlayHost::Resolve: a host scanning the subnet cannot flood).
   void OnArpMiss(uint32_t vip);
   void LearnLocation(uint32_t vip, const VipLocation& where);
   void RecheckSilentPeer(uint32_t vip, const overlay::RingAddress& was);
-  static constexpr uint64_t kRecheckNs = 5'000'000'000ull;
-  // Once per path interval: relayed vs direct from the overlay's links, traffic-driven shortcuts,
-  // use marks that keep learned peers alive.
+  // Once per path interval: the path policy's decisions (relayed vs direct, shortcuts, use marks
+  // that keep learned peers alive, rechecks) applied to the sessions and the overlay.
   void UpdatePeerPaths();
   // Router mode: subnets other members announced become prefix routes (and kernel routes to the
-  // TAP); the announcing member is learned like any peer.
+  // TAP, or DHCP option 121); the announcing member is learned like any peer.
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
-  void InstallKernelRoutes();
-  bool RoutesByDhcp() const;
-  // "dht put NAME VALUE [TTL-SECONDS]" / "dht get NAME": answered when the operation completes.
-  std::string DhtCommand(const MgmtCommand& cmd);
-
-  enum class AddressState { kNotManaged, kWaiting, kAssigned, kFailed };
 
   NodeConfig cfg_;
   std::vector<std::string> args_;
@@ -113,6 +101,7 @@ class ControlPlane {
 
   std::unique_ptr<shm::ShmRegion> region_;
   std::unique_ptr<shm::TableWriter> writer_;
+  std::unique_ptr<PeerTrafficMeter> traffic_;
   std::vector<SpscRingView> punt_rings_;
   std::unique_ptr<InjectRingPort> port_;
   std::unique_ptr<PskHelloAuthenticator> auth_;
@@ -133,37 +122,14 @@ class ControlPlane {
   uint64_t published_overlay_version_ = 0;
   uint64_t published_multicast_version_ = 0;
   uint64_t next_path_update_ns_ = 0;
-  static constexpr uint64_t kPathIntervalNs = 500'000'000;
-  // Per table slot: packets (tx + rx) at the last path update, to measure relayed traffic.
-  struct SlotSample {
-    uint32_t vip = 0;
-    uint64_t packets = 0;
-    uint64_t relayed_down_since_ns = 0;  // relayed and not up since then (0: fine)
-    uint64_t next_recheck_ns = 0;        // silent learned peer: next directory lookup
-  };
-  std::vector<SlotSample> samples_;
-  struct KernelRoute {
-    uint32_t prefix = 0;
-    uint8_t length = 0;
-    bool installed = false;
-  };
-  std::vector<KernelRoute> kernel_routes_;
-  RateLimiter route_log_{1, 3};
+  PeerPathPolicy path_policy_;
+  KernelRoutes kernel_routes_;
+  TapAddressKeeper tap_address_;
+  std::unique_ptr<MgmtHandler> mgmt_handler_;
   std::unique_ptr<MgmtServer> mgmt_;
 
   uint64_t seen_dp_instance_ = 0;
-  AddressState address_ = AddressState::kNotManaged;
-  bool logged_waiting_for_tap_ = false;
-  uint64_t next_assign_ns_ = 0;
   RateLimiter publish_log_{1, 3};
-
-  // Per table slot: which peer the dataplane's per-peer counters currently belong to and their
-  // value when it got the slot (a slot reused by another peer must not show the old peer's bytes).
-  struct SlotBaseline {
-    uint32_t vip = 0;
-    PeerTraffic at_assignment;
-  };
-  std::vector<SlotBaseline> baselines_;
 };
 
 }  // namespace ipop::cp

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::dp {
 

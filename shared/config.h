@@ -8,18 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "shared/endpoint.h"
 #include "shared/shm_layout.h"
 
 namespace ipop {
-
-struct Endpoint {
-  uint8_t addr[16] = {};  // IPv6 or IPv4-mapped
-  uint16_t port = 0;      // host order
-  std::string ToString() const;
-  bool operator==(const Endpoint&) const = default;
-};
-// Parses "host:port", "[v6]:port" or "a.b.c.d:port" (numeric only). nullopt if malformed.
-std::optional<Endpoint> ParseEndpoint(const std::string& s);
 
 // Which library seals AES-256-GCM in the dataplane; ChaCha20-Poly1305 is always OpenSSL.
 enum class CryptoBackend : uint8_t { kAuto, kOpenSsl, kIpsecMb };
@@ -122,8 +114,5 @@ struct ConfigResult {
 ConfigResult ParseConfig(int argc, const char* const* argv);
 // Parses file text only (unit tests, reload): same validation.
 ConfigResult ParseConfigText(const std::string& text);
-
-std::string FormatIpv4(uint32_t host_order);
-std::optional<uint32_t> ParseIpv4(const std::string& s);
 
 }  // namespace ipop

@@ -40,65 +40,66 @@ bool RecordChange(uint8_t type, uint16_t n_sources, Change* out) {
   }
 }
 
-Error ParseV3Report(const uint8_t* msg, size_t len, Message* out) {
-  if (len < kV3ReportHeaderSize) return Error::kTooShort;
+ParseError ParseV3Report(const uint8_t* msg, size_t len, Message* out) {
+  if (len < kV3ReportHeaderSize) return ParseError::kTooShort;
   const uint16_t n_records = LoadBe16(msg + 6);
   size_t off = kV3ReportHeaderSize;
   for (uint32_t r = 0; r < n_records; ++r) {
-    if (len - off < kGroupRecordHeaderSize) return Error::kBadRecord;
+    if (len - off < kGroupRecordHeaderSize) return ParseError::kBadRecord;
     const uint8_t* rec = msg + off;
     const uint8_t type = rec[0];
     const size_t aux_bytes = size_t(rec[1]) * 4;
     const uint16_t n_sources = LoadBe16(rec + 2);
     const uint32_t group = LoadBe32(rec + 4);
     const size_t rec_len = kGroupRecordHeaderSize + size_t(n_sources) * 4 + aux_bytes;
-    if (len - off < rec_len) return Error::kBadRecord;
-    if (!IsMulticast(group)) return Error::kBadGroup;
+    if (len - off < rec_len) return ParseError::kBadRecord;
+    if (!IsMulticast(group)) return ParseError::kBadGroup;
     Change c;
     if (RecordChange(type, n_sources, &c)) out->changes.push_back({group, c});
     off += rec_len;
   }
-  return Error::kNone;
+  return ParseError::kNone;
 }
 
 }  // namespace
 
-const char* ErrorName(Error e) {
+const char* ParseErrorName(ParseError e) {
   switch (e) {
-    case Error::kNone:
+    case ParseError::kNone:
       return "none";
-    case Error::kNotIgmp:
+    case ParseError::kNotIgmp:
       return "not_igmp";
-    case Error::kBadIpv4:
+    case ParseError::kBadIpv4:
       return "bad_ipv4";
-    case Error::kFragment:
+    case ParseError::kFragment:
       return "fragment";
-    case Error::kTooShort:
+    case ParseError::kTooShort:
       return "too_short";
-    case Error::kBadChecksum:
+    case ParseError::kBadChecksum:
       return "bad_checksum";
-    case Error::kBadRecord:
+    case ParseError::kBadRecord:
       return "bad_record";
-    case Error::kBadGroup:
+    case ParseError::kBadGroup:
       return "bad_group";
-    case Error::kUnknownType:
+    case ParseError::kUnknownType:
       return "unknown_type";
   }
   return "unknown";
 }
 
-Error Parse(std::span<const uint8_t> frame, Message* out) {
+ParseError Parse(std::span<const uint8_t> frame, Message* out) {
   ether::EthernetView eth;
-  if (!ether::ParseEthernet(frame, eth) || eth.type != ether::kTypeIpv4) return Error::kNotIgmp;
+  if (!ether::ParseEthernet(frame, eth) || eth.type != ether::kTypeIpv4)
+    return ParseError::kNotIgmp;
   ether::Ipv4View ip;
-  if (ether::ParseIpv4(eth.payload, ip) != ether::Ipv4Error::kNone) return Error::kBadIpv4;
-  if (ip.protocol != kProtocolIgmp) return Error::kNotIgmp;
+  if (ether::ParseIpv4(eth.payload, ip) != ether::Ipv4Error::kNone) return ParseError::kBadIpv4;
+  if (ip.protocol != kProtocolIgmp) return ParseError::kNotIgmp;
   const uint8_t* iph = eth.payload.data();
-  if ((LoadBe16(iph + 6) & 0x3fff) != 0) return Error::kFragment;
+  if ((LoadBe16(iph + 6) & 0x3fff) != 0) return ParseError::kFragment;
   const uint8_t* msg = iph + ip.header_length;
   const size_t len = size_t(ip.total_length) - ip.header_length;
-  if (len < kV2Size) return Error::kTooShort;
-  if (!ChecksumOk(msg, len)) return Error::kBadChecksum;
+  if (len < kV2Size) return ParseError::kTooShort;
+  if (!ChecksumOk(msg, len)) return ParseError::kBadChecksum;
 
   *out = Message{};
   out->type = msg[0];
@@ -115,19 +116,19 @@ Error Parse(std::span<const uint8_t> frame, Message* out) {
         out->version = msg[1] == 0 ? 1 : 2;  // a v1 query has no response time: 10 s
         out->max_resp_ds = msg[1] == 0 ? 100 : msg[1];
       }
-      return Error::kNone;
+      return ParseError::kNone;
     case kTypeV1Report:
     case kTypeV2Report:
     case kTypeV2Leave:
-      if (!IsMulticast(group)) return Error::kBadGroup;
+      if (!IsMulticast(group)) return ParseError::kBadGroup;
       out->version = msg[0] == kTypeV1Report ? 1 : 2;
       out->changes.push_back({group, msg[0] == kTypeV2Leave ? Change::kLeave : Change::kJoin});
-      return Error::kNone;
+      return ParseError::kNone;
     case kTypeV3Report:
       out->version = 3;
       return ParseV3Report(msg, len, out);
     default:
-      return Error::kUnknownType;
+      return ParseError::kUnknownType;
   }
 }
 

@@ -38,7 +38,7 @@ inline constexpr size_t kGroupRecordHeaderSize = 8;   // type, aux len, n source
 inline constexpr size_t kRouterAlertSize = 4;         // IPv4 option 148 (RFC 2113)
 inline constexpr size_t kGeneralQueryFrameSize = 14 + 24 + kV3QueryMinSize;
 
-enum class Error : uint8_t {
+enum class ParseError : uint8_t {
   kNone = 0,
   kNotIgmp,      // not Ethernet/IPv4 carrying protocol 2
   kBadIpv4,      // structurally broken IPv4 header
@@ -49,7 +49,7 @@ enum class Error : uint8_t {
   kBadGroup,     // a report or leave names a non-multicast group
   kUnknownType,  // another IGMP type (e.g. DVMRP, mtrace)
 };
-const char* ErrorName(Error e);
+const char* ParseErrorName(ParseError e);
 
 enum class Change : uint8_t { kJoin, kLeave };
 
@@ -74,7 +74,7 @@ struct Message {
 };
 
 // Parses an Ethernet frame. On kNone *out holds the message; otherwise *out is unspecified.
-Error Parse(std::span<const uint8_t> frame, Message* out);
+ParseError Parse(std::span<const uint8_t> frame, Message* out);
 
 // An IGMPv3 general query (also answered by v2 hosts) from src_mac/src_ip to 224.0.0.1 with a
 // Router Alert option and TTL 1: max_resp_ds in tenths of a second (< 128 so the code is

@@ -5,7 +5,7 @@
 
 #include "controlplane/dht/dht_key.h"
 #include "controlplane/runtime/log.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp {
 
@@ -214,14 +214,6 @@ void AddressClaim::Release(std::function<void()> done) {
     }
     if (done) done();
   });
-}
-
-std::string AddressClaim::StatusText() const {
-  std::string s = vip_ == 0 ? std::string("none") : FormatIpv4(vip_);
-  if (stopped_) return s + " (released)";
-  if (held_) return s + (options_.fixed != 0 ? " (static, claimed)" : " (allocated)");
-  if (options_.fixed != 0) return s + (vip_ != 0 ? " (static, claiming)" : " (static, conflict)");
-  return s + " (claiming)";
 }
 
 }  // namespace ipop::cp

@@ -98,7 +98,6 @@ class AddressClaim {
   bool releasing() const { return stopped_; }
   const AddressClaimCounters& counters() const { return counters_; }
   const AddressClaimOptions& options() const { return options_; }
-  std::string StatusText() const;
 
   // Candidate `i` (0-based) of the pool order; exposed for tests.
   uint32_t Candidate(uint64_t i) const;

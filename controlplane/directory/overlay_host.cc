@@ -5,7 +5,6 @@
 #include <cstring>
 #include <utility>
 
-#include "controlplane/mgmt/counter_text.h"
 #include "controlplane/overlay/messages.h"
 #include "controlplane/runtime/local_address.h"
 #include "shared/byte_order.h"
@@ -18,27 +17,6 @@ using overlay::RingAddress;
 
 constexpr uint64_t kNameRetryNs = 5'000'000'000ull;
 constexpr size_t kVipLocationSize = RingAddress::kBytes + overlay::kEndpointSize;
-
-std::string RolesText(uint8_t roles) {
-  std::string s;
-  auto add = [&](uint8_t bit, const char* name) {
-    if ((roles & bit) == 0) return;
-    if (!s.empty()) s += ',';
-    s += name;
-  };
-  add(overlay::kRoleLeaf, "leaf");
-  add(overlay::kRoleNear, "near");
-  add(overlay::kRoleFarOut, "far-out");
-  add(overlay::kRoleFarIn, "far-in");
-  add(overlay::kRoleShortcut, "shortcut");
-  return s.empty() ? "surplus" : s;
-}
-
-std::string Seconds(uint64_t ns) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.1fs", double(ns) / 1e9);
-  return b;
-}
 
 uint64_t Mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
@@ -613,122 +591,6 @@ void OverlayHost::UpdateTableVersion() {
     table_hash_ = h;
     ++table_version_;
   }
-}
-
-std::string OverlayHost::RingText() const {
-  const overlay::LinkTable& t = node_->links();
-  size_t near = 0, far = 0, leaf = 0, shortcut = 0;
-  for (const Link& l : t.links()) {
-    near += (l.roles & overlay::kRoleNear) != 0;
-    far += (l.roles & (overlay::kRoleFarOut | overlay::kRoleFarIn)) != 0;
-    leaf += (l.roles & overlay::kRoleLeaf) != 0;
-    shortcut += (l.roles & overlay::kRoleShortcut) != 0;
-  }
-  char line[256];
-  std::string out;
-  std::snprintf(line, sizeof(line), "overlay address %s endpoint %s\n",
-                options_.address.ToHex().c_str(), node_->endpoint().ToString().c_str());
-  out += line;
-  std::snprintf(line, sizeof(line),
-                "joined %s  links %zu (near %zu, far %zu, leaf %zu, shortcut %zu)  "
-                "estimated size %.0f  far target %zu\n",
-                node_->joined() ? "yes" : "no", t.size(), near, far, leaf, shortcut,
-                node_->estimated_size(), node_->far_target());
-  out += line;
-  auto side = [&](const char* name, const std::vector<const Link*>& v) {
-    for (const Link* l : v) {
-      std::snprintf(line, sizeof(line), "%s %s %s\n", name, l->address.ToHex().c_str(),
-                    l->endpoint.ToString().c_str());
-      out += line;
-    }
-  };
-  side("successor", t.Successors(t.near_per_side()));
-  side("predecessor", t.Predecessors(t.near_per_side()));
-  std::snprintf(line, sizeof(line), "dht keys %zu pending-ops %zu directory %s address %s\n",
-                dht_->store().key_count(), dht_->pending_ops(),
-                claim_ && claim_->held() ? "published" : "not-yet-published",
-                claim_ ? claim_->StatusText().c_str() : "none");
-  out += line;
-  return out;
-}
-
-std::string OverlayHost::LinksText() const {
-  const uint64_t now = clock_.NowNs();
-  std::string out;
-  char line[256];
-  for (const Link& l : node_->links().links()) {
-    std::snprintf(line, sizeof(line), "link %s %s %s age %s heard %s ago\n",
-                  l.address.ToHex().c_str(), l.endpoint.ToString().c_str(),
-                  RolesText(l.roles).c_str(), Seconds(now - l.created_ns).c_str(),
-                  Seconds(now - l.last_heard_ns).c_str());
-    out += line;
-  }
-  if (out.empty()) out = "no links\n";
-  return out;
-}
-
-std::string OverlayHost::CountersText() const {
-  const OverlayHostCounters& c = counters_;
-  const overlay::OverlayCounters& o = node_->counters();
-  const DhtServiceCounters& d = dht_->counters();
-  std::string out;
-  auto put = [&](const char* name, uint64_t v) { AppendCounterLine(out, "overlay.", name, v); };
-  put("received", c.received);
-  put("accepted", c.accepted);
-  put("dropped_too_short", c.too_short);
-  put("dropped_too_long", c.too_long);
-  put("dropped_bad_tag", c.bad_tag);
-  put("dropped_rate_limited", c.rate_limited);
-  put("dropped_wrong_receiver", c.wrong_receiver);
-  put("dropped_replayed", c.replayed);
-  put("dropped_too_old", c.too_old);
-  put("dropped_clock_ahead", c.clock_ahead);
-  size_t parse_errors = 0;
-  for (uint64_t e : o.parse_errors) parse_errors += e;
-  put("dropped_malformed", parse_errors);
-  put("sent", c.sent);
-  put("send_failed", c.send_failed + c.sign_failed);
-  put("routed_forwarded", o.routed_forwarded);
-  put("routed_delivered", o.routed_delivered);
-  put("routed_no_route", o.routed_no_route);
-  put("routed_no_such_node", o.routed_no_such_node);
-  put("routed_hop_limit", o.routed_hop_limit);
-  put("routed_loop", o.routed_loop);
-  put("links_added", o.links_added);
-  put("links_dead", o.links_dead);
-  put("hello_routed_sent", c.hello_routed_sent);
-  put("hello_routed_received", c.hello_routed_received);
-  if (claim_) {
-    const AddressClaimCounters& a = claim_->counters();
-    put("address_attempts", a.attempts);
-    put("address_conflicts", a.conflicts);
-    put("address_undecided", a.undecided);
-    put("address_acquired", a.acquired);
-    put("address_renewals", a.renewals);
-    put("address_lost", a.lost);
-    put("address_exhausted", a.exhausted);
-    put("address_released", a.released);
-  }
-  put("names_published", c.names_published);
-  put("name_conflicts", c.name_conflicts);
-  put("name_lookups", c.name_lookups);
-  put("name_misses", c.name_misses);
-  put("routes_announced", c.routes_announced);
-  put("routes_polls", c.routes_polls);
-  put("routes_unsigned", c.routes_unsigned);
-  put("routes_bad_signature", c.routes_bad_signature);
-  put("routes_expired", c.routes_expired);
-  put("names_released", c.names_released);
-  put("resolves", c.resolves);
-  put("resolve_misses", c.resolve_misses);
-  put("resolve_throttled", c.resolve_throttled);
-  put("resolve_cache_evicted", c.resolve_cache_evicted);
-  put("dht_requests", d.requests);
-  put("dht_creates_settling", d.creates_settling);
-  put("dht_rate_limited", d.rate_limited);
-  put("dht_ops_ok", d.ops_ok);
-  put("dht_ops_no_quorum", d.ops_no_quorum);
-  return out;
 }
 
 DhtKey VipDirectoryKey(const std::string& network, uint32_t vip) {

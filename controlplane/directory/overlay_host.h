@@ -200,10 +200,6 @@ class OverlayHost final : public HelloRelay, public NameSource {
   size_t resolve_cache_size() const { return resolved_.size(); }
   size_t resolves_in_flight() const { return resolving_.size(); }
 
-  std::string RingText() const;
-  std::string LinksText() const;
-  std::string CountersText() const;
-
  private:
   class Transport;
   class ClaimStoreAdapter;

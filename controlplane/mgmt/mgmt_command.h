@@ -1,6 +1,6 @@
 // The management commands (one text line each, docs/operations.md "ipopctl") parsed into what the
 // control plane runs. Pure: no I/O, no state, so the parser is unit-tested and fuzzed on its own
-// (tests/fuzz/fuzz_mgmt.cc); ControlPlane::HandleCommand only executes the result.
+// (tests/fuzz/fuzz_mgmt.cc); MgmtHandler::Handle only executes the result.
 #pragma once
 
 #include <cstdint>

@@ -321,7 +321,7 @@ void MgmtServer::OnReadable() {
     serving_deferred_ = false;
     std::string reply = Dispatch(handler_, outcome, line);
     serving_fd_ = -1;
-    if (serving_deferred_) continue;  // the handler keeps it: Reply() or Expire() closes it
+    if (serving_deferred_) continue;  // the handler keeps it: Reply() or Tick() closes it
     WriteReply(client, reply);
     close(client);
   }
@@ -345,7 +345,7 @@ bool MgmtServer::Reply(uint64_t ticket, std::string reply) {
   return true;
 }
 
-void MgmtServer::Expire() {
+void MgmtServer::Tick() {
   const int64_t now = NowMs();
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     if (it->second.deadline_ms > now) {

@@ -28,12 +28,13 @@ class MgmtServer {
 
   // Asynchronous commands (a DHT lookup): called from inside the handler, keeps the connection
   // open after the handler returns (its return value is then ignored) and gives the ticket that
-  // Reply() answers later. Unanswered requests get an "error: ... timed out" from Expire().
+  // Reply() answers later. A request still unanswered when its budget runs out gets "error: no
+  // answer in time ..." from Tick().
   uint64_t Defer(int budget_ms);
   // Answers a deferred request; false if it already timed out (or the ticket is unknown).
   bool Reply(uint64_t ticket, std::string reply);
   // Call every loop: answers and closes deferred requests whose budget ran out.
-  void Expire();
+  void Tick();
   size_t deferred() const { return deferred_.size(); }
 
  private:

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "controlplane/overlay/address.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp::overlay {
 

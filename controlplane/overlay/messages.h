@@ -26,7 +26,7 @@
 #include <span>
 
 #include "controlplane/overlay/address.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 #include "shared/wire.h"
 
 namespace ipop::cp::overlay {

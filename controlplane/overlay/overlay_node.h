@@ -32,6 +32,7 @@
 #include "controlplane/overlay/transport.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/random_source.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp::overlay {
 

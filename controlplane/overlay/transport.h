@@ -7,7 +7,7 @@
 #include <span>
 
 #include "controlplane/overlay/address.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp::overlay {
 

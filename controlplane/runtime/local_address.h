@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp {
 

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "controlplane/runtime/port.h"
+#include "shared/endpoint.h"
 #include "shared/shm_layout.h"
 #include "shared/spsc_ring.h"
 

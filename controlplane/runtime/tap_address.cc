@@ -14,6 +14,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "controlplane/runtime/log.h"
+#include "shared/endpoint.h"
+
 namespace ipop::cp {
 namespace {
 
@@ -112,6 +115,47 @@ AssignResult AddInterfaceRoute(const std::string& ifname, uint32_t prefix, uint3
   }
   close(fd);
   return result;
+}
+
+void TapAddressKeeper::Tick(uint32_t vip) {
+  if (state_ == TapAddressState::kNotManaged || state_ == TapAddressState::kAssigned) return;
+  const uint64_t now = clock_.NowNs();
+  if (now < next_try_ns_ || vip == 0) return;
+  std::string err;
+  switch (AssignIpv4(tap_, vip, prefix_len_, &err)) {
+    case AssignResult::kOk:
+      state_ = TapAddressState::kAssigned;
+      IPOP_LOG_INFO("assigned %s/%u to %s", FormatIpv4(vip).c_str(), prefix_len_, tap_.c_str());
+      break;
+    case AssignResult::kNoSuchInterface:
+      // Normal until the dataplane has created the TAP: retry every loop, say so once.
+      state_ = TapAddressState::kWaiting;
+      if (!logged_waiting_) {
+        IPOP_LOG_INFO("waiting for the dataplane to create %s", tap_.c_str());
+        logged_waiting_ = true;
+      }
+      break;
+    case AssignResult::kFailed:
+      if (state_ != TapAddressState::kFailed)
+        IPOP_LOG_ERROR("cannot assign %s/%u to %s: %s (retrying every second)",
+                       FormatIpv4(vip).c_str(), prefix_len_, tap_.c_str(), err.c_str());
+      state_ = TapAddressState::kFailed;
+      next_try_ns_ = now + kRetryNs;
+      break;
+  }
+}
+
+void TapAddressKeeper::AddressChanged() {
+  if (state_ == TapAddressState::kNotManaged) return;
+  state_ = TapAddressState::kWaiting;
+  next_try_ns_ = 0;
+}
+
+void TapAddressKeeper::TapRecreated() {
+  if (state_ == TapAddressState::kNotManaged) return;
+  state_ = TapAddressState::kWaiting;
+  logged_waiting_ = false;
+  next_try_ns_ = 0;
 }
 
 }  // namespace ipop::cp

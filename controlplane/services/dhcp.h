@@ -80,7 +80,7 @@ enum class ParseError : uint8_t {
   kNoMessageType,    // option 53 absent
   kBadMessageType,   // option 53 outside 1..8
 };
-inline constexpr size_t kParseErrorCount = 9;
+inline constexpr size_t kParseErrorCount = size_t(ParseError::kBadMessageType) + 1;
 const char* ParseErrorName(ParseError e);
 
 // Points into the parsed payload; valid while it is. Addresses in host byte order, 0 if absent.

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "controlplane/services/dns_forwarder.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp {
 

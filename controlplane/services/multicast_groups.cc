@@ -4,10 +4,9 @@
 #include <cstring>
 
 #include "controlplane/dht/dht_key.h"
-#include "controlplane/mgmt/counter_text.h"
 #include "controlplane/runtime/log.h"
 #include "shared/byte_order.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 #include "shared/ether.h"
 
 namespace ipop::cp {
@@ -19,10 +18,6 @@ constexpr uint8_t kProtocolUdp = 17;
 
 std::string GroupName(uint32_t group) {
   return group == igmp::kBroadcastGroup ? "255.255.255.255 (broadcast)" : FormatIpv4(group);
-}
-
-std::string Seconds(uint64_t ns) {
-  return std::to_string((ns + 999'999'999ull) / 1'000'000'000ull) + "s";
 }
 
 }  // namespace
@@ -105,8 +100,8 @@ bool MulticastGroups::OnTapFrame(std::span<const uint8_t> frame) {
   if (group == 0) return false;
   if (ip.protocol == igmp::kProtocolIgmp) {
     igmp::Message m;
-    const igmp::Error e = igmp::Parse(frame, &m);
-    if (e != igmp::Error::kNone) {
+    const igmp::ParseError e = igmp::Parse(frame, &m);
+    if (e != igmp::ParseError::kNone) {
       ++counters_.igmp_malformed;
       return true;
     }
@@ -365,63 +360,26 @@ std::vector<uint32_t> MulticastGroups::joined() const {
   return out;
 }
 
-std::string MulticastGroups::Text() const {
+MulticastView MulticastGroups::View() const {
   const uint64_t now = clock_.NowNs();
-  std::string out;
-  out += service_ip_ != 0 ? "querier " + FormatIpv4(service_ip_) + " queries-sent " +
-                                std::to_string(counters_.queries_sent) + "\n"
-                          : "querier none (no network.service-ip)\n";
-  for (const auto& [group, j] : joined_) {
-    out += "joined " + GroupName(group);
-    out += j.published_vip != 0 ? " published as " + FormatIpv4(j.published_vip)
-                                : std::string(" not-published");
-    if (j.expires_ns != 0)
-      out += " expires-in " + Seconds(j.expires_ns - std::min(now, j.expires_ns));
-    out += "\n";
-  }
+  MulticastView v;
+  v.querier_ip = service_ip_;
+  v.queries_sent = counters_.queries_sent;
+  for (const auto& [group, j] : joined_)
+    v.joined.push_back(
+        {group, j.published_vip, j.expires_ns != 0, j.expires_ns - std::min(now, j.expires_ns)});
   for (const auto& [group, s] : sending_) {
-    out += "sending " + GroupName(group);
-    if (!s.polled) {
-      out += " looking-up\n";
-      continue;
-    }
-    size_t in_table = 0;
-    std::string list;
+    MulticastView::Sending& out = v.sending.emplace_back();
+    out.group = group;
+    out.polled = s.polled;
+    out.frames = s.frames;
     for (uint32_t vip : s.members) {
       const bool peer = std::binary_search(peer_vips_.begin(), peer_vips_.end(), vip);
-      if (peer && in_table < shm::kMaxGroupMembers) ++in_table;
-      list += ' ';
-      list += FormatIpv4(vip);
-      if (!peer) list += "(learning)";
+      if (peer && out.in_table < shm::kMaxGroupMembers) ++out.in_table;
+      out.members.push_back({vip, peer});
     }
-    out += " members " + std::to_string(s.members.size()) + " in-table " +
-           std::to_string(in_table) + " frames " + std::to_string(s.frames) + ":" + list + "\n";
   }
-  return out;
-}
-
-std::string MulticastGroups::CountersText() const {
-  const MulticastCounters& c = counters_;
-  std::string out;
-  auto put = [&](const char* name, uint64_t v) { AppendCounterLine(out, "mcast.", name, v); };
-  put("igmp_reports", c.igmp_reports);
-  put("igmp_leaves", c.igmp_leaves);
-  put("igmp_queries_seen", c.igmp_queries_seen);
-  put("igmp_malformed", c.igmp_malformed);
-  put("queries_sent", c.queries_sent);
-  put("joins_refused", c.joins_refused);
-  put("joins_expired", c.joins_expired);
-  put("joins_published", c.joins_published);
-  put("publish_failures", c.publish_failures);
-  put("leaves_published", c.leaves_published);
-  put("group_frames", c.group_frames);
-  put("groups_refused", c.groups_refused);
-  put("groups_idle", c.groups_idle);
-  put("polls", c.polls);
-  put("poll_failures", c.poll_failures);
-  put("members_cut", c.members_cut);
-  put("members_learned", c.members_learned);
-  return out;
+  return v;
 }
 
 }  // namespace ipop::cp

@@ -96,6 +96,31 @@ struct MulticastCounters {
   uint64_t polls = 0, poll_failures = 0, members_cut = 0, members_learned = 0;
 };
 
+// What `ipopctl multicast` shows (mgmt/render_multicast.h).
+struct MulticastView {
+  struct Joined {
+    uint32_t group = 0;
+    uint32_t published_vip = 0;  // the value the DHT holds for us (0: none)
+    bool expires = false;        // false: the broadcast group, or no querier
+    uint64_t expires_in_ns = 0;
+  };
+  struct Member {
+    uint32_t vip = 0;
+    bool peer = false;  // already a peer; else being learned
+  };
+  struct Sending {
+    uint32_t group = 0;
+    bool polled = false;  // false: the first member lookup has not answered yet
+    std::vector<Member> members;
+    size_t in_table = 0;  // members the group's table entry holds
+    uint64_t frames = 0;
+  };
+  uint32_t querier_ip = 0;  // network.service-ip; 0: no querier
+  uint64_t queries_sent = 0;
+  std::vector<Joined> joined;    // by group
+  std::vector<Sending> sending;  // by group
+};
+
 class MulticastGroups {
  public:
   // Learn a member VIP as a peer (ControlPlane::OnArpMiss: directory lookup + HELLO).
@@ -123,8 +148,7 @@ class MulticastGroups {
 
   std::vector<uint32_t> joined() const;  // ascending; always holds the broadcast group
   const MulticastCounters& counters() const { return counters_; }
-  std::string Text() const;          // ipopctl multicast
-  std::string CountersText() const;  // mcast.* lines of ipopctl counters
+  MulticastView View() const;
 
  private:
   struct Joined {

@@ -44,7 +44,7 @@ class EchoDirectory final : public cp::GroupDirectory {
 
 void Check(std::span<const uint8_t> frame) {
   igmp::Message m;
-  if (igmp::Parse(frame, &m) != igmp::Error::kNone) return;
+  if (igmp::Parse(frame, &m) != igmp::ParseError::kNone) return;
   for (const igmp::GroupChange& c : m.changes)
     if (!igmp::IsMulticast(c.group)) __builtin_trap();
 }

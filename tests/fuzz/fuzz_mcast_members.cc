@@ -239,7 +239,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           const uint32_t dst = fuzz::Be32(f.data() + 30);
           sent_to.insert(igmp::GroupOfDestination(dst, Ip(10, 77, 0, 255)));
           igmp::Message msg;
-          if (igmp::Parse(f, &msg) == igmp::Error::kNone)
+          if (igmp::Parse(f, &msg) == igmp::ParseError::kNone)
             for (const igmp::GroupChange& c : msg.changes)
               host_joined.insert(igmp::GroupOfDestination(c.group, 0));
         }

@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/mgmt/collect.h"
+#include "controlplane/mgmt/render_overlay.h"
 #include "controlplane/runtime/log.h"
 #include "shared/byte_order.h"
 #include "tests/fuzz/fuzz_overlay_checks.h"
@@ -155,7 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     host.FillTable(&spec);
     if (spec.links.size() > ipop::shm::kMaxLinks) __builtin_trap();
   }
-  (void)host.RingText();
-  (void)host.LinksText();
+  (void)ipop::cp::RenderRing(ipop::cp::CollectRing(host, clock.NowNs()));
+  (void)ipop::cp::RenderLinks(ipop::cp::CollectLinks(host, clock.NowNs()));
   return 0;
 }

@@ -9,7 +9,7 @@
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/runtime/random_source.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 
 namespace ipop::cp::testing {
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "controlplane/sessions/network_id.h"
+#include "shared/shm_layout.h"
 #include "tests/unit/cp_fakes.h"
 
 namespace ipop::cp {

@@ -30,7 +30,7 @@ std::vector<uint8_t> Hex(const std::string& h) {
 
 Message MustParse(const std::vector<uint8_t>& f) {
   Message m;
-  EXPECT_EQ(Parse(f, &m), Error::kNone);
+  EXPECT_EQ(Parse(f, &m), ParseError::kNone);
   return m;
 }
 
@@ -129,7 +129,7 @@ TEST(Igmp, RejectsBadChecksum) {
   std::vector<uint8_t> f = Hex(cap::kV3JoinHex);
   f[f.size() - 1] ^= 1;
   Message m;
-  EXPECT_EQ(Parse(f, &m), Error::kBadChecksum);
+  EXPECT_EQ(Parse(f, &m), ParseError::kBadChecksum);
 }
 
 TEST(Igmp, RejectsRecordsPastTheMessage) {
@@ -137,15 +137,15 @@ TEST(Igmp, RejectsRecordsPastTheMessage) {
   f[kIgmpOffset + 7] = 2;  // two records announced, one present
   FixIgmpChecksum(f);
   Message m;
-  EXPECT_EQ(Parse(f, &m), Error::kBadRecord);
+  EXPECT_EQ(Parse(f, &m), ParseError::kBadRecord);
   f = Hex(cap::kV3AllowHex);
   f[kIgmpOffset + 8 + 3] = 2;  // two sources announced, one present
   FixIgmpChecksum(f);
-  EXPECT_EQ(Parse(f, &m), Error::kBadRecord);
+  EXPECT_EQ(Parse(f, &m), ParseError::kBadRecord);
   f = Hex(cap::kV3JoinHex);
   f[kIgmpOffset + 8 + 1] = 1;  // 4 bytes of aux data announced, none present
   FixIgmpChecksum(f);
-  EXPECT_EQ(Parse(f, &m), Error::kBadRecord);
+  EXPECT_EQ(Parse(f, &m), ParseError::kBadRecord);
 }
 
 TEST(Igmp, RejectsUnicastGroups) {
@@ -153,11 +153,11 @@ TEST(Igmp, RejectsUnicastGroups) {
   f[kIgmpOffset + 4] = 10;  // 10.0.0.251
   FixIgmpChecksum(f);
   Message m;
-  EXPECT_EQ(Parse(f, &m), Error::kBadGroup);
+  EXPECT_EQ(Parse(f, &m), ParseError::kBadGroup);
   f = Hex(cap::kV3JoinHex);
   f[kIgmpOffset + 12] = 10;
   FixIgmpChecksum(f);
-  EXPECT_EQ(Parse(f, &m), Error::kBadGroup);
+  EXPECT_EQ(Parse(f, &m), ParseError::kBadGroup);
 }
 
 TEST(Igmp, RejectsShortTruncatedFragmentedAndForeign) {
@@ -165,31 +165,31 @@ TEST(Igmp, RejectsShortTruncatedFragmentedAndForeign) {
   Message m;
   // Every truncation is refused (the IPv4 total length no longer fits, or the message is short).
   for (size_t n = 0; n < f.size(); ++n)
-    EXPECT_NE(Parse({f.data(), n}, &m), Error::kNone) << "length " << n;
+    EXPECT_NE(Parse({f.data(), n}, &m), ParseError::kNone) << "length " << n;
 
   std::vector<uint8_t> frag = f;
   frag[14 + 6] = 0x20;  // more fragments
-  EXPECT_EQ(Parse(frag, &m), Error::kFragment);
+  EXPECT_EQ(Parse(frag, &m), ParseError::kFragment);
 
   std::vector<uint8_t> udp = f;
   udp[14 + 9] = 17;
-  EXPECT_EQ(Parse(udp, &m), Error::kNotIgmp);
+  EXPECT_EQ(Parse(udp, &m), ParseError::kNotIgmp);
 
   std::vector<uint8_t> arp = f;
   arp[12] = 0x08;
   arp[13] = 0x06;
-  EXPECT_EQ(Parse(arp, &m), Error::kNotIgmp);
+  EXPECT_EQ(Parse(arp, &m), ParseError::kNotIgmp);
 
   // The IPv4 length says the IGMP message is 4 bytes: below any IGMP message.
   std::vector<uint8_t> tiny = f;
   tiny[14 + 3] = 24 + 4;
   RefreshIpv4Checksum(tiny.data() + 14, 24);
-  EXPECT_EQ(Parse(tiny, &m), Error::kTooShort);
+  EXPECT_EQ(Parse(tiny, &m), ParseError::kTooShort);
 
   std::vector<uint8_t> unknown = Hex(cap::kV2ReportHex);
   unknown[kIgmpOffset] = 0x13;  // DVMRP
   FixIgmpChecksum(unknown);
-  EXPECT_EQ(Parse(unknown, &m), Error::kUnknownType);
+  EXPECT_EQ(Parse(unknown, &m), ParseError::kUnknownType);
 }
 
 TEST(Igmp, GroupMac) {

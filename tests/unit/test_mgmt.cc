@@ -21,7 +21,8 @@
 
 #include "controlplane/mgmt/mgmt_command.h"
 #include "controlplane/mgmt/mgmt_server.h"
-#include "controlplane/mgmt/status_report.h"
+#include "controlplane/mgmt/render_counters.h"
+#include "controlplane/mgmt/render_peers.h"
 #include "controlplane/runtime/tap_address.h"
 #include "cp_fakes.h"
 
@@ -370,12 +371,10 @@ TEST(TapAddress, AssignsIdempotentlyInPrivateNetns) {
 // `counters` lists non-zero values; `counters --all` every name, so a test can tell a zero from a
 // counter that does not exist (tools/netns/lib.sh `counter`).
 TEST(CountersListing, AllListsEveryNameWithItsValue) {
-  uint64_t drops[kNumDropReasons] = {};
-  uint64_t stats[kNumStats] = {};
-  CpCounters cp;
-  drops[uint32_t(DropReason::replay)] = 3;
-  EXPECT_EQ(FormatCounters(drops, stats, cp), "drop  replay                           3\n");
-  const std::string all = FormatCounters(drops, stats, cp, /*all=*/true);
+  CountersReport r;
+  r.dataplane.drops[uint32_t(DropReason::replay)] = 3;
+  EXPECT_EQ(RenderCounters(r), "drop  replay                           3\n");
+  const std::string all = RenderCounters(r, /*all=*/true);
   std::vector<std::string> lines;
   for (size_t at = 0, nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1)
     lines.push_back(all.substr(at, nl - at));
@@ -386,7 +385,8 @@ TEST(CountersListing, AllListsEveryNameWithItsValue) {
     std::snprintf(want, sizeof(want), "%-5s %-32s %llu", kind, name, (unsigned long long)value);
     EXPECT_EQ(lines[k++], want);
   };
-  for (uint32_t i = 0; i < kNumDropReasons; ++i) expect_line("drop", kDropReasonNames[i], drops[i]);
+  for (uint32_t i = 0; i < kNumDropReasons; ++i)
+    expect_line("drop", kDropReasonNames[i], r.dataplane.drops[i]);
   for (uint32_t i = 0; i < kNumStats; ++i) expect_line("stat", kStatNames[i], 0);
   for (uint32_t i = 0; i < kNumCpCounters; ++i) expect_line("cp", kCpCounterNames[i], 0);
 }
@@ -408,8 +408,10 @@ TEST(PeersListing, ShowsTransmitKeyIdAndAge) {
   peers[1].tx_key_id = 0x00000000000000a5;
   peers[2].vip = 0x0a4d0004;
   peers[2].endpoint = testing::Ep4(0xac1fc805, 5800);
-  const std::vector<PeerTraffic> traffic = {{5, 420, 6, 504}};
-  const std::string text = FormatPeers(peers, traffic);
+  std::vector<PeerRow> rows;
+  for (const PeerSessions::PeerStatus& p : peers) rows.push_back({p, {}});
+  rows[0].traffic = {5, 420, 6, 504};
+  const std::string text = RenderPeers(rows);
   EXPECT_EQ(text,
             "peer 10.77.0.2       endpoint 172.31.200.3:5800      up   last-hello-ms 408    "
             "tx-ready yes       tx-key 3f0c9a1e5b7d2468 key-age-s 41    rx-packets 5 rx-bytes 420 "

@@ -15,7 +15,7 @@
 #include "dataplane/udp_socket.h"
 #include "dataplane/udp_tx.h"
 #include "dataplane/uring_io.h"
-#include "shared/config.h"
+#include "shared/endpoint.h"
 #include "tests/unit/kernel_version.h"
 
 namespace ipop::dp {

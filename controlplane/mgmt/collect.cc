@@ -1,0 +1,114 @@
+#include "controlplane/mgmt/collect.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace ipop::cp {
+namespace {
+
+bool ProcessAlive(int32_t pid) {
+  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+LinkRow RowOf(const overlay::Link& l, uint64_t now_ns) {
+  return {l.address, l.endpoint, l.roles, now_ns - l.created_ns, now_ns - l.last_heard_ns};
+}
+
+}  // namespace
+
+ClaimStatus CollectClaim(const AddressClaim& claim) {
+  return {claim.vip(), claim.options().fixed != 0, claim.held(), claim.releasing()};
+}
+
+NodeStatus CollectStatus(const MgmtParts& p) {
+  shm::RegionHeader& hdr = p.region.header();
+  NodeStatus s;
+  s.node = p.cfg.name;
+  s.network = p.cfg.network;
+  s.vip = p.sessions.local_vip();
+  s.prefix_len = p.cfg.prefix_len;
+  if (p.overlay && p.overlay->claim() != nullptr) s.address = CollectClaim(*p.overlay->claim());
+  s.tap = p.cfg.tap;
+  s.tap_address = p.tap_address.state();
+  s.table_seq = p.writer.seq();
+  s.dp_pid = hdr.dp_pid.load(std::memory_order_acquire);
+  s.dp_alive = ProcessAlive(s.dp_pid);
+  s.dp_instance = hdr.dp_instance.load(std::memory_order_acquire);
+  const uint64_t beat = hdr.dp_heartbeat_ns.load(std::memory_order_acquire);
+  const uint64_t now = shm::MonotonicNs();
+  s.dp_heartbeat_known = beat != 0 && beat <= now;
+  s.dp_heartbeat_age_ns = s.dp_heartbeat_known ? now - beat : 0;
+  s.dp_workers_running = hdr.dp_workers_running.load(std::memory_order_acquire);
+  s.peers_up = p.sessions.peers_up();
+  s.peers_total = p.sessions.peer_count();
+  s.uptime_ns = p.clock.NowNs() - p.start_ns;
+  s.cp_pid = int32_t(getpid());
+  s.cp_attach_count = hdr.cp_attach_count.load(std::memory_order_acquire);
+  return s;
+}
+
+std::vector<PeerRow> CollectPeers(const MgmtParts& p) {
+  std::vector<PeerRow> rows;
+  for (const PeerSessions::PeerStatus& s : p.sessions.Status())
+    rows.push_back({s, p.traffic.Since(s.slot, s.vip)});
+  return rows;
+}
+
+CountersReport CollectCounters(const MgmtParts& p) {
+  CountersReport r;
+  r.dataplane = SumWorkerCounters(p.region);
+  r.cp = p.counters;
+  if (p.overlay) {
+    OverlayCountersReport& o = r.overlay.emplace();
+    o.host = p.overlay->counters();
+    o.node = p.overlay->node().counters();
+    o.dht = p.overlay->dht().counters();
+    if (p.overlay->claim() != nullptr) o.claim = p.overlay->claim()->counters();
+  }
+  if (p.multicast) r.multicast = p.multicast->counters();
+  if (p.dhcp) r.dhcp = p.dhcp->counters();
+  if (p.dns) r.dns = p.dns->counters();
+  if (p.dns_forwarder) r.dns_forwarder = p.dns_forwarder->counters();
+  return r;
+}
+
+RoutesReport CollectRoutes(const MgmtParts& p) {
+  RoutesReport r;
+  r.peers = p.sessions.Status();
+  for (const PeerSessions::PrefixRoute& route : p.sessions.prefix_routes())
+    r.prefix_routes.push_back({route, p.kernel_routes.installed({route.prefix, route.length})});
+  r.announced = p.cfg.announce;
+  return r;
+}
+
+RingReport CollectRing(const OverlayHost& overlay, uint64_t now_ns) {
+  const overlay::OverlayNode& node = overlay.node();
+  const overlay::LinkTable& t = node.links();
+  RingReport r;
+  r.address = node.address();
+  r.endpoint = node.endpoint();
+  r.joined = node.joined();
+  for (const overlay::Link& l : t.links()) r.links.push_back(RowOf(l, now_ns));
+  for (const overlay::Link* l : t.Successors(t.near_per_side()))
+    r.successors.push_back(RowOf(*l, now_ns));
+  for (const overlay::Link* l : t.Predecessors(t.near_per_side()))
+    r.predecessors.push_back(RowOf(*l, now_ns));
+  r.estimated_size = node.estimated_size();
+  r.far_target = node.far_target();
+  r.dht_keys = overlay.dht().store().key_count();
+  r.dht_pending_ops = overlay.dht().pending_ops();
+  const AddressClaim* claim = overlay.claim();
+  r.directory_published = claim != nullptr && claim->held();
+  if (claim != nullptr) r.claim = CollectClaim(*claim);
+  return r;
+}
+
+std::vector<LinkRow> CollectLinks(const OverlayHost& overlay, uint64_t now_ns) {
+  std::vector<LinkRow> rows;
+  for (const overlay::Link& l : overlay.node().links().links()) rows.push_back(RowOf(l, now_ns));
+  return rows;
+}
+
+}  // namespace ipop::cp

@@ -1,0 +1,37 @@
+// Runs the management commands (mgmt_command.h) against the control plane's parts: collects the
+// data a command shows (collect.h) and renders the reply (render_*.h). `dht put` and `dht get`
+// answer later, through the server's deferred replies, when the DHT operation completes.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "controlplane/mgmt/collect.h"
+#include "controlplane/mgmt/mgmt_command.h"
+#include "controlplane/mgmt/mgmt_server.h"
+
+namespace ipop::cp {
+
+class MgmtHandler {
+ public:
+  // Re-reads the configuration and applies it; returns the one-line outcome ("ok: ..." or
+  // "error: ...").
+  using ReloadFn = std::function<std::string()>;
+
+  MgmtHandler(const MgmtParts& parts, ReloadFn reload)
+      : parts_(parts), reload_(std::move(reload)) {}
+  // Deferred replies go through `server` (set once it listens; the handler runs only from it).
+  void SetServer(MgmtServer* server) { server_ = server; }
+  // One request line -> reply text ("error: ..." on failure, "" once deferred).
+  std::string Handle(std::string_view line);
+
+ private:
+  std::string Dht(const MgmtCommand& cmd);
+
+  MgmtParts parts_;
+  ReloadFn reload_;
+  MgmtServer* server_ = nullptr;
+};
+
+}  // namespace ipop::cp

@@ -1,0 +1,66 @@
+#include "controlplane/mgmt/render_peers.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "controlplane/mgmt/render_text.h"
+#include "controlplane/overlay/address.h"
+
+namespace ipop::cp {
+
+std::string RenderPeers(const std::vector<PeerRow>& peers) {
+  std::string out;
+  for (const PeerRow& row : peers) {
+    const PeerSessions::PeerStatus& p = row.status;
+    const PeerTraffic& t = row.traffic;
+    char age[24] = "-";
+    if (p.heard) std::snprintf(age, sizeof(age), "%" PRIu64, p.last_hello_age_ns / 1'000'000);
+    const char* tx = p.tx_ready ? "yes" : (p.tx_inherited ? "inherited" : "no");
+    // The published transmit key's id and age: a rekey shows as a new id and the age restarting.
+    // An inherited key has no age this process knows.
+    char key[24] = "-";
+    char key_age[24] = "-";
+    if (p.tx_key_id != 0) {
+      std::snprintf(key, sizeof(key), "%016" PRIx64, p.tx_key_id);
+      if (!p.tx_inherited)
+        std::snprintf(key_age, sizeof(key_age), "%" PRIu64, p.tx_key_age_ns / 1'000'000'000);
+    }
+    Append(out,
+           "peer %-15s endpoint %-22s %-4s last-hello-ms %-6s tx-ready %-9s tx-key %-16s "
+           "key-age-s %-5s rx-packets %" PRIu64 " rx-bytes %" PRIu64 " tx-packets %" PRIu64
+           " tx-bytes %" PRIu64 "\n",
+           FormatIpv4(p.vip).c_str(), p.endpoint.ToString().c_str(), p.up ? "up" : "down", age, tx,
+           key, key_age, t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes);
+  }
+  return out;
+}
+
+std::string RenderRoutes(const RoutesReport& r) {
+  std::string out;
+  for (const PeerSessions::PeerStatus& p : r.peers) {
+    out += "route " + FormatIpv4(p.vip) + "/32 ";
+    if (p.relayed) {
+      out += "relayed to node " + overlay::RingAddress::FromBytes(p.node).ToHex();
+    } else {
+      out += "direct " + p.endpoint.ToString();
+    }
+    out += p.learned ? " learned" : " static";
+    out += p.up ? " up" : " down";
+    if (!p.relayed && p.node_known)
+      out += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
+    out += "\n";
+  }
+  for (const PrefixRouteRow& row : r.prefix_routes) {
+    const PeerSessions::PrefixRoute& p = row.route;
+    out += "route " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + " via " +
+           FormatIpv4(p.via) + " (announced)";
+    if (row.kernel_route) out += " kernel-route";
+    out += "\n";
+  }
+  for (const PrefixConfig& p : r.announced)
+    out += "announce " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + "\n";
+  if (out.empty()) out = "no routes\n";
+  return out;
+}
+
+}  // namespace ipop::cp

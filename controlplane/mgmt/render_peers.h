@@ -1,0 +1,34 @@
+// Text of `ipopctl peers` and `ipopctl routes`. One line per peer or route, first word the kind,
+// so scripts can grep/awk them, e.g.
+//   peer 10.77.0.2       endpoint 10.99.0.2:5800        up   last-hello-ms 312 tx-ready yes
+//        tx-key 3f0c9a1e5b7d2468 key-age-s 41 rx-packets ... (one line)
+//   route 10.77.0.3/32 relayed to node 5c1f... learned up
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "controlplane/runtime/dataplane_counters.h"
+#include "controlplane/sessions/peer_sessions.h"
+#include "shared/config.h"
+
+namespace ipop::cp {
+
+struct PeerRow {
+  PeerSessions::PeerStatus status;
+  PeerTraffic traffic;  // since the peer got its table slot
+};
+std::string RenderPeers(const std::vector<PeerRow>& peers);
+
+struct PrefixRouteRow {
+  PeerSessions::PrefixRoute route;  // announced by another member (router mode)
+  bool kernel_route = false;        // also in the kernel's table (runtime/kernel_routes.h)
+};
+struct RoutesReport {
+  std::vector<PeerSessions::PeerStatus> peers;  // a /32 each
+  std::vector<PrefixRouteRow> prefix_routes;
+  std::vector<PrefixConfig> announced;  // this node's subnets (router mode)
+};
+std::string RenderRoutes(const RoutesReport& r);
+
+}  // namespace ipop::cp

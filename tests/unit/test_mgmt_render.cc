@@ -1,0 +1,194 @@
+// The management replies' text from plain reports (mgmt/render_*.h): the exact lines scripts and
+// the integration tests read (tools/netns/lib.sh greps them), so a renderer change shows here.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "controlplane/mgmt/render_counters.h"
+#include "controlplane/mgmt/render_multicast.h"
+#include "controlplane/mgmt/render_overlay.h"
+#include "controlplane/mgmt/render_peers.h"  // RenderPeers: test_mgmt.cc
+#include "controlplane/mgmt/render_status.h"
+#include "tests/unit/cp_fakes.h"
+
+namespace ipop::cp {
+namespace {
+
+using testing::Ep4;
+using testing::Ip;
+
+TEST(RenderClaim, EveryStateOfTheAddressClaim) {
+  const uint32_t a = Ip(10, 250, 0, 5);
+  EXPECT_EQ(RenderClaim({a, false, true, false}), "10.250.0.5 (allocated)");
+  EXPECT_EQ(RenderClaim({a, true, true, false}), "10.250.0.5 (static, claimed)");
+  EXPECT_EQ(RenderClaim({a, true, false, false}), "10.250.0.5 (static, claiming)");
+  EXPECT_EQ(RenderClaim({0, true, false, false}), "none (static, conflict)");
+  EXPECT_EQ(RenderClaim({0, false, false, false}), "none (claiming)");
+  EXPECT_EQ(RenderClaim({a, false, true, true}), "10.250.0.5 (released)");
+}
+
+TEST(RenderStatus, OneKeyPerLineInAColumn) {
+  NodeStatus s;
+  s.node = "alpha";
+  s.network = "lab";
+  s.vip = Ip(10, 77, 0, 1);
+  s.prefix_len = 24;
+  s.tap = "ipop0";
+  s.address = ClaimStatus{Ip(10, 77, 0, 1), true, true, false};
+  s.tap_address = TapAddressState::kWaiting;
+  s.table_seq = 7;
+  s.dp_pid = 1234;
+  s.dp_alive = true;
+  s.dp_instance = 0xabc;
+  s.dp_heartbeat_known = true;
+  s.dp_heartbeat_age_ns = 12'500'000;
+  s.dp_workers_running = 2;
+  s.peers_up = 1;
+  s.peers_total = 3;
+  s.uptime_ns = 61'900'000'000ull;
+  s.cp_pid = 99;
+  s.cp_attach_count = 4;
+  EXPECT_EQ(RenderStatus(s),
+            "node                         alpha\n"
+            "network                      lab\n"
+            "vip                          10.77.0.1/24\n"
+            "address                      10.77.0.1 (static, claimed)\n"
+            "tap                          ipop0\n"
+            "tap-address                  waiting-for-interface\n"
+            "table-seq                    7\n"
+            "dataplane-pid                1234\n"
+            "dataplane-alive              yes\n"
+            "dataplane-instance           0000000000000abc\n"
+            "dataplane-heartbeat-age-ms   12\n"
+            "dataplane-workers-running    2\n"
+            "peers-up                     1\n"
+            "peers-total                  3\n"
+            "controlplane-pid             99\n"
+            "controlplane-attach-count    4\n"
+            "uptime-s                     61\n");
+  s.address.reset();
+  s.dp_heartbeat_known = false;
+  const std::string text = RenderStatus(s);
+  EXPECT_EQ(text.find("\naddress "), std::string::npos) << text;
+  EXPECT_NE(text.find("\ndataplane-heartbeat-age-ms   -\n"), std::string::npos) << text;
+  EXPECT_STREQ(TapAddressStateName(TapAddressState::kNotManaged), "not-managed");
+  EXPECT_STREQ(TapAddressStateName(TapAddressState::kAssigned), "assigned");
+  EXPECT_STREQ(TapAddressStateName(TapAddressState::kFailed), "failed");
+}
+
+TEST(RenderRoutes, PeersPrefixesAndAnnouncements) {
+  EXPECT_EQ(RenderRoutes({}), "no routes\n");
+  RoutesReport r;
+  PeerSessions::PeerStatus relayed;
+  relayed.vip = Ip(10, 77, 0, 3);
+  relayed.relayed = true;
+  relayed.learned = true;
+  relayed.up = true;
+  relayed.node_known = true;
+  relayed.node.fill(0x11);
+  PeerSessions::PeerStatus direct;
+  direct.vip = Ip(10, 77, 0, 2);
+  direct.endpoint = Ep4(Ip(10, 99, 0, 2), 5800);
+  PeerSessions::PeerStatus linked = direct;
+  linked.vip = Ip(10, 77, 0, 4);
+  linked.learned = true;
+  linked.node_known = true;
+  linked.node.fill(0x22);
+  r.peers = {relayed, direct, linked};
+  r.prefix_routes = {{{Ip(192, 168, 50, 0), 24, Ip(10, 77, 0, 3)}, true},
+                     {{Ip(172, 16, 0, 0), 12, Ip(10, 77, 0, 4)}, false}};
+  r.announced = {{Ip(10, 1, 0, 0), 16}};
+  EXPECT_EQ(RenderRoutes(r), "route 10.77.0.3/32 relayed to node " + std::string(40, '1') +
+                                 " learned up\n"
+                                 "route 10.77.0.2/32 direct 10.99.0.2:5800 static down\n"
+                                 "route 10.77.0.4/32 direct 10.99.0.2:5800 learned down node " +
+                                 std::string(40, '2') +
+                                 "\n"
+                                 "route 192.168.50.0/24 via 10.77.0.3 (announced) kernel-route\n"
+                                 "route 172.16.0.0/12 via 10.77.0.4 (announced)\n"
+                                 "announce 10.1.0.0/16\n");
+}
+
+TEST(RenderDhtReply, OutcomeAttemptsLatencyAndValues) {
+  DhtResult r;
+  r.outcome = DhtOutcome::kOk;
+  r.attempts = 2;
+  r.latency_ns = 35'400'000;
+  EXPECT_EQ(RenderDhtReply(r, false), "ok after 2 attempts, 35 ms\n");
+  EXPECT_EQ(RenderDhtReply(r, true), "ok after 2 attempts, 35 ms\nno values\n");
+  DhtRecord a, b;
+  a.value = {'x', 'y'};
+  a.ttl_ms = 3'599'900;
+  b.value = {'z'};
+  b.ttl_ms = 999;
+  r.values = {a, b};
+  EXPECT_EQ(RenderDhtReply(r, true),
+            "ok after 2 attempts, 35 ms\nvalue xy ttl 3599s\nvalue z ttl 0s\n");
+  r.outcome = DhtOutcome::kRejected;
+  r.reason = DhtStatus::kValueTooLarge;
+  EXPECT_EQ(RenderDhtReply(r, true), "error: rejected after 2 attempts, 35 ms (" +
+                                         std::string(DhtStatusName(DhtStatus::kValueTooLarge)) +
+                                         ")\n");
+  r.outcome = DhtOutcome::kNoQuorum;
+  r.reason = DhtStatus::kOk;
+  EXPECT_EQ(RenderDhtReply(r, false), "error: no quorum after 2 attempts, 35 ms (" +
+                                          std::string(DhtStatusName(DhtStatus::kOk)) + ")\n");
+}
+
+TEST(RenderLinks, NoLinks) {
+  EXPECT_EQ(RenderLinks({}), "no links\n");
+  LinkRow l;
+  l.address = overlay::RingAddress::FromFraction(0.5);
+  l.endpoint = Ep4(Ip(172, 31, 0, 2), 5800);
+  l.roles = overlay::kRoleNear | overlay::kRoleShortcut;
+  l.age_ns = 12'340'000'000ull;
+  l.heard_ago_ns = 250'000'000;
+  EXPECT_EQ(RenderLinks({l}), "link " + l.address.ToHex() +
+                                  " 172.31.0.2:5800 near,shortcut age 12.3s heard 0.2s ago\n");
+  l.roles = 0;
+  EXPECT_NE(RenderLinks({l}).find(" surplus age "), std::string::npos);
+}
+
+TEST(RenderCounters, ServicesAfterTheDataplaneAndControlPlane) {
+  CountersReport r;
+  r.cp.Bump(CpCounter::publish_ok, 2);
+  DhcpCounters& d = r.dhcp.emplace();
+  d.offers = 1;
+  DnsCounters& n = r.dns.emplace();
+  n.queries = 5;
+  r.dns_forwarder.emplace().queries = 4;
+  const std::string text = RenderCounters(r);
+  EXPECT_EQ(text.substr(0, text.find("dns_forward_queries")),
+            "cp    publish_ok                       2\n"
+            "dhcp_offers 1\n"
+            "dns_queries 5\n"
+            "dns_nxdomain 0\n"
+            "dns_refused 0\n");
+  EXPECT_NE(text.find("\ndns_forward_queries 4\ndns_forward_sent 0\n"), std::string::npos) << text;
+  // Every DHCP counter with --all; the forwarder only next to the responder.
+  EXPECT_NE(RenderCounters(r, true).find("\ndhcp_naks 0\n"), std::string::npos);
+  r.dns.reset();
+  EXPECT_EQ(RenderCounters(r).find("dns_"), std::string::npos);
+}
+
+TEST(RenderMulticast, QuerierJoinedAndSendingGroups) {
+  MulticastView v;
+  EXPECT_EQ(RenderMulticast(v), "querier none (no network.service-ip)\n");
+  v.querier_ip = Ip(10, 99, 0, 254);
+  v.queries_sent = 3;
+  v.joined = {{igmp::kBroadcastGroup, 0, false, 0},
+              {Ip(239, 1, 2, 3), Ip(10, 99, 0, 1), true, 124'000'000'001ull}};
+  v.sending = {
+      {Ip(239, 1, 2, 3), true, {{Ip(10, 99, 0, 2), true}, {Ip(10, 99, 0, 3), false}}, 1, 7},
+      {Ip(239, 9, 9, 9), false, {}, 0, 0}};
+  EXPECT_EQ(RenderMulticast(v),
+            "querier 10.99.0.254 queries-sent 3\n"
+            "joined 255.255.255.255 (broadcast) not-published\n"
+            "joined 239.1.2.3 published as 10.99.0.1 expires-in 125s\n"
+            "sending 239.1.2.3 members 2 in-table 1 frames 7: 10.99.0.2 10.99.0.3(learning)\n"
+            "sending 239.9.9.9 looking-up\n");
+}
+
+}  // namespace
+}  // namespace ipop::cp
