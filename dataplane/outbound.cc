@@ -48,15 +48,24 @@ void RejectTooBig(Packet& p, const OutboundContext& ctx) {
 
 namespace {
 
-// DHCP (UDP to port 67, usually broadcast) and DNS to the node's service address are answered by
-// the control plane. Checksums were completed when the TAP read was split (tso_split.cc).
+constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoTcp = 6;
+
+// DHCP (UDP to port 67, usually broadcast) and DNS over UDP or TCP (RFC 7766) to the node's
+// service address are answered by the control plane. Checksums were completed when the TAP read
+// was split (tso_split.cc). TCP data to anywhere else costs one compare here (the destination).
 bool IsServiceRequest(std::span<const uint8_t> ip_packet, const ether::Ipv4View& ip,
                       uint32_t service_ip) {
-  constexpr uint8_t kUdp = 17;
-  if (service_ip == 0 || ip.protocol != kUdp || ip.total_length < uint32_t(ip.header_length) + 8)
+  if (service_ip == 0) return false;
+  if (ip.protocol == kProtoUdp) {
+    if (ip.total_length < uint32_t(ip.header_length) + 8) return false;
+    const uint16_t dst_port = ether::LoadBe16(ip_packet.data() + ip.header_length + 2);
+    return dst_port == 67 || (dst_port == 53 && ip.dst == service_ip);
+  }
+  if (ip.dst != service_ip || ip.protocol != kProtoTcp ||
+      ip.total_length < uint32_t(ip.header_length) + 20)  // a whole TCP header
     return false;
-  const uint16_t dst_port = ether::LoadBe16(ip_packet.data() + ip.header_length + 2);
-  return dst_port == 67 || (dst_port == 53 && ip.dst == service_ip);
+  return ether::LoadBe16(ip_packet.data() + ip.header_length + 2) == 53;
 }
 
 // A frame to a multicast group or a broadcast address (docs/multicast.md). Membership reports go
@@ -123,6 +132,7 @@ size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx) {
     }
     if (IsServiceRequest(eth.payload, ip, hdr.service_ip)) [[unlikely]] {
       p.verdict = Verdict::kPunt;  // the node's DHCP server / DNS responder
+      if (ip.protocol == kProtoTcp) Bump(ctx.counters->stat[uint32_t(Stat::dns_tcp_punted)]);
       continue;
     }
     const uint32_t group = igmp::GroupOfDestination(ip.dst, directed_broadcast);

@@ -37,15 +37,15 @@ inline constexpr uint32_t kOutboundTailroom = 16;
 inline constexpr uint32_t kRelayedOutboundHeadroom = kOutboundHeadroom + 24;
 
 // Ethernet frames -> IPv4 packets to forward (len trimmed to the IPv4 total length, data still
-// at the Ethernet header). ARP, DHCP, DNS to the service address and IGMP -> kPunt. A frame to a
-// multicast group or broadcast address with a group table entry -> kFanOut with Packet::peer =
-// the entry's index (FanOutGroups, fanout.h); without one -> kPunt while group_punt_limit has
-// tokens, else dropped as mcast_no_group. Everything else is dropped with its reason. MSS
-// options of TCP SYNs are clamped to mtu - 40. A packet larger than the MTU is dropped as
-// too_big and, rate-limited, replaced in place by an ICMP "fragmentation needed" (kReflect) -
-// with or without DF: the overlay never fragments, and a sender without DF gets the same hint.
-// A frame cut short by the TAP read (TAP MTU raised above the overlay MTU) counts as too big
-// by the total length in its header.
+// at the Ethernet header). ARP, DHCP, DNS over UDP or TCP to the service address (TCP counted as
+// dns_tcp_punted) and IGMP -> kPunt. A frame to a multicast group or broadcast address with a
+// group table entry -> kFanOut with Packet::peer = the entry's index (FanOutGroups, fanout.h);
+// without one -> kPunt while group_punt_limit has tokens, else dropped as mcast_no_group.
+// Everything else is dropped with its reason. MSS options of TCP SYNs are clamped to mtu - 40. A
+// packet larger than the MTU is dropped as too_big and, rate-limited, replaced in place by an ICMP
+// "fragmentation needed" (kReflect) - with or without DF: the overlay never fragments, and a sender
+// without DF gets the same hint. A frame cut short by the TAP read (TAP MTU raised above the
+// overlay MTU) counts as too big by the total length in its header.
 size_t ClassifyTapFrames(PacketSpan pkts, const OutboundContext& ctx);
 // Sets Packet::peer from the destination address; drops unroutable / not ready / stale peers.
 // Sets Packet::link: kNoLink for a peer with a direct path, else the first relay hop toward the

@@ -22,9 +22,10 @@
 
 namespace ipop::dp {
 
-// The host's ARP, DHCP, DNS queries to the service address, IGMP reports and a group's first
-// frames (also limited on their own, worker.h). A host resolving names through the node sends a
-// few thousand a second at most; the burst fits the ring part kept for these frames.
+// The host's ARP, DHCP, DNS queries (UDP datagrams, TCP segments) to the service address, IGMP
+// reports and a group's first frames (also limited on their own, worker.h). A host resolving names
+// through the node sends a few thousand a second at most; the burst fits the ring part kept for
+// these frames.
 inline constexpr Budget kTapPunts{10'000, 128};
 // Underlay CONTROL/HANDSHAKE datagrams of one worker from all sources. Legitimate control
 // traffic is overlay keep-alives and routing for at most shm::kMaxLinks links, DHT requests and

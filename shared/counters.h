@@ -74,7 +74,8 @@ namespace ipop {
   X(mcast_tx_copies, "datagrams made of them, one per member")                               \
   X(mcast_punted, "frames to a group without a table entry shown to the control plane")      \
   X(handoff_out, "datagrams copied to the worker owning their session")                      \
-  X(handoff_in, "datagrams received from another worker for a session this one owns")
+  X(handoff_in, "datagrams received from another worker for a session this one owns")        \
+  X(dns_tcp_punted, "TCP segments to port 53 of the service address shown to the control plane")
 
 enum class DropReason : uint32_t {
 #define IPOP_X(name, desc) name,

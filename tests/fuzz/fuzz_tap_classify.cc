@@ -6,9 +6,10 @@
 //     dropped with its reason; a completed checksum makes the covered bytes sum to what the
 //     kernel's partial sum asked for, and nothing else in the frame changes;
 //   - each frame gets the class the reference gives it (forward, punt for ARP / IGMP / DHCP / DNS
-//     to the service address / a group without an entry, fan-out with the group's entry, or a drop
-//     with the named reason); a forwarded frame is trimmed to its IPv4 total length, within the
-//     MTU, to a unicast destination, and unchanged but for MSS clamping (fuzz_dp_reference.h);
+//     over UDP or TCP to the service address (TCP counted) / a group without an entry, fan-out with
+//     the group's entry, or a drop with the named reason); a forwarded frame is trimmed to its IPv4
+//     total length, within the MTU, to a unicast destination, and unchanged but for MSS clamping
+//     (fuzz_dp_reference.h);
 //   - a reflected frame is a well-formed ICMP "fragmentation needed" to the sender quoting it;
 //   - drop counters add up to the drops.
 //
@@ -100,6 +101,7 @@ struct Expected {
   uint32_t entry = 0;       // kFanOut: the group's table entry
   bool group = false;       // a frame to a group: never answered with ICMP
   bool group_punt = false;  // kPunt of a group without an entry (takes a token)
+  bool dns_tcp = false;     // kPunt of a TCP segment to the DNS responder (counted)
 };
 
 Expected Classify(const uint8_t* f, size_t n, uint32_t mtu, bool group_tokens) {
@@ -122,6 +124,9 @@ Expected Classify(const uint8_t* f, size_t n, uint32_t mtu, bool group_tokens) {
     const uint16_t dport = Be16(ip + r->ihl + 2);
     if (dport == 67 || (dport == 53 && r->dst == kService)) return {Class::kPunt};
   }
+  // DNS over TCP (RFC 7766): a whole TCP header to port 53 of the service address.
+  if (r->proto == 6 && r->dst == kService && r->total >= r->ihl + 20 && Be16(ip + r->ihl + 2) == 53)
+    return {Class::kPunt, {}, 0, 0, false, false, true};
   const bool bcast =
       r->dst == 0xffffffffu || r->dst == Ip(224, 0, 0, 1) || r->dst == Ip(10, 77, 0, 255);
   if (bcast || (r->dst >> 28) == 0xe) {
@@ -253,7 +258,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctx.group_punt_limit = (cfg & 0x20) ? &group_punts : nullptr;
   const size_t n = dp::ClassifyTapFrames(span, ctx);
 
-  size_t forwarded = 0, drops = 0, reflected = 0, group_punted = 0, clamped = 0;
+  size_t forwarded = 0, drops = 0, reflected = 0, group_punted = 0, clamped = 0, dns_tcp_punted = 0;
   for (size_t i = 0; i < sr.frames; ++i) {
     const dp::Packet& p = out[i];
     const std::vector<uint8_t>& f = before[i];
@@ -281,6 +286,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case Class::kPunt:
         Require(p.verdict == dp::Verdict::kPunt);
         group_punted += e.group_punt;
+        dns_tcp_punted += e.dns_tcp;
         break;
       case Class::kFanOut:
         Require(p.verdict == dp::Verdict::kFanOut && p.peer == e.entry);
@@ -300,5 +306,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(classify_counters->stat[uint32_t(Stat::icmp_too_big_sent)].load() == reflected);
   Require(classify_counters->stat[uint32_t(Stat::mcast_punted)].load() == group_punted);
   Require(classify_counters->stat[uint32_t(Stat::mss_clamped)].load() == clamped);
+  Require(classify_counters->stat[uint32_t(Stat::dns_tcp_punted)].load() == dns_tcp_punted);
   return 0;
 }

@@ -160,6 +160,7 @@ def partial(frame, proto):
 
 
 HOST = ip4(10, 77, 0, 1)
+SERVICE = ip4(10, 77, 0, 254)
 out_tcp = eth(tcp_packet(HOST, PEER0, 100, ACK | PSH, b"hello world"))
 out_udp = eth(udp_packet(HOST, PEER0, 5000, b"ping" * 5))
 super_frame = eth(tcp_packet(HOST, PEER0, 1000, ACK | PSH | FIN | CWR, bytes(range(256)) * 12))
@@ -178,6 +179,15 @@ classify = {
                                                   dst=b"\xff" * 6)),
     "dns-to-service": reads(0, 1400, vnet() + eth(udp_packet(HOST, ip4(10, 77, 0, 254), 53))),
     "dns-elsewhere": reads(0, 1400, vnet() + eth(udp_packet(HOST, PEER0, 53))),
+    "dns-tcp-to-service": reads(0, 1400, vnet() + eth(ipv4(HOST, SERVICE, 6, tcp(
+        HOST, SERVICE, 40001, 53, 7, SYN, options=MSS1460))), partial(eth(ipv4(HOST, SERVICE, 6, tcp(
+            HOST, SERVICE, 40001, 53, 8, ACK | PSH, b"\0\x1d" + bytes(29)))), 6)),
+    "dns-tcp-elsewhere": reads(0, 1400, vnet() + eth(ipv4(HOST, PEER0, 6, tcp(
+        HOST, PEER0, 40001, 53, 7, SYN, options=MSS1460)))),
+    "tcp-to-service-other-port": reads(0, 1400, vnet() + eth(ipv4(HOST, SERVICE, 6, tcp(
+        HOST, SERVICE, 40001, 80, 7, SYN, options=MSS1460)))),
+    "tcp-to-service-short-header": reads(0, 1400, vnet() + eth(ipv4(HOST, SERVICE, 6,
+                                                                    b"\x9c\x41\x00\x35" + bytes(12)))),
     "igmp-report": reads(0, 1400, vnet() + eth(ipv4(HOST, ip4(239, 1, 1, 1), 2,
                                                     b"\x16\0\0\0\xef\x01\x01\x01",
                                                     options=b"\x94\x04\0\0", ttl=1))),

@@ -216,6 +216,35 @@ TEST_F(DataplaneStagesTest, ArpIsPuntedNotDropped) {
   for (uint32_t r = 0; r < kNumDropReasons; ++r) EXPECT_EQ(a_.counters->drop[r].load(), 0u);
 }
 
+// DNS to the node's service address goes to the control plane over UDP and TCP (RFC 7766); TCP
+// to any other port of it, or to port 53 elsewhere, stays on the data path.
+TEST_F(DataplaneStagesTest, DnsOverTcpToTheServiceAddressIsPuntedAndCounted) {
+  constexpr uint32_t kService = Ip(10, 0, 0, 254);
+  shm::TableSpec spec = SpecA();
+  spec.service_ip = kService;
+  spec.routes.push_back({kService, 32, 0});  // so a frame not punted would be forwarded
+  a_.Publish(spec);
+  auto segment = [](uint32_t dst, uint16_t dst_port, uint8_t proto, size_t l4_len) {
+    Bytes ip = Ipv4Packet(kVipA, dst, l4_len);
+    ip[9] = proto;
+    if (l4_len >= 4) ether::StoreBe16(&ip[20 + 2], dst_port);
+    if (l4_len >= 13) ip[20 + 12] = 0x50;  // data offset 5
+    return Frame(ether::kTypeIpv4, ip);
+  };
+  std::vector<Verdict> verdicts;
+  const std::vector<Bytes> sent = Outbound({segment(kService, 53, 6, 40),   // TCP DNS: punt
+                                            segment(kService, 53, 17, 40),  // UDP DNS: punt
+                                            segment(kService, 80, 6, 40),   // another port
+                                            segment(kVipB, 53, 6, 40),      // DNS elsewhere
+                                            segment(kService, 53, 6, 12)},  // no whole header
+                                           &verdicts);
+  EXPECT_EQ(verdicts, (std::vector<Verdict>{Verdict::kPunt, Verdict::kPunt, Verdict::kForward,
+                                            Verdict::kForward, Verdict::kForward}));
+  EXPECT_EQ(sent.size(), 3u);
+  EXPECT_EQ(a_.stat(Stat::dns_tcp_punted), 1u);
+  for (uint32_t r = 0; r < kNumDropReasons; ++r) EXPECT_EQ(a_.counters->drop[r].load(), 0u);
+}
+
 // An ARP request "who has target? tell sender" as the host's kernel sends it on the TAP.
 Bytes ArpRequest(uint32_t sender, uint32_t target) {
   Bytes body(ether::kArpIpv4Size, 0);
