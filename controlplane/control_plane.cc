@@ -202,7 +202,8 @@ bool ControlPlane::Init(std::string* error) {
                                                           .multicast = multicast_.get(),
                                                           .dhcp = dhcp_.get(),
                                                           .dns = dns_.get(),
-                                                          .dns_forwarder = dns_forwarder_.get()},
+                                                          .dns_forwarder = dns_forwarder_.get(),
+                                                          .dns_tcp = dns_tcp_.get()},
                                                 [this] { return Reload(); });
   mgmt_ = MgmtServer::Listen(
       cfg_.mgmt_socket, [this](std::string_view line) { return mgmt_handler_->Handle(line); },
@@ -283,9 +284,16 @@ void ControlPlane::StartTapServices() {
   // C-names spell the octets below the first: the range is the network's subnet, at least /8.
   n.range_prefix_len = uint8_t(std::clamp<uint32_t>(cfg_.prefix_len, 8, 32));
   n.range_base = cfg_.subnet & (~uint32_t{0} << (32 - n.range_prefix_len));
+  n.max_udp_reply = std::clamp<size_t>(cfg_.mtu - 28, dns::kMaxUdpPayload, 1232);
   const std::string why = ValidateDnsOptions(n);
   if (why.empty()) {
     dns_ = std::make_unique<DnsResponder>(*port_, clock_, overlay_.get(), n);
+    DnsTcpOptions t;  // DNS over TCP (RFC 7766) on the same address
+    t.responder_ip = n.responder_ip;
+    std::memcpy(t.gateway_mac, n.gateway_mac, sizeof(t.gateway_mac));
+    t.mtu = cfg_.mtu;
+    dns_tcp_ = std::make_unique<DnsTcpServer>(*port_, clock_, random_, *dns_, t);
+    dns_->SetStreams(dns_tcp_.get());
     StartDnsForwarder();
   } else {
     IPOP_LOG_WARN("DNS responder disabled: %s", why.c_str());
@@ -302,6 +310,7 @@ void ControlPlane::StartDnsForwarder() {
   dns_socket_ = std::make_unique<DnsUpstreamSocket>();
   dns_forwarder_ = std::make_unique<DnsForwarder>(*port_, clock_, random_, *dns_socket_, f);
   dns_->SetForwarder(dns_forwarder_.get());
+  dns_forwarder_->SetStreams(dns_tcp_.get());
   UpdateDnsUpstreams();
 }
 
@@ -414,6 +423,7 @@ bool ControlPlane::DrainPuntRings() {
         case shm::PuntKind::kTapFrame:
           if (dhcp_ && dhcp_->OnTapFrame(e.payload)) break;
           if (dns_ && dns_->OnTapFrame(e.payload)) break;
+          if (dns_tcp_ && dns_tcp_->OnTapFrame(e.payload)) break;
           if (multicast_ && multicast_->OnTapFrame(e.payload)) break;
           arp_->OnTapFrame(e.payload);
           break;
@@ -447,6 +457,7 @@ void ControlPlane::Iterate() {
   sessions_->ObserveDataplaneInstance(dp);
   sessions_->Tick();
   if (dns_) dns_->Poll();
+  if (dns_tcp_) dns_tcp_->Poll();
   if (multicast_) multicast_->Tick();
   if (dns_forwarder_) dns_forwarder_->Poll();
   if (overlay_) {

@@ -31,6 +31,7 @@
 #include "controlplane/services/dhcp_server.h"
 #include "controlplane/services/dns_forwarder.h"
 #include "controlplane/services/dns_responder.h"
+#include "controlplane/services/dns_tcp.h"
 #include "controlplane/services/dns_upstream_socket.h"
 #include "controlplane/services/multicast_groups.h"
 #include "controlplane/sessions/hello_authenticator.h"
@@ -115,6 +116,7 @@ class ControlPlane {
   std::unique_ptr<FixedLeaseSource> lease_;
   std::unique_ptr<DhcpServer> dhcp_;
   std::unique_ptr<DnsResponder> dns_;
+  std::unique_ptr<DnsTcpServer> dns_tcp_;          // with dns_: its TCP transport
   std::unique_ptr<DnsUpstreamSocket> dns_socket_;  // with dns_: network.dns-forward
   std::unique_ptr<DnsForwarder> dns_forwarder_;
   // Multicast/broadcast groups (docs/multicast.md); null with the overlay off.

@@ -71,6 +71,7 @@ CountersReport CollectCounters(const MgmtParts& p) {
   if (p.dhcp) r.dhcp = p.dhcp->counters();
   if (p.dns) r.dns = p.dns->counters();
   if (p.dns_forwarder) r.dns_forwarder = p.dns_forwarder->counters();
+  if (p.dns_tcp) r.dns_tcp = p.dns_tcp->counters();
   return r;
 }
 

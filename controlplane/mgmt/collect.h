@@ -19,6 +19,7 @@
 #include "controlplane/services/dhcp_server.h"
 #include "controlplane/services/dns_forwarder.h"
 #include "controlplane/services/dns_responder.h"
+#include "controlplane/services/dns_tcp.h"
 #include "controlplane/services/multicast_groups.h"
 #include "controlplane/sessions/peer_sessions.h"
 #include "shared/config.h"
@@ -45,6 +46,7 @@ struct MgmtParts {
   const DhcpServer* dhcp = nullptr;
   const DnsResponder* dns = nullptr;
   const DnsForwarder* dns_forwarder = nullptr;
+  const DnsTcpServer* dns_tcp = nullptr;
 };
 
 NodeStatus CollectStatus(const MgmtParts& p);

@@ -118,8 +118,11 @@ std::string RenderCounters(const CountersReport& r, bool all) {
     Line(out, "", "dns_queries", r.dns->queries);
     Line(out, "", "dns_nxdomain", r.dns->nxdomain);
     Line(out, "", "dns_refused", r.dns->refused);
+    Line(out, "", "dns_truncated", r.dns->truncated);
     if (r.dns_forwarder)
       r.dns_forwarder->ForEach([&](const char* name, uint64_t v) { Line(out, "", name, v); });
+    if (r.dns_tcp)
+      r.dns_tcp->ForEach([&](const char* name, uint64_t v) { Line(out, "", name, v); });
   }
   return out;
 }

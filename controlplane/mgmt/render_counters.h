@@ -18,6 +18,7 @@
 #include "controlplane/services/dhcp_server.h"
 #include "controlplane/services/dns_forwarder.h"
 #include "controlplane/services/dns_responder.h"
+#include "controlplane/services/dns_tcp.h"
 #include "controlplane/services/multicast_groups.h"
 
 namespace ipop::cp {
@@ -38,6 +39,7 @@ struct CountersReport {
   std::optional<DhcpCounters> dhcp;
   std::optional<DnsCounters> dns;
   std::optional<DnsForwarderCounters> dns_forwarder;  // shown with dns only
+  std::optional<DnsTcpCounters> dns_tcp;              // shown with dns only
 };
 std::string RenderCounters(const CountersReport& r, bool all = false);
 

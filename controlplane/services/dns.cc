@@ -1,5 +1,6 @@
 #include "controlplane/services/dns.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "shared/byte_order.h"
@@ -376,6 +377,43 @@ size_t BuildResponse(const ResponseSpec& spec, std::span<uint8_t> out) {
     p += 1 + kRecordFixedSize;
   }
   return size_t(p - out.data());
+}
+
+size_t UdpReplyLimit(const Query& query, size_t cap) {
+  const size_t wanted =
+      query.has_edns ? std::max<size_t>(query.edns_udp_size, kMaxUdpPayload) : kMaxUdpPayload;
+  return std::min(wanted, cap);
+}
+
+size_t TruncateResponse(std::span<const uint8_t> response, bool edns, std::span<uint8_t> out) {
+  if (response.size() < kHeaderSize) return 0;
+  // The question is never compressed (a pointer could only point into the header), so a name
+  // that reads is the bytes up to its end.
+  size_t question_end = kHeaderSize;
+  Name name;
+  size_t end = 0;
+  if (LoadBe16(&response[4]) == 1 &&
+      ReadName(response, kHeaderSize, &name, &end) == ParseError::kNone &&
+      response.size() - end >= 4)
+    question_end = end + 4;
+  const size_t size = question_end + (edns ? 1 + kRecordFixedSize : 0);
+  if (out.size() < size) return 0;
+  std::memcpy(out.data(), response.data(), question_end);
+  uint8_t* p = out.data();
+  StoreBe16(p + 2, uint16_t(LoadBe16(p + 2) | kFlagTc));
+  StoreBe16(p + 4, question_end > kHeaderSize ? 1 : 0);
+  StoreBe16(p + 6, 0);
+  StoreBe16(p + 8, 0);
+  StoreBe16(p + 10, edns ? 1 : 0);
+  if (edns) {
+    p += question_end;
+    p[0] = 0;  // root owner
+    StoreBe16(p + 1, kTypeOpt);
+    StoreBe16(p + 3, kEdnsUdpSize);
+    StoreBe32(p + 5, 0);
+    StoreBe16(p + 9, 0);
+  }
+  return size;
 }
 
 ParseError ParseResponse(std::span<const uint8_t> msg, Response* out) {

@@ -138,6 +138,18 @@ inline constexpr uint16_t kEdnsUdpSize = 1232;
 // Returns the message size, or 0 if `out` is too small or a record is invalid.
 size_t BuildResponse(const ResponseSpec& spec, std::span<uint8_t> out);
 
+// A UDP client takes replies up to 512 bytes, or up to the size its EDNS0 OPT advertises (RFC 6891
+// 6.2.5; below 512 counts as 512); at most `cap`, what the node writes onto its TAP (>= 512).
+size_t UdpReplyLimit(const Query& query, size_t cap);
+
+// What a UDP client gets instead of a response too large for it (RFC 1035 4.2.1, RFC 7766 5):
+// the header with TC set and no records, the question when `response` has a readable one, and,
+// when `edns` (the query had an OPT), an OPT advertising kEdnsUdpSize (RFC 6891 7). The client
+// then asks again over TCP. Returns the size, at most kMaxTruncatedSize, or 0 if `response` is
+// shorter than a header or `out` too small.
+inline constexpr size_t kMaxTruncatedSize = kHeaderSize + kMaxNameSize + 4 + 11;
+size_t TruncateResponse(std::span<const uint8_t> response, bool edns, std::span<uint8_t> out);
+
 // A response decoded for checks (tests, fuzzing): the question, the first kMaxAnswers answer
 // records and the first kMaxAuthority authority records.
 struct ParsedRecord {

@@ -8,7 +8,6 @@
 #include <sstream>
 #include <utility>
 
-#include "controlplane/services/udp_frame.h"
 #include "shared/byte_order.h"
 
 namespace ipop::cp {
@@ -18,6 +17,7 @@ constexpr uint16_t kFlagQr = 0x8000;
 constexpr uint16_t kFlagTc = 0x0200;
 // Largest UDP payload that fits one inject-ring slot with the frame around it, with room to spare.
 constexpr size_t kMaxReplyLimit = 1472;
+constexpr size_t kMaxMessage = 0xffff;  // a TCP message's length prefix bounds it
 
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -34,6 +34,7 @@ std::string ValidateDnsForwarderOptions(const DnsForwarderOptions& o) {
     return "dns forwarder: max_pending must be 1..4096";
   if (o.attempt_timeout_ns == 0 || o.expiry_ns < o.attempt_timeout_ns)
     return "dns forwarder: attempt timeout must be positive and not above the expiry";
+  if (o.tcp_timeout_ns == 0) return "dns forwarder: TCP timeout must be positive";
   if (o.max_reply_size < dns::kMaxUdpPayload || o.max_reply_size > kMaxReplyLimit)
     return "dns forwarder: max_reply_size must be 512..1472";
   return "";
@@ -41,14 +42,13 @@ std::string ValidateDnsForwarderOptions(const DnsForwarderOptions& o) {
 
 DnsForwarder::DnsForwarder(Port& port, Clock& clock, RandomSource& random,
                            DnsUpstreamTransport& transport, DnsForwarderOptions options)
-    : port_(port),
-      clock_(clock),
+    : clock_(clock),
       random_(random),
       transport_(transport),
       opt_(std::move(options)),
       pending_(opt_.max_pending),
-      reply_(opt_.max_reply_size),
-      frame_(udp::kFrameOverhead + opt_.max_reply_size) {}
+      writer_(port, opt_.gateway_mac, opt_.responder_ip),
+      reply_(kMaxMessage) {}
 
 void DnsForwarder::SetUpstreams(std::vector<Endpoint> upstreams) {
   upstreams_ = std::move(upstreams);
@@ -84,9 +84,9 @@ QueryForwarder::Outcome DnsForwarder::Forward(const DnsClient& client, const dns
       if (slot == nullptr) slot = &p;
       continue;
     }
-    if (p.client.ip == client.ip && p.client.port == client.port && p.client_id == query.id) {
+    if (SameClient(p.client, client) && p.client_id == query.id) {
       ++counters_.duplicates;  // our own retries cover it
-      return Outcome::kForwarded;
+      return Outcome::kDuplicate;
     }
   }
   if (slot == nullptr) {
@@ -109,6 +109,7 @@ QueryForwarder::Outcome DnsForwarder::Forward(const DnsClient& client, const dns
   p.expiry_ns = now + opt_.expiry_ns;
   p.next_upstream = 0;
   p.attempts = 0;
+  p.tcp = false;
   ++counters_.queries;
   SendAttempt(p, now);
   return Outcome::kForwarded;
@@ -127,28 +128,36 @@ void DnsForwarder::SendAttempt(Pending& p, uint64_t now) {
 }
 
 void DnsForwarder::Poll() {
+  transport_.PollStreams(
+      [this](uint16_t id, std::span<const uint8_t> reply) { OnStreamDone(id, reply); });
   const uint64_t now = clock_.NowNs();
   for (Pending& p : pending_) {
     if (!p.in_use) continue;
     if (now >= p.expiry_ns) {
       ++counters_.timeouts;
-      dns::ResponseSpec spec;
-      spec.id = p.client_id;
-      spec.opcode = p.query.opcode;
-      spec.recursion_desired = p.query.recursion_desired;
-      spec.rcode = dns::Rcode::kServFail;
-      spec.question = &p.query.question;
-      spec.edns = p.query.has_edns;
-      const size_t size = dns::BuildResponse(spec, reply_);
-      if (size == 0 || !WriteFrame(p.client, {reply_.data(), size})) ++counters_.reply_failed;
+      if (p.tcp) transport_.CancelStream(p.upstream_id);
+      ReplyServFail(p);
       Finish(p);
       continue;
     }
-    if (now >= p.next_try_ns) {
+    if (!p.tcp && now >= p.next_try_ns) {
       ++counters_.retries;
       SendAttempt(p, now);
     }
   }
+}
+
+void DnsForwarder::ReplyServFail(const Pending& p) {
+  dns::ResponseSpec spec;
+  spec.id = p.client_id;
+  spec.opcode = p.query.opcode;
+  spec.recursion_desired = p.query.recursion_desired;
+  spec.rcode = dns::Rcode::kServFail;
+  spec.question = &p.query.question;
+  spec.edns = p.query.has_edns;
+  const size_t size = dns::BuildResponse(spec, reply_);
+  if (size == 0 || writer_.Send(p.client, {reply_.data(), size}) == ReplyResult::kFailed)
+    ++counters_.reply_failed;
 }
 
 void DnsForwarder::Finish(Pending& p) {
@@ -156,15 +165,38 @@ void DnsForwarder::Finish(Pending& p) {
   --used_;
 }
 
+DnsForwarder::Pending* DnsForwarder::FindPending(uint16_t upstream_id) {
+  for (Pending& p : pending_)
+    if (p.in_use && p.upstream_id == upstream_id) return &p;
+  return nullptr;
+}
+
+bool DnsForwarder::ValidReply(const Pending& p, std::span<const uint8_t> message) {
+  if (message.size() < dns::kHeaderSize || (LoadBe16(&message[2]) & kFlagQr) == 0) {
+    ++counters_.bad_reply_malformed;
+    return false;
+  }
+  if (LoadBe16(&message[0]) != p.upstream_id) {
+    ++counters_.bad_reply_unknown_id;
+    return false;
+  }
+  // The question must come back byte for byte (case included: 0x20 randomisation by the client
+  // survives, and an off-path guess must match it too).
+  const size_t question_size = p.question_end - dns::kHeaderSize;
+  if (LoadBe16(&message[4]) != 1 || message.size() < p.question_end ||
+      std::memcmp(&message[dns::kHeaderSize], &p.message[dns::kHeaderSize], question_size) != 0) {
+    ++counters_.bad_reply_question;
+    return false;
+  }
+  return true;
+}
+
 void DnsForwarder::OnUpstreamReply(const Endpoint& from, std::span<const uint8_t> message) {
   if (message.size() < dns::kHeaderSize || (LoadBe16(&message[2]) & kFlagQr) == 0) {
     ++counters_.bad_reply_malformed;
     return;
   }
-  const uint16_t id = LoadBe16(&message[0]);
-  Pending* match = nullptr;
-  for (Pending& p : pending_)
-    if (p.in_use && p.upstream_id == id) match = &p;
+  Pending* match = FindPending(LoadBe16(&message[0]));
   if (match == nullptr) {
     ++counters_.bad_reply_unknown_id;
     return;
@@ -175,45 +207,59 @@ void DnsForwarder::OnUpstreamReply(const Endpoint& from, std::span<const uint8_t
     ++counters_.bad_reply_source;
     return;
   }
-  // The question must come back byte for byte (case included: 0x20 randomisation by the client
-  // survives, and an off-path guess must match it too).
-  const size_t question_size = p.question_end - dns::kHeaderSize;
-  if (LoadBe16(&message[4]) != 1 || message.size() < p.question_end ||
-      std::memcmp(&message[dns::kHeaderSize], &p.message[dns::kHeaderSize], question_size) != 0) {
-    ++counters_.bad_reply_question;
+  if (!ValidReply(p, message)) return;
+  const bool truncated = (LoadBe16(&message[2]) & kFlagTc) != 0;
+  if (truncated && p.tcp) {
+    ++counters_.tc_ignored;  // an earlier attempt's reply: the TCP exchange is under way
     return;
   }
+  if (truncated) {
+    // RFC 7766 5: the whole answer over TCP, from the upstream that said it has one. A UDP
+    // client may still get it cut, but to its own size rather than to the upstream's guess.
+    if (transport_.StartStream(p.upstream_id, from, {p.message.data(), p.message_size})) {
+      ++counters_.tcp_retries;
+      p.tcp = true;
+      p.expiry_ns = clock_.NowNs() + opt_.tcp_timeout_ns;
+      return;
+    }
+    ++counters_.tcp_unavailable;
+  }
+  if (p.tcp) transport_.CancelStream(p.upstream_id);  // a whole answer over UDP came first
   ReplyToClient(p, message);
   Finish(p);
 }
 
-void DnsForwarder::ReplyToClient(const Pending& p, std::span<const uint8_t> upstream_reply) {
-  size_t size = upstream_reply.size();
-  if (size <= reply_.size()) {
-    std::memcpy(reply_.data(), upstream_reply.data(), size);
+void DnsForwarder::OnStreamDone(uint16_t id, std::span<const uint8_t> reply) {
+  Pending* match = FindPending(id);
+  if (match == nullptr || !match->tcp) return;  // answered or expired meanwhile
+  Pending& p = *match;
+  if (reply.empty() || !ValidReply(p, reply)) {
+    ++counters_.tcp_failed;
+    ReplyServFail(p);
   } else {
-    // Too large for the TAP reply: header and question only, TC set, counts zeroed, so the
-    // client knows the answer was cut rather than empty.
-    size = p.question_end;
-    std::memcpy(reply_.data(), upstream_reply.data(), size);
-    StoreBe16(&reply_[2], uint16_t(LoadBe16(&reply_[2]) | kFlagTc));
-    StoreBe16(&reply_[6], 0);
-    StoreBe16(&reply_[8], 0);
-    StoreBe16(&reply_[10], 0);
-    ++counters_.truncated;
+    ++counters_.tcp_answered;
+    ReplyToClient(p, reply);
   }
-  StoreBe16(reply_.data(), p.client_id);
-  if (!WriteFrame(p.client, {reply_.data(), size})) {
-    ++counters_.reply_failed;
-    return;
-  }
-  ++counters_.answered;
+  Finish(p);
 }
 
-bool DnsForwarder::WriteFrame(const DnsClient& client, std::span<const uint8_t> message) {
-  const size_t n = udp::BuildFrame({opt_.gateway_mac, opt_.responder_ip, dns::kPort},
-                                   {client.mac, client.ip, client.port}, message, frame_);
-  return n != 0 && port_.WriteTapFrame({frame_.data(), n});
+void DnsForwarder::ReplyToClient(const Pending& p, std::span<const uint8_t> upstream_reply) {
+  const size_t size = std::min(upstream_reply.size(), reply_.size());
+  std::memcpy(reply_.data(), upstream_reply.data(), size);
+  StoreBe16(reply_.data(), p.client_id);
+  DnsClient client = p.client;
+  client.udp_limit = uint16_t(std::min<size_t>(client.udp_limit, opt_.max_reply_size));
+  switch (writer_.Send(client, {reply_.data(), size})) {
+    case ReplyResult::kTruncated:
+      ++counters_.truncated;
+      [[fallthrough]];
+    case ReplyResult::kSent:
+      ++counters_.answered;
+      break;
+    case ReplyResult::kFailed:
+      ++counters_.reply_failed;
+      break;
+  }
 }
 
 std::vector<Endpoint> ParseResolvConf(std::string_view text, uint32_t exclude_ip, size_t max) {

@@ -7,13 +7,17 @@
 //   upstream reply -> from an address we sent to, our ID, the same question, else dropped and
 //                     counted -> client's ID restored, rest unchanged -> TAP
 //
-// Replies larger than max_reply_size become a header+question with TC set (the client retries
-// over TCP, which the node does not serve, or with a smaller EDNS size); a TC reply from upstream
-// passes as is. Sockets stay outside: DnsUpstreamTransport (the process uses DnsUpstreamSocket).
+//   upstream reply with TC -> the same query over TCP to that upstream (RFC 7766), its answer
+//                     whole; the TCP exchange fails or times out -> SERVFAIL
+//
+// Answers go out through a DnsReplyWriter: whole to a TCP client, cut to header+question with
+// TC to a UDP client they do not fit (its size or max_reply_size), which then asks again over TCP.
+// Sockets stay outside: DnsUpstreamTransport (the process uses DnsUpstreamSocket).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +27,7 @@
 #include "controlplane/runtime/port.h"
 #include "controlplane/runtime/random_source.h"
 #include "controlplane/services/dns.h"
+#include "controlplane/services/dns_reply.h"
 #include "controlplane/services/dns_responder.h"
 #include "shared/config.h"
 
@@ -30,9 +35,20 @@ namespace ipop::cp {
 
 class DnsUpstreamTransport {
  public:
+  using StreamDone = std::function<void(uint16_t id, std::span<const uint8_t> reply)>;
   virtual ~DnsUpstreamTransport() = default;
   // One query datagram to `to`. false if it could not be sent.
   virtual bool Send(const Endpoint& to, std::span<const uint8_t> message) = 0;
+  // One query over TCP to `to` (length-prefixed, RFC 1035 4.2.2), its reply read back; `id`
+  // names the exchange. false if none can start now (the transport's table is full, no socket).
+  virtual bool StartStream(uint16_t /*id*/, const Endpoint& /*to*/,
+                           std::span<const uint8_t> /*message*/) {
+    return false;
+  }
+  virtual void CancelStream(uint16_t /*id*/) {}
+  // Moves the exchanges on; each that ended calls `done` once, with its reply or an empty span
+  // when it failed. `done` may start or cancel other exchanges.
+  virtual void PollStreams(const StreamDone& /*done*/) {}
 };
 
 struct DnsForwarderOptions {
@@ -41,6 +57,7 @@ struct DnsForwarderOptions {
   size_t max_pending = 64;
   uint64_t attempt_timeout_ns = 1'000'000'000;  // then the next upstream
   uint64_t expiry_ns = 3'000'000'000;           // then SERVFAIL to the client
+  uint64_t tcp_timeout_ns = 2'000'000'000;      // a TCP retry's time, from the TC reply on
   size_t max_reply_size = 1232;                 // UDP payload written to the TAP (EDNS default)
 };
 // "" if usable, else what to fix.
@@ -51,8 +68,13 @@ struct DnsForwarderCounters {
   uint64_t sent = 0;                  // datagrams sent upstream (first tries and retries)
   uint64_t retries = 0;               // re-sent after attempt_timeout
   uint64_t send_failed = 0;           // the transport refused a datagram
-  uint64_t answered = 0;              // upstream answers written to the TAP
-  uint64_t truncated = 0;             // of those, too large: sent as header+question with TC
+  uint64_t answered = 0;              // upstream answers written to the client
+  uint64_t truncated = 0;             // of those, too large for UDP: header+question with TC
+  uint64_t tcp_retries = 0;           // TC replies followed by the query over TCP
+  uint64_t tcp_answered = 0;          // answers that came over TCP (also in `answered`)
+  uint64_t tcp_unavailable = 0;       // no TCP exchange could start: the TC reply passed on
+  uint64_t tcp_failed = 0;            // the TCP exchange failed or its reply was bad: SERVFAIL
+  uint64_t tc_ignored = 0;            // another TC reply to a query already retried over TCP
   uint64_t timeouts = 0;              // expired: SERVFAIL to the client
   uint64_t pending_full = 0;          // no room: SERVFAIL at once
   uint64_t duplicates = 0;            // client retransmission of a query in flight: dropped
@@ -73,6 +95,11 @@ struct DnsForwarderCounters {
     fn("dns_forward_send_failed", send_failed);
     fn("dns_forwarded", answered);
     fn("dns_forward_truncated", truncated);
+    fn("dns_forward_tcp_retries", tcp_retries);
+    fn("dns_forward_tcp_answered", tcp_answered);
+    fn("dns_forward_tcp_unavailable", tcp_unavailable);
+    fn("dns_forward_tcp_failed", tcp_failed);
+    fn("dns_forward_tc_ignored", tc_ignored);
     fn("dns_forward_timeouts", timeouts);
     fn("dns_forward_pending_full", pending_full);
     fn("dns_forward_duplicates", duplicates);
@@ -106,8 +133,10 @@ class DnsForwarder final : public QueryForwarder {
                   std::span<const uint8_t> message) override;
   // A datagram received on the upstream socket.
   void OnUpstreamReply(const Endpoint& from, std::span<const uint8_t> message);
-  // Retries and expiries; call from the timer loop.
+  // Retries, expiries and the transport's TCP exchanges; call from the timer loop.
   void Poll();
+  // TCP clients' answers go here (DnsTcpServer); null: they fail. Not owned.
+  void SetStreams(DnsStreamSink* streams) { writer_.SetStreams(streams); }
 
   const DnsForwarderCounters& counters() const { return counters_; }
   size_t pending() const { return used_; }
@@ -127,14 +156,18 @@ class DnsForwarder final : public QueryForwarder {
     size_t next_upstream = 0;  // index into upstreams_ of the next attempt
     size_t attempts = 0;
     std::array<Endpoint, kMaxAttempts> sent_to{};
+    bool tcp = false;  // a TC reply came: the query went over TCP to the upstream that sent it
   };
   uint16_t FreshId();
   void SendAttempt(Pending& p, uint64_t now);
   void Finish(Pending& p);
+  Pending* FindPending(uint16_t upstream_id);
+  // A reply from upstream with our ID, QR set and the question sent; else counted.
+  bool ValidReply(const Pending& p, std::span<const uint8_t> message);
+  void OnStreamDone(uint16_t id, std::span<const uint8_t> reply);
   void ReplyToClient(const Pending& p, std::span<const uint8_t> upstream_reply);
-  bool WriteFrame(const DnsClient& client, std::span<const uint8_t> message);
+  void ReplyServFail(const Pending& p);
 
-  Port& port_;
   Clock& clock_;
   RandomSource& random_;
   DnsUpstreamTransport& transport_;
@@ -143,8 +176,8 @@ class DnsForwarder final : public QueryForwarder {
   std::vector<Pending> pending_;  // fixed size max_pending; in_use marks live entries
   size_t used_ = 0;
   DnsForwarderCounters counters_;
-  std::vector<uint8_t> reply_;  // scratch: max_reply_size
-  std::vector<uint8_t> frame_;  // scratch: frame around it
+  DnsReplyWriter writer_;
+  std::vector<uint8_t> reply_;  // scratch: the client's copy of an answer (up to 65535 bytes)
 };
 
 // The nameserver lines of a resolv.conf (IPv4 and IPv6 without a zone index, port 53), in order,

@@ -9,7 +9,9 @@
 namespace ipop::cp {
 namespace {
 
-constexpr size_t kMaxFrame = 1514;
+// The largest answer the responder builds: a question, the SOA and the NS of a 255-byte zone
+// name with EDNS take about 1.1 kB.
+constexpr size_t kMaxAnswer = 2048;
 
 bool IsHostLabel(std::string_view label) {
   if (label.empty() || label.size() > dns::kMaxLabelSize) return false;
@@ -62,14 +64,16 @@ std::string ValidateDnsOptions(const DnsOptions& o) {
     return "dns: the address range must be /8 or longer (C-names leave out the first octet)";
   if (o.max_pending == 0) return "dns: max_pending must be at least 1";
   if (o.lookup_timeout_ns == 0) return "dns: lookup timeout must be positive";
+  if (o.max_udp_reply < dns::kMaxUdpPayload || o.max_udp_reply > 1472)
+    return "dns: max_udp_reply must be 512..1472";
   return "";
 }
 
 DnsResponder::DnsResponder(Port& port, Clock& clock, NameSource* names, DnsOptions options)
-    : port_(port),
-      clock_(clock),
+    : clock_(clock),
       names_(names),
       opt_(std::move(options)),
+      writer_(port, opt_.gateway_mac, opt_.responder_ip),
       self_(std::make_shared<DnsResponder*>(this)) {
   opt_.suffix = Lowered(opt_.suffix);
   dns::NameFromText(opt_.suffix, &suffix_);
@@ -122,40 +126,49 @@ bool DnsResponder::OnTapFrame(std::span<const uint8_t> frame) {
     ++counters_.not_for_us;
     return false;
   }
-  ++counters_.queries;
   Client client;
   std::memcpy(client.mac, v.src_mac, sizeof(client.mac));
   client.ip = v.src_ip;
   client.port = v.src_port;
-  dns::Query query;
-  const dns::ParseError err = dns::ParseQuery(v.payload, &query);
-  if (err != dns::ParseError::kNone) ++counters_.parse_errors[size_t(err)];
-  switch (err) {
-    case dns::ParseError::kNone:
-      Answer(client, query, v.payload);
-      break;
-    case dns::ParseError::kTooShort:
-      ++counters_.dropped_too_short;
-      break;
-    case dns::ParseError::kNotQuery:
-      ++counters_.dropped_response;
-      break;
-    case dns::ParseError::kBadOpcode:
-      Reply(client, query, dns::Rcode::kNotImp, false, {}, false);
-      break;
-    default:
-      Reply(client, query, dns::Rcode::kFormErr, false, {}, false);
-      break;
-  }
+  OnQuery(client, v.payload);
   return true;
 }
 
-void DnsResponder::Answer(const Client& client, const dns::Query& query,
+bool DnsResponder::OnQuery(const DnsClient& from, std::span<const uint8_t> message) {
+  ++counters_.queries;
+  Client client = from;
+  dns::Query query;
+  const dns::ParseError err = dns::ParseQuery(message, &query);
+  if (err != dns::ParseError::kNone) ++counters_.parse_errors[size_t(err)];
+  // Errors are answered without a question or OPT, which always fits 512 bytes.
+  client.edns = err == dns::ParseError::kNone && query.has_edns;
+  client.udp_limit =
+      uint16_t(err == dns::ParseError::kNone ? dns::UdpReplyLimit(query, opt_.max_udp_reply)
+                                             : dns::kMaxUdpPayload);
+  switch (err) {
+    case dns::ParseError::kNone:
+      return Answer(client, query, message);
+    case dns::ParseError::kTooShort:
+      ++counters_.dropped_too_short;
+      return false;
+    case dns::ParseError::kNotQuery:
+      ++counters_.dropped_response;
+      return false;
+    case dns::ParseError::kBadOpcode:
+      Reply(client, query, dns::Rcode::kNotImp, false, {}, false);
+      return true;
+    default:
+      Reply(client, query, dns::Rcode::kFormErr, false, {}, false);
+      return true;
+  }
+}
+
+bool DnsResponder::Answer(const Client& client, const dns::Query& query,
                           std::span<const uint8_t> message) {
   const dns::Question& q = query.question;
   if (q.klass != dns::kClassIn && q.klass != dns::kClassAny) {
     Reply(client, query, dns::Rcode::kRefused, false, {});
-    return;
+    return true;
   }
   const size_t n = q.name.labels;
   const size_t m = suffix_.labels;
@@ -169,28 +182,27 @@ void DnsResponder::Answer(const Client& client, const dns::Query& query,
       const std::string_view label = dns::Label(q.name, 0);
       if (const std::optional<uint32_t> ip = ParseCName(label); ip && InRange(*ip)) {
         ReplyAddress(client, query, *ip);
-        return;
+        return true;
       }
       if (!opt_.network.empty() && dns::LabelEquals(label, opt_.network)) {
         ReplyAddress(client, query, std::nullopt);  // exists (holds the hosts): NODATA
-        return;
+        return true;
       }
     }
     if (own == 0) {
       AnswerApex(client, query);
-      return;
+      return true;
     }
     if (own == 2 && names_ != nullptr) {
       const std::string_view host = dns::Label(q.name, 0);
       const std::string_view network = dns::Label(q.name, 1);
       if (IsHostLabel(host) && IsHostLabel(network) &&
           (opt_.network.empty() || dns::LabelEquals(network, opt_.network))) {
-        StartLookup(client, query, Lowered(dns::NameToText(q.name)));
-        return;
+        return StartLookup(client, query, Lowered(dns::NameToText(q.name)));
       }
     }
     ReplyNegative(client, query, dns::Rcode::kNxDomain);
-    return;
+    return true;
   }
 
   // <d>.<c>.<b>.<a>.in-addr.arpa
@@ -206,7 +218,7 @@ void DnsResponder::Answer(const Client& client, const dns::Query& query,
     if (ok && InRange(ip)) {
       if (!Answers(q.type, dns::kTypePtr)) {
         Reply(client, query, dns::Rcode::kNoError, true, {});
-        return;
+        return true;
       }
       char label[16];
       std::snprintf(label, sizeof(label), "C%03u%03u%03u", (ip >> 16) & 0xff, (ip >> 8) & 0xff,
@@ -214,35 +226,38 @@ void DnsResponder::Answer(const Client& client, const dns::Query& query,
       dns::Name target;
       if (!dns::NameFromText(std::string(label) + "." + opt_.suffix, &target)) {
         ++counters_.reply_failed;
-        return;
+        return false;
       }
       dns::Record r;
       r.type = dns::kTypePtr;
       r.ttl = opt_.ttl_s;
       r.ptr = &target;
       Reply(client, query, dns::Rcode::kNoError, true, {&r, 1});
-      return;
+      return true;
     }
   }
-  AnswerOutsideZone(client, query, message);
+  return AnswerOutsideZone(client, query, message);
 }
 
-void DnsResponder::AnswerOutsideZone(const Client& client, const dns::Query& query,
+bool DnsResponder::AnswerOutsideZone(const Client& client, const dns::Query& query,
                                      std::span<const uint8_t> message) {
   if (forwarder_ != nullptr) {
     switch (forwarder_->Forward(client, query, message)) {
       case QueryForwarder::Outcome::kForwarded:
         ++counters_.forwarded;
-        return;
+        return true;
+      case QueryForwarder::Outcome::kDuplicate:
+        return false;
       case QueryForwarder::Outcome::kServFail:
         ++counters_.forward_refused;
         Reply(client, query, dns::Rcode::kServFail, false, {});
-        return;
+        return true;
       case QueryForwarder::Outcome::kRefused:
         break;
     }
   }
   Reply(client, query, dns::Rcode::kRefused, false, {});
+  return true;
 }
 
 void DnsResponder::ReplyAddress(const Client& client, const dns::Query& query,
@@ -262,17 +277,17 @@ void DnsResponder::ReplyAddress(const Client& client, const dns::Query& query,
   Reply(client, query, dns::Rcode::kNoError, true, {&r, 1});
 }
 
-void DnsResponder::StartLookup(const Client& client, const dns::Query& query, std::string name) {
+bool DnsResponder::StartLookup(const Client& client, const dns::Query& query, std::string name) {
   for (const Pending& p : pending_) {
-    if (p.client.ip == client.ip && p.client.port == client.port && p.query.id == query.id) {
+    if (SameClient(p.client, client) && p.query.id == query.id) {
       ++counters_.dropped_duplicate;
-      return;
+      return false;
     }
   }
   if (pending_.size() >= opt_.max_pending) {
     ++counters_.pending_full;
     Reply(client, query, dns::Rcode::kServFail, false, {});
-    return;
+    return true;
   }
   const uint64_t seq = next_seq_++;
   pending_.push_back({seq, clock_.NowNs() + opt_.lookup_timeout_ns, client, query});
@@ -281,6 +296,7 @@ void DnsResponder::StartLookup(const Client& client, const dns::Query& query, st
   names_->Lookup(name, [weak, seq](std::optional<uint32_t> ipv4) {
     if (std::shared_ptr<DnsResponder*> self = weak.lock()) (*self)->OnLookupDone(seq, ipv4);
   });
+  return true;
 }
 
 void DnsResponder::OnLookupDone(uint64_t seq, std::optional<uint32_t> ipv4) {
@@ -360,17 +376,19 @@ void DnsResponder::Reply(const Client& client, const dns::Query& query, dns::Rco
   spec.answers = answers;
   spec.authority = authority;
   spec.edns = with_question && query.has_edns;
-  uint8_t message[dns::kMaxUdpPayload];
+  uint8_t message[kMaxAnswer];
   const size_t size = dns::BuildResponse(spec, message);
-  uint8_t frame[kMaxFrame];
-  const size_t frame_size =
-      size == 0 ? 0
-                : udp::BuildFrame({opt_.gateway_mac, opt_.responder_ip, dns::kPort},
-                                  {client.mac, client.ip, client.port}, {message, size}, frame);
-  if (frame_size != 0 && port_.WriteTapFrame({frame, frame_size}))
-    ++counters_.replies_sent;
-  else
-    ++counters_.reply_failed;
+  switch (size == 0 ? ReplyResult::kFailed : writer_.Send(client, {message, size})) {
+    case ReplyResult::kTruncated:
+      ++counters_.truncated;
+      [[fallthrough]];
+    case ReplyResult::kSent:
+      ++counters_.replies_sent;
+      break;
+    case ReplyResult::kFailed:
+      ++counters_.reply_failed;
+      break;
+  }
 }
 
 }  // namespace ipop::cp

@@ -8,7 +8,9 @@
 // Unknown names in the zone get NXDOMAIN, other types for existing names NODATA, both with the
 // zone's SOA in the authority section (negative caching, RFC 2308); names outside
 // the zone go to a QueryForwarder when one is set (DnsForwarder: the node's upstream resolvers),
-// else they are REFUSED.
+// else they are REFUSED. Queries come as UDP datagrams on the TAP (OnTapFrame) or as messages
+// from DnsTcpServer (OnQuery); answers leave through a DnsReplyWriter, cut to TC for UDP clients
+// they do not fit and whole over TCP.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/services/dns.h"
+#include "controlplane/services/dns_reply.h"
 
 namespace ipop::cp {
 
@@ -34,13 +37,6 @@ class NameSource {
                       std::function<void(std::optional<uint32_t> ipv4)> done) = 0;
 };
 
-// Who sent a query on the TAP: where its answer goes.
-struct DnsClient {
-  uint8_t mac[6] = {};
-  uint32_t ip = 0;  // host order
-  uint16_t port = 0;
-};
-
 // Takes the queries the responder is not authoritative for (names outside the zone).
 class QueryForwarder {
  public:
@@ -48,6 +44,7 @@ class QueryForwarder {
     kForwarded,  // the forwarder answers the client (now or later)
     kRefused,    // no upstream configured: the responder answers REFUSED
     kServFail,   // cannot take it now (table full, send failed): the responder answers SERVFAIL
+    kDuplicate,  // the same client's query with this ID is in flight: its answer covers both
   };
   virtual ~QueryForwarder() = default;
   // `message` is the client's query as received; `query` its parse.
@@ -68,13 +65,16 @@ struct DnsOptions {
   uint32_t negative_ttl_s = 5;
   size_t max_pending = 64;                     // registered-name lookups in flight
   uint64_t lookup_timeout_ns = 2'000'000'000;  // then SERVFAIL (clients retry after ~1-5 s)
+  // Largest UDP reply written to the TAP (the TAP MTU - 28 at most, 512..1472): EDNS0 clients
+  // get up to this much, larger answers go out truncated with TC (RFC 7766 5).
+  size_t max_udp_reply = dns::kEdnsUdpSize;
 };
 // "" if usable, else what to fix.
 std::string ValidateDnsOptions(const DnsOptions& options);
 
 struct DnsCounters {
   uint64_t not_for_us = 0;  // frames returned false (not UDP to responder:53)
-  uint64_t queries = 0;     // UDP datagrams to responder:53
+  uint64_t queries = 0;     // UDP datagrams to responder:53 and messages from DnsTcpServer
   uint64_t dropped_too_short = 0;
   uint64_t dropped_response = 0;   // QR set: never answered (no reply loops)
   uint64_t dropped_duplicate = 0;  // retransmission of a query whose lookup is in flight
@@ -92,10 +92,12 @@ struct DnsCounters {
   uint64_t forwarded = 0;        // handed to the forwarder
   uint64_t forward_refused = 0;  // the forwarder said SERVFAIL (counted there by reason)
   uint64_t replies_sent = 0;
-  uint64_t reply_failed = 0;  // reply did not fit or the port refused it
+  uint64_t truncated = 0;     // of those, UDP replies cut to header+question with TC
+  uint64_t reply_failed = 0;  // building it failed, the port refused it or its TCP connection
+                              // was gone
 };
 
-class DnsResponder {
+class DnsResponder final : public DnsQueryHandler {
  public:
   // `names` may be null (registered names then answer NXDOMAIN). Options must validate.
   DnsResponder(Port& port, Clock& clock, NameSource* names, DnsOptions options);
@@ -104,6 +106,10 @@ class DnsResponder {
 
   // A frame punted from the TAP. False if it is not UDP to responder_ip:53 (try others).
   bool OnTapFrame(std::span<const uint8_t> frame);
+  // One query message (a UDP payload, or a message DnsTcpServer took from a connection).
+  bool OnQuery(const DnsClient& client, std::span<const uint8_t> message) override;
+  // TCP clients' answers go here (DnsTcpServer); null: they fail. Not owned.
+  void SetStreams(DnsStreamSink* streams) { writer_.SetStreams(streams); }
   // Names outside the zone go to `forwarder` (null: REFUSED). Not owned; must outlive us.
   void SetForwarder(QueryForwarder* forwarder) { forwarder_ = forwarder; }
   // Answers SERVFAIL to lookups older than lookup_timeout_ns; call from the timer loop.
@@ -120,10 +126,11 @@ class DnsResponder {
     Client client;
     dns::Query query;
   };
-  void Answer(const Client& client, const dns::Query& query, std::span<const uint8_t> message);
-  void AnswerOutsideZone(const Client& client, const dns::Query& query,
+  // These return whether an answer goes out (now or later): false for a duplicate dropped.
+  bool Answer(const Client& client, const dns::Query& query, std::span<const uint8_t> message);
+  bool AnswerOutsideZone(const Client& client, const dns::Query& query,
                          std::span<const uint8_t> message);
-  void StartLookup(const Client& client, const dns::Query& query, std::string name);
+  bool StartLookup(const Client& client, const dns::Query& query, std::string name);
   void OnLookupDone(uint64_t seq, std::optional<uint32_t> ipv4);
   void ReplyAddress(const Client& client, const dns::Query& query, std::optional<uint32_t> ipv4);
   void Reply(const Client& client, const dns::Query& query, dns::Rcode rcode, bool authoritative,
@@ -135,11 +142,11 @@ class DnsResponder {
   bool InRange(uint32_t ip) const;
   std::optional<uint32_t> ParseCName(std::string_view label) const;
 
-  Port& port_;
   Clock& clock_;
   NameSource* names_;
   QueryForwarder* forwarder_ = nullptr;
   DnsOptions opt_;
+  DnsReplyWriter writer_;
   dns::Name suffix_;
   dns::Soa soa_;
   dns::Record soa_record_;

@@ -63,11 +63,11 @@ bool DnsUpstreamSocket::Send(const Endpoint& to, std::span<const uint8_t> messag
 void DnsUpstreamSocket::Drain(
     const std::function<void(const Endpoint&, std::span<const uint8_t>)>& deliver, int budget) {
   if (fd_ < 0) return;
-  uint8_t buf[4096];
+  buf_.resize(0x10000);  // a whole UDP datagram: a cut one would reach TCP clients as it is
   for (int i = 0; i < budget; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
-    const ssize_t n = recvfrom(fd_, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+    const ssize_t n = recvfrom(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC,
                                reinterpret_cast<sockaddr*>(&ss), &len);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -86,7 +86,7 @@ void DnsUpstreamSocket::Drain(
     } else {
       continue;
     }
-    deliver(from, {buf, std::min(size_t(n), sizeof(buf))});
+    deliver(from, {buf_.data(), std::min(size_t(n), buf_.size())});
   }
 }
 

@@ -2,14 +2,17 @@
 // /etc/resolv.conf names the upstreams). Opened on the first send, non-blocking, on an ephemeral
 // port the kernel picks at random; one dual-stack IPv6 socket serves IPv4 (mapped) and IPv6
 // upstreams, falling back to IPv4 only where IPv6 is unavailable. The control plane polls fd()
-// with its other descriptors and drains it on every loop.
+// with its other descriptors and drains it on every loop. TCP retries of truncated answers go
+// through a DnsUpstreamTcp, moved on from the forwarder's Poll().
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "controlplane/services/dns_forwarder.h"
+#include "controlplane/services/dns_upstream_tcp.h"
 #include "shared/endpoint.h"
 
 namespace ipop::cp {
@@ -22,9 +25,14 @@ class DnsUpstreamSocket final : public DnsUpstreamTransport {
   DnsUpstreamSocket& operator=(const DnsUpstreamSocket&) = delete;
 
   bool Send(const Endpoint& to, std::span<const uint8_t> message) override;
+  bool StartStream(uint16_t id, const Endpoint& to, std::span<const uint8_t> message) override {
+    return tcp_.Start(id, to, message);
+  }
+  void CancelStream(uint16_t id) override { tcp_.Cancel(id); }
+  void PollStreams(const StreamDone& done) override { tcp_.Poll(done); }
   int fd() const { return fd_; }  // -1 until the first send
-  // Reads up to `budget` datagrams; each goes to `deliver`. A datagram longer than the buffer is
-  // passed cut to the buffer size (the forwarder then sends its client a TC reply).
+  // Reads up to `budget` datagrams (each whole: the buffer holds the largest); each goes to
+  // `deliver`.
   void Drain(const std::function<void(const Endpoint&, std::span<const uint8_t>)>& deliver,
              int budget = 64);
 
@@ -32,6 +40,8 @@ class DnsUpstreamSocket final : public DnsUpstreamTransport {
   bool Open();
   int fd_ = -1;
   bool v6_ = false;
+  std::vector<uint8_t> buf_;  // allocated on the first Drain
+  DnsUpstreamTcp tcp_;
 };
 
 }  // namespace ipop::cp

@@ -1,7 +1,14 @@
 // DnsForwarder behind the responder: IDs rewritten and restored, replies validated (source, ID,
 // question), retries to the next upstream, expiry SERVFAIL, bounded table, oversize replies cut
-// to TC, resolv.conf parsing; all with a fake transport and fake TAP port.
+// to TC, a TC reply fetched again over TCP (whole to TCP clients, cut to a UDP client's size),
+// resolv.conf parsing; all with a fake transport and fake TAP port. Then DnsUpstreamTcp, the
+// kernel TCP sockets of those retries, against a server on loopback.
 #include "controlplane/services/dns_forwarder.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -10,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/services/dns_upstream_tcp.h"
 #include "controlplane/services/udp_frame.h"
 #include "shared/byte_order.h"
 #include "tests/unit/cp_fakes.h"
@@ -35,12 +43,42 @@ class FakeTransport final : public DnsUpstreamTransport {
     sent.push_back({to, {message.begin(), message.end()}});
     return true;
   }
+  bool StartStream(uint16_t id, const Endpoint& to, std::span<const uint8_t> message) override {
+    if (streams_fail) return false;
+    streams.push_back({id, to, {message.begin(), message.end()}});
+    return true;
+  }
+  void CancelStream(uint16_t id) override { cancelled.push_back(id); }
+  void PollStreams(const StreamDone& done) override {
+    std::vector<std::pair<uint16_t, std::vector<uint8_t>>> now;
+    now.swap(finished);
+    for (const auto& [id, reply] : now) done(id, reply);
+  }
   struct Sent {
     Endpoint to;
     std::vector<uint8_t> bytes;
   };
+  struct Stream {
+    uint16_t id;
+    Endpoint to;
+    std::vector<uint8_t> bytes;
+  };
   bool fail = false;
+  bool streams_fail = false;
   std::vector<Sent> sent;
+  std::vector<Stream> streams;
+  std::vector<uint16_t> cancelled;
+  std::vector<std::pair<uint16_t, std::vector<uint8_t>>> finished;  // handed out by PollStreams
+};
+
+// The answers the forwarder writes to TCP clients (DnsTcpServer's place).
+class FakeStreams final : public DnsStreamSink {
+ public:
+  bool SendMessage(uint64_t connection, std::span<const uint8_t> message) override {
+    messages.push_back({connection, {message.begin(), message.end()}});
+    return true;
+  }
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> messages;
 };
 
 std::vector<uint8_t> QueryMsg(const char* name, uint16_t id, bool edns = true) {
@@ -293,7 +331,7 @@ TEST_F(DnsForwarderTest, TableIsBoundedAndDuplicatesAreDropped) {
   EXPECT_EQ(ids, (std::vector<uint16_t>{1, 2, 3}));
 }
 
-TEST_F(DnsForwarderTest, OversizeRepliesBecomeTruncatedAndTcPassesAsIs) {
+TEST_F(DnsForwarderTest, OversizeRepliesBecomeTruncatedAndTcPassesAsIsWithoutTcp) {
   EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("big.example", 11))));
   const std::vector<uint8_t> big = AnswerTo(transport.sent.at(0).bytes, Ip(1, 1, 1, 1), 1400);
   ASSERT_GT(big.size(), 1232u);
@@ -307,6 +345,7 @@ TEST_F(DnsForwarderTest, OversizeRepliesBecomeTruncatedAndTcPassesAsIs) {
   EXPECT_EQ(dns::NameToText(r.question.name), "big.example");
   EXPECT_EQ(forwarder.counters().truncated, 1u);
 
+  transport.streams_fail = true;  // no TCP exchange can start (else: the tests below)
   EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("tc.example", 12))));
   std::vector<uint8_t> tc = AnswerTo(transport.sent.at(1).bytes, Ip(2, 2, 2, 2));
   tc[2] |= 0x02;
@@ -360,6 +399,316 @@ TEST(ResolvConf, NameserverLinesInOrderWithoutTheServiceAddress) {
   EXPECT_EQ(got[3], Ep4(Ip(192, 0, 2, 2), 53));
   EXPECT_EQ(ParseResolvConf(text, kResponder, 2).size(), 2u);
   EXPECT_TRUE(ParseResolvConf("", 0).empty());
+}
+
+// ---- TC from upstream: the query again over TCP (RFC 7766 5) ----
+
+// The upstream's UDP reply when the answer does not fit: header and question, TC set.
+std::vector<uint8_t> TruncatedAnswerTo(std::span<const uint8_t> query) {
+  std::vector<uint8_t> m = AnswerTo(query, Ip(0, 0, 0, 0));
+  m.resize(m.size() - 16);  // no answer record
+  StoreBe16(&m[2], 0x8380);
+  StoreBe16(&m[6], 0);
+  return m;
+}
+
+TEST_F(DnsForwarderTest, ATruncatedUdpAnswerIsFetchedOverTcpAndCutToTheUdpClientsSize) {
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("big.example", 31))));  // EDNS 1232
+  const std::vector<uint8_t> up = transport.sent.at(0).bytes;
+  forwarder.OnUpstreamReply(kUp1, TruncatedAnswerTo(up));
+  ASSERT_EQ(transport.streams.size(), 1u);
+  EXPECT_EQ(transport.streams[0].to, kUp1);   // from the upstream that truncated
+  EXPECT_EQ(transport.streams[0].bytes, up);  // the same query, our ID
+  EXPECT_EQ(transport.streams[0].id, LoadBe16(up.data()));
+  EXPECT_TRUE(port.frames.empty());
+  EXPECT_EQ(forwarder.pending(), 1u);
+  EXPECT_EQ(forwarder.counters().tcp_retries, 1u);
+  // No UDP retries while the TCP exchange runs.
+  clock.AdvanceMs(1500);
+  forwarder.Poll();
+  EXPECT_EQ(transport.sent.size(), 1u);
+
+  // 800 bytes: more than the upstream's 512-byte guess, within the client's 1232.
+  const std::vector<uint8_t> whole = AnswerTo(up, Ip(1, 2, 3, 4), 700);
+  ASSERT_GT(whole.size(), 512u);
+  transport.finished.push_back({transport.streams[0].id, whole});
+  forwarder.Poll();
+  const std::vector<uint8_t> reply = LastReply();
+  ASSERT_EQ(reply.size(), whole.size());
+  EXPECT_EQ(LoadBe16(reply.data()), 31);
+  EXPECT_TRUE(std::equal(reply.begin() + 2, reply.end(), whole.begin() + 2));
+  EXPECT_EQ(forwarder.counters().tcp_answered, 1u);
+  EXPECT_EQ(forwarder.counters().answered, 1u);
+  EXPECT_EQ(forwarder.pending(), 0u);
+
+  // 2000 bytes: cut to header, question and OPT with TC; the client asks again over TCP.
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("bigger.example", 32))));
+  const std::vector<uint8_t> up2 = transport.sent.at(1).bytes;
+  forwarder.OnUpstreamReply(kUp1, TruncatedAnswerTo(up2));
+  ASSERT_EQ(transport.streams.size(), 2u);
+  transport.finished.push_back({transport.streams[1].id, AnswerTo(up2, Ip(1, 2, 3, 4), 1900)});
+  forwarder.Poll();
+  dns::Response r;
+  const std::vector<uint8_t> cut = LastReply();
+  ASSERT_EQ(dns::ParseResponse(cut, &r), dns::ParseError::kNone);
+  EXPECT_EQ(r.id, 32);
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.answer_count, 0);
+  EXPECT_TRUE(r.has_edns);
+  EXPECT_EQ(dns::NameToText(r.question.name), "bigger.example");
+  EXPECT_EQ(forwarder.counters().truncated, 1u);
+}
+
+TEST_F(DnsForwarderTest, ATcpClientGetsTheWholeAnswer) {
+  FakeStreams streams;
+  forwarder.SetStreams(&streams);
+  responder.SetStreams(&streams);
+  DnsClient client;
+  std::memcpy(client.mac, kHostMac, 6);
+  client.ip = kHost;
+  client.port = 40001;
+  client.transport = DnsTransport::kTcp;
+  client.connection = 42;
+  EXPECT_TRUE(responder.OnQuery(client, QueryMsg("big.example", 33)));
+  const std::vector<uint8_t> up = transport.sent.at(0).bytes;
+  forwarder.OnUpstreamReply(kUp1, TruncatedAnswerTo(up));
+  ASSERT_EQ(transport.streams.size(), 1u);
+  const std::vector<uint8_t> whole = AnswerTo(up, Ip(1, 2, 3, 4), 3000);
+  transport.finished.push_back({transport.streams[0].id, whole});
+  forwarder.Poll();
+  EXPECT_TRUE(port.frames.empty());  // nothing over UDP
+  ASSERT_EQ(streams.messages.size(), 1u);
+  EXPECT_EQ(streams.messages[0].first, 42u);
+  const std::vector<uint8_t>& got = streams.messages[0].second;
+  ASSERT_EQ(got.size(), whole.size());
+  EXPECT_EQ(LoadBe16(got.data()), 33);
+  EXPECT_TRUE(std::equal(got.begin() + 2, got.end(), whole.begin() + 2));
+  EXPECT_EQ(forwarder.counters().truncated, 0u);
+  // A whole UDP answer also goes to it unchanged, however long.
+  EXPECT_TRUE(responder.OnQuery(client, QueryMsg("long.example", 34)));
+  const std::vector<uint8_t> long_udp = AnswerTo(transport.sent.at(1).bytes, Ip(5, 6, 7, 8), 1400);
+  forwarder.OnUpstreamReply(kUp1, long_udp);
+  ASSERT_EQ(streams.messages.size(), 2u);
+  EXPECT_EQ(streams.messages[1].second.size(), long_udp.size());
+}
+
+TEST_F(DnsForwarderTest, AFailedOrWrongTcpExchangeIsServFail) {
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("a.example", 41))));
+  forwarder.OnUpstreamReply(kUp1, TruncatedAnswerTo(transport.sent.at(0).bytes));
+  transport.finished.push_back({transport.streams.at(0).id, {}});  // refused, reset, ...
+  forwarder.Poll();
+  dns::Response r;
+  ASSERT_EQ(dns::ParseResponse(LastReply(), &r), dns::ParseError::kNone);
+  EXPECT_EQ(r.id, 41);
+  EXPECT_EQ(r.rcode, dns::Rcode::kServFail);
+  EXPECT_EQ(forwarder.counters().tcp_failed, 1u);
+
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("b.example", 42))));
+  const std::vector<uint8_t> up = transport.sent.at(1).bytes;
+  forwarder.OnUpstreamReply(kUp1, TruncatedAnswerTo(up));
+  std::vector<uint8_t> other = AnswerTo(up, Ip(1, 1, 1, 1));
+  other[12 + 1] = 'c';  // another question
+  transport.finished.push_back({transport.streams.at(1).id, other});
+  forwarder.Poll();
+  ASSERT_EQ(dns::ParseResponse(LastReply(), &r), dns::ParseError::kNone);
+  EXPECT_EQ(r.id, 42);
+  EXPECT_EQ(r.rcode, dns::Rcode::kServFail);
+  EXPECT_EQ(forwarder.counters().tcp_failed, 2u);
+  EXPECT_EQ(forwarder.counters().bad_reply_question, 1u);
+  EXPECT_EQ(forwarder.pending(), 0u);
+}
+
+TEST_F(DnsForwarderTest, ASlowTcpExchangeIsCancelledAtItsTimeout) {
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("slow.example", 51))));
+  clock.AdvanceMs(2500);  // late in the UDP expiry: the TCP retry gets its own time
+  forwarder.Poll();
+  forwarder.OnUpstreamReply(kUp2, TruncatedAnswerTo(transport.sent.at(1).bytes));
+  ASSERT_EQ(transport.streams.size(), 1u);
+  EXPECT_EQ(transport.streams[0].to, kUp2);
+  clock.AdvanceMs(1999);
+  forwarder.Poll();
+  EXPECT_TRUE(port.frames.empty());
+  clock.AdvanceMs(1);
+  forwarder.Poll();
+  EXPECT_EQ(transport.cancelled, std::vector<uint16_t>{transport.streams[0].id});
+  dns::Response r;
+  ASSERT_EQ(dns::ParseResponse(LastReply(), &r), dns::ParseError::kNone);
+  EXPECT_EQ(r.rcode, dns::Rcode::kServFail);
+  EXPECT_EQ(forwarder.counters().timeouts, 1u);
+  // A result after that is for nobody.
+  transport.finished.push_back({transport.streams[0].id, AnswerTo(transport.sent[1].bytes, 1)});
+  forwarder.Poll();
+  EXPECT_EQ(port.frames.size(), 1u);
+}
+
+TEST_F(DnsForwarderTest, WithoutTcpTheTruncatedAnswerPassesAndUdpRepliesMeanwhileAreSorted) {
+  transport.streams_fail = true;
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("tc.example", 61))));
+  const std::vector<uint8_t> tc = TruncatedAnswerTo(transport.sent.at(0).bytes);
+  forwarder.OnUpstreamReply(kUp1, tc);
+  const std::vector<uint8_t> passed = LastReply();
+  ASSERT_EQ(passed.size(), tc.size());
+  EXPECT_TRUE(std::equal(passed.begin() + 2, passed.end(), tc.begin() + 2));
+  EXPECT_EQ(forwarder.counters().tcp_unavailable, 1u);
+
+  // While a TCP exchange runs: another TC reply is ignored, a whole one is taken (and the
+  // exchange cancelled).
+  transport.streams_fail = false;
+  EXPECT_TRUE(responder.OnTapFrame(Frame(QueryMsg("race.example", 62))));
+  clock.AdvanceMs(1000);
+  forwarder.Poll();  // a UDP retry to the second upstream
+  ASSERT_EQ(transport.sent.size(), 3u);
+  const std::vector<uint8_t> up = transport.sent[1].bytes;
+  forwarder.OnUpstreamReply(kUp2, TruncatedAnswerTo(up));
+  ASSERT_EQ(transport.streams.size(), 1u);
+  forwarder.OnUpstreamReply(kUp1, TruncatedAnswerTo(up));
+  EXPECT_EQ(forwarder.counters().tc_ignored, 1u);
+  EXPECT_EQ(port.frames.size(), 1u);
+  forwarder.OnUpstreamReply(kUp1, AnswerTo(up, Ip(7, 7, 7, 7)));
+  EXPECT_EQ(transport.cancelled, std::vector<uint16_t>{transport.streams[0].id});
+  EXPECT_EQ(LoadBe16(LastReply().data()), 62);
+  EXPECT_EQ(forwarder.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace ipop::cp
+
+// ---- DnsUpstreamTcp: the kernel sockets, against a server on loopback ----
+
+namespace ipop::cp {
+namespace {
+
+// A TCP listener on 127.0.0.1 (an ephemeral port) that the test serves by hand.
+class LoopbackServer {
+ public:
+  LoopbackServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_EQ(listen(fd_, 32), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~LoopbackServer() {
+    for (int c : conns_) close(c);
+    close(fd_);
+  }
+  Endpoint endpoint() const { return Ep4(Ip(127, 0, 0, 1), port_); }
+  // Accepts one connection (waiting up to 2 s) and reads one length-prefixed query from it.
+  int AcceptAndRead(std::vector<uint8_t>* query) {
+    int c = -1;
+    for (int i = 0; i < 400 && c < 0; ++i) {
+      c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) usleep(5000);
+    }
+    EXPECT_GE(c, 0);
+    if (c < 0) return -1;
+    conns_.push_back(c);
+    uint8_t len[2];
+    EXPECT_EQ(recv(c, len, 2, MSG_WAITALL), 2);
+    query->resize(size_t(len[0]) << 8 | len[1]);
+    EXPECT_EQ(recv(c, query->data(), query->size(), MSG_WAITALL), ssize_t(query->size()));
+    return c;
+  }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> conns_;
+};
+
+struct Results {
+  std::vector<std::pair<uint16_t, std::vector<uint8_t>>> done;
+  DnsUpstreamTransport::StreamDone Callback() {
+    return [this](uint16_t id, std::span<const uint8_t> reply) {
+      done.push_back({id, {reply.begin(), reply.end()}});
+    };
+  }
+};
+
+// Polls until `n` exchanges ended (at most 2 s).
+void PollUntil(DnsUpstreamTcp& tcp, Results& results, size_t n) {
+  for (int i = 0; i < 400 && results.done.size() < n; ++i) {
+    tcp.Poll(results.Callback());
+    if (results.done.size() < n) usleep(5000);
+  }
+}
+
+TEST(DnsUpstreamTcp, SendsTheQueryWithItsLengthAndReadsTheReplyInPieces) {
+  LoopbackServer server;
+  DnsUpstreamTcp tcp;
+  const std::vector<uint8_t> query = QueryMsg("big.example", 0x4321);
+  ASSERT_TRUE(tcp.Start(7, server.endpoint(), query));
+  EXPECT_FALSE(tcp.Start(7, server.endpoint(), query));  // one exchange per id
+  Results results;
+  std::vector<uint8_t> got;
+  for (int i = 0; i < 5; ++i) tcp.Poll(results.Callback());  // connect, send
+  const int c = server.AcceptAndRead(&got);
+  ASSERT_GE(c, 0);
+  EXPECT_EQ(got, query);
+  std::vector<uint8_t> reply = AnswerTo(query, Ip(1, 2, 3, 4), 3000);
+  std::vector<uint8_t> framed = {uint8_t(reply.size() >> 8), uint8_t(reply.size())};
+  framed.insert(framed.end(), reply.begin(), reply.end());
+  framed.insert(framed.end(), {0xde, 0xad});   // after the reply: not part of it
+  ASSERT_EQ(send(c, framed.data(), 1, 0), 1);  // half the length first
+  tcp.Poll(results.Callback());
+  EXPECT_TRUE(results.done.empty());
+  ASSERT_EQ(send(c, framed.data() + 1, framed.size() - 1, 0), ssize_t(framed.size() - 1));
+  PollUntil(tcp, results, 1);
+  ASSERT_EQ(results.done.size(), 1u);
+  EXPECT_EQ(results.done[0].first, 7);
+  EXPECT_EQ(results.done[0].second, reply);
+  EXPECT_EQ(tcp.active(), 0u);
+}
+
+TEST(DnsUpstreamTcp, RefusedOrCutShortExchangesFail) {
+  uint16_t closed_port = 0;
+  {
+    LoopbackServer gone;  // a port nobody listens on once it is closed
+    closed_port = gone.endpoint().port;
+  }
+  DnsUpstreamTcp tcp;
+  const std::vector<uint8_t> query = QueryMsg("x.example", 1);
+  ASSERT_TRUE(tcp.Start(1, Ep4(Ip(127, 0, 0, 1), closed_port), query));
+  Results results;
+  PollUntil(tcp, results, 1);
+  ASSERT_EQ(results.done.size(), 1u);
+  EXPECT_EQ(results.done[0].first, 1);
+  EXPECT_TRUE(results.done[0].second.empty());
+
+  LoopbackServer server;
+  ASSERT_TRUE(tcp.Start(2, server.endpoint(), query));
+  ASSERT_TRUE(tcp.Start(3, server.endpoint(), query));
+  std::vector<uint8_t> got;
+  for (int i = 0; i < 5; ++i) tcp.Poll(results.Callback());
+  const int c2 = server.AcceptAndRead(&got);
+  const int c3 = server.AcceptAndRead(&got);
+  const uint8_t partial[] = {0, 40, 1, 2, 3};  // 40 announced, 3 sent, then closed
+  ASSERT_EQ(send(c2, partial, sizeof(partial), 0), ssize_t(sizeof(partial)));
+  shutdown(c2, SHUT_RDWR);
+  const uint8_t tiny[] = {0, 5, 1, 2, 3, 4, 5};  // shorter than a DNS header
+  ASSERT_EQ(send(c3, tiny, sizeof(tiny), 0), ssize_t(sizeof(tiny)));
+  PollUntil(tcp, results, 3);
+  ASSERT_EQ(results.done.size(), 3u);
+  for (size_t i = 1; i < 3; ++i) EXPECT_TRUE(results.done[i].second.empty()) << i;
+}
+
+TEST(DnsUpstreamTcp, BoundedAndCancellable) {
+  LoopbackServer server;
+  DnsUpstreamTcp tcp;
+  const std::vector<uint8_t> query = QueryMsg("x.example", 1);
+  for (uint16_t id = 0; id < DnsUpstreamTcp::kMaxStreams; ++id)
+    ASSERT_TRUE(tcp.Start(id, server.endpoint(), query));
+  EXPECT_FALSE(tcp.Start(100, server.endpoint(), query));
+  tcp.Cancel(3);
+  EXPECT_EQ(tcp.active(), DnsUpstreamTcp::kMaxStreams - 1);
+  EXPECT_TRUE(tcp.Start(100, server.endpoint(), query));
+  Results results;
+  tcp.Poll(results.Callback());
+  EXPECT_TRUE(results.done.empty());  // cancelled ones never report
 }
 
 }  // namespace

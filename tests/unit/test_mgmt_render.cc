@@ -164,7 +164,8 @@ TEST(RenderCounters, ServicesAfterTheDataplaneAndControlPlane) {
             "dhcp_offers 1\n"
             "dns_queries 5\n"
             "dns_nxdomain 0\n"
-            "dns_refused 0\n");
+            "dns_refused 0\n"
+            "dns_truncated 0\n");
   EXPECT_NE(text.find("\ndns_forward_queries 4\ndns_forward_sent 0\n"), std::string::npos) << text;
   // Every DHCP counter with --all; the forwarder only next to the responder.
   EXPECT_NE(RenderCounters(r, true).find("\ndhcp_naks 0\n"), std::string::npos);
