@@ -2,7 +2,8 @@
 # The node's own services on the TAP (issue 4, first step): the host behind each node gets its
 # address from the node by DHCP (busybox udhcpc on two nodes, ISC dhclient on the third; the
 # node does not set the address itself), and resolves C-names, reverse names and the names nodes
-# register in the DHT with dig against the node's DNS responder; traffic then flows by name.
+# register in the DHT with dig against the node's DNS responder, over UDP and TCP; traffic then
+# flows by name.
 source "$(dirname "$0")/../../tools/netns/lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
@@ -71,6 +72,14 @@ name3="$(node_name 3).dd.ipop"
 a=$(q 1 +short "$name3" A)
 [[ $a == "$(vip_of 3)" ]] || fail "$name3 resolved to '$a' (registered in the DHT by node 3)"
 log "node 1: $name3 -> $a (registered name, through the DHT)"
+# DNS over TCP (RFC 7766) to the same address: a C-name and a registered name.
+a=$(q 2 +tcp +short C077000003.ipop A)
+[[ $a == "$(vip_of 3)" ]] || fail "dig +tcp: C077000003.ipop resolved to '$a'"
+a=$(q 2 +tcp +short "$name3" A)
+[[ $a == "$(vip_of 3)" ]] || fail "dig +tcp: $name3 resolved to '$a'"
+out=$(q 2 +tcp "$name3" A)
+grep -qE '^;; SERVER: 10\.77\.0\.254#53.*\(TCP\)' <<<"$out" || fail "not answered over TCP: $out"
+log "node 2: dig +tcp C077000003.ipop and $name3 -> $a"
 r=$(q 2 +short -x "$(vip_of 1)")
 [[ $r == "C077000001.ipop." ]] || fail "reverse of $(vip_of 1) is '$r'"
 log "node 2: $(vip_of 1) -> $r"
