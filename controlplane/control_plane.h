@@ -1,14 +1,18 @@
-// The ipop-controlplane process: wires the logic classes (PeerSessions, ArpResponder) to the
-// shared region (punt rings in, inject ring out, table generations), the management socket and
-// signals, and runs the event loop:
+// The ipop-controlplane process: wiring and the loop only. It connects the parts (sessions/:
+// PeerSessions and PeerPathPolicy; directory/: OverlayHost with the DHT and address claims;
+// services/: ARP, DHCP, DNS over UDP and TCP, multicast; runtime/: KernelRoutes, TapAddressKeeper,
+// dataplane counters; mgmt/: MgmtHandler and its renderers) to the shared region (punt rings in,
+// inject ring out, table generations), the management socket and signals, and runs the loop:
 //
-//   poll(signalfd, mgmt socket, timeout controlplane.poll-ms)
-//     -> signals: SIGTERM/SIGINT stop, SIGHUP reloads the config file
-//     -> management requests (status, peers, counters, reload)
-//     -> drain every worker's punt ring: CONTROL datagrams to PeerSessions, TAP frames to ARP
-//     -> notice a dataplane restart (dp_instance), send due HELLOs, expire sessions
+//   poll(signalfd, mgmt socket, DNS upstream socket, timeout controlplane.poll-ms)
+//     -> signals: SIGTERM/SIGINT stop (records released first), SIGHUP reloads the config file
+//     -> management requests, answered by MgmtHandler (docs/operations.md, "ipopctl")
+//     -> drain every worker's punt ring: CONTROL datagrams to PeerSessions or the overlay, TAP
+//        frames to ARP, DHCP, DNS (UDP and TCP) and multicast
+//     -> notice a dataplane restart (dp_instance), send due HELLOs, rekey, expire sessions
+//     -> once per path interval: PeerPathPolicy's decisions applied (relayed/direct, shortcuts)
 //     -> publish a new table generation when the spec changed
-//     -> give the TAP its address once the dataplane has created it; heartbeat
+//     -> TAP address and kernel routes kept; heartbeat
 #pragma once
 
 #include <memory>

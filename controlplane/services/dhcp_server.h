@@ -1,7 +1,8 @@
 // DHCP server on the TAP (RFC 2131): the OS behind the node configures its virtual interface with
 // an unmodified client (dhclient, udhcpc). We are the only server on that link; the address comes
-// from a LeaseSource (today one fixed address, later a DHT allocation), router and DNS server are
-// the node's gateway address that the ARP proxy answers for.
+// from a LeaseSource (FixedLeaseSource: the node's own VIP, static or allocated through the DHT,
+// followed as it changes), router and DNS server are the node's gateway address that the ARP proxy
+// answers for.
 //
 //   DISCOVER -> OFFER (or silence while the source has no address yet)
 //   REQUEST  -> ACK, or NAK when the address is not the client's or names another server
