@@ -61,28 +61,34 @@ const char* SegmentErrorName(SegmentError e) {
 }
 
 SegmentError ParseSegment(std::span<const uint8_t> frame, SegmentView* out) {
-  ether::EthernetView eth;
-  if (!ether::ParseEthernet(frame, eth) || eth.type != ether::kTypeIpv4)
-    return SegmentError::kNotIpv4;
-  ether::Ipv4View ip;
-  if (ether::ParseIpv4(eth.payload, ip) != ether::Ipv4Error::kNone) return SegmentError::kBadIpv4;
-  if (ip.protocol != kProtocolTcp) return SegmentError::kNotTcp;
-  const uint8_t* iph = eth.payload.data();
-  if ((LoadBe16(iph + 6) & 0x3fff) != 0) return SegmentError::kFragment;
-  const size_t tcp_len = size_t(ip.total_length) - ip.header_length;
+  ipv4frame::L4View l4;
+  switch (ipv4frame::ParseL4(frame, kProtocolTcp, &l4)) {
+    case ipv4frame::Error::kNone:
+      break;
+    case ipv4frame::Error::kNotIpv4:
+      return SegmentError::kNotIpv4;
+    case ipv4frame::Error::kBadIpv4:
+      return SegmentError::kBadIpv4;
+    case ipv4frame::Error::kOtherProtocol:
+      return SegmentError::kNotTcp;
+    case ipv4frame::Error::kFragment:
+      return SegmentError::kFragment;
+  }
+  const size_t tcp_len = l4.l4.size();
   if (tcp_len < kHeaderSize) return SegmentError::kBadHeader;
-  const uint8_t* tcph = iph + ip.header_length;
+  const uint8_t* tcph = l4.l4.data();
   const size_t data_offset = size_t(tcph[12] >> 4) * 4;
   if (data_offset < kHeaderSize || data_offset > tcp_len) return SegmentError::kBadHeader;
   uint16_t mss = 0;
   if (!ReadOptions({tcph + kHeaderSize, data_offset - kHeaderSize}, &mss))
     return SegmentError::kBadOptions;
   // Summed with its checksum field, a valid segment folds to all ones.
-  if (ChecksumFold(TcpChecksumSum(iph, tcph, tcp_len)) != 0xffff) return SegmentError::kBadChecksum;
-  out->dst_mac = eth.dst;
-  out->src_mac = eth.src;
-  out->src_ip = ip.src;
-  out->dst_ip = ip.dst;
+  if (ChecksumFold(TcpChecksumSum(l4.ip, tcph, tcp_len)) != 0xffff)
+    return SegmentError::kBadChecksum;
+  out->dst_mac = l4.dst_mac;
+  out->src_mac = l4.src_mac;
+  out->src_ip = l4.src_ip;
+  out->dst_ip = l4.dst_ip;
   out->src_port = LoadBe16(tcph);
   out->dst_port = LoadBe16(tcph + 2);
   out->seq = LoadBe32(tcph + 4);
@@ -97,23 +103,8 @@ SegmentError ParseSegment(std::span<const uint8_t> frame, SegmentView* out) {
 size_t BuildSegment(const SegmentSpec& spec, std::span<uint8_t> out) {
   const size_t header = kHeaderSize + (spec.mss != 0 ? 4 : 0);
   const size_t tcp_len = header + spec.payload.size();
-  const size_t ip_len = ether::kIpv4MinHeader + tcp_len;
-  if (ip_len > 65535 || out.size() < ether::kHeaderSize + ip_len) return 0;
-  uint8_t* p = out.data();
-  ether::WriteEthernetHeader(p, spec.to.mac, spec.from.mac, ether::kTypeIpv4);
-  uint8_t* ip = p + ether::kHeaderSize;
-  ip[0] = 0x45;
-  ip[1] = 0;
-  StoreBe16(ip + 2, uint16_t(ip_len));
-  StoreBe16(ip + 4, 0);       // identification: DF set, never fragmented
-  StoreBe16(ip + 6, 0x4000);  // DF
-  ip[8] = 64;
-  ip[9] = kProtocolTcp;
-  StoreBe16(ip + 10, 0);
-  StoreBe32(ip + 12, spec.from.ip);
-  StoreBe32(ip + 16, spec.to.ip);
-  RefreshIpv4Checksum(ip, ether::kIpv4MinHeader);
-  uint8_t* tcph = ip + ether::kIpv4MinHeader;
+  uint8_t* tcph = ipv4frame::WriteHeaders(spec.from, spec.to, kProtocolTcp, tcp_len, out);
+  if (tcph == nullptr) return 0;
   StoreBe16(tcph, spec.from.port);
   StoreBe16(tcph + 2, spec.to.port);
   StoreBe32(tcph + 4, spec.seq);
@@ -129,8 +120,8 @@ size_t BuildSegment(const SegmentSpec& spec, std::span<uint8_t> out) {
     StoreBe16(tcph + 22, spec.mss);
   }
   if (!spec.payload.empty()) std::memcpy(tcph + header, spec.payload.data(), spec.payload.size());
-  StoreChecksum(tcph + 16, TcpChecksumSum(ip, tcph, tcp_len));
-  return ether::kHeaderSize + ip_len;
+  StoreChecksum(tcph + 16, TcpChecksumSum(tcph - ether::kIpv4MinHeader, tcph, tcp_len));
+  return ipv4frame::FrameSize(tcp_len);
 }
 
 }  // namespace ipop::tcp

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "controlplane/services/ipv4_frame.h"
 #include "shared/ether.h"
 
 namespace ipop::tcp {
@@ -52,11 +53,7 @@ struct SegmentView {
 // Parses `frame` without reading outside it; *out is valid only on kNone.
 SegmentError ParseSegment(std::span<const uint8_t> frame, SegmentView* out);
 
-struct FrameAddress {
-  const uint8_t* mac;  // ether::kMacSize bytes
-  uint32_t ip;         // host byte order
-  uint16_t port;       // host byte order
-};
+using FrameAddress = ipv4frame::Address;
 
 struct SegmentSpec {
   FrameAddress from;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "controlplane/services/ipv4_frame.h"
 #include "shared/ether.h"
 
 namespace ipop::udp {
@@ -40,11 +41,7 @@ struct FrameView {
 // Parses `frame` without reading outside it; *out is valid only on kNone.
 FrameError ParseFrame(std::span<const uint8_t> frame, FrameView* out);
 
-struct FrameAddress {
-  const uint8_t* mac;  // ether::kMacSize bytes
-  uint32_t ip;         // host byte order
-  uint16_t port;       // host byte order
-};
+using FrameAddress = ipv4frame::Address;
 
 // Writes Ethernet (from.mac -> to.mac), IPv4 (TTL 64, DF, checksum) and UDP (checksum) headers
 // and `payload` into `out`. Returns the frame size, or 0 if `out` is too small or the payload
