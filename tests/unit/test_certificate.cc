@@ -207,6 +207,14 @@ TEST_F(CertificateTest, AllowsSubnetOnlyWithinAnAnnouncedPrefix) {
   EXPECT_FALSE(node.AllowsSubnet(P(192, 168, 0, 0, 23)));
   EXPECT_FALSE(node.AllowsSubnet(P(192, 168, 2, 0, 24)));
   EXPECT_FALSE(node.AllowsSubnet(P(0, 0, 0, 0, 0)));
+  // A wider prefix that starts at the announced one is still outside it.
+  CertificateFields f = NodeFields(*node_key);
+  f.subnets = {P(192, 168, 0, 0, 24)};
+  const Certificate c = Issue(f, *ca);
+  EXPECT_TRUE(c.AllowsSubnet(P(192, 168, 0, 0, 24)));
+  EXPECT_FALSE(c.AllowsSubnet(P(192, 168, 0, 0, 23)));
+  EXPECT_FALSE(c.AllowsSubnet(P(192, 168, 0, 0, 16)));
+  EXPECT_FALSE(c.AllowsSubnet(P(0, 0, 0, 0, 0)));
 }
 
 TEST_F(CertificateTest, AllowsMulticastAndGroupsOnlyAsListed) {
