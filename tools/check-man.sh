@@ -2,9 +2,9 @@
 # Checks the man pages in dist/man: groff renders them without a warning, and each documents
 # everything the programs' own --help lists (ipop-node's options, ipopctl's commands and options,
 # every configuration key), so a new option or command cannot ship without its man page entry.
-# Usage: tools/check-man.sh SOURCE_ROOT IPOP_NODE IPOPCTL IPOP_CONTROLPLANE
+# Usage: tools/check-man.sh SOURCE_ROOT IPOP_NODE IPOPCTL IPOP_CONTROLPLANE [IPOP_CERT]
 set -uo pipefail
-root=$1 node_bin=$2 ctl_bin=$3 cp_bin=$4
+root=$1 node_bin=$2 ctl_bin=$3 cp_bin=$4 cert_bin=${5:-}
 man_dir=$root/dist/man
 command -v groff >/dev/null || {
   echo "SKIP: groff missing (Debian groff-base)"
@@ -51,6 +51,18 @@ while read -r cmd; do
   documented "$cmd" || problem "ipopctl.8: COMMANDS lacks '$cmd' (from ipopctl --help)"
 done < <("$ctl_bin" --help | sed -n '/^commands:/,/^$/p' | grep -E '^  [a-z]' |
   awk '{print ($1 == "dht") ? $1 " " $2 : $1}')
+
+if [[ -n $cert_bin ]]; then
+  TAGS=$(tags_in ipop-cert.1 OPTIONS)
+  while read -r opt; do
+    documented "$opt" || problem "ipop-cert.1: OPTIONS lacks $opt (from ipop-cert --help)"
+  done < <("$cert_bin" --help | sed -n '/^options:/,/^$/p' | grep -oE '^  (-[a-z], )?--[a-z-]+' |
+    sed 's/.*--/--/')
+  TAGS=$(tags_in ipop-cert.1 COMMANDS)
+  while read -r cmd; do
+    documented "$cmd" || problem "ipop-cert.1: COMMANDS lacks '$cmd' (from ipop-cert --help)"
+  done < <("$cert_bin" --help | sed -n '/^commands:/,/^$/p' | awk '/^  [a-z]/ {print $1}')
+fi
 
 # Configuration keys: "--node.mtu arg" is key mtu under [node]; --peer, --bootstrap, --announce
 # are the top-level keys ("peer = VIP HOST:PORT").

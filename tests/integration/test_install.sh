@@ -27,10 +27,12 @@ abs() { [[ $1 == /* ]] && echo "$1" || echo "$PREFIX/$1"; }
 [[ $UNITDIR == - ]] && UNITDIR=$PREFIX/lib/systemd/system
 NODE_BIN=$(abs "$SBINDIR")/ipop-node
 CTL_BIN=$(abs "$BINDIR")/ipopctl
+CERT_BIN=$(abs "$BINDIR")/ipop-cert
 UNIT=$UNITDIR/ipop-node@.service
 EXAMPLE=$(abs "$DATADIR")/doc/ipop/ipop.conf.example
-expected=("$NODE_BIN" "$CTL_BIN" "$HELPERDIR/ipop-dataplane" "$HELPERDIR/ipop-controlplane"
-  "$(abs "$MANDIR")/man8/ipop-node.8" "$(abs "$MANDIR")/man8/ipopctl.8"
+expected=("$NODE_BIN" "$CTL_BIN" "$CERT_BIN" "$HELPERDIR/ipop-dataplane"
+  "$HELPERDIR/ipop-controlplane" "$(abs "$MANDIR")/man8/ipop-node.8"
+  "$(abs "$MANDIR")/man8/ipopctl.8" "$(abs "$MANDIR")/man1/ipop-cert.1"
   "$(abs "$MANDIR")/man5/ipop.conf.5" "$EXAMPLE")
 [[ $UNITDIR == no ]] || expected+=("$UNIT")
 
@@ -44,7 +46,7 @@ got=$(cd "$DEST" && find . -type f | sed 's|^\.||' | sort)
 want=$(printf '%s\n' "${expected[@]}" | sort)
 [[ $got == "$want" ]] || fail "installed files differ from the documented layout:
 $(diff <(echo "$want") <(echo "$got"))"
-for f in "$NODE_BIN" "$CTL_BIN" "$HELPERDIR/ipop-dataplane" "$HELPERDIR/ipop-controlplane"; do
+for f in "$NODE_BIN" "$CTL_BIN" "$CERT_BIN" "$HELPERDIR/ipop-dataplane" "$HELPERDIR/ipop-controlplane"; do
   [[ -x $DEST$f ]] || fail "$f installed but not executable"
 done
 log "installed: ${#expected[@]} files where the docs say, nothing else, nothing outside $DEST"
