@@ -1,6 +1,8 @@
 // ipopctl: sends one command line to a node's management socket and prints the reply.
 // Options end at the first non-option word, so commands may take their own "--flags" later.
-// Exit status: 0 reply, 1 reply starting with "error:", 2 usage error or node unreachable.
+// Exit status: 0 reply, 1 an error or failed check (reply starting with "error:" or {"error":,
+// a last line starting with "fail:", a JSON reply with "ok":false), 2 usage error or node
+// unreachable.
 #include <dirent.h>
 
 #include <cstdio>
@@ -15,7 +17,7 @@ namespace {
 constexpr const char* kSocketDir = "/run/ipop";
 
 constexpr const char* kUsage =
-    "usage: ipopctl [--socket PATH | --node NAME] [--timeout-ms N] COMMAND [ARGS...]\n"
+    "usage: ipopctl [--socket PATH | --node NAME] [--timeout-ms N] [--json] COMMAND [ARGS...]\n"
     "\n"
     "Talks to a running node's control plane over its management socket.\n"
     "\n"
@@ -23,7 +25,9 @@ constexpr const char* kUsage =
     "  --socket PATH     management socket (node.mgmt-socket in the config)\n"
     "  --node NAME       use /run/ipop/NAME.sock\n"
     "                    (with neither: the only *.sock in /run/ipop)\n"
-    "  --timeout-ms N    give up after N ms (default 5000; 35000 for dht)\n"
+    "  --timeout-ms N    give up after N ms (default 5000; 35000 for dht; for ping and\n"
+    "                    validate 65000 + the probes' own time)\n"
+    "  --json            the reply as one JSON object (every command but counters)\n"
     "  -h, --help        this text\n"
     "\n"
     "commands:\n"
@@ -39,9 +43,19 @@ constexpr const char* kUsage =
     "                    with their members\n"
     "  counters [--all]  dataplane counters (forwarded packets, drops by reason); non-zero ones,\n"
     "                    or every counter with --all\n"
+    "  ping NAME|VIP [-c N] [-i MS]\n"
+    "                    N echo probes (default 4, at most 100) MS ms apart (default 1000)\n"
+    "                    through the overlay to the node holding VIP or named NAME: path\n"
+    "                    (direct or via which node, overlay hops each way), round-trip time,\n"
+    "                    loss; exit status 1 if no probe came back\n"
+    "  validate [-c N] [-i MS]\n"
+    "                    ping every member of the network (N probes each, default 3, MS ms\n"
+    "                    apart, default 200) and print a table and a loss summary; exit\n"
+    "                    status 1 on any loss or unreachable member\n"
     "  reload            re-read the config file (same as SIGHUP to the node)\n"
     "\n"
-    "exit status: 0 ok, 1 the node replied with an error, 2 usage error or node unreachable\n";
+    "exit status: 0 ok, 1 the node replied with an error or a check failed (ping, validate),\n"
+    "2 usage error or node unreachable\n";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "ipopctl: %s\n(try ipopctl --help)\n", message.c_str());
@@ -74,6 +88,32 @@ bool FindOnlySocket(std::string* path, std::string* error) {
   return false;
 }
 
+// How long ping/validate may take inside the node: DHT lookups (30 s each at most), then
+// count probes interval ms apart and the last one's 2 s timeout.
+int ProbeTimeoutMs(int argc, char** argv, int first, bool ping) {
+  long count = ping ? 4 : 3, interval = ping ? 1000 : 200;
+  for (int k = first; k + 1 < argc; ++k) {
+    const std::string opt = argv[k];
+    if (opt == "-c") count = std::strtol(argv[k + 1], nullptr, 10);
+    if (opt == "-i") interval = std::strtol(argv[k + 1], nullptr, 10);
+  }
+  count = count < 1 || count > 100 ? 100 : count;
+  interval = interval < 1 || interval > 10000 ? 10000 : interval;
+  return int(65000 + count * interval + 5000);
+}
+
+// Whether a reply reports a failure (see the exit status above). A JSON string cannot hold
+// "ok":false unescaped, so the substring is the member itself.
+bool Failed(const std::string& reply) {
+  if (reply.rfind("error:", 0) == 0 || reply.rfind("{\"error\":", 0) == 0) return true;
+  if (reply.rfind("{", 0) == 0) return reply.find("\"ok\":false") != std::string::npos;
+  size_t end = reply.size();
+  while (end > 0 && reply[end - 1] == '\n') --end;
+  const size_t start = reply.rfind('\n', end == 0 ? 0 : end - 1);
+  const size_t line = start == std::string::npos ? 0 : start + 1;
+  return reply.compare(line, 5, "fail:") == 0;
+}
+
 bool ParseTimeout(const std::string& text, int* timeout_ms) {
   char* end = nullptr;
   const long value = std::strtol(text.c_str(), &end, 10);
@@ -88,6 +128,7 @@ int main(int argc, char** argv) {
   std::string socket_path, node;
   int timeout_ms = 5000;
   bool timeout_given = false;
+  bool json = false;
   int i = 1;
   for (; i < argc; ++i) {
     std::string arg = argv[i];
@@ -100,6 +141,10 @@ int main(int argc, char** argv) {
       break;
     }
     if (arg.rfind("--", 0) != 0) break;  // first command word
+    if (arg == "--json") {
+      json = true;
+      continue;
+    }
     std::string value;
     const size_t eq = arg.find('=');
     if (eq != std::string::npos) {
@@ -136,8 +181,11 @@ int main(int argc, char** argv) {
   }
 
   // A DHT operation retries for up to 30 s inside the node before it answers.
-  if (!timeout_given && std::string(argv[i]) == "dht") timeout_ms = 35000;
-  std::string line = argv[i];
+  const std::string verb = argv[i];
+  if (!timeout_given && verb == "dht") timeout_ms = 35000;
+  if (!timeout_given && (verb == "ping" || verb == "validate"))
+    timeout_ms = ProbeTimeoutMs(argc, argv, i + 1, verb == "ping");
+  std::string line = json ? "json " + verb : verb;
   for (++i; i < argc; ++i) line += std::string(" ") + argv[i];
 
   std::string reply, error;
@@ -148,5 +196,5 @@ int main(int argc, char** argv) {
   }
   std::fwrite(reply.data(), 1, reply.size(), stdout);
   if (!reply.empty() && reply.back() != '\n') std::fputc('\n', stdout);
-  return reply.rfind("error:", 0) == 0 ? 1 : 0;
+  return Failed(reply) ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "controlplane/overlay/messages.h"
+#include "controlplane/overlay/router.h"
 #include "controlplane/runtime/local_address.h"
 #include "shared/byte_order.h"
 
@@ -104,6 +105,7 @@ OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
   o.vip = cfg.vip;
   o.claim.network = cfg.network;
   o.claim.identity = cfg.name;
+  o.member_name = cfg.name;
   o.claim.fixed = cfg.vip;
   if (cfg.vip == 0) {
     o.claim.pool_first = cfg.pool_first;
@@ -153,6 +155,18 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
                                                  random, *transport_);
   dht_ = std::make_unique<DhtService>(*node_, clock, options_.dht);
   node_->SetDeliverHandler([this](const overlay::Routed& r) { OnRouted(r); });
+  echo_ = std::make_unique<OverlayEcho>(
+      options_.echo, clock, random,
+      [this](const RingAddress& to, std::span<const uint8_t> payload) {
+        return node_->SendRouted(to, overlay::DeliveryMode::kExact, kPayloadEcho, payload);
+      },
+      [this](const RingAddress& to) {
+        const overlay::RouteDecision d =
+            overlay::DecideRoute(node_->links(), to, overlay::DeliveryMode::kExact, 0,
+                                 options_.address, 0, options_.overlay.hop_limit);
+        return d.action == overlay::RouteDecision::Action::kForward ? d.next : RingAddress{};
+      },
+      [this] { return std::pair<uint32_t, std::string>(options_.vip, options_.member_name); });
   if (options_.claim.fixed != 0 || options_.claim.pool_first != 0) {
     claim_store_ = std::make_unique<ClaimStoreAdapter>(*dht_);
     const std::string network = options_.network;
@@ -253,6 +267,10 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
 
 void OverlayHost::OnRouted(const overlay::Routed& r) {
   if (dht_->OnRouted(r)) return;
+  if (r.payload_type == kPayloadEcho) {
+    echo_->OnDelivered(r);
+    return;
+  }
   if (r.payload_type == kPayloadHello) {
     ++counters_.hello_routed_received;
     if (hello_) hello_(r.source, r.source_endpoint, r.payload);
@@ -283,6 +301,9 @@ void OverlayHost::Tick() {
   if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
       !name_released_ && now >= next_name_ns_)
     PublishName();
+  if (options_.vip != 0 && node_->joined() && !member_in_flight_ && now >= next_member_ns_)
+    PublishMember();
+  echo_->Tick();
   if (!options_.announce.empty() && options_.vip != 0 && node_->joined() &&
       now >= next_announce_ns_)
     AnnounceRoutes();
@@ -294,6 +315,7 @@ void OverlayHost::Tick() {
 void OverlayHost::OnAddressChanged(uint32_t vip) {
   options_.vip = vip;
   next_name_ns_ = 0;  // the name record follows the address at once
+  next_member_ns_ = 0;
   next_announce_ns_ = 0;
   if (address_) address_(vip);
 }
@@ -370,6 +392,49 @@ void OverlayHost::PublishName() {
         }
       },
       mode);
+}
+
+void OverlayHost::PublishMember() {
+  member_in_flight_ = true;
+  const MemberEntry m{options_.vip, options_.address, options_.member_name};
+  dht_->Put(MembersKey(options_.network, m.vip % kMemberBuckets), EncodeMember(m),
+            options_.directory_ttl_ms, [this](const DhtResult& res) {
+              member_in_flight_ = false;
+              const bool ok = res.outcome == DhtOutcome::kOk;
+              if (ok) ++counters_.members_published;
+              next_member_ns_ = clock_.NowNs() + (ok ? options_.directory_refresh_ns : kNameRetryNs);
+            });
+}
+
+void OverlayHost::Members(MembersFn done) {
+  struct Gather {
+    std::vector<MemberEntry> members;
+    uint32_t answered = 0;
+    bool complete = true;
+    MembersFn done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->done = std::move(done);
+  for (uint32_t b = 0; b < kMemberBuckets; ++b) {
+    dht_->Get(MembersKey(options_.network, b), [this, g](const DhtResult& res) {
+      if (res.outcome != DhtOutcome::kOk) g->complete = false;
+      for (const DhtRecord& rec : res.values) {
+        std::optional<MemberEntry> m = DecodeMember(rec.value);
+        if (!m) {
+          ++counters_.member_bad_records;
+          continue;
+        }
+        if (std::find(g->members.begin(), g->members.end(), *m) == g->members.end())
+          g->members.push_back(std::move(*m));
+      }
+      if (++g->answered < kMemberBuckets) return;
+      std::sort(g->members.begin(), g->members.end(),
+                [](const MemberEntry& x, const MemberEntry& y) {
+                  return x.vip != y.vip ? x.vip < y.vip : x.node < y.node;
+                });
+      g->done(g->members, g->complete);
+    });
+  }
 }
 
 void OverlayHost::AnnounceRoutes() {
@@ -599,6 +664,33 @@ DhtKey VipDirectoryKey(const std::string& network, uint32_t vip) {
 
 DhtKey RoutesKey(const std::string& network) {
   return HashDhtKey("routes:" + network);
+}
+
+DhtKey MembersKey(const std::string& network, uint32_t bucket) {
+  return HashDhtKey("members:" + network + ":" + std::to_string(bucket));
+}
+
+std::vector<uint8_t> EncodeMember(const MemberEntry& m) {
+  const size_t name = std::min(m.name.size(), kEchoMaxName);
+  std::vector<uint8_t> v(4 + RingAddress::kBytes + name);
+  StoreBe32(v.data(), m.vip);
+  m.node.ToBytes(std::span<uint8_t, RingAddress::kBytes>(v.data() + 4, RingAddress::kBytes));
+  std::memcpy(v.data() + 4 + RingAddress::kBytes, m.name.data(), name);
+  return v;
+}
+
+std::optional<MemberEntry> DecodeMember(std::span<const uint8_t> value) {
+  if (value.size() < 4 + RingAddress::kBytes || value.size() > 4 + RingAddress::kBytes + kEchoMaxName)
+    return std::nullopt;
+  MemberEntry m;
+  m.vip = LoadBe32(value.data());
+  m.node = RingAddress::FromBytes(value.subspan<4, RingAddress::kBytes>());
+  for (uint8_t c : value.subspan(4 + RingAddress::kBytes)) {
+    if (c <= 0x20 || c >= 0x7f) return std::nullopt;
+    m.name.push_back(char(c));
+  }
+  if (m.vip == 0 || m.node.IsZero()) return std::nullopt;
+  return m;
 }
 
 std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r) {

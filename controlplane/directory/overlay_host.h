@@ -28,6 +28,7 @@
 #include "controlplane/dht/dht_rate_limiter.h"
 #include "controlplane/dht/dht_service.h"
 #include "controlplane/directory/address_claim.h"
+#include "controlplane/directory/overlay_echo.h"
 #include "controlplane/directory/route_signature.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/runtime/clock.h"
@@ -61,6 +62,9 @@ struct OverlayHostOptions {
   AddressClaimOptions claim;  // pool_first == 0 && fixed == 0: no address, no directory entry
   uint64_t settle_ns = 2'000'000'000ull;  // near set unchanged this long before claiming
   std::string dns_name;  // registered as <name> -> vip (lower case, full name); empty: none
+  // The node's name in the network's member list (ipopctl validate) and in echo replies.
+  std::string member_name;
+  OverlayEchoOptions echo;
   std::vector<PrefixConfig> announce;  // router mode: subnets behind this node
   uint64_t routes_poll_ns = 5'000'000'000ull;
   overlay::OverlayOptions overlay;
@@ -101,6 +105,7 @@ struct OverlayHostCounters {
   uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
   uint64_t names_released = 0;
   uint64_t routes_announced = 0, routes_polls = 0, routes_bad_records = 0;
+  uint64_t members_published = 0, member_bad_records = 0;
   // Router-mode records refused by network.router-pubkey-file (route_signature.h).
   uint64_t routes_unsigned = 0, routes_bad_signature = 0, routes_expired = 0;
   uint64_t resolves = 0, resolve_hits = 0, resolve_misses = 0, resolve_bad_records = 0;
@@ -115,6 +120,19 @@ struct AnnouncedRoute {
   uint32_t via = 0;
   bool operator==(const AnnouncedRoute&) const = default;
 };
+
+// An entry of the network's member list (MembersKey): every node holding an address puts one,
+// refreshed like its name, so `ipopctl validate` knows whom to ping. A node that stopped stays
+// listed until the entry's TTL (directory_ttl_ms) runs out.
+struct MemberEntry {
+  uint32_t vip = 0;
+  overlay::RingAddress node;
+  std::string name;
+  bool operator==(const MemberEntry&) const = default;
+};
+// The member list is spread over this many DHT keys (by VIP), each holding at most
+// DhtStoreLimits::max_values_per_key entries: 512 members with the defaults.
+inline constexpr uint32_t kMemberBuckets = 32;
 
 // A directory entry: the overlay node that holds a VIP and its underlay endpoint.
 struct VipLocation {
@@ -185,6 +203,15 @@ class OverlayHost final : public HelloRelay, public NameSource {
               DhtDoneFn done);
   void DhtGet(const std::string& name, DhtDoneFn done);
 
+  // Echo probes through the overlay (ipopctl ping / validate).
+  OverlayEcho& echo() { return *echo_; }
+  const OverlayEcho& echo() const { return *echo_; }
+  uint64_t echo_timeout_ns() const { return options_.echo.timeout_ns; }
+  // The network's member list, sorted by VIP; `done` runs once every bucket answered (`complete`
+  // false: a bucket could not be read, the list may lack members).
+  using MembersFn = std::function<void(const std::vector<MemberEntry>& members, bool complete)>;
+  void Members(MembersFn done);
+
   // The overlay's view for the forwarding table: our address and the links a relay may use.
   void FillTable(shm::TableSpec* spec) const;
   // Changes whenever FillTable would write something else.
@@ -214,6 +241,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void OnAddressChanged(uint32_t vip);
   bool NeighbourhoodSettled();
   void PublishName();
+  void PublishMember();
   void RemoveName(std::function<void()> done);
   void StartResolve(uint32_t vip);
   void CacheResolved(uint32_t vip, const CachedLocation& entry);
@@ -229,6 +257,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<overlay::OverlayNode> node_;
   std::unique_ptr<DhtService> dht_;
+  std::unique_ptr<OverlayEcho> echo_;
   DhtRateLimiter source_limiter_;
   ReplayGuard replay_guard_;  // by sender ring address
   OverlayHostCounters counters_;
@@ -249,6 +278,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
   bool self_endpoint_known_ = false;
   bool started_ = false;
   bool name_in_flight_ = false;
+  bool member_in_flight_ = false;
+  uint64_t next_member_ns_ = 0;
   uint64_t next_name_ns_ = 0;
   uint32_t name_written_ = 0;   // the VIP the name record was last written with (0: never)
   bool name_released_ = false;  // ReleaseName was called: never written again
@@ -267,6 +298,10 @@ DhtKey VipDirectoryKey(const std::string& network, uint32_t vip);
 DhtKey OperatorKey(const std::string& network, const std::string& name);
 DhtKey DnsNameKey(const std::string& full_name);
 DhtKey RoutesKey(const std::string& network);
+DhtKey MembersKey(const std::string& network, uint32_t bucket);
+// Member entry value: VIP (4), node address (20), then the name (at most kEchoMaxName bytes).
+std::vector<uint8_t> EncodeMember(const MemberEntry& m);
+std::optional<MemberEntry> DecodeMember(std::span<const uint8_t> value);
 // Route record value: prefix (4), length (1), via VIP (4), big endian; DecodeRoute also takes the
 // signed form (route_signature.h) without checking its signature.
 std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r);

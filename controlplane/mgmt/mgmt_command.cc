@@ -71,10 +71,75 @@ MgmtCommand ParseDht(std::string_view args) {
   return Fail(MgmtVerb::kDhtBad, kUsage);
 }
 
+// "-c N" and "-i MS" in any order, each at most once; `words` after the command's own.
+bool ParseProbeOptions(const std::vector<std::string>& words, size_t first, MgmtCommand* c,
+                       std::string* error) {
+  bool have_c = false, have_i = false;
+  for (size_t i = first; i < words.size(); i += 2) {
+    const std::string& opt = words[i];
+    const bool is_c = opt == "-c", is_i = opt == "-i";
+    if ((!is_c && !is_i) || (is_c && have_c) || (is_i && have_i)) {
+      *error = "unexpected '" + opt + "'";
+      return false;
+    }
+    if (i + 1 >= words.size()) {
+      *error = opt + " needs a value";
+      return false;
+    }
+    const std::string& t = words[i + 1];
+    uint32_t v = 0;
+    bool digits = !t.empty() && t.size() <= 6;
+    for (char ch : t) {
+      digits = digits && ch >= '0' && ch <= '9';
+      v = v * 10 + uint32_t(ch - '0');
+    }
+    const uint32_t lo = is_c ? 1 : kMgmtMinIntervalMs, hi = is_c ? kMgmtMaxCount : kMgmtMaxIntervalMs;
+    if (!digits || v < lo || v > hi) {
+      *error = opt + " '" + t + "' is not a number in " + std::to_string(lo) + ".." + std::to_string(hi);
+      return false;
+    }
+    (is_c ? c->count : c->interval_ms) = v;
+    (is_c ? have_c : have_i) = true;
+  }
+  return true;
+}
+
+MgmtCommand ParseProbe(std::string_view cmd, bool ping) {
+  std::vector<std::string> words = Words(cmd);
+  MgmtCommand c;
+  c.verb = ping ? MgmtVerb::kPing : MgmtVerb::kValidate;
+  c.count = ping ? kMgmtPingDefaultCount : kMgmtValidateDefaultCount;
+  c.interval_ms = ping ? kMgmtPingDefaultIntervalMs : kMgmtValidateDefaultIntervalMs;
+  const char* usage = ping ? "ping NAME|VIP [-c N] [-i MS]" : "validate [-c N] [-i MS]";
+  std::string error;
+  if (ping) {
+    if (words.size() < 2 || words[1].starts_with("-")) {
+      error = "ping needs a target";
+    } else {
+      c.name = words[1];
+    }
+  }
+  if (error.empty()) ParseProbeOptions(words, ping ? 2 : 1, &c, &error);
+  if (!error.empty()) return Fail(MgmtVerb::kBadArgs, "error: " + error + " (expected '" + usage + "')\n");
+  return c;
+}
+
+MgmtCommand ParseVerb(std::string_view cmd);
+
 }  // namespace
 
 MgmtCommand ParseMgmtCommand(std::string_view line) {
-  const std::string_view cmd = Trim(line);
+  std::string_view cmd = Trim(line);
+  const bool json = cmd.starts_with("json") && (cmd.size() == 4 || Blank(cmd[4]));
+  if (json) cmd = Trim(cmd.substr(4));
+  MgmtCommand c = ParseVerb(cmd);
+  c.json = json;
+  return c;
+}
+
+namespace {
+
+MgmtCommand ParseVerb(std::string_view cmd) {
   struct Plain {
     std::string_view word;
     MgmtVerb verb;
@@ -99,10 +164,17 @@ MgmtCommand ParseMgmtCommand(std::string_view line) {
     return c;
   }
   if (cmd == "dht" || cmd.starts_with("dht ")) return ParseDht(cmd.substr(3));
+  for (const bool ping : {true, false}) {
+    const std::string_view word = ping ? "ping" : "validate";
+    if (cmd.starts_with(word) && (cmd.size() == word.size() || Blank(cmd[word.size()])))
+      return ParseProbe(cmd, ping);
+  }
   return Fail(MgmtVerb::kUnknown,
               "error: unknown command '" + std::string(cmd) +
-                  "' (expected status, peers, routes, ring, links, dht, multicast, counters or "
-                  "reload)\n");
+                  "' (expected status, peers, routes, ring, links, dht, multicast, counters, "
+                  "ping, validate or reload)\n");
 }
+
+}  // namespace
 
 }  // namespace ipop::cp

@@ -1,6 +1,7 @@
 // Runs the management commands (mgmt_command.h) against the control plane's parts: collects the
 // data a command shows (collect.h) and renders the reply (render_*.h). `dht put` and `dht get`
-// answer later, through the server's deferred replies, when the DHT operation completes.
+// answer later, through the server's deferred replies, when the DHT operation completes; so do
+// `ping` and `validate` when their probes are answered or timed out.
 #pragma once
 
 #include <functional>
@@ -27,7 +28,11 @@ class MgmtHandler {
   std::string Handle(std::string_view line);
 
  private:
+  std::string Run(const MgmtCommand& cmd);
   std::string Dht(const MgmtCommand& cmd);
+  std::string Ping(const MgmtCommand& cmd);
+  std::string Validate(const MgmtCommand& cmd);
+  int ProbeBudgetMs(const MgmtCommand& cmd);
 
   MgmtParts parts_;
   ReloadFn reload_;

@@ -1,5 +1,6 @@
 #include "controlplane/mgmt/render_multicast.h"
 
+#include "controlplane/mgmt/json_writer.h"
 #include "shared/endpoint.h"
 #include "shared/igmp.h"
 
@@ -45,6 +46,46 @@ std::string RenderMulticast(const MulticastView& v) {
            std::to_string(s.in_table) + " frames " + std::to_string(s.frames) + ":" + list + "\n";
   }
   return out;
+}
+
+}  // namespace ipop::cp
+
+namespace ipop::cp {
+
+std::string RenderMulticastJson(const MulticastView& v) {
+  JsonWriter w;
+  w.BeginObject().Key("querier");
+  if (v.querier_ip != 0)
+    w.String(FormatIpv4(v.querier_ip));
+  else
+    w.Null();
+  w.Field("queries_sent", v.queries_sent).Key("joined").BeginArray();
+  for (const MulticastView::Joined& j : v.joined) {
+    w.BeginObject().Field("group", FormatIpv4(j.group));
+    w.Field("broadcast", j.group == igmp::kBroadcastGroup).Key("published_as");
+    if (j.published_vip != 0)
+      w.String(FormatIpv4(j.published_vip));
+    else
+      w.Null();
+    w.Key("expires_in_s");
+    if (j.expires)
+      w.Uint((j.expires_in_ns + 999'999'999ull) / 1'000'000'000ull);
+    else
+      w.Null();
+    w.EndObject();
+  }
+  w.EndArray().Key("sending").BeginArray();
+  for (const MulticastView::Sending& s : v.sending) {
+    w.BeginObject().Field("group", FormatIpv4(s.group));
+    w.Field("broadcast", s.group == igmp::kBroadcastGroup).Field("looking_up", !s.polled);
+    w.Field("in_table", uint64_t(s.in_table)).Field("frames", s.frames);
+    w.Key("members").BeginArray();
+    for (const MulticastView::Member& m : s.members)
+      w.BeginObject().Field("vip", FormatIpv4(m.vip)).Field("learning", !m.peer).EndObject();
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Finish();
 }
 
 }  // namespace ipop::cp

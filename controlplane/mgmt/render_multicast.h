@@ -11,5 +11,6 @@
 namespace ipop::cp {
 
 std::string RenderMulticast(const MulticastView& v);
+std::string RenderMulticastJson(const MulticastView& v);
 
 }  // namespace ipop::cp

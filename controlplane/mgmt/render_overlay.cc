@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "controlplane/mgmt/json_writer.h"
 #include "controlplane/overlay/link_table.h"
 
 namespace ipop::cp {
@@ -97,6 +98,97 @@ std::string RenderDhtReply(const DhtResult& r, bool is_get) {
               std::to_string(rec.ttl_ms / 1000) + "s\n";
   }
   return text;
+}
+
+}  // namespace ipop::cp
+
+namespace ipop::cp {
+namespace {
+
+void RolesJson(JsonWriter& w, uint8_t roles) {
+  w.BeginArray();
+  if (roles & overlay::kRoleLeaf) w.String("leaf");
+  if (roles & overlay::kRoleNear) w.String("near");
+  if (roles & overlay::kRoleFarOut) w.String("far-out");
+  if (roles & overlay::kRoleFarIn) w.String("far-in");
+  if (roles & overlay::kRoleShortcut) w.String("shortcut");
+  w.EndArray();
+}
+
+void LinkJson(JsonWriter& w, const LinkRow& l) {
+  w.BeginObject().Field("address", l.address.ToHex()).Field("endpoint", l.endpoint.ToString());
+  w.Key("roles");
+  RolesJson(w, l.roles);
+  w.Field("age_s", double(l.age_ns) / 1e9, 1).Field("heard_ago_s", double(l.heard_ago_ns) / 1e9, 1);
+  w.EndObject();
+}
+
+const char* OutcomeName(DhtOutcome o) {
+  return o == DhtOutcome::kOk ? "ok" : o == DhtOutcome::kRejected ? "rejected" : "no-quorum";
+}
+
+}  // namespace
+
+std::string RenderLinksJson(const std::vector<LinkRow>& links) {
+  JsonWriter w;
+  w.BeginObject().Key("links").BeginArray();
+  for (const LinkRow& l : links) LinkJson(w, l);
+  w.EndArray().EndObject();
+  return w.Finish();
+}
+
+std::string RenderRingJson(const RingReport& r) {
+  uint64_t near = 0, far = 0, leaf = 0, shortcut = 0;
+  for (const LinkRow& l : r.links) {
+    near += (l.roles & overlay::kRoleNear) != 0;
+    far += (l.roles & (overlay::kRoleFarOut | overlay::kRoleFarIn)) != 0;
+    leaf += (l.roles & overlay::kRoleLeaf) != 0;
+    shortcut += (l.roles & overlay::kRoleShortcut) != 0;
+  }
+  JsonWriter w;
+  w.BeginObject().Field("address", r.address.ToHex()).Field("endpoint", r.endpoint.ToString());
+  w.Field("joined", r.joined);
+  w.Key("links").BeginObject().Field("total", uint64_t(r.links.size())).Field("near", near);
+  w.Field("far", far).Field("leaf", leaf).Field("shortcut", shortcut).EndObject();
+  w.Field("estimated_size", r.estimated_size, 0).Field("far_target", uint64_t(r.far_target));
+  for (const auto& [name, side] : {std::pair{"successors", &r.successors},
+                                   std::pair{"predecessors", &r.predecessors}}) {
+    w.Key(name).BeginArray();
+    for (const LinkRow& l : *side) {
+      w.BeginObject().Field("address", l.address.ToHex());
+      w.Field("endpoint", l.endpoint.ToString()).EndObject();
+    }
+    w.EndArray();
+  }
+  w.Key("dht").BeginObject().Field("keys", uint64_t(r.dht_keys));
+  w.Field("pending_ops", uint64_t(r.dht_pending_ops)).EndObject();
+  w.Field("directory_published", r.directory_published);
+  w.Key("address_claim");
+  if (r.claim)
+    w.String(RenderClaim(*r.claim));
+  else
+    w.Null();
+  w.EndObject();
+  return w.Finish();
+}
+
+std::string RenderDhtReplyJson(const DhtResult& r, bool is_get) {
+  if (r.outcome != DhtOutcome::kOk) return JsonError(RenderDhtReply(r, is_get));
+  JsonWriter w;
+  w.BeginObject().Field("outcome", OutcomeName(r.outcome)).Field("attempts", r.attempts);
+  w.Field("latency_ms", double(r.latency_ns) / 1e6, 0);
+  if (is_get) {
+    w.Key("values").BeginArray();
+    for (const DhtRecord& rec : r.values) {
+      w.BeginObject().Field("value", std::string_view(reinterpret_cast<const char*>(
+                                                          rec.value.data()),
+                                                      rec.value.size()));
+      w.Field("ttl_s", uint64_t(rec.ttl_ms / 1000)).EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return w.Finish();
 }
 
 }  // namespace ipop::cp

@@ -23,6 +23,7 @@ struct LinkRow {
 };
 // "link <address> <endpoint> <roles> age 12.5s heard 0.3s ago", or "no links".
 std::string RenderLinks(const std::vector<LinkRow>& links);
+std::string RenderLinksJson(const std::vector<LinkRow>& links);
 
 struct RingReport {
   overlay::RingAddress address;
@@ -38,9 +39,12 @@ struct RingReport {
   std::optional<ClaimStatus> claim;  // none: no address in the DHT
 };
 std::string RenderRing(const RingReport& r);
+std::string RenderRingJson(const RingReport& r);
 
 // "ok after 2 attempts, 35 ms" or "error: no quorum after ... (reason)"; a get's values follow,
 // one per line.
 std::string RenderDhtReply(const DhtResult& r, bool is_get);
+// {"outcome":"ok",...,"values":[...]}; a failed operation is {"error":...} like every error.
+std::string RenderDhtReplyJson(const DhtResult& r, bool is_get);
 
 }  // namespace ipop::cp

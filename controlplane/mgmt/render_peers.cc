@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "controlplane/mgmt/json_writer.h"
 #include "controlplane/mgmt/render_text.h"
 #include "controlplane/overlay/address.h"
 
@@ -61,6 +62,90 @@ std::string RenderRoutes(const RoutesReport& r) {
     out += "announce " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + "\n";
   if (out.empty()) out = "no routes\n";
   return out;
+}
+
+}  // namespace ipop::cp
+
+namespace ipop::cp {
+namespace {
+
+std::string NodeHex(const NodeAddress& node) {
+  return overlay::RingAddress::FromBytes(node).ToHex();
+}
+
+std::string Prefix(uint32_t prefix, unsigned length) {
+  return FormatIpv4(prefix) + "/" + std::to_string(length);
+}
+
+}  // namespace
+
+std::string RenderPeersJson(const std::vector<PeerRow>& peers) {
+  JsonWriter w;
+  w.BeginObject().Key("peers").BeginArray();
+  for (const PeerRow& row : peers) {
+    const PeerSessions::PeerStatus& p = row.status;
+    const PeerTraffic& t = row.traffic;
+    w.BeginObject();
+    w.Field("vip", FormatIpv4(p.vip)).Field("endpoint", p.endpoint.ToString());
+    w.Field("up", p.up).Key("last_hello_ms");
+    if (p.heard)
+      w.Uint(p.last_hello_age_ns / 1'000'000);
+    else
+      w.Null();
+    w.Field("tx_ready", p.tx_ready ? "yes" : (p.tx_inherited ? "inherited" : "no"));
+    w.Key("tx_key");
+    char key[24];
+    std::snprintf(key, sizeof(key), "%016" PRIx64, p.tx_key_id);
+    if (p.tx_key_id != 0)
+      w.String(key);
+    else
+      w.Null();
+    w.Key("key_age_s");
+    if (p.tx_key_id != 0 && !p.tx_inherited)
+      w.Uint(p.tx_key_age_ns / 1'000'000'000);
+    else
+      w.Null();
+    w.Field("learned", p.learned).Field("path", p.relayed ? "relayed" : "direct");
+    w.Key("node");
+    if (p.node_known)
+      w.String(NodeHex(p.node));
+    else
+      w.Null();
+    w.Field("rx_packets", t.rx_packets).Field("rx_bytes", t.rx_bytes);
+    w.Field("tx_packets", t.tx_packets).Field("tx_bytes", t.tx_bytes);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Finish();
+}
+
+std::string RenderRoutesJson(const RoutesReport& r) {
+  JsonWriter w;
+  w.BeginObject().Key("routes").BeginArray();
+  for (const PeerSessions::PeerStatus& p : r.peers) {
+    w.BeginObject().Field("prefix", Prefix(p.vip, 32));
+    w.Field("path", p.relayed ? "relayed" : "direct");
+    w.Key("endpoint");
+    if (p.relayed)
+      w.Null();
+    else
+      w.String(p.endpoint.ToString());
+    w.Key("node");
+    if (p.relayed || p.node_known)
+      w.String(NodeHex(p.node));
+    else
+      w.Null();
+    w.Field("learned", p.learned).Field("up", p.up).EndObject();
+  }
+  w.EndArray().Key("prefix_routes").BeginArray();
+  for (const PrefixRouteRow& row : r.prefix_routes) {
+    w.BeginObject().Field("prefix", Prefix(row.route.prefix, row.route.length));
+    w.Field("via", FormatIpv4(row.route.via)).Field("kernel_route", row.kernel_route).EndObject();
+  }
+  w.EndArray().Key("announced").BeginArray();
+  for (const PrefixConfig& p : r.announced) w.String(Prefix(p.prefix, p.length));
+  w.EndArray().EndObject();
+  return w.Finish();
 }
 
 }  // namespace ipop::cp

@@ -19,6 +19,8 @@ struct PeerRow {
   PeerTraffic traffic;  // since the peer got its table slot
 };
 std::string RenderPeers(const std::vector<PeerRow>& peers);
+// {"peers":[{...}]} with the same facts (`ipopctl --json peers`).
+std::string RenderPeersJson(const std::vector<PeerRow>& peers);
 
 struct PrefixRouteRow {
   PeerSessions::PrefixRoute route;  // announced by another member (router mode)
@@ -30,5 +32,7 @@ struct RoutesReport {
   std::vector<PrefixConfig> announced;  // this node's subnets (router mode)
 };
 std::string RenderRoutes(const RoutesReport& r);
+// {"routes":[...],"prefix_routes":[...],"announced":[...]} (`ipopctl --json routes`).
+std::string RenderRoutesJson(const RoutesReport& r);
 
 }  // namespace ipop::cp

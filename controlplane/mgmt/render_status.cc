@@ -1,7 +1,9 @@
 #include "controlplane/mgmt/render_status.h"
 
 #include <cinttypes>
+#include <cstdio>
 
+#include "controlplane/mgmt/json_writer.h"
 #include "controlplane/mgmt/render_text.h"
 #include "shared/endpoint.h"
 
@@ -53,6 +55,46 @@ std::string RenderStatus(const NodeStatus& s) {
   Append(out, "%-*s %" PRIu64 "\n", kKeyWidth, "controlplane-attach-count", s.cp_attach_count);
   Append(out, "%-*s %" PRIu64 "\n", kKeyWidth, "uptime-s", s.uptime_ns / 1'000'000'000);
   return out;
+}
+
+}  // namespace ipop::cp
+
+namespace ipop::cp {
+
+std::string RenderStatusJson(const NodeStatus& s) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("node", s.node).Field("network", s.network);
+  w.Field("vip", FormatIpv4(s.vip)).Field("prefix_len", s.prefix_len);
+  w.Key("address");
+  if (s.address) {
+    w.BeginObject()
+        .Field("vip", s.address->vip != 0 ? FormatIpv4(s.address->vip) : std::string())
+        .Field("static", s.address->fixed)
+        .Field("held", s.address->held)
+        .Field("released", s.address->released)
+        .Field("text", RenderClaim(*s.address))
+        .EndObject();
+  } else {
+    w.Null();
+  }
+  w.Field("tap", s.tap).Field("tap_address", TapAddressStateName(s.tap_address));
+  w.Field("table_seq", s.table_seq);
+  char instance[24];
+  std::snprintf(instance, sizeof(instance), "%016" PRIx64, s.dp_instance);
+  w.Key("dataplane").BeginObject().Field("pid", s.dp_pid).Field("alive", s.dp_alive);
+  w.Field("instance", instance).Key("heartbeat_age_ms");
+  if (s.dp_heartbeat_known)
+    w.Uint(s.dp_heartbeat_age_ns / 1'000'000);
+  else
+    w.Null();
+  w.Field("workers_running", s.dp_workers_running).EndObject();
+  w.Field("peers_up", uint64_t(s.peers_up)).Field("peers_total", uint64_t(s.peers_total));
+  w.Key("controlplane").BeginObject().Field("pid", s.cp_pid);
+  w.Field("attach_count", s.cp_attach_count).EndObject();
+  w.Field("uptime_s", s.uptime_ns / 1'000'000'000);
+  w.EndObject();
+  return w.Finish();
 }
 
 }  // namespace ipop::cp

@@ -44,6 +44,8 @@ struct NodeStatus {
   uint64_t cp_attach_count = 0;
 };
 std::string RenderStatus(const NodeStatus& s);
+// The same as one JSON object (`ipopctl --json status`, docs/operations.md).
+std::string RenderStatusJson(const NodeStatus& s);
 
 // "assigned", "waiting-for-interface", "failed", "not-managed".
 const char* TapAddressStateName(TapAddressState s);
