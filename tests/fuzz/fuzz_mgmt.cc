@@ -9,7 +9,10 @@
 //   parsing  ParseMgmtCommand on the input: a plain verb only for exactly its word (blanks and
 //            line endings around it aside), dht put/get only for "dht" + blank-separated words
 //            whose fields hold no blanks and whose TTL is 1..999999, rendering a parsed dht command
-//            back to text parses to the same command, and every refusal is an "error: ...\n" reply.
+//            back to text parses to the same command, ping/validate only for their word + blank
+//            separated options "-c N" (1..100) and "-i MS" (10..10000) each at most once (ping
+//            with a target first), a leading word "json" asks for JSON and is otherwise ignored,
+//            and every refusal is an "error: ...\n" reply.
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "controlplane/mgmt/mgmt_command.h"
 #include "controlplane/mgmt/mgmt_server.h"
@@ -97,13 +101,58 @@ bool Field(const std::string& f) {
   return true;
 }
 
+std::vector<std::string> SplitWords(std::string_view s) {
+  std::vector<std::string> w;
+  std::string cur;
+  for (char ch : s) {
+    if (Blank(ch)) {
+      if (!cur.empty()) w.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(ch);
+    }
+  }
+  if (!cur.empty()) w.push_back(cur);
+  return w;
+}
+
+// The probe command's options, as parsed, rendered back: must parse to the same command.
+void CheckProbe(const MgmtCommand& c, std::string_view t) {
+  const bool ping = c.verb == MgmtVerb::kPing;
+  Require(t.starts_with(ping ? "ping" : "validate") && c.error.empty());
+  Require(c.count >= 1 && c.count <= kMgmtMaxCount);
+  Require(c.interval_ms >= kMgmtMinIntervalMs && c.interval_ms <= kMgmtMaxIntervalMs);
+  const std::vector<std::string> words = SplitWords(t);
+  Require(words.size() % 2 == (ping ? 0u : 1u) && words.size() <= (ping ? 6u : 5u));
+  if (ping) Require(Field(c.name) && c.name == words[1] && !c.name.starts_with("-"));
+  const std::string again = std::string(ping ? "ping " + c.name : "validate") + " -i " +
+                            std::to_string(c.interval_ms) + " -c " + std::to_string(c.count);
+  const MgmtCommand d = ParseMgmtCommand(again);
+  Require(d.verb == c.verb && d.name == c.name && d.count == c.count &&
+          d.interval_ms == c.interval_ms);
+}
+
 void CheckParse(std::string_view line) {
   const MgmtCommand c = ParseMgmtCommand(line);
-  const std::string_view t = Trimmed(line);
+  std::string_view t = Trimmed(line);
+  const bool json = t.starts_with("json") && (t.size() == 4 || Blank(t[4]));
+  Require(c.json == json);
+  if (json) t = Trimmed(t.substr(4));
   static const char* const kWords[] = {"status", "peers",     "counters", "reload",
                                        "routes", "multicast", "ring",     "links"};
   const bool dht = t == "dht" || t.starts_with("dht ");
+  const auto word = [&](std::string_view w) {
+    return t.starts_with(w) && (t.size() == w.size() || Blank(t[w.size()]));
+  };
+  const bool probe = word("ping") || word("validate");
   switch (c.verb) {
+    case MgmtVerb::kPing:
+    case MgmtVerb::kValidate:
+      CheckProbe(c, t);
+      break;
+    case MgmtVerb::kBadArgs:
+      Require(probe && c.error.starts_with("error: ") && c.error.ends_with("\n"));
+      break;
     case MgmtVerb::kDhtPut:
     case MgmtVerb::kDhtGet: {
       Require(dht && c.error.empty() && Field(c.name));
@@ -122,11 +171,12 @@ void CheckParse(std::string_view line) {
       Require(dht && c.error.starts_with("error: ") && c.error.ends_with("\n"));
       break;
     case MgmtVerb::kUnknown:
-      Require(!dht && c.error.starts_with("error: unknown command '") && c.error.ends_with("\n"));
+      Require(!dht && !probe && c.error.starts_with("error: unknown command '") &&
+              c.error.ends_with("\n"));
       for (const char* w : kWords) Require(t != w);
       break;
     default:
-      Require(size_t(c.verb) < std::size(kWords));
+      Require(size_t(c.verb) < std::size(kWords) && !probe);
       // "counters --all" is the one plain command with an option.
       Require(c.all ? t == "counters --all" && c.verb == MgmtVerb::kCounters
                     : t == kWords[size_t(c.verb)]);

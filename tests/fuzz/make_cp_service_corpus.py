@@ -234,6 +234,19 @@ mgmt = {
     "too-long-then-newline": b"b" * 5000 + b"\n",
     "newline-at-limit": b"c" * 4095 + b"\n",
     "utf8": "dht put n\u00e4me v\u00e4lue\n".encode(),
+    "json-status": b"json status\n",
+    "json-tab-dht": b"json\tdht get n\n",
+    "json-alone": b"json\n",
+    "json-twice": b"json json peers\n",
+    "ping": b"ping n3\n",
+    "ping-options": b"json ping 10.77.0.3 -c 5 -i 200\n",
+    "ping-no-target": b"ping -c 3\n",
+    "ping-count-zero": b"ping n3 -c 0\n",
+    "ping-dup-option": b"ping n3 -c 1 -c 2\n",
+    "ping-missing-value": b"ping n3 -i\n",
+    "validate": b"validate\n",
+    "validate-options": b"validate\t-i 10 -c 100\n",
+    "validate-extra": b"validate n3\n",
 }
 
 

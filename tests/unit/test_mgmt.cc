@@ -325,6 +325,56 @@ TEST(MgmtCommand, DhtArgumentsAndTtl) {
   }
 }
 
+TEST(MgmtCommand, JsonWordAsksForJsonOfAnyCommand) {
+  EXPECT_FALSE(ParseMgmtCommand("status").json);
+  MgmtCommand c = ParseMgmtCommand(" json\tstatus\n");
+  EXPECT_EQ(c.verb, MgmtVerb::kStatus);
+  EXPECT_TRUE(c.json);
+  c = ParseMgmtCommand("json dht get n");
+  EXPECT_EQ(c.verb, MgmtVerb::kDhtGet);
+  EXPECT_TRUE(c.json);
+  c = ParseMgmtCommand("json counters --all");
+  EXPECT_EQ(c.verb, MgmtVerb::kCounters);
+  EXPECT_TRUE(c.all && c.json);
+  for (const char* bad : {"json", "jsonstatus", "json json status", "status json"}) {
+    c = ParseMgmtCommand(bad);
+    EXPECT_EQ(c.verb, MgmtVerb::kUnknown) << bad;
+  }
+}
+
+TEST(MgmtCommand, PingAndValidateOptions) {
+  MgmtCommand c = ParseMgmtCommand("ping n3");
+  EXPECT_EQ(c.verb, MgmtVerb::kPing);
+  EXPECT_EQ(c.name, "n3");
+  EXPECT_EQ(c.count, kMgmtPingDefaultCount);
+  EXPECT_EQ(c.interval_ms, kMgmtPingDefaultIntervalMs);
+  EXPECT_TRUE(c.needs_overlay());
+  c = ParseMgmtCommand("json ping 10.77.0.3 -i 50\t-c 100");
+  EXPECT_EQ(c.verb, MgmtVerb::kPing);
+  EXPECT_TRUE(c.json);
+  EXPECT_EQ(c.name, "10.77.0.3");
+  EXPECT_EQ(c.count, 100u);
+  EXPECT_EQ(c.interval_ms, 50u);
+  c = ParseMgmtCommand("validate");
+  EXPECT_EQ(c.verb, MgmtVerb::kValidate);
+  EXPECT_EQ(c.count, kMgmtValidateDefaultCount);
+  EXPECT_EQ(c.interval_ms, kMgmtValidateDefaultIntervalMs);
+  c = ParseMgmtCommand("validate -c 1 -i 10000");
+  EXPECT_EQ(c.count, 1u);
+  EXPECT_EQ(c.interval_ms, 10000u);
+  for (const char* bad : {"ping", "ping -c 3", "ping n3 -c", "ping n3 -c 0", "ping n3 -c 101",
+                          "ping n3 -i 9", "ping n3 -i 10001", "ping n3 -c 1 -c 2", "ping n3 x",
+                          "ping n3 -c 1e2", "validate n3", "validate -c", "validate -w 3"}) {
+    c = ParseMgmtCommand(bad);
+    EXPECT_EQ(c.verb, MgmtVerb::kBadArgs) << bad;
+    EXPECT_FALSE(c.needs_overlay()) << bad;
+    EXPECT_TRUE(c.error.starts_with("error: ") && c.error.ends_with("')\n")) << c.error;
+  }
+  EXPECT_EQ(ParseMgmtCommand("pingn3").verb, MgmtVerb::kUnknown);
+  EXPECT_EQ(ParseMgmtCommand("ping n3 -c 0").error,
+            "error: -c '0' is not a number in 1..100 (expected 'ping NAME|VIP [-c N] [-i MS]')\n");
+}
+
 TEST(TapAddress, MissingInterfaceIsReported) {
   std::string error;
   EXPECT_EQ(AssignIpv4("ipopnosuch0", 0x0a2a0001, 24, &error), AssignResult::kNoSuchInterface);

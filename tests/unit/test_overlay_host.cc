@@ -52,6 +52,7 @@ class Net {
     o.vip = 0x0a4d0000 + index;
     o.claim.network = o.network;
     o.claim.fixed = o.vip;
+    o.member_name = id;
     for (uint32_t b : bootstrap) o.overlay.bootstrap.push_back(Ep4(0xac1f0000 + b, 5800));
     if (tweak) tweak(o);
     h->auth = std::make_unique<PskHelloAuthenticator>(Secret(secret), "unit\noverlay");
@@ -379,6 +380,76 @@ TEST(OverlayHost, RoutedHellosReachEveryNodeOfARing) {
     EXPECT_EQ(got[j], 5 * (net.hosts.size() - 1)) << "node " << j;
 }
 
+TEST(OverlayHost, EveryMemberIsListedAndAnswersEchoesThroughTheOverlay) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 6; ++i) net.Add(i, {1});
+  net.Run(30'000);
+  std::optional<std::vector<MemberEntry>> members;
+  bool complete = false;
+  net.hosts[3]->host->Members([&](const std::vector<MemberEntry>& m, bool c) {
+    members = m;
+    complete = c;
+  });
+  net.Run(3'000);
+  ASSERT_TRUE(members.has_value());
+  EXPECT_TRUE(complete);
+  ASSERT_EQ(members->size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ((*members)[i].vip, 0x0a4d0001u + i);
+    EXPECT_EQ((*members)[i].node, net.hosts[i]->host->node().address());
+    EXPECT_EQ((*members)[i].name, "node" + std::to_string(i + 1));
+  }
+  std::map<size_t, EchoSeries> got;
+  for (size_t i = 1; i < 6; ++i)
+    ASSERT_TRUE(net.hosts[0]->host->echo().StartSeries(
+        (*members)[i].node, (*members)[i].vip, 2, 100'000'000ull,
+        [&got, i](const EchoSeries& s) { got[i] = s; }));
+  net.Run(1'000);
+  ASSERT_EQ(got.size(), 5u);
+  for (auto& [i, s] : got) {
+    for (const EchoResult& p : s.probes) {
+      EXPECT_TRUE(p.answered) << "member " << i;
+      EXPECT_EQ(p.vip, (*members)[i].vip);
+      EXPECT_EQ(p.name, (*members)[i].name);
+      EXPECT_GE(p.hops_there, 1);
+    }
+  }
+}
+
+TEST(OverlayHost, AReplayedEchoRequestGetsNoSecondReply) {
+  Net net;
+  Host& a = net.Add(1, {});
+  Host& b = net.Add(2, {1});
+  net.Run(10'000);
+  std::vector<uint8_t> request;
+  net.capture = [&](Host& from, Host&, const std::vector<uint8_t>& bytes) {
+    if (&from == &a && request.empty() && bytes.size() > wire::kHeaderSize + 98 &&
+        bytes[wire::kHeaderSize] == uint8_t(overlay::MsgType::kRouted))
+      request = bytes;
+  };
+  bool answered = false;
+  a.host->echo().StartSeries(b.host->node().address(), b.host->vip(), 1, 0,
+                             [&](const EchoSeries& s) { answered = s.probes[0].answered; });
+  net.Run(200);
+  net.capture = nullptr;
+  ASSERT_TRUE(answered);
+  ASSERT_FALSE(request.empty());
+  EXPECT_EQ(b.host->echo().counters().replies_sent, 1u);
+  const uint64_t replayed = b.host->counters().replayed;
+  b.host->OnControlDatagram(a.ep, request);
+  EXPECT_EQ(b.host->counters().replayed, replayed + 1);
+  // Tampered (another probe id): the tag no longer matches.
+  std::vector<uint8_t> forged = request;
+  forged[wire::kHeaderSize + 98 + 8] ^= 1;
+  const uint64_t bad_tag = b.host->counters().bad_tag;
+  b.host->OnControlDatagram(a.ep, forged);
+  EXPECT_EQ(b.host->counters().bad_tag, bad_tag + 1);
+  net.Run(100);
+  EXPECT_EQ(b.host->echo().counters().requests_received, 1u);
+  EXPECT_EQ(b.host->echo().counters().replies_sent, 1u);
+}
+
 TEST(OverlayHost, TableViewFollowsTheLinks) {
   Net net;
   net.Add(1, {});
@@ -609,6 +680,28 @@ TEST(OverlayHost, ResolvedCacheIsBounded) {
   net.Run(3'000);
   EXPECT_EQ(h.counters().resolve_cache_evicted, evicted);
   EXPECT_LE(h.resolve_cache_size(), 16u);
+}
+
+TEST(OverlayHost, MemberRecordRoundTripsAndRejectsGarbage) {
+  MemberEntry m;
+  m.vip = 0x0a4d0007;
+  m.node = overlay::RingAddress::FromHex(std::string(40, 'a')).value();
+  m.name = "n7";
+  const std::vector<uint8_t> v = EncodeMember(m);
+  ASSERT_EQ(v.size(), 4u + 20u + 2u);
+  EXPECT_EQ(DecodeMember(v), m);
+  std::vector<uint8_t> bad = v;
+  bad.back() = ' ';
+  EXPECT_FALSE(DecodeMember(bad).has_value());
+  EXPECT_FALSE(DecodeMember(std::span(v).first(23)).has_value());
+  bad = v;
+  std::fill(bad.begin(), bad.begin() + 4, 0);
+  EXPECT_FALSE(DecodeMember(bad).has_value()) << "no VIP";
+  bad = v;
+  bad.resize(4 + 20 + kEchoMaxName + 1, 'x');
+  EXPECT_FALSE(DecodeMember(bad).has_value()) << "name too long";
+  EXPECT_NE(MembersKey("lab", 0), MembersKey("lab", 1));
+  EXPECT_NE(MembersKey("lab", 0), MembersKey("lab2", 0));
 }
 
 TEST(OverlayHost, DirectoryRecordRoundTripsAndRejectsGarbage) {
