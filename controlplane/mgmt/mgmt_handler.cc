@@ -167,12 +167,26 @@ std::string MgmtHandler::Ping(const MgmtCommand& cmd) {
     full += "." + parts_.cfg.network + "." + parts_.cfg.dns_suffix;
   std::transform(full.begin(), full.end(), full.begin(),
                  [](unsigned char ch) { return char(std::tolower(ch)); });
-  parts_.overlay->Lookup(full, [probe, fail, full](std::optional<uint32_t> found) {
-    if (!found) {
-      fail("error: no node named " + full + " in the directory\n");
+  // Without a DNS name record (network.service-ip = none), the member list knows the node name.
+  const std::string node_name = full.substr(0, full.find('.'));
+  parts_.overlay->Lookup(full, [this, probe, fail, full, node_name](std::optional<uint32_t> found) {
+    if (found) {
+      probe(*found);
       return;
     }
-    probe(*found);
+    parts_.overlay->Members([probe, fail, full, node_name](const std::vector<MemberEntry>& members,
+                                                           bool) {
+      for (const MemberEntry& m : members) {
+        std::string lower = m.name;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char ch) { return char(std::tolower(ch)); });
+        if (lower == node_name) {
+          probe(m.vip);
+          return;
+        }
+      }
+      fail("error: no node named " + full + " in the directory\n");
+    });
   });
   return "";
 }
