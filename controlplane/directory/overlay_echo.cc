@@ -71,7 +71,8 @@ EchoError ParseEcho(std::span<const uint8_t> payload, EchoMessage* out) {
   out->request_hops = p[1];
   out->vip = LoadBe32(p + 4);
   out->id = LoadBe64(p + 8);
-  out->first_hop = overlay::RingAddress::FromBytes(payload.subspan<16, overlay::RingAddress::kBytes>());
+  out->first_hop =
+      overlay::RingAddress::FromBytes(payload.subspan<16, overlay::RingAddress::kBytes>());
   out->name.assign(reinterpret_cast<const char*>(p + kEchoFixedSize), name_len);
   return EchoError::kNone;
 }

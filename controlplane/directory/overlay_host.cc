@@ -402,7 +402,8 @@ void OverlayHost::PublishMember() {
               member_in_flight_ = false;
               const bool ok = res.outcome == DhtOutcome::kOk;
               if (ok) ++counters_.members_published;
-              next_member_ns_ = clock_.NowNs() + (ok ? options_.directory_refresh_ns : kNameRetryNs);
+              next_member_ns_ =
+                  clock_.NowNs() + (ok ? options_.directory_refresh_ns : kNameRetryNs);
             });
 }
 
@@ -680,7 +681,8 @@ std::vector<uint8_t> EncodeMember(const MemberEntry& m) {
 }
 
 std::optional<MemberEntry> DecodeMember(std::span<const uint8_t> value) {
-  if (value.size() < 4 + RingAddress::kBytes || value.size() > 4 + RingAddress::kBytes + kEchoMaxName)
+  if (value.size() < 4 + RingAddress::kBytes ||
+      value.size() > 4 + RingAddress::kBytes + kEchoMaxName)
     return std::nullopt;
   MemberEntry m;
   m.vip = LoadBe32(value.data());

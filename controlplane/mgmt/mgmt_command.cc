@@ -93,9 +93,11 @@ bool ParseProbeOptions(const std::vector<std::string>& words, size_t first, Mgmt
       digits = digits && ch >= '0' && ch <= '9';
       v = v * 10 + uint32_t(ch - '0');
     }
-    const uint32_t lo = is_c ? 1 : kMgmtMinIntervalMs, hi = is_c ? kMgmtMaxCount : kMgmtMaxIntervalMs;
+    const uint32_t lo = is_c ? 1 : kMgmtMinIntervalMs,
+                   hi = is_c ? kMgmtMaxCount : kMgmtMaxIntervalMs;
     if (!digits || v < lo || v > hi) {
-      *error = opt + " '" + t + "' is not a number in " + std::to_string(lo) + ".." + std::to_string(hi);
+      *error =
+          opt + " '" + t + "' is not a number in " + std::to_string(lo) + ".." + std::to_string(hi);
       return false;
     }
     (is_c ? c->count : c->interval_ms) = v;
@@ -120,7 +122,8 @@ MgmtCommand ParseProbe(std::string_view cmd, bool ping) {
     }
   }
   if (error.empty()) ParseProbeOptions(words, ping ? 2 : 1, &c, &error);
-  if (!error.empty()) return Fail(MgmtVerb::kBadArgs, "error: " + error + " (expected '" + usage + "')\n");
+  if (!error.empty())
+    return Fail(MgmtVerb::kBadArgs, "error: " + error + " (expected '" + usage + "')\n");
   return c;
 }
 

@@ -18,13 +18,13 @@ enum class MgmtVerb : uint8_t {
   kMulticast,
   kRing,
   kLinks,
-  kDhtPut,   // name, value, ttl_s
-  kDhtGet,   // name
-  kDhtBad,   // "dht" with arguments that are neither: error holds the usage text
+  kDhtPut,    // name, value, ttl_s
+  kDhtGet,    // name
+  kDhtBad,    // "dht" with arguments that are neither: error holds the usage text
   kPing,      // name (a VIP or a node name), count, interval_ms
   kValidate,  // count, interval_ms
   kBadArgs,   // ping or validate with bad arguments: error holds the reply
-  kUnknown,  // error holds the reply
+  kUnknown,   // error holds the reply
 };
 
 struct MgmtCommand {
@@ -32,11 +32,11 @@ struct MgmtCommand {
   std::string name;
   std::string value;
   uint32_t ttl_s = 0;
-  bool all = false;   // kCounters: every counter, zeros included
-  bool json = false;  // the line started with the word "json": reply in JSON
+  bool all = false;          // kCounters: every counter, zeros included
+  bool json = false;         // the line started with the word "json": reply in JSON
   uint32_t count = 0;        // kPing, kValidate: probes per member
   uint32_t interval_ms = 0;  // kPing, kValidate: between two probes to one member
-  std::string error;  // kDhtBad, kUnknown: the whole "error: ...\n" reply
+  std::string error;         // kDhtBad, kUnknown: the whole "error: ...\n" reply
 
   // Ring, links and dht need the overlay; the others do not.
   bool needs_overlay() const {

@@ -135,26 +135,26 @@ std::string MgmtHandler::Ping(const MgmtCommand& cmd) {
   // VIP -> its node through the VIP directory, then the probes.
   auto probe = [this, ticket, report, c, fail](uint32_t target) {
     report->vip = target;
-    parts_.overlay->Resolve(target, [this, ticket, report, c, fail](
-                                        uint32_t, const std::optional<VipLocation>& where) {
-      if (!where) {
-        fail("error: " + FormatIpv4(report->vip) + " is not in the directory of network " +
-             parts_.cfg.network + "\n");
-        return;
-      }
-      const uint64_t start = parts_.clock.NowNs();
-      const bool started = parts_.overlay->echo().StartSeries(
-          where->node, report->vip, c.count, uint64_t(c.interval_ms) * 1'000'000,
-          [this, ticket, report, c, start](const EchoSeries& s) {
-            report->series = s;
-            report->elapsed_ns = parts_.clock.NowNs() - start;
-            for (const EchoResult& p : s.probes)
-              if (p.answered && report->name.empty()) report->name = p.name;
-            report->data_path = DataPath(parts_.sessions.Status(), report->vip);
-            server_->Reply(ticket, c.json ? RenderPingJson(*report) : RenderPing(*report));
-          });
-      if (!started) fail("error: too many pings in progress; try again\n");
-    });
+    parts_.overlay->Resolve(
+        target, [this, ticket, report, c, fail](uint32_t, const std::optional<VipLocation>& where) {
+          if (!where) {
+            fail("error: " + FormatIpv4(report->vip) + " is not in the directory of network " +
+                 parts_.cfg.network + "\n");
+            return;
+          }
+          const uint64_t start = parts_.clock.NowNs();
+          const bool started = parts_.overlay->echo().StartSeries(
+              where->node, report->vip, c.count, uint64_t(c.interval_ms) * 1'000'000,
+              [this, ticket, report, c, start](const EchoSeries& s) {
+                report->series = s;
+                report->elapsed_ns = parts_.clock.NowNs() - start;
+                for (const EchoResult& p : s.probes)
+                  if (p.answered && report->name.empty()) report->name = p.name;
+                report->data_path = DataPath(parts_.sessions.Status(), report->vip);
+                server_->Reply(ticket, c.json ? RenderPingJson(*report) : RenderPing(*report));
+              });
+          if (!started) fail("error: too many pings in progress; try again\n");
+        });
   };
   if (vip) {
     probe(*vip);
@@ -174,19 +174,19 @@ std::string MgmtHandler::Ping(const MgmtCommand& cmd) {
       probe(*found);
       return;
     }
-    parts_.overlay->Members([probe, fail, full, node_name](const std::vector<MemberEntry>& members,
-                                                           bool) {
-      for (const MemberEntry& m : members) {
-        std::string lower = m.name;
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char ch) { return char(std::tolower(ch)); });
-        if (lower == node_name) {
-          probe(m.vip);
-          return;
-        }
-      }
-      fail("error: no node named " + full + " in the directory\n");
-    });
+    parts_.overlay->Members(
+        [probe, fail, full, node_name](const std::vector<MemberEntry>& members, bool) {
+          for (const MemberEntry& m : members) {
+            std::string lower = m.name;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char ch) { return char(std::tolower(ch)); });
+            if (lower == node_name) {
+              probe(m.vip);
+              return;
+            }
+          }
+          fail("error: no node named " + full + " in the directory\n");
+        });
   });
   return "";
 }
@@ -195,43 +195,43 @@ std::string MgmtHandler::Validate(const MgmtCommand& cmd) {
   const uint64_t ticket = server_ ? server_->Defer(ProbeBudgetMs(cmd)) : 0;
   if (ticket == 0) return "error: cannot defer the reply\n";
   const MgmtCommand c = cmd;
-  parts_.overlay->Members([this, ticket, c](const std::vector<MemberEntry>& members,
-                                            bool complete) {
-    auto report = std::make_shared<ValidateReport>();
-    report->self_vip = parts_.overlay->vip();
-    report->self_name = parts_.cfg.name;
-    report->complete = complete;
-    const overlay::RingAddress self = parts_.overlay->node().address();
-    for (const MemberEntry& m : members) {
-      report->names[m.node] = m.name;
-      if (m.node == self || m.vip == report->self_vip) continue;
-      report->rows.push_back({m, "", {}});
-    }
-    auto pending = std::make_shared<size_t>(report->rows.size());
-    auto finish = [this, ticket, report, c] {
-      const std::vector<PeerSessions::PeerStatus> peers = parts_.sessions.Status();
-      for (ValidateRow& row : report->rows) row.data_path = DataPath(peers, row.member.vip);
-      server_->Reply(ticket, c.json ? RenderValidateJson(*report) : RenderValidate(*report));
-    };
-    if (*pending == 0) {
-      finish();
-      return;
-    }
-    for (size_t i = 0; i < report->rows.size(); ++i) {
-      ValidateRow& row = report->rows[i];
-      auto done = [report, pending, finish, i](const EchoSeries& s) {
-        report->rows[i].series = s;
-        if (--*pending == 0) finish();
-      };
-      if (!parts_.overlay->echo().StartSeries(row.member.node, row.member.vip, c.count,
-                                              uint64_t(c.interval_ms) * 1'000'000, done)) {
-        // No room for another run: its probes count as lost.
-        EchoSeries lost{row.member.node, row.member.vip, {}};
-        for (uint32_t k = 1; k <= c.count; ++k) lost.probes.push_back({.seq = k});
-        done(lost);
-      }
-    }
-  });
+  parts_.overlay->Members(
+      [this, ticket, c](const std::vector<MemberEntry>& members, bool complete) {
+        auto report = std::make_shared<ValidateReport>();
+        report->self_vip = parts_.overlay->vip();
+        report->self_name = parts_.cfg.name;
+        report->complete = complete;
+        const overlay::RingAddress self = parts_.overlay->node().address();
+        for (const MemberEntry& m : members) {
+          report->names[m.node] = m.name;
+          if (m.node == self || m.vip == report->self_vip) continue;
+          report->rows.push_back({m, "", {}});
+        }
+        auto pending = std::make_shared<size_t>(report->rows.size());
+        auto finish = [this, ticket, report, c] {
+          const std::vector<PeerSessions::PeerStatus> peers = parts_.sessions.Status();
+          for (ValidateRow& row : report->rows) row.data_path = DataPath(peers, row.member.vip);
+          server_->Reply(ticket, c.json ? RenderValidateJson(*report) : RenderValidate(*report));
+        };
+        if (*pending == 0) {
+          finish();
+          return;
+        }
+        for (size_t i = 0; i < report->rows.size(); ++i) {
+          ValidateRow& row = report->rows[i];
+          auto done = [report, pending, finish, i](const EchoSeries& s) {
+            report->rows[i].series = s;
+            if (--*pending == 0) finish();
+          };
+          if (!parts_.overlay->echo().StartSeries(row.member.node, row.member.vip, c.count,
+                                                  uint64_t(c.interval_ms) * 1'000'000, done)) {
+            // No room for another run: its probes count as lost.
+            EchoSeries lost{row.member.node, row.member.vip, {}};
+            for (uint32_t k = 1; k <= c.count; ++k) lost.probes.push_back({.seq = k});
+            done(lost);
+          }
+        }
+      });
   return "";
 }
 

@@ -151,8 +151,8 @@ std::string RenderRingJson(const RingReport& r) {
   w.Key("links").BeginObject().Field("total", uint64_t(r.links.size())).Field("near", near);
   w.Field("far", far).Field("leaf", leaf).Field("shortcut", shortcut).EndObject();
   w.Field("estimated_size", r.estimated_size, 0).Field("far_target", uint64_t(r.far_target));
-  for (const auto& [name, side] : {std::pair{"successors", &r.successors},
-                                   std::pair{"predecessors", &r.predecessors}}) {
+  for (const auto& [name, side] :
+       {std::pair{"successors", &r.successors}, std::pair{"predecessors", &r.predecessors}}) {
     w.Key(name).BeginArray();
     for (const LinkRow& l : *side) {
       w.BeginObject().Field("address", l.address.ToHex());
@@ -180,9 +180,9 @@ std::string RenderDhtReplyJson(const DhtResult& r, bool is_get) {
   if (is_get) {
     w.Key("values").BeginArray();
     for (const DhtRecord& rec : r.values) {
-      w.BeginObject().Field("value", std::string_view(reinterpret_cast<const char*>(
-                                                          rec.value.data()),
-                                                      rec.value.size()));
+      w.BeginObject().Field(
+          "value",
+          std::string_view(reinterpret_cast<const char*>(rec.value.data()), rec.value.size()));
       w.Field("ttl_s", uint64_t(rec.ttl_ms / 1000)).EndObject();
     }
     w.EndArray();

@@ -95,7 +95,7 @@ std::string RenderPeersJson(const std::vector<PeerRow>& peers) {
     w.Field("tx_ready", p.tx_ready ? "yes" : (p.tx_inherited ? "inherited" : "no"));
     w.Key("tx_key");
     char key[24];
-    std::snprintf(key, sizeof(key), "%016" PRIx64, p.tx_key_id);
+    std::snprintf(key, sizeof(key), "%016" PRIx64, uint64_t{p.tx_key_id});
     if (p.tx_key_id != 0)
       w.String(key);
     else

@@ -61,7 +61,11 @@ void StatsJson(JsonWriter& w, const Summary& m) {
   w.Field("sent", m.sent).Field("received", m.received).Field("loss_pct", LossPercent(m));
   w.Key("rtt_ms");
   if (m.received != 0)
-    w.BeginObject().Field("min", m.min_ms).Field("avg", m.avg_ms).Field("max", m.max_ms).EndObject();
+    w.BeginObject()
+        .Field("min", m.min_ms)
+        .Field("avg", m.avg_ms)
+        .Field("max", m.max_ms)
+        .EndObject();
   else
     w.Null();
 }
@@ -76,7 +80,8 @@ std::string EchoPathText(const EchoResult& r, const NodeNames& names) {
 
 std::string RenderPing(const PingReport& r) {
   const Summary m = Summarize(r.series);
-  const std::string who = r.name.empty() ? FormatIpv4(r.vip) : r.name + " (" + FormatIpv4(r.vip) + ")";
+  const std::string who =
+      r.name.empty() ? FormatIpv4(r.vip) : r.name + " (" + FormatIpv4(r.vip) + ")";
   std::string out;
   Append(out, "PING %s: node %s through the overlay; data session %s\n",
          r.target == FormatIpv4(r.vip) || r.target == r.name ? who.c_str()
@@ -121,8 +126,8 @@ std::string RenderValidate(const ValidateReport& r) {
     std::string node, vip, name, path, data, sent, recv, loss, rtt;
   };
   std::vector<Cells> table;
-  table.push_back({"NODE", "VIP", "NAME", "PATH", "DATA", "SENT", "RECV", "LOSS",
-                   "RTT MIN/AVG/MAX MS"});
+  table.push_back(
+      {"NODE", "VIP", "NAME", "PATH", "DATA", "SENT", "RECV", "LOSS", "RTT MIN/AVG/MAX MS"});
   size_t lossy = 0, unreachable = 0;
   for (const ValidateRow& row : r.rows) {
     const Summary m = Summarize(row.series);
@@ -154,8 +159,9 @@ std::string RenderValidate(const ValidateReport& r) {
            int(w[7]), c.loss.c_str(), c.rtt.c_str());
   }
   const size_t n = r.rows.size();
-  Append(out, "\nvalidate from %s (%s): %zu members besides this node, %zu reachable without loss, "
-              "%zu with loss, %zu unreachable\n",
+  Append(out,
+         "\nvalidate from %s (%s): %zu members besides this node, %zu reachable without loss, "
+         "%zu with loss, %zu unreachable\n",
          r.self_name.c_str(), FormatIpv4(r.self_vip).c_str(), n, n - lossy - unreachable, lossy,
          unreachable);
   if (!r.complete) out += "fail: part of the member list could not be read from the DHT\n";

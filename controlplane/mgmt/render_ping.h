@@ -24,8 +24,8 @@ std::string EchoPathText(const EchoResult& r, const NodeNames& names);
 struct PingReport {
   std::string target;  // as the operator typed it
   uint32_t vip = 0;
-  std::string name;        // the node's name (its reply), empty if none answered
-  std::string data_path;   // the data session: "direct 10.99.0.3:5800", "relayed", "no session"
+  std::string name;       // the node's name (its reply), empty if none answered
+  std::string data_path;  // the data session: "direct 10.99.0.3:5800", "relayed", "no session"
   EchoSeries series;
   uint64_t elapsed_ns = 0;
 };

@@ -150,13 +150,14 @@ NodeStatus SampleStatus() {
 
 TEST(RenderStatusJson, EveryFact) {
   NodeStatus s = SampleStatus();
-  EXPECT_EQ(RenderStatusJson(s),
-            "{\"node\":\"alpha\",\"network\":\"lab\",\"vip\":\"10.77.0.1\",\"prefix_len\":24,"
-            "\"address\":{\"vip\":\"10.77.0.1\",\"static\":true,\"held\":true,\"released\":false,"
-            "\"text\":\"10.77.0.1 (static, claimed)\"},\"tap\":\"ipop0\",\"tap_address\":"
-            "\"assigned\",\"table_seq\":7,\"dataplane\":{\"pid\":1234,\"alive\":true,\"instance\":"
-            "\"0000000000000abc\",\"heartbeat_age_ms\":12,\"workers_running\":2},\"peers_up\":1,"
-            "\"peers_total\":3,\"controlplane\":{\"pid\":99,\"attach_count\":4},\"uptime_s\":61}\n");
+  EXPECT_EQ(
+      RenderStatusJson(s),
+      "{\"node\":\"alpha\",\"network\":\"lab\",\"vip\":\"10.77.0.1\",\"prefix_len\":24,"
+      "\"address\":{\"vip\":\"10.77.0.1\",\"static\":true,\"held\":true,\"released\":false,"
+      "\"text\":\"10.77.0.1 (static, claimed)\"},\"tap\":\"ipop0\",\"tap_address\":"
+      "\"assigned\",\"table_seq\":7,\"dataplane\":{\"pid\":1234,\"alive\":true,\"instance\":"
+      "\"0000000000000abc\",\"heartbeat_age_ms\":12,\"workers_running\":2},\"peers_up\":1,"
+      "\"peers_total\":3,\"controlplane\":{\"pid\":99,\"attach_count\":4},\"uptime_s\":61}\n");
   s.address.reset();
   s.dp_heartbeat_known = false;
   s.node = "we\"ird\n";
@@ -291,8 +292,7 @@ TEST(RenderDhtReplyJson, ValuesOrAnError) {
   r.outcome = DhtOutcome::kNoQuorum;
   r.reason = DhtStatus::kOk;
   EXPECT_EQ(RenderDhtReplyJson(r, true), "{\"error\":\"no quorum after 2 attempts, 35 ms (" +
-                                             std::string(DhtStatusName(DhtStatus::kOk)) +
-                                             ")\"}\n");
+                                             std::string(DhtStatusName(DhtStatus::kOk)) + ")\"}\n");
 }
 
 TEST(RenderMulticastJson, JoinedAndSendingGroups) {
@@ -303,9 +303,9 @@ TEST(RenderMulticastJson, JoinedAndSendingGroups) {
   v.queries_sent = 3;
   v.joined = {{Ip(239, 1, 2, 3), Ip(10, 77, 0, 1), true, 124'200'000'000ull},
               {0xffffffffu, 0, false, 0}};
-  v.sending = {{Ip(239, 1, 2, 3), true, {{Ip(10, 77, 0, 2), true}, {Ip(10, 77, 0, 3), false}}, 1,
-                17},
-               {Ip(239, 9, 9, 9), false, {}, 0, 0}};
+  v.sending = {
+      {Ip(239, 1, 2, 3), true, {{Ip(10, 77, 0, 2), true}, {Ip(10, 77, 0, 3), false}}, 1, 17},
+      {Ip(239, 9, 9, 9), false, {}, 0, 0}};
   EXPECT_EQ(RenderMulticastJson(v),
             "{\"querier\":\"10.77.0.254\",\"queries_sent\":3,\"joined\":[{\"group\":"
             "\"239.1.2.3\",\"broadcast\":false,\"published_as\":\"10.77.0.1\",\"expires_in_s\":"
@@ -370,8 +370,9 @@ TEST(RenderPing, ProbeLinesAndSummaryLikePing) {
   none.name.clear();
   for (EchoResult& r : none.series.probes) r.answered = false;
   const std::string text = RenderPing(none);
-  EXPECT_TRUE(text.ends_with("4 probes sent, 0 received, 100% loss, time 3004 ms\n"
-                             "fail: no reply from 10.77.0.3\n"))
+  EXPECT_TRUE(
+      text.ends_with("4 probes sent, 0 received, 100% loss, time 3004 ms\n"
+                     "fail: no reply from 10.77.0.3\n"))
       << text;
 }
 
@@ -398,7 +399,7 @@ TEST(RenderPingJson, ProbesAndStatistics) {
 }
 
 ValidateRow Row(uint32_t vip, uint8_t fill, const std::string& name, const std::string& data,
-               std::vector<EchoResult> probes) {
+                std::vector<EchoResult> probes) {
   ValidateRow row;
   row.member.vip = vip;
   row.member.node = Addr(fill);
@@ -472,7 +473,8 @@ TEST(RenderValidateJson, MembersAndVerdict) {
                 "\"}]}],\"members_total\":1,\"with_loss\":0,\"unreachable\":0,\"ok\":true}\n");
   const std::string bad = RenderValidateJson(SampleValidate());
   EXPECT_TRUE(JsonChecker::Valid(bad)) << bad;
-  EXPECT_TRUE(bad.ends_with("\"members_total\":3,\"with_loss\":1,\"unreachable\":1,\"ok\":false}\n"))
+  EXPECT_TRUE(
+      bad.ends_with("\"members_total\":3,\"with_loss\":1,\"unreachable\":1,\"ok\":false}\n"))
       << bad;
 }
 
