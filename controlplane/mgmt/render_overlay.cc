@@ -1,5 +1,6 @@
 #include "controlplane/mgmt/render_overlay.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "controlplane/mgmt/json_writer.h"
@@ -32,12 +33,18 @@ std::string Seconds(uint64_t ns) {
 }  // namespace
 
 std::string RenderLinks(const std::vector<LinkRow>& links) {
-  std::string out;
-  char line[256];
+  // Endpoint and roles columns as wide as their widest entry.
+  size_t ep_width = 0, roles_width = 0;
   for (const LinkRow& l : links) {
-    std::snprintf(line, sizeof(line), "link %s %s %s age %s heard %s ago\n",
-                  l.address.ToHex().c_str(), l.endpoint.ToString().c_str(),
-                  RolesText(l.roles).c_str(), Seconds(l.age_ns).c_str(),
+    ep_width = std::max(ep_width, l.endpoint.ToString().size());
+    roles_width = std::max(roles_width, RolesText(l.roles).size());
+  }
+  std::string out;
+  char line[320];
+  for (const LinkRow& l : links) {
+    std::snprintf(line, sizeof(line), "link %s %-*s %-*s age %-7s heard %s ago\n",
+                  l.address.ToHex().c_str(), int(ep_width), l.endpoint.ToString().c_str(),
+                  int(roles_width), RolesText(l.roles).c_str(), Seconds(l.age_ns).c_str(),
                   Seconds(l.heard_ago_ns).c_str());
     out += line;
   }

@@ -1,7 +1,9 @@
 #include "controlplane/mgmt/render_peers.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <utility>
 
 #include "controlplane/mgmt/json_writer.h"
 #include "controlplane/mgmt/render_text.h"
@@ -37,27 +39,32 @@ std::string RenderPeers(const std::vector<PeerRow>& peers) {
 }
 
 std::string RenderRoutes(const RoutesReport& r) {
-  std::string out;
+  // Prefix, then the rest of the line; the prefix column is as wide as the widest prefix.
+  std::vector<std::pair<std::string, std::string>> lines;
   for (const PeerSessions::PeerStatus& p : r.peers) {
-    out += "route " + FormatIpv4(p.vip) + "/32 ";
+    std::string rest;
     if (p.relayed) {
-      out += "relayed to node " + overlay::RingAddress::FromBytes(p.node).ToHex();
+      rest = "relayed to node " + overlay::RingAddress::FromBytes(p.node).ToHex();
     } else {
-      out += "direct " + p.endpoint.ToString();
+      rest = "direct " + p.endpoint.ToString();
     }
-    out += p.learned ? " learned" : " static";
-    out += p.up ? " up" : " down";
+    rest += p.learned ? " learned" : " static";
+    rest += p.up ? " up" : " down";
     if (!p.relayed && p.node_known)
-      out += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
-    out += "\n";
+      rest += " node " + overlay::RingAddress::FromBytes(p.node).ToHex();
+    lines.emplace_back(FormatIpv4(p.vip) + "/32", rest);
   }
   for (const PrefixRouteRow& row : r.prefix_routes) {
     const PeerSessions::PrefixRoute& p = row.route;
-    out += "route " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + " via " +
-           FormatIpv4(p.via) + " (announced)";
-    if (row.kernel_route) out += " kernel-route";
-    out += "\n";
+    std::string rest = "via " + FormatIpv4(p.via) + " (announced)";
+    if (row.kernel_route) rest += " kernel-route";
+    lines.emplace_back(FormatIpv4(p.prefix) + "/" + std::to_string(p.length), rest);
   }
+  size_t width = 0;
+  for (const auto& [prefix, rest] : lines) width = std::max(width, prefix.size());
+  std::string out;
+  for (const auto& [prefix, rest] : lines)
+    out += "route " + prefix + std::string(width - prefix.size() + 1, ' ') + rest + "\n";
   for (const PrefixConfig& p : r.announced)
     out += "announce " + FormatIpv4(p.prefix) + "/" + std::to_string(p.length) + "\n";
   if (out.empty()) out = "no routes\n";

@@ -73,7 +73,7 @@ unlinked_pair() {
 pair=$(unlinked_pair) || fail "every pair among nodes 3..$N has an overlay link; nothing to relay"
 read -r a b <<<"$pair"
 ping_ok "$a" "$(vip_of "$b")" 1 || wait_for 20 "node $a pings node $b" ping_ok "$a" "$(vip_of "$b")" 2
-ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 relayed" ||
+ctl "$a" routes | grep -qE "^route $(vip_of "$b")/32 +relayed" ||
   fail "node $a does not reach node $b through the overlay: $(ctl "$a" routes)"
 log "node $a (no overlay link to node $b) reaches it through the overlay:"
 ctl "$a" routes | grep "$(vip_of "$b")/32"
@@ -91,8 +91,8 @@ log "RELAY datagrams forwarded by dataplanes in between: $forwarded"
 # The switch from relayed to direct must happen while the pings whose loss is checked run, with
 # pings still going for at least 2 s after it: 750 echoes at 50/s (15 s; the switch comes after
 # a second or a few of traffic), every one answered.
-direct() { ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 direct"; }
-ctl "$a" routes | grep -q "^route $(vip_of "$b")/32 relayed" ||
+direct() { ctl "$a" routes | grep -qE "^route $(vip_of "$b")/32 +direct"; }
+ctl "$a" routes | grep -qE "^route $(vip_of "$b")/32 +relayed" ||
   fail "node $a no longer relays to node $b before the checked window: $(ctl "$a" routes)"
 in_ns "$a" ping -n -q -c 750 -i 0.02 -W 2 "$(vip_of "$b")" >"$WORK/switch.log" 2>&1 &
 switch_ping=$!

@@ -58,7 +58,7 @@ for ((i = 1; i <= N; i++)); do start_node "$i"; done
 joined() { ctl "$1" ring | grep -q '^joined yes' && ctl "$1" ring | grep -q 'directory published'; }
 for ((i = 1; i <= N; i++)); do wait_for 30 "node $i joined" joined "$i"; done
 
-routed() { ctl "$1" routes | grep -q "^route ${CLUSTER_NET} via $(vip_of 2) (announced)${2:-}"; }
+routed() { ctl "$1" routes | grep -qE "^route ${CLUSTER_NET} +via $(vip_of 2) \(announced\)${2:-}"; }
 wait_for 30 "node 1 to route $CLUSTER_NET to node 2" routed 1 " kernel-route"
 wait_for 30 "node 3 to route $CLUSTER_NET to node 2" routed 3
 log "node 3's routes:"

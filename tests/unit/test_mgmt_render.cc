@@ -99,14 +99,15 @@ TEST(RenderRoutes, PeersPrefixesAndAnnouncements) {
   r.prefix_routes = {{{Ip(192, 168, 50, 0), 24, Ip(10, 77, 0, 3)}, true},
                      {{Ip(172, 16, 0, 0), 12, Ip(10, 77, 0, 4)}, false}};
   r.announced = {{Ip(10, 1, 0, 0), 16}};
-  EXPECT_EQ(RenderRoutes(r), "route 10.77.0.3/32 relayed to node " + std::string(40, '1') +
+  // The prefix column is as wide as the widest prefix.
+  EXPECT_EQ(RenderRoutes(r), "route 10.77.0.3/32    relayed to node " + std::string(40, '1') +
                                  " learned up\n"
-                                 "route 10.77.0.2/32 direct 10.99.0.2:5800 static down\n"
-                                 "route 10.77.0.4/32 direct 10.99.0.2:5800 learned down node " +
+                                 "route 10.77.0.2/32    direct 10.99.0.2:5800 static down\n"
+                                 "route 10.77.0.4/32    direct 10.99.0.2:5800 learned down node " +
                                  std::string(40, '2') +
                                  "\n"
                                  "route 192.168.50.0/24 via 10.77.0.3 (announced) kernel-route\n"
-                                 "route 172.16.0.0/12 via 10.77.0.4 (announced)\n"
+                                 "route 172.16.0.0/12   via 10.77.0.4 (announced)\n"
                                  "announce 10.1.0.0/16\n");
 }
 
@@ -145,9 +146,28 @@ TEST(RenderLinks, NoLinks) {
   l.age_ns = 12'340'000'000ull;
   l.heard_ago_ns = 250'000'000;
   EXPECT_EQ(RenderLinks({l}), "link " + l.address.ToHex() +
-                                  " 172.31.0.2:5800 near,shortcut age 12.3s heard 0.2s ago\n");
+                                  " 172.31.0.2:5800 near,shortcut age 12.3s   heard 0.2s ago\n");
   l.roles = 0;
   EXPECT_NE(RenderLinks({l}).find(" surplus age "), std::string::npos);
+}
+
+TEST(RenderLinks, ColumnsLineUp) {
+  LinkRow a;
+  a.address = overlay::RingAddress::FromFraction(0.25);
+  a.endpoint = Ep4(Ip(172, 31, 200, 12), 5800);
+  a.roles = overlay::kRoleNear | overlay::kRoleFarOut;
+  a.age_ns = 1'000'000'000ull;
+  LinkRow b = a;
+  b.address = overlay::RingAddress::FromFraction(0.75);
+  b.endpoint = Ep4(Ip(10, 0, 0, 2), 58);
+  b.roles = overlay::kRoleLeaf;
+  b.age_ns = 123'400'000'000ull;
+  EXPECT_EQ(RenderLinks({a, b}),
+            "link " + a.address.ToHex() +
+                " 172.31.200.12:5800 near,far-out age 1.0s    heard 0.0s ago\n"
+                "link " +
+                b.address.ToHex() +
+                " 10.0.0.2:58        leaf         age 123.4s  heard 0.0s ago\n");
 }
 
 TEST(RenderCounters, ServicesAfterTheDataplaneAndControlPlane) {
