@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/mgmt/mgmt_command.h"
 #include "controlplane/mgmt/mgmt_server.h"
 
 namespace {
@@ -102,18 +103,6 @@ int ProbeTimeoutMs(int argc, char** argv, int first, bool ping) {
   return int(65000 + count * interval + 5000);
 }
 
-// Whether a reply reports a failure (see the exit status above). A JSON string cannot hold
-// "ok":false unescaped, so the substring is the member itself.
-bool Failed(const std::string& reply) {
-  if (reply.rfind("error:", 0) == 0 || reply.rfind("{\"error\":", 0) == 0) return true;
-  if (reply.rfind("{", 0) == 0) return reply.find("\"ok\":false") != std::string::npos;
-  size_t end = reply.size();
-  while (end > 0 && reply[end - 1] == '\n') --end;
-  const size_t start = reply.rfind('\n', end == 0 ? 0 : end - 1);
-  const size_t line = start == std::string::npos ? 0 : start + 1;
-  return reply.compare(line, 5, "fail:") == 0;
-}
-
 bool ParseTimeout(const std::string& text, int* timeout_ms) {
   char* end = nullptr;
   const long value = std::strtol(text.c_str(), &end, 10);
@@ -196,5 +185,5 @@ int main(int argc, char** argv) {
   }
   std::fwrite(reply.data(), 1, reply.size(), stdout);
   if (!reply.empty() && reply.back() != '\n') std::fputc('\n', stdout);
-  return Failed(reply) ? 1 : 0;
+  return ipop::cp::MgmtReplyFailed(reply) ? 1 : 0;
 }

@@ -180,4 +180,14 @@ MgmtCommand ParseVerb(std::string_view cmd) {
 
 }  // namespace
 
+bool MgmtReplyFailed(std::string_view reply) {
+  if (reply.starts_with("error:") || reply.starts_with("{\"error\":")) return true;
+  if (reply.starts_with("{")) return reply.find("\"ok\":false") != std::string_view::npos;
+  size_t end = reply.size();
+  while (end > 0 && reply[end - 1] == '\n') --end;
+  const size_t nl = end == 0 ? std::string_view::npos : reply.rfind('\n', end - 1);
+  const size_t line = nl == std::string_view::npos ? 0 : nl + 1;
+  return reply.substr(line).starts_with("fail:");
+}
+
 }  // namespace ipop::cp

@@ -66,4 +66,9 @@ inline constexpr uint32_t kMgmtMaxIntervalMs = 10000;
 // "json" for a JSON reply.
 MgmtCommand ParseMgmtCommand(std::string_view line);
 
+// Whether a reply reports a failure (ipopctl exits 1): it starts with "error:" or {"error":, its
+// last line starts with "fail:" (ping, validate), or it is a JSON object with "ok":false (a JSON
+// string cannot hold that text unescaped, so it is the member itself).
+bool MgmtReplyFailed(std::string_view reply);
+
 }  // namespace ipop::cp

@@ -375,6 +375,19 @@ TEST(MgmtCommand, PingAndValidateOptions) {
             "error: -c '0' is not a number in 1..100 (expected 'ping NAME|VIP [-c N] [-i MS]')\n");
 }
 
+TEST(MgmtReplyFailed, ErrorsAndFailedChecksButNotSuccess) {
+  EXPECT_TRUE(MgmtReplyFailed("error: unknown command 'x'\n"));
+  EXPECT_TRUE(MgmtReplyFailed("{\"error\":\"unknown command\"}\n"));
+  EXPECT_TRUE(MgmtReplyFailed("table\n\nsummary\nfail: 1 of 5 members lost probes\n"));
+  EXPECT_TRUE(MgmtReplyFailed("fail: no reply from n3\n\n"));
+  EXPECT_TRUE(MgmtReplyFailed("{\"members\":[],\"ok\":false}\n"));
+  EXPECT_FALSE(MgmtReplyFailed("table\nok: every member answered every probe\n"));
+  EXPECT_FALSE(MgmtReplyFailed("fail: in the middle\nok: at the end\n"));
+  EXPECT_FALSE(MgmtReplyFailed("{\"ok\":true,\"name\":\"\\\"ok\\\":false\"}\n"));
+  EXPECT_FALSE(MgmtReplyFailed("node  n1\nerror: not at the start\n"));
+  EXPECT_FALSE(MgmtReplyFailed(""));
+}
+
 TEST(TapAddress, MissingInterfaceIsReported) {
   std::string error;
   EXPECT_EQ(AssignIpv4("ipopnosuch0", 0x0a2a0001, 24, &error), AssignResult::kNoSuchInterface);
