@@ -410,6 +410,7 @@ void OverlayHost::PublishMember() {
 void OverlayHost::Members(MembersFn done) {
   struct Gather {
     std::vector<MemberEntry> members;
+    std::vector<uint32_t> ttl_ms;  // per member: the entry's remaining TTL
     uint32_t answered = 0;
     bool complete = true;
     MembersFn done;
@@ -425,8 +426,17 @@ void OverlayHost::Members(MembersFn done) {
           ++counters_.member_bad_records;
           continue;
         }
-        if (std::find(g->members.begin(), g->members.end(), *m) == g->members.end())
+        // One entry per node: after an address change its entry under the old VIP lives on
+        // until its TTL; the fresher one (more TTL left) is the node's current address.
+        auto same = std::find_if(g->members.begin(), g->members.end(),
+                                 [&](const MemberEntry& x) { return x.node == m->node; });
+        if (same == g->members.end()) {
           g->members.push_back(std::move(*m));
+          g->ttl_ms.push_back(rec.ttl_ms);
+        } else if (const size_t k = size_t(same - g->members.begin()); rec.ttl_ms > g->ttl_ms[k]) {
+          *same = std::move(*m);
+          g->ttl_ms[k] = rec.ttl_ms;
+        }
       }
       if (++g->answered < kMemberBuckets) return;
       std::sort(g->members.begin(), g->members.end(),

@@ -417,6 +417,31 @@ TEST(OverlayHost, EveryMemberIsListedAndAnswersEchoesThroughTheOverlay) {
   }
 }
 
+TEST(OverlayHost, ANodeIsListedOnceUnderItsFreshestEntry) {
+  Net net;
+  net.Add(1, {});
+  for (uint32_t i = 2; i <= 4; ++i) net.Add(i, {1});
+  net.Run(25'000);
+  // Entries of node 2 under addresses it no longer holds, with less TTL left than its own, in
+  // buckets read before and after its own: whatever order the answers come in, the fresh one wins.
+  const overlay::RingAddress node2 = net.hosts[1]->host->node().address();
+  int put = 0;
+  for (uint32_t k = 0; k < kMemberBuckets; ++k) {
+    if (k == 2) continue;
+    const MemberEntry stale{0x0a4d0100 + k, node2, "node2"};
+    net.hosts[2]->host->dht().Put(MembersKey("unit", k), EncodeMember(stale), 10'000,
+                                  [&](const DhtResult& r) { put += r.outcome == DhtOutcome::kOk; });
+  }
+  net.Run(3'000);
+  ASSERT_EQ(put, int(kMemberBuckets) - 1);
+  std::vector<MemberEntry> members;
+  net.hosts[0]->host->Members([&](const std::vector<MemberEntry>& m, bool) { members = m; });
+  net.Run(3'000);
+  ASSERT_EQ(members.size(), 4u);
+  EXPECT_EQ(members[1].vip, 0x0a4d0002u);
+  EXPECT_EQ(members[1].node, node2);
+}
+
 TEST(OverlayHost, AReplayedEchoRequestGetsNoSecondReply) {
   Net net;
   Host& a = net.Add(1, {});
