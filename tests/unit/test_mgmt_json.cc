@@ -256,7 +256,7 @@ TEST(RenderRingJson, CountsNeighboursAndDht) {
   r.endpoint = Ep4(Ip(10, 99, 0, 1), 5800);
   r.joined = true;
   r.links = {SampleLink(0x22, overlay::kRoleNear | overlay::kRoleFarOut),
-             SampleLink(0x33, overlay::kRoleLeaf)};
+             SampleLink(0x33, overlay::kRoleLeaf), SampleLink(0x44, overlay::kRoleLeaf)};
   r.successors = {r.links[0]};
   r.estimated_size = 6.4;
   r.far_target = 2;
@@ -266,8 +266,8 @@ TEST(RenderRingJson, CountsNeighboursAndDht) {
   r.claim = ClaimStatus{Ip(10, 77, 0, 1), false, true, false};
   EXPECT_EQ(RenderRingJson(r),
             "{\"address\":\"" + Repeat("10", 20) +
-                "\",\"endpoint\":\"10.99.0.1:5800\",\"joined\":true,\"links\":{\"total\":2,"
-                "\"near\":1,\"far\":1,\"leaf\":1,\"shortcut\":0},\"estimated_size\":6,"
+                "\",\"endpoint\":\"10.99.0.1:5800\",\"joined\":true,\"links\":{\"total\":3,"
+                "\"near\":1,\"far\":1,\"leaf\":2,\"shortcut\":0},\"estimated_size\":6,"
                 "\"far_target\":2,\"successors\":[{\"address\":\"" +
                 std::string(40, '2') +
                 "\",\"endpoint\":\"10.99.0.34:5800\"}],\"predecessors\":[],\"dht\":{\"keys\":9,"
@@ -471,6 +471,12 @@ TEST(RenderValidateJson, MembersAndVerdict) {
                 "\"direct\",\"hops_there\":1,\"hops_back\":1,\"first_hop\":\"" +
                 std::string(40, '2') + "\",\"first_hop_back\":\"" + std::string(40, '2') +
                 "\"}]}],\"members_total\":1,\"with_loss\":0,\"unreachable\":0,\"ok\":true}\n");
+  // Only an unreachable member: not ok either.
+  ValidateReport dead = SampleValidate();
+  dead.rows.erase(dead.rows.begin(), dead.rows.begin() + 2);
+  EXPECT_TRUE(RenderValidateJson(dead).ends_with(
+      "\"members_total\":1,\"with_loss\":0,\"unreachable\":1,\"ok\":false}\n"))
+      << RenderValidateJson(dead);
   const std::string bad = RenderValidateJson(SampleValidate());
   EXPECT_TRUE(JsonChecker::Valid(bad)) << bad;
   EXPECT_TRUE(
