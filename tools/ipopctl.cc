@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controlplane/mgmt/mgmt_command.h"
@@ -28,7 +29,8 @@ constexpr const char* kUsage =
     "                    (with neither: the only *.sock in /run/ipop)\n"
     "  --timeout-ms N    give up after N ms (default 5000; 35000 for dht; for ping and\n"
     "                    validate 65000 + the probes' own time)\n"
-    "  --json            the reply as one JSON object (every command but counters)\n"
+    "  --json            the reply as one JSON object (every command but counters;\n"
+    "                    also after the command, but for dht)\n"
     "  -h, --help        this text\n"
     "\n"
     "commands:\n"
@@ -174,8 +176,17 @@ int main(int argc, char** argv) {
   if (!timeout_given && verb == "dht") timeout_ms = 35000;
   if (!timeout_given && (verb == "ping" || verb == "validate"))
     timeout_ms = ProbeTimeoutMs(argc, argv, i + 1, verb == "ping");
-  std::string line = json ? "json " + verb : verb;
-  for (++i; i < argc; ++i) line += std::string(" ") + argv[i];
+  // `--json` may also follow the command (`ipopctl peers --json`), except among the words of a
+  // dht command, whose values are free text.
+  std::string args;
+  for (++i; i < argc; ++i) {
+    if (verb != "dht" && std::string_view(argv[i]) == "--json") {
+      json = true;
+      continue;
+    }
+    args += std::string(" ") + argv[i];
+  }
+  const std::string line = (json ? "json " + verb : verb) + args;
 
   std::string reply, error;
   if (!ipop::cp::MgmtRequest(socket_path, line, &reply, &error, timeout_ms)) {

@@ -118,6 +118,10 @@ python3 -c "import json,sys; v=json.load(sys.stdin); assert v['ok'] and len(v['m
 json_ok 1 1 counters
 python3 -c "import json,sys; assert 'error' in json.load(sys.stdin)" <<<"$out" || fail "counters --json: $out"
 json_ok 1 1 frobnicate
+# --json may follow the command too
+out=$(ctl 1 peers --json) || fail "ipopctl peers --json failed: $out"
+python3 -c 'import json, sys; assert isinstance(json.load(sys.stdin)["peers"], list)' <<<"$out" ||
+  fail "ipopctl peers --json (option after the command) is not the JSON reply: $out"
 log "--json replies of every command parse"
 
 # ---- kill node 6: validate reports it, exits 1
