@@ -39,6 +39,8 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.workers != b.workers) return "node.workers";
   if (a.shm_name != b.shm_name) return "node.shm";
   if (a.mgmt_socket != b.mgmt_socket) return "node.mgmt-socket";
+  if (a.metrics_listen != b.metrics_listen) return "metrics.listen";
+  if (a.metrics_allow_remote != b.metrics_allow_remote) return "metrics.allow-remote";
   if (a.assign_address != b.assign_address) return "node.assign-address";
   if (a.cipher != b.cipher) return "network.cipher";
   if (a.network != b.network) return "network.name";
@@ -188,6 +190,18 @@ bool ControlPlane::Init(std::string* error) {
   // A host configured by DHCP (the node does not set its address) gets the routes in option 121.
   kernel_routes_.SetByDhcp(dhcp_ && !cfg_.assign_address);
 
+  if (cfg_.metrics_listen) {
+    // Collected when scraped, from the same parts as `ipopctl counters`.
+    metrics_ = MetricsServer::Listen(
+        *cfg_.metrics_listen,
+        [this] { return RenderPrometheus(CollectMetrics(mgmt_handler_->parts())); }, &err);
+    if (!metrics_) {
+      *error = "metrics.listen: " + err;
+      return false;
+    }
+    IPOP_LOG_INFO("metrics: Prometheus endpoint http://%s/metrics",
+                  cfg_.metrics_listen->ToString().c_str());
+  }
   mgmt_handler_ = std::make_unique<MgmtHandler>(MgmtParts{.cfg = cfg_,
                                                           .region = *region_,
                                                           .writer = *writer_,
@@ -203,7 +217,8 @@ bool ControlPlane::Init(std::string* error) {
                                                           .dhcp = dhcp_.get(),
                                                           .dns = dns_.get(),
                                                           .dns_forwarder = dns_forwarder_.get(),
-                                                          .dns_tcp = dns_tcp_.get()},
+                                                          .dns_tcp = dns_tcp_.get(),
+                                                          .metrics = metrics_.get()},
                                                 [this] { return Reload(); });
   mgmt_ = MgmtServer::Listen(
       cfg_.mgmt_socket, [this](std::string_view line) { return mgmt_handler_->Handle(line); },
@@ -334,14 +349,15 @@ void ControlPlane::UpdateDnsUpstreams() {
 int ControlPlane::Run() {
   bool more_punts = false;
   while (running_) {
-    pollfd fds[3] = {{signal_fd_, POLLIN, 0},
-                     {mgmt_->fd(), POLLIN, 0},
-                     {dns_socket_ ? dns_socket_->fd() : -1, POLLIN, 0}};
+    std::vector<pollfd> fds = {{signal_fd_, POLLIN, 0},
+                               {mgmt_->fd(), POLLIN, 0},
+                               {dns_socket_ ? dns_socket_->fd() : -1, POLLIN, 0}};
+    if (metrics_) metrics_->AddPollFds(fds);
     // Poll the punt rings fast only while messages flow: an idle node then wakes 40 times a
     // second instead of 500 (ARP and HELLOs wait at most idle-poll-ms for the first one).
     const bool busy = shm::MonotonicNs() - last_punt_ns_ < kBusyWindowNs;
     const int timeout = more_punts ? 0 : int(busy ? cfg_.cp_poll_ms : cfg_.cp_idle_poll_ms);
-    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
+    if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
       IPOP_LOG_ERROR("poll failed: %s", std::strerror(errno));
       return 1;
     }
@@ -352,9 +368,11 @@ int ControlPlane::Run() {
       dns_socket_->Drain([this](const Endpoint& from, std::span<const uint8_t> reply) {
         dns_forwarder_->OnUpstreamReply(from, reply);
       });
+    if (metrics_) metrics_->OnPoll(std::span(fds).subspan(3));
     more_punts = DrainPuntRings();
     Iterate();
     mgmt_->Tick();
+    if (metrics_) metrics_->Tick();
   }
   if (overlay_) {
     ReleaseRecords();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/metrics/metrics_server.h"
 #include "controlplane/mgmt/mgmt_handler.h"
 #include "controlplane/mgmt/mgmt_server.h"
 #include "controlplane/runtime/clock.h"
@@ -133,6 +134,7 @@ class ControlPlane {
   TapAddressKeeper tap_address_;
   std::unique_ptr<MgmtHandler> mgmt_handler_;
   std::unique_ptr<MgmtServer> mgmt_;
+  std::unique_ptr<MetricsServer> metrics_;  // metrics.listen
 
   uint64_t seen_dp_instance_ = 0;
   RateLimiter publish_log_{1, 3};

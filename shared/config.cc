@@ -101,6 +101,12 @@ constexpr KeySpec kKeys[] = {
     {"controlplane.poll-ms", "punt-ring poll period while messages flow, 1..1000 (default 2)"},
     {"controlplane.idle-poll-ms",
      "punt-ring poll period when nothing arrived for 50 ms, 1..1000 (default 25)"},
+    {"metrics.listen",
+     "serve Prometheus metrics over HTTP at GET /metrics on HOST:PORT, e.g. 127.0.0.1:9323 "
+     "(default off)"},
+    {"metrics.allow-remote",
+     "let metrics.listen be a non-loopback address (the endpoint has no authentication), "
+     "true|false (default false)"},
 };
 constexpr const char* kPeerHelp = "static peer \"VIP HOST:PORT\", repeatable";
 constexpr const char* kAnnounceHelp =
@@ -491,6 +497,30 @@ void ParseRouterKeys(const Values& v, NodeConfig& c) {
   }
 }
 
+bool IsLoopback(const Endpoint& ep) {
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static constexpr uint8_t kV6Loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  if (std::memcmp(ep.addr, kMapped, sizeof(kMapped)) == 0) return ep.addr[12] == 127;
+  return std::memcmp(ep.addr, kV6Loopback, sizeof(kV6Loopback)) == 0;
+}
+
+// The exporter answers anyone who can reach it, without authentication: loopback unless the
+// operator says otherwise.
+void ParseMetrics(const Values& v, NodeConfig& c) {
+  ParseBool("metrics.allow-remote", v.Get("metrics.allow-remote"), c.metrics_allow_remote);
+  const std::string* s = v.Get("metrics.listen");
+  if (s == nullptr) return;
+  const auto ep = ParseEndpoint(*s);
+  if (!ep || ep->port == 0)
+    Fail("metrics.listen", "'" + *s + "' is malformed, expected a.b.c.d:port or [v6]:port");
+  if (!IsLoopback(*ep) && !c.metrics_allow_remote)
+    Fail("metrics.listen", "'" + *s +
+                               "' is not a loopback address and the endpoint has no "
+                               "authentication; use 127.0.0.1 or [::1], or set "
+                               "metrics.allow-remote = true");
+  c.metrics_listen = *ep;
+}
+
 void ParseServices(const Values& v, NodeConfig& c) {
   ParseBool("node.dhcp", v.Get("node.dhcp"), c.dhcp);
   const uint32_t host_mask = c.prefix_len >= 32 ? 0 : ~uint32_t{0} >> c.prefix_len;
@@ -562,6 +592,7 @@ NodeConfig Validate(const po::variables_map& vm) {
     Fail("node.mgmt-socket", "'" + c.mgmt_socket + "' must be 1..107 characters (sun_path)");
 
   ParseBool("node.assign-address", v.Get("node.assign-address"), c.assign_address);
+  ParseMetrics(v, c);
   if (const auto* s = v.Get("node.log-level")) {
     if (*s != "debug" && *s != "info" && *s != "warn" && *s != "error")
       Fail("node.log-level", "'" + *s + "' is unknown, expected debug, info, warn or error");

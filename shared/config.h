@@ -36,13 +36,17 @@ struct NodeConfig {
   uint32_t subnet = 0;       // network.subnet (host order, masked), or node.vip's subnet
   // network.pool "a.b.c.d-a.b.c.e" inside the subnet; default all its host addresses
   uint32_t pool_first = 0, pool_last = 0;
-  uint32_t lease_s = 600;      // network.lease-s: address lease, DHT record TTL and DHCP lease
-  std::string tap = "ipop0";   // node.tap
-  Endpoint listen;             // node.listen, default 0.0.0.0:5800
-  uint32_t mtu = 1400;         // node.mtu (inner MTU of the TAP), 576..9000
-  uint32_t workers = 1;        // node.workers, 1..kMaxWorkers
-  std::string shm_name;        // node.shm, default "/ipop-<name>"
-  std::string mgmt_socket;     // node.mgmt-socket, default "/run/ipop/<name>.sock"
+  uint32_t lease_s = 600;     // network.lease-s: address lease, DHT record TTL and DHCP lease
+  std::string tap = "ipop0";  // node.tap
+  Endpoint listen;            // node.listen, default 0.0.0.0:5800
+  uint32_t mtu = 1400;        // node.mtu (inner MTU of the TAP), 576..9000
+  uint32_t workers = 1;       // node.workers, 1..kMaxWorkers
+  std::string shm_name;       // node.shm, default "/ipop-<name>"
+  std::string mgmt_socket;    // node.mgmt-socket, default "/run/ipop/<name>.sock"
+  // metrics.listen: where the Prometheus exporter listens (docs/metrics.md); none: off. Only a
+  // loopback address unless metrics.allow-remote.
+  std::optional<Endpoint> metrics_listen;
+  bool metrics_allow_remote = false;
   bool assign_address = true;  // node.assign-address: control plane sets vip on the TAP
   shm::Cipher cipher = shm::Cipher::kAes256Gcm;  // network.cipher: aes-256-gcm | chacha20-poly1305
   // network.crypto-backend: auto | openssl | ipsec-mb (dataplane only; auto = ipsec-mb when

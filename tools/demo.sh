@@ -86,7 +86,7 @@ done
 say "Starting one IPOP node per host (ipop-node = dataplane + control plane, supervised)"
 for ((i = 1; i <= LAB; i++)); do start_node "$i"; done
 node_vip() { ctl "$1" status | awk '$1 == "address" { print $2 }'; }
-allocated() { ctl "$1" status | grep -q '^address .*(allocated)' && ctl "$1" counters | grep -q 'names_published [1-9]'; }
+allocated() { ctl "$1" status | grep -q '^address .*(allocated)' && ctl "$1" counters | grep -Eq '^overlay_host +names_published +[1-9]'; }
 for ((i = 1; i <= LAB; i++)); do wait_for 60 "node $i to join and get an address" allocated "$i"; done
 echo "   every node joined the overlay through node 1, claimed an address in the DHT and"
 echo "   registered its name:"

@@ -6,7 +6,7 @@ PKGS=(
   liburing-dev libssl-dev libboost-program-options-dev libipsec-mb-dev
   libgtest-dev libgmock-dev libbenchmark-dev dpdk-dev libdpdk-dev
   iproute2 iputils-ping iperf3 tcpdump procps python3
-  busybox isc-dhcp-client bind9-dnsutils
+  busybox isc-dhcp-client bind9-dnsutils prometheus
   systemd groff-base
   wireguard-go wireguard-tools nebula python3-matplotlib
 )

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "controlplane/dht/dht_key.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "shared/token_bucket.h"
 
 namespace ipop::cp {
@@ -26,6 +27,15 @@ struct DhtRateLimiterCounters {
   uint64_t table_full = 0;  // a new source while every tracked one was busy
   uint64_t forgotten = 0;   // idle sources dropped to make room
 };
+
+inline constexpr CounterDesc kDhtRateLimiterCounterDescs[] = {
+    IPOP_COUNTER(DhtRateLimiterCounters, allowed, "requests within their source's budget"),
+    IPOP_COUNTER(DhtRateLimiterCounters, limited, "the source's bucket was empty"),
+    IPOP_COUNTER(DhtRateLimiterCounters, table_full,
+                 "a new source while every tracked one was busy"),
+    IPOP_COUNTER(DhtRateLimiterCounters, forgotten, "idle sources dropped to make room"),
+};
+static_assert(CoversEveryField<DhtRateLimiterCounters>(kDhtRateLimiterCounterDescs));
 
 class DhtRateLimiter {
  public:

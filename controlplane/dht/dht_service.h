@@ -39,6 +39,7 @@
 #include "controlplane/dht/dht_store.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 
 namespace ipop::cp {
 
@@ -106,6 +107,41 @@ struct DhtServiceCounters {
   uint64_t handovers = 0, handover_keys = 0, handover_messages = 0, keys_dropped = 0;
   uint64_t messages_sent = 0, send_failed = 0;  // routed messages originated by the service
 };
+
+inline constexpr CounterDesc kDhtServiceCounterDescs[] = {
+    IPOP_COUNTER(DhtServiceCounters, ops_started,
+                 "client operations started (put, get, create, remove)"),
+    IPOP_COUNTER(DhtServiceCounters, ops_ok, "client operations that succeeded"),
+    IPOP_COUNTER(DhtServiceCounters, ops_rejected, "client operations a quorum refused"),
+    IPOP_COUNTER(DhtServiceCounters, ops_no_quorum,
+                 "client operations without a quorum of answers"),
+    IPOP_COUNTER(DhtServiceCounters, attempts_retried, "client attempts sent again"),
+    IPOP_COUNTER(DhtServiceCounters, replies, "replies to client operations"),
+    IPOP_COUNTER(DhtServiceCounters, replies_stale, "replies for an operation already finished"),
+    IPOP_COUNTER(DhtServiceCounters, read_repairs_sent, "read repairs sent to stale replicas"),
+    IPOP_COUNTER(DhtServiceCounters, create_repairs_sent,
+                 "create repairs sent to replicas that missed a create"),
+    IPOP_COUNTER(DhtServiceCounters, rollbacks_sent, "rollbacks of a create that lost its quorum"),
+    IPOP_COUNTER(DhtServiceCounters, requests, "requests served for other nodes"),
+    IPOP_COUNTER(DhtServiceCounters, fanouts_sent, "requests passed on to the replicas"),
+    IPOP_COUNTER(DhtServiceCounters, not_responsible, "requests for keys this node does not hold"),
+    IPOP_COUNTER(DhtServiceCounters, rate_limited, "requests over their source budget: refused"),
+    IPOP_COUNTER(DhtServiceCounters, creates_settling,
+                 "creates of an absent key refused right after a near-link change"),
+    IPOP_COUNTER(DhtServiceCounters, bad_envelope, "DHT messages with a bad envelope"),
+    IPOP_COUNTER(DhtServiceCounters, decode_errors, "DHT messages that did not decode"),
+    IPOP_COUNTER(DhtServiceCounters, unexpected_type, "DHT messages of a type not expected here"),
+    IPOP_COUNTER(DhtServiceCounters, replicate_records, "records received from re-replication"),
+    IPOP_COUNTER(DhtServiceCounters, replicate_refused, "re-replication records refused"),
+    IPOP_COUNTER(DhtServiceCounters, handovers, "hand-overs of keys to new replicas"),
+    IPOP_COUNTER(DhtServiceCounters, handover_keys, "keys handed over"),
+    IPOP_COUNTER(DhtServiceCounters, handover_messages, "messages sent for hand-overs"),
+    IPOP_COUNTER(DhtServiceCounters, keys_dropped,
+                 "keys dropped after the hand-over (no longer a replica)"),
+    IPOP_COUNTER(DhtServiceCounters, messages_sent, "routed messages the DHT service started"),
+    IPOP_COUNTER(DhtServiceCounters, send_failed, "routed messages the DHT service could not send"),
+};
+static_assert(CoversEveryField<DhtServiceCounters>(kDhtServiceCounterDescs));
 
 class DhtService {
  public:

@@ -27,6 +27,7 @@
 #include "controlplane/dht/dht_key.h"
 #include "controlplane/dht/dht_record.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 
 namespace ipop::cp {
 
@@ -56,6 +57,25 @@ struct DhtStoreCounters {
   uint64_t evicted = 0;     // values removed by a repair merge (minority owner of a key)
   uint64_t rejected[kDhtStatusCount] = {};  // by DhtStatus; [kOk] stays 0
 };
+
+inline constexpr CounterDesc kDhtStoreCounterDescs[] = {
+    IPOP_COUNTER(DhtStoreCounters, creates, "CREATE requests served"),
+    IPOP_COUNTER(DhtStoreCounters, puts, "PUT requests served"),
+    IPOP_COUNTER(DhtStoreCounters, gets, "GET requests served"),
+    IPOP_COUNTER(DhtStoreCounters, removes, "REMOVE requests served"),
+    IPOP_COUNTER(DhtStoreCounters, merges, "replica records merged in (re-replication and repair)"),
+    IPOP_COUNTER(DhtStoreCounters, refreshed,
+                 "writes of an (owner, value) already held: TTL/version extended"),
+    IPOP_COUNTER(DhtStoreCounters, superseded,
+                 "writes older (by version) than what the key holds: ignored"),
+    IPOP_COUNTER(DhtStoreCounters, expired, "values removed because their TTL ran out"),
+    IPOP_COUNTER(DhtStoreCounters, evicted,
+                 "values removed by a repair merge (minority owner of a key)"),
+    IPOP_COUNTER_BY(
+        DhtStoreCounters, rejected, "status", [](size_t i) { return DhtStatusName(DhtStatus(i)); },
+        1, "requests refused, by status"),
+};
+static_assert(CoversEveryField<DhtStoreCounters>(kDhtStoreCounterDescs));
 
 // How Merge treats a conflict with the local owner of a key.
 enum class DhtMergeMode : uint8_t {

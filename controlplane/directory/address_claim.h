@@ -23,6 +23,7 @@
 // Pure logic: the DHT comes in through ClaimStore, time through Clock (units, simulator).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -31,6 +32,7 @@
 
 #include "controlplane/dht/dht_service.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 
 namespace ipop::cp {
 
@@ -72,6 +74,20 @@ struct AddressClaimCounters {
   uint64_t exhausted = 0;  // rounds that found no free candidate
   uint64_t released = 0;
 };
+
+inline constexpr CounterDesc kAddressClaimCounterDescs[] = {
+    IPOP_COUNTER(AddressClaimCounters, attempts, "Creates sent for a candidate not held yet"),
+    IPOP_COUNTER(AddressClaimCounters, conflicts,
+                 "candidate held by another node (also found when confirming)"),
+    IPOP_COUNTER(AddressClaimCounters, undecided,
+                 "no quorum, or replicas still settling (retried)"),
+    IPOP_COUNTER(AddressClaimCounters, acquired, "an address became ours"),
+    IPOP_COUNTER(AddressClaimCounters, renewals, "successful renewals"),
+    IPOP_COUNTER(AddressClaimCounters, lost, "renewal found another holder"),
+    IPOP_COUNTER(AddressClaimCounters, exhausted, "rounds that found no free candidate"),
+    IPOP_COUNTER(AddressClaimCounters, released, "addresses given back (clean stop)"),
+};
+static_assert(CoversEveryField<AddressClaimCounters>(kAddressClaimCounterDescs));
 
 class AddressClaim {
  public:

@@ -32,6 +32,7 @@
 #include "controlplane/directory/route_signature.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/log.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/runtime/random_source.h"
@@ -112,6 +113,65 @@ struct OverlayHostCounters {
   // Lookups refused by the resolve_* limits, and live cache entries dropped to make room.
   uint64_t resolve_throttled = 0, resolve_cache_evicted = 0;
 };
+
+inline constexpr CounterDesc kOverlayHostCounterDescs[] = {
+    IPOP_COUNTER(OverlayHostCounters, received, "overlay datagrams offered to the authenticator"),
+    IPOP_COUNTER(OverlayHostCounters, accepted,
+                 "overlay datagrams authenticated and passed to the overlay node"),
+    IPOP_COUNTER(OverlayHostCounters, too_short, "datagrams shorter than header and tag: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, too_long,
+                 "datagrams longer than an overlay message can be: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, bad_tag,
+                 "datagrams whose authentication tag did not verify: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, rate_limited,
+                 "datagrams over their source address budget: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, wrong_receiver,
+                 "authenticated datagrams bound to another node: dropped"),
+    IPOP_COUNTER(
+        OverlayHostCounters, replayed,
+        "authenticated datagrams already seen or older than the sender's newer ones: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, too_old,
+                 "authenticated datagrams stamped before this process started: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, clock_ahead,
+                 "authenticated datagrams stamped minutes in our future: dropped"),
+    IPOP_COUNTER(OverlayHostCounters, sent, "overlay datagrams signed and sent"),
+    IPOP_COUNTER(OverlayHostCounters, send_failed, "overlay datagrams the port refused"),
+    IPOP_COUNTER(OverlayHostCounters, sign_failed, "overlay datagrams that could not be signed"),
+    IPOP_COUNTER(OverlayHostCounters, hello_routed_sent,
+                 "HELLOs sent as routed overlay messages (to peers without a direct path)"),
+    IPOP_COUNTER(OverlayHostCounters, hello_routed_received,
+                 "HELLOs received as routed overlay messages"),
+    IPOP_COUNTER(OverlayHostCounters, routed_unknown_payload,
+                 "routed messages delivered with a payload type nobody handles"),
+    IPOP_COUNTER(OverlayHostCounters, names_published, "node name records written to the DHT"),
+    IPOP_COUNTER(OverlayHostCounters, name_conflicts,
+                 "name records refused because another node holds the name"),
+    IPOP_COUNTER(OverlayHostCounters, name_lookups, "name lookups in the DHT directory"),
+    IPOP_COUNTER(OverlayHostCounters, name_misses, "name lookups that found no record"),
+    IPOP_COUNTER(OverlayHostCounters, names_released, "name records removed (clean stop)"),
+    IPOP_COUNTER(OverlayHostCounters, routes_announced,
+                 "router-mode prefix records written to the DHT"),
+    IPOP_COUNTER(OverlayHostCounters, routes_polls, "polls of the router-mode prefix records"),
+    IPOP_COUNTER(OverlayHostCounters, routes_bad_records,
+                 "router-mode records that did not decode"),
+    IPOP_COUNTER(OverlayHostCounters, routes_unsigned,
+                 "router-mode records refused: unsigned while a router key is configured"),
+    IPOP_COUNTER(OverlayHostCounters, routes_bad_signature,
+                 "router-mode records refused: signature did not verify"),
+    IPOP_COUNTER(OverlayHostCounters, routes_expired,
+                 "router-mode records refused: signature expired"),
+    IPOP_COUNTER(OverlayHostCounters, resolves, "VIP directory lookups started"),
+    IPOP_COUNTER(OverlayHostCounters, resolve_hits,
+                 "VIP directory lookups answered from the cache"),
+    IPOP_COUNTER(OverlayHostCounters, resolve_misses, "VIP directory lookups that found no record"),
+    IPOP_COUNTER(OverlayHostCounters, resolve_bad_records,
+                 "VIP directory records that did not decode"),
+    IPOP_COUNTER(OverlayHostCounters, resolve_throttled,
+                 "VIP directory lookups refused by the lookup limits"),
+    IPOP_COUNTER(OverlayHostCounters, resolve_cache_evicted,
+                 "live VIP directory cache entries dropped to make room"),
+};
+static_assert(CoversEveryField<OverlayHostCounters>(kOverlayHostCounterDescs));
 
 // Router mode: `prefix/length` is reached through the member whose VIP is `via`.
 struct AnnouncedRoute {
@@ -223,6 +283,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   DhtService& dht() { return *dht_; }
   bool HasLink(const overlay::RingAddress& a) const;
   const OverlayHostCounters& counters() const { return counters_; }
+  const DhtRateLimiter& source_limiter() const { return source_limiter_; }
   bool name_write_in_flight() const { return name_in_flight_; }
   size_t resolve_cache_size() const { return resolved_.size(); }
   size_t resolves_in_flight() const { return resolving_.size(); }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <iterator>
 
 namespace ipop::cp {
 namespace {
@@ -58,20 +60,59 @@ std::vector<PeerRow> CollectPeers(const MgmtParts& p) {
 
 CountersReport CollectCounters(const MgmtParts& p) {
   CountersReport r;
-  r.dataplane = SumWorkerCounters(p.region);
+  r.workers = ReadWorkerCounters(p.region);
   r.cp = p.counters;
+  const std::vector<PeerSessions::PeerStatus> peers = p.sessions.Status();
+  r.node.peers = peers.size();
+  for (const PeerSessions::PeerStatus& s : peers) {
+    r.node.peers_up += s.up;
+    r.node.peers_relayed += s.relayed;
+  }
+  r.node.uptime_seconds = (p.clock.NowNs() - p.start_ns) / 1'000'000'000ull;
+  shm::RegionHeader& hdr = p.region.header();
+  r.node.dp_workers = p.region.layout().n_workers;
+  r.node.dp_workers_running = hdr.dp_workers_running.load(std::memory_order_acquire);
+  r.node.table_generation = p.writer.seq();
   if (p.overlay) {
     OverlayCountersReport& o = r.overlay.emplace();
+    const overlay::OverlayNode& node = p.overlay->node();
     o.host = p.overlay->counters();
-    o.node = p.overlay->node().counters();
-    o.dht = p.overlay->dht().counters();
+    o.host_limit = p.overlay->source_limiter().counters();
+    o.node = node.counters();
+    o.node_gauges.joined = node.joined();
+    o.node_gauges.ring_size_estimate = uint64_t(std::llround(node.estimated_size()));
+    o.node_gauges.far_target = node.far_target();
+    o.node_gauges.links = node.links().links().size();
+    for (size_t i = 0; i < std::size(kLinkRoles); ++i)
+      o.node_gauges.links_by_role[i] = node.links().CountWithRole(kLinkRoles[i]);
+    const DhtService& dht = p.overlay->dht();
+    o.dht = dht.counters();
+    o.dht_gauges.keys_stored = dht.store().key_count();
+    o.dht_gauges.values_stored = dht.store().value_count();
+    o.dht_gauges.pending_ops = dht.pending_ops();
+    o.dht_gauges.limit_sources = dht.rate_limiter().sources();
+    o.dht_store = dht.store().counters();
+    o.dht_limit = dht.rate_limiter().counters();
     if (p.overlay->claim() != nullptr) o.claim = p.overlay->claim()->counters();
   }
   if (p.multicast) r.multicast = p.multicast->counters();
   if (p.dhcp) r.dhcp = p.dhcp->counters();
-  if (p.dns) r.dns = p.dns->counters();
-  if (p.dns_forwarder) r.dns_forwarder = p.dns_forwarder->counters();
-  if (p.dns_tcp) r.dns_tcp = p.dns_tcp->counters();
+  if (p.dns) {
+    r.dns = p.dns->counters();
+    if (p.dns_forwarder) r.dns_forwarder = p.dns_forwarder->counters();
+    if (p.dns_tcp) r.dns_tcp = p.dns_tcp->counters();
+  }
+  if (p.metrics) r.metrics_server = p.metrics->counters();
+  return r;
+}
+
+MetricsReport CollectMetrics(const MgmtParts& p) {
+  MetricsReport r;
+  r.node = p.cfg.name;
+  r.network = p.cfg.network;
+  r.vip = p.sessions.local_vip();
+  r.counters = CollectCounters(p);
+  r.peers = CollectPeers(p);
   return r;
 }
 

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/metrics/metrics_server.h"
+#include "controlplane/metrics/prometheus_text.h"
 #include "controlplane/mgmt/render_counters.h"
 #include "controlplane/mgmt/render_overlay.h"
 #include "controlplane/mgmt/render_peers.h"
@@ -47,11 +49,13 @@ struct MgmtParts {
   const DnsResponder* dns = nullptr;
   const DnsForwarder* dns_forwarder = nullptr;
   const DnsTcpServer* dns_tcp = nullptr;
+  const MetricsServer* metrics = nullptr;  // metrics.listen unset
 };
 
 NodeStatus CollectStatus(const MgmtParts& p);
 std::vector<PeerRow> CollectPeers(const MgmtParts& p);
 CountersReport CollectCounters(const MgmtParts& p);
+MetricsReport CollectMetrics(const MgmtParts& p);
 RoutesReport CollectRoutes(const MgmtParts& p);
 RingReport CollectRing(const OverlayHost& overlay, uint64_t now_ns);
 std::vector<LinkRow> CollectLinks(const OverlayHost& overlay, uint64_t now_ns);

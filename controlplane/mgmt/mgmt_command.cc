@@ -1,5 +1,6 @@
 #include "controlplane/mgmt/mgmt_command.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace ipop::cp {
@@ -127,6 +128,25 @@ MgmtCommand ParseProbe(std::string_view cmd, bool ping) {
   return c;
 }
 
+// "counters" followed by --all and/or --json, in any order, each at most once.
+MgmtCommand ParseCounters(std::string_view flags) {
+  MgmtCommand c;
+  c.verb = MgmtVerb::kCounters;
+  size_t pos = std::min(flags.find_first_not_of(" \t"), flags.size());
+  while (pos < flags.size()) {
+    const size_t end = std::min(flags.find_first_of(" \t", pos), flags.size());
+    const std::string_view word = flags.substr(pos, end - pos);
+    pos = flags.find_first_not_of(" \t", end);
+    if (pos == std::string_view::npos) pos = flags.size();
+    bool& flag = word == "--all" ? c.all : c.json;
+    if ((word != "--all" && word != "--json") || flag)
+      return Fail(MgmtVerb::kUnknown,
+                  "error: counters takes --all and --json, not '" + std::string(word) + "'\n");
+    flag = true;
+  }
+  return c;
+}
+
 MgmtCommand ParseVerb(std::string_view cmd);
 
 }  // namespace
@@ -160,12 +180,7 @@ MgmtCommand ParseVerb(std::string_view cmd) {
       return c;
     }
   }
-  if (cmd == "counters --all") {
-    MgmtCommand c;
-    c.verb = MgmtVerb::kCounters;
-    c.all = true;
-    return c;
-  }
+  if (cmd.starts_with("counters ")) return ParseCounters(cmd.substr(9));
   if (cmd == "dht" || cmd.starts_with("dht ")) return ParseDht(cmd.substr(3));
   for (const bool ping : {true, false}) {
     const std::string_view word = ping ? "ping" : "validate";

@@ -60,9 +60,9 @@ inline constexpr uint32_t kMgmtMinIntervalMs = 10;
 inline constexpr uint32_t kMgmtMaxIntervalMs = 10000;
 
 // `line` as the management socket received it (a trailing '\r' or '\n' and surrounding blanks are
-// ignored). Commands: status, peers, counters [--all], reload, routes, multicast, ring, links,
-// "dht put NAME VALUE [TTL-SECONDS]", "dht get NAME", "ping TARGET [-c N] [-i MS]",
-// "validate [-c N] [-i MS]" (words separated by blanks), each optionally preceded by the word
+// ignored). Commands: status, peers, counters [--all] [--json], reload, routes, multicast, ring,
+// links, "dht put NAME VALUE [TTL-SECONDS]", "dht get NAME" (words separated by blanks),
+// "ping TARGET [-c N] [-i MS]", "validate [-c N] [-i MS]", each optionally preceded by the word
 // "json" for a JSON reply.
 MgmtCommand ParseMgmtCommand(std::string_view line);
 

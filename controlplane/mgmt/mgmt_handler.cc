@@ -58,9 +58,8 @@ std::string MgmtHandler::Run(const MgmtCommand& cmd) {
       return json ? RenderPeersJson(rows) : RenderPeers(rows);
     }
     case MgmtVerb::kCounters:
-      // The counter registry and its exporter (issue 13, item 1) bring the JSON form.
-      if (json) return "error: counters --json is not available yet; use the text form\n";
-      return RenderCounters(CollectCounters(parts_), cmd.all);
+      return json ? RenderCountersJson(CollectCounters(parts_))
+                  : RenderCounters(CollectCounters(parts_), cmd.all);
     case MgmtVerb::kReload: {
       const std::string outcome = reload_();
       return json ? ReloadJson(outcome) : outcome + "\n";

@@ -26,6 +26,8 @@ class MgmtHandler {
   void SetServer(MgmtServer* server) { server_ = server; }
   // One request line -> reply text ("error: ..." on failure, "" once deferred).
   std::string Handle(std::string_view line);
+  // What the metrics exporter collects from (the same parts every command reads).
+  const MgmtParts& parts() const { return parts_; }
 
  private:
   std::string Run(const MgmtCommand& cmd);

@@ -20,8 +20,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <span>
 #include <vector>
 
@@ -31,6 +33,7 @@
 #include "controlplane/overlay/router.h"
 #include "controlplane/overlay/transport.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/random_source.h"
 #include "shared/endpoint.h"
 
@@ -78,6 +81,56 @@ struct OverlayCounters {
   uint64_t endpoint_changes = 0, keepalive_unknown_link = 0;
   uint64_t bootstrap_rounds = 0, self_lookups = 0, far_draws = 0, lost_retries = 0;
 };
+
+// Label values of OverlayCounters::sent_by_type/received_by_type (index: type - 0x20).
+inline const char* OverlayMsgTypeName(size_t index) {
+  static constexpr const char* kNames[] = {"link_request", "link_accept", "keepalive",
+                                           "link_close",   "neighbours",  "routed"};
+  return index < std::size(kNames) ? kNames[index] : "unknown";
+}
+
+inline constexpr CounterDesc kOverlayCounterDescs[] = {
+    IPOP_COUNTER(OverlayCounters, sent, "overlay messages sent"),
+    IPOP_COUNTER(OverlayCounters, received, "overlay messages received"),
+    IPOP_COUNTER(OverlayCounters, send_failed, "overlay messages the transport refused"),
+    IPOP_COUNTER_BY(OverlayCounters, sent_by_type, "type", OverlayMsgTypeName, 0,
+                    "overlay messages sent, by type"),
+    IPOP_COUNTER_BY(OverlayCounters, received_by_type, "type", OverlayMsgTypeName, 0,
+                    "overlay messages received, by type"),
+    IPOP_COUNTER_BY(
+        OverlayCounters, parse_errors, "error", [](size_t i) { return MsgErrorName(MsgError(i)); },
+        1, "overlay messages that did not parse, by error"),
+    IPOP_COUNTER(OverlayCounters, routed_originated, "routed messages this node started"),
+    IPOP_COUNTER(OverlayCounters, routed_forwarded, "routed messages passed on to a nearer node"),
+    IPOP_COUNTER(OverlayCounters, routed_delivered, "routed messages delivered to this node"),
+    IPOP_COUNTER(OverlayCounters, routed_no_route,
+                 "routed messages dropped: no link to pass them on"),
+    IPOP_COUNTER(OverlayCounters, routed_no_such_node,
+                 "routed messages for an exact address no node holds"),
+    IPOP_COUNTER(OverlayCounters, routed_hop_limit, "routed messages dropped at the hop limit"),
+    IPOP_COUNTER(OverlayCounters, routed_loop,
+                 "routed messages dropped: they came back to a node they passed"),
+    IPOP_COUNTER(OverlayCounters, routed_bad_payload,
+                 "routed messages with a payload that did not decode"),
+    IPOP_COUNTER(OverlayCounters, links_added, "overlay links made"),
+    IPOP_COUNTER(OverlayCounters, links_dead, "overlay links dropped after their peer fell silent"),
+    IPOP_COUNTER(OverlayCounters, links_trimmed, "surplus overlay links closed"),
+    IPOP_COUNTER(OverlayCounters, links_closed_by_peer, "overlay links the other node closed"),
+    IPOP_COUNTER(OverlayCounters, requests_refused,
+                 "link requests refused (table full or wrong address)"),
+    IPOP_COUNTER(OverlayCounters, requests_timed_out, "link requests that got no answer"),
+    IPOP_COUNTER(OverlayCounters, unexpected_accepts, "link accepts for no pending request"),
+    IPOP_COUNTER(OverlayCounters, endpoint_changes,
+                 "links whose peer moved to a new underlay endpoint"),
+    IPOP_COUNTER(OverlayCounters, keepalive_unknown_link,
+                 "keepalives for a link this node does not have"),
+    IPOP_COUNTER(OverlayCounters, bootstrap_rounds, "rounds of contacting the bootstrap endpoints"),
+    IPOP_COUNTER(OverlayCounters, self_lookups, "lookups of our own address (near links)"),
+    IPOP_COUNTER(OverlayCounters, far_draws, "far link targets drawn"),
+    IPOP_COUNTER(OverlayCounters, lost_retries,
+                 "retries after the node found itself without links"),
+};
+static_assert(CoversEveryField<OverlayCounters>(kOverlayCounterDescs));
 
 class OverlayNode {
  public:

@@ -1,9 +1,13 @@
-// Named control-plane counters, exported by `ipopctl counters` next to the dataplane's. The
-// control plane is single-threaded, so these are plain integers owned by the ControlPlane and
+// Named control-plane counters of the node's own work (HELLOs, sessions, ARP, punts, table
+// publication), exported as module "node" (runtime/counter_registry.h). The control plane is
+// single-threaded, so these are plain integers owned by the ControlPlane and
 // lent by reference to the logic classes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+
+#include "controlplane/runtime/counter_registry.h"
 
 namespace ipop::cp {
 
@@ -81,5 +85,14 @@ struct CpCounters {
   void Bump(CpCounter c, uint64_t n = 1) { value[uint32_t(c)] += n; }
   uint64_t Get(CpCounter c) const { return value[uint32_t(c)]; }
 };
+
+inline constexpr CounterDesc kCpCounterDescs[] = {
+#define IPOP_X(name, desc)                       \
+  CounterDesc{#name, desc, MetricKind::kCounter, \
+              offsetof(CpCounters, value) + sizeof(uint64_t) * uint32_t(CpCounter::name)},
+    IPOP_CP_COUNTERS(IPOP_X)
+#undef IPOP_X
+};
+static_assert(CoversEveryField<CpCounters>(kCpCounterDescs));
 
 }  // namespace ipop::cp

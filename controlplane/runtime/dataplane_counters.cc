@@ -4,16 +4,16 @@
 
 namespace ipop::cp {
 
-DataplaneTotals SumWorkerCounters(shm::ShmRegion& region) {
-  DataplaneTotals t;
-  for (uint32_t w = 0; w < region.layout().n_workers; ++w) {
+std::vector<DataplaneTotals> ReadWorkerCounters(shm::ShmRegion& region) {
+  std::vector<DataplaneTotals> workers(region.layout().n_workers);
+  for (uint32_t w = 0; w < workers.size(); ++w) {
     const shm::WorkerCounters& c = region.counters(w);
+    DataplaneTotals& t = workers[w];
     for (uint32_t i = 0; i < kNumDropReasons; ++i)
-      t.drops[i] += c.drop[i].load(std::memory_order_relaxed);
-    for (uint32_t i = 0; i < kNumStats; ++i)
-      t.stats[i] += c.stat[i].load(std::memory_order_relaxed);
+      t.drops[i] = c.drop[i].load(std::memory_order_relaxed);
+    for (uint32_t i = 0; i < kNumStats; ++i) t.stats[i] = c.stat[i].load(std::memory_order_relaxed);
   }
-  return t;
+  return workers;
 }
 
 PeerTraffic PeerTrafficMeter::Total(uint32_t slot) const {

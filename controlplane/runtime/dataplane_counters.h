@@ -1,5 +1,6 @@
 // The dataplane's counters as the control plane reads them from the shared region: every worker
-// writes its own block (shared/counters.h), the control plane sums them.
+// writes its own block (shared/counters.h); the control plane reads each (relaxed loads, no
+// locks: the hot path only keeps counting).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,8 @@ struct DataplaneTotals {
   uint64_t drops[kNumDropReasons] = {};
   uint64_t stats[kNumStats] = {};
 };
-DataplaneTotals SumWorkerCounters(shm::ShmRegion& region);
+// One entry per worker the region is laid out for, by worker index.
+std::vector<DataplaneTotals> ReadWorkerCounters(shm::ShmRegion& region);
 
 struct PeerTraffic {
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/services/dhcp.h"
 #include "controlplane/services/udp_frame.h"
@@ -105,23 +107,28 @@ struct DhcpCounters {
   // types from a client, RELEASE/DECLINE naming another server or no address.
   uint64_t ignored = 0;
   uint64_t reply_failed = 0;  // building or writing the reply to the TAP failed
-
-  // Every counter as (name, value), e.g. dhcp_requests_discover, dhcp_malformed_bad_cookie, for
-  // the management API. Not for the packet path: it builds strings.
-  template <class Fn>
-  void ForEach(Fn&& fn) const {
-    for (size_t t = 1; t < dhcp::kMessageTypeCount; ++t)
-      fn(std::string("dhcp_requests_") + dhcp::MessageTypeName(dhcp::MessageType(t)), requests[t]);
-    fn(std::string("dhcp_offers"), offers);
-    fn(std::string("dhcp_acks"), acks);
-    fn(std::string("dhcp_naks"), naks);
-    for (size_t e = 1; e < dhcp::kParseErrorCount; ++e)
-      fn(std::string("dhcp_malformed_") + dhcp::ParseErrorName(dhcp::ParseError(e)), malformed[e]);
-    fn(std::string("dhcp_lease_pending"), lease_pending);
-    fn(std::string("dhcp_ignored"), ignored);
-    fn(std::string("dhcp_reply_failed"), reply_failed);
-  }
 };
+
+inline constexpr CounterDesc kDhcpCounterDescs[] = {
+    IPOP_COUNTER_BY(
+        DhcpCounters, requests, "type",
+        [](size_t i) { return dhcp::MessageTypeName(dhcp::MessageType(i)); }, 0,
+        "BOOTREQUESTs by DHCP message type (none: plain BOOTP)"),
+    IPOP_COUNTER(DhcpCounters, offers, "DHCPOFFERs sent"),
+    IPOP_COUNTER(DhcpCounters, acks, "DHCPACKs sent"),
+    IPOP_COUNTER(DhcpCounters, naks, "DHCPNAKs sent"),
+    IPOP_COUNTER_BY(
+        DhcpCounters, malformed, "error",
+        [](size_t i) { return dhcp::ParseErrorName(dhcp::ParseError(i)); }, 1,
+        "messages that did not parse, by error"),
+    IPOP_COUNTER(DhcpCounters, lease_pending,
+                 "DISCOVER the source had no address for yet (no reply)"),
+    IPOP_COUNTER(DhcpCounters, ignored,
+                 "not acted on: BOOTREPLYs, relayed requests, server message types from a client, "
+                 "RELEASE/DECLINE naming another server"),
+    IPOP_COUNTER(DhcpCounters, reply_failed, "building or writing the reply to the TAP failed"),
+};
+static_assert(CoversEveryField<DhcpCounters>(kDhcpCounterDescs));
 
 class DhcpServer {
  public:

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/runtime/random_source.h"
 #include "controlplane/services/dns.h"
@@ -85,33 +87,42 @@ struct DnsForwarderCounters {
   uint64_t bad_reply_source = 0;      // from an address the query was not sent to
   uint64_t bad_reply_question = 0;    // question differs from the one sent
   uint64_t reply_failed = 0;          // building or writing the TAP frame failed
-
-  // (name, value) pairs for the management API: dns_forward_<field>.
-  template <class Fn>
-  void ForEach(Fn&& fn) const {
-    fn("dns_forward_queries", queries);
-    fn("dns_forward_sent", sent);
-    fn("dns_forward_retries", retries);
-    fn("dns_forward_send_failed", send_failed);
-    fn("dns_forwarded", answered);
-    fn("dns_forward_truncated", truncated);
-    fn("dns_forward_tcp_retries", tcp_retries);
-    fn("dns_forward_tcp_answered", tcp_answered);
-    fn("dns_forward_tcp_unavailable", tcp_unavailable);
-    fn("dns_forward_tcp_failed", tcp_failed);
-    fn("dns_forward_tc_ignored", tc_ignored);
-    fn("dns_forward_timeouts", timeouts);
-    fn("dns_forward_pending_full", pending_full);
-    fn("dns_forward_duplicates", duplicates);
-    fn("dns_forward_query_too_large", query_too_large);
-    fn("dns_forward_no_upstream", no_upstream);
-    fn("dns_forward_bad_reply_malformed", bad_reply_malformed);
-    fn("dns_forward_bad_reply_unknown_id", bad_reply_unknown_id);
-    fn("dns_forward_bad_reply_source", bad_reply_source);
-    fn("dns_forward_bad_reply_question", bad_reply_question);
-    fn("dns_forward_reply_failed", reply_failed);
-  }
 };
+
+inline constexpr CounterDesc kDnsForwarderCounterDescs[] = {
+    IPOP_COUNTER(DnsForwarderCounters, queries, "queries accepted into the pending table"),
+    IPOP_COUNTER(DnsForwarderCounters, sent, "datagrams sent upstream (first tries and retries)"),
+    IPOP_COUNTER(DnsForwarderCounters, retries, "re-sent after attempt_timeout"),
+    IPOP_COUNTER(DnsForwarderCounters, send_failed, "the transport refused a datagram"),
+    IPOP_COUNTER(DnsForwarderCounters, answered, "upstream answers written to the client"),
+    IPOP_COUNTER(DnsForwarderCounters, truncated,
+                 "answers too large for UDP, sent as header+question with TC; of for UDP: "
+                 "header+question with TC"),
+    IPOP_COUNTER(DnsForwarderCounters, tcp_retries, "TC replies followed by the query over TCP"),
+    IPOP_COUNTER(DnsForwarderCounters, tcp_answered,
+                 "answers that came over TCP (also in `answered`)"),
+    IPOP_COUNTER(DnsForwarderCounters, tcp_unavailable,
+                 "no TCP exchange could start: the TC reply passed on"),
+    IPOP_COUNTER(DnsForwarderCounters, tcp_failed,
+                 "the TCP exchange failed or its reply was bad: SERVFAIL"),
+    IPOP_COUNTER(DnsForwarderCounters, tc_ignored,
+                 "another TC reply to a query already retried over TCP"),
+    IPOP_COUNTER(DnsForwarderCounters, timeouts, "expired: SERVFAIL to the client"),
+    IPOP_COUNTER(DnsForwarderCounters, pending_full, "no room: SERVFAIL at once"),
+    IPOP_COUNTER(DnsForwarderCounters, duplicates,
+                 "client retransmission of a query in flight: dropped"),
+    IPOP_COUNTER(DnsForwarderCounters, query_too_large, "query above kMaxQuerySize: SERVFAIL"),
+    IPOP_COUNTER(DnsForwarderCounters, no_upstream, "no upstream configured: REFUSED"),
+    IPOP_COUNTER(DnsForwarderCounters, bad_reply_malformed,
+                 "not a response, or no readable question"),
+    IPOP_COUNTER(DnsForwarderCounters, bad_reply_unknown_id,
+                 "no pending query has this ID (late, or spoofed)"),
+    IPOP_COUNTER(DnsForwarderCounters, bad_reply_source,
+                 "from an address the query was not sent to"),
+    IPOP_COUNTER(DnsForwarderCounters, bad_reply_question, "question differs from the one sent"),
+    IPOP_COUNTER(DnsForwarderCounters, reply_failed, "building or writing the TAP frame failed"),
+};
+static_assert(CoversEveryField<DnsForwarderCounters>(kDnsForwarderCounterDescs));
 
 class DnsForwarder final : public QueryForwarder {
  public:

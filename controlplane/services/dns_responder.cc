@@ -123,7 +123,7 @@ bool DnsResponder::OnTapFrame(std::span<const uint8_t> frame) {
   udp::FrameView v;
   if (udp::ParseFrame(frame, &v) != udp::FrameError::kNone || v.dst_ip != opt_.responder_ip ||
       v.dst_port != dns::kPort) {
-    ++counters_.not_for_us;
+    ++counters_.not_addressed;
     return false;
   }
   Client client;

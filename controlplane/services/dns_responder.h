@@ -13,6 +13,7 @@
 // they do not fit and whole over TCP.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/services/dns.h"
 #include "controlplane/services/dns_reply.h"
@@ -73,8 +75,8 @@ struct DnsOptions {
 std::string ValidateDnsOptions(const DnsOptions& options);
 
 struct DnsCounters {
-  uint64_t not_for_us = 0;  // frames returned false (not UDP to responder:53)
-  uint64_t queries = 0;     // UDP datagrams to responder:53 and messages from DnsTcpServer
+  uint64_t not_addressed = 0;  // frames returned false (not UDP to responder:53)
+  uint64_t queries = 0;        // UDP datagrams to responder:53 and messages from DnsTcpServer
   uint64_t dropped_too_short = 0;
   uint64_t dropped_response = 0;   // QR set: never answered (no reply loops)
   uint64_t dropped_duplicate = 0;  // retransmission of a query whose lookup is in flight
@@ -96,6 +98,42 @@ struct DnsCounters {
   uint64_t reply_failed = 0;  // building it failed, the port refused it or its TCP connection
                               // was gone
 };
+
+inline constexpr CounterDesc kDnsCounterDescs[] = {
+    IPOP_COUNTER(DnsCounters, not_addressed,
+                 "TAP frames offered that were not UDP to the responder port 53"),
+    IPOP_COUNTER(DnsCounters, queries,
+                 "UDP datagrams to responder:53 and messages from DnsTcpServer"),
+    IPOP_COUNTER(DnsCounters, dropped_too_short, "datagrams shorter than a DNS header: dropped"),
+    IPOP_COUNTER(DnsCounters, dropped_response, "QR set: never answered (no reply loops)"),
+    IPOP_COUNTER(DnsCounters, dropped_duplicate,
+                 "retransmission of a query whose lookup is in flight"),
+    IPOP_COUNTER_BY(
+        DnsCounters, parse_errors, "error",
+        [](size_t i) { return dns::ParseErrorName(dns::ParseError(i)); }, 1,
+        "queries that did not parse, by error"),
+    IPOP_COUNTER(DnsCounters, formerr, "answered FORMERR"),
+    IPOP_COUNTER(DnsCounters, notimp, "answered NOTIMP (opcode other than QUERY)"),
+    IPOP_COUNTER(DnsCounters, refused, "answered REFUSED"),
+    IPOP_COUNTER(DnsCounters, nxdomain, "answered NXDOMAIN"),
+    IPOP_COUNTER(DnsCounters, nodata,
+                 "answered NOERROR without an answer (the name has no record of the type)"),
+    IPOP_COUNTER(DnsCounters, answered, "NOERROR with an answer"),
+    IPOP_COUNTER(DnsCounters, lookups, "names looked up in the DHT directory"),
+    IPOP_COUNTER(DnsCounters, lookup_timeouts, "answered SERVFAIL"),
+    IPOP_COUNTER(DnsCounters, lookups_late, "done ran after the timeout (or twice)"),
+    IPOP_COUNTER(DnsCounters, pending_full, "answered SERVFAIL at once"),
+    IPOP_COUNTER(DnsCounters, forwarded, "handed to the forwarder"),
+    IPOP_COUNTER(DnsCounters, forward_refused,
+                 "the forwarder said SERVFAIL (counted there by reason)"),
+    IPOP_COUNTER(DnsCounters, replies_sent, "replies handed to the port (UDP) or a TCP connection"),
+    IPOP_COUNTER(DnsCounters, truncated,
+                 "replies over UDP cut to header+question with TC; of those, cut to "
+                 "header+question with TC"),
+    IPOP_COUNTER(DnsCounters, reply_failed,
+                 "building it failed, the port refused it or its TCP connection was gone"),
+};
+static_assert(CoversEveryField<DnsCounters>(kDnsCounterDescs));
 
 class DnsResponder final : public DnsQueryHandler {
  public:

@@ -27,12 +27,14 @@
 // retransmit, PAWS, path MTU discovery, IP options, IPv6.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/runtime/random_source.h"
 #include "controlplane/services/dns_reply.h"
@@ -84,37 +86,45 @@ struct DnsTcpCounters {
   uint64_t retransmits = 0;      // segments sent again by the timer
   uint64_t resets_sent = 0;      // RSTs among the segments sent
   uint64_t send_failed = 0;      // the port refused a frame (the timer sends it again)
-
-  // (name, value) pairs for the management API: dns_tcp_<field>.
-  template <class Fn>
-  void ForEach(Fn&& fn) const {
-    fn("dns_tcp_segments", segments);
-    fn("dns_tcp_malformed", malformed);
-    fn("dns_tcp_bad_checksum", bad_checksum);
-    fn("dns_tcp_bad_flags", bad_flags);
-    fn("dns_tcp_no_connection", no_connection);
-    fn("dns_tcp_opened", opened);
-    fn("dns_tcp_closed", closed);
-    fn("dns_tcp_reset_by_peer", reset_by_peer);
-    fn("dns_tcp_evicted", evicted);
-    fn("dns_tcp_timed_out", timed_out);
-    fn("dns_tcp_idle_closed", idle_closed);
-    fn("dns_tcp_out_of_order", out_of_order);
-    fn("dns_tcp_ignored_rst", ignored_rst);
-    fn("dns_tcp_ignored_syn", ignored_syn);
-    fn("dns_tcp_bad_ack", bad_ack);
-    fn("dns_tcp_backlogged", backlogged);
-    fn("dns_tcp_queries", queries);
-    fn("dns_tcp_empty_messages", empty_messages);
-    fn("dns_tcp_query_too_large", query_too_large);
-    fn("dns_tcp_answers", answers);
-    fn("dns_tcp_answers_dropped", answers_dropped);
-    fn("dns_tcp_segments_sent", segments_sent);
-    fn("dns_tcp_retransmits", retransmits);
-    fn("dns_tcp_resets_sent", resets_sent);
-    fn("dns_tcp_send_failed", send_failed);
-  }
 };
+
+inline constexpr CounterDesc kDnsTcpCounterDescs[] = {
+    IPOP_COUNTER(DnsTcpCounters, segments,
+                 "TCP segments to responder:53 (all of them, kept or not)"),
+    IPOP_COUNTER(DnsTcpCounters, malformed, "headers, options or a fragment (tcp::SegmentError)"),
+    IPOP_COUNTER(DnsTcpCounters, bad_checksum, "TCP checksum wrong"),
+    IPOP_COUNTER(DnsTcpCounters, bad_flags, "SYN with FIN, or no ACK on a segment that needs one"),
+    IPOP_COUNTER(DnsTcpCounters, no_connection,
+                 "for no connection (answered with a RST unless a RST)"),
+    IPOP_COUNTER(DnsTcpCounters, opened, "SYNs that made a connection"),
+    IPOP_COUNTER(DnsTcpCounters, closed, "ended by FINs both ways"),
+    IPOP_COUNTER(DnsTcpCounters, reset_by_peer, "a RST in the window ended it"),
+    IPOP_COUNTER(DnsTcpCounters, evicted, "reset to make room for a new connection"),
+    IPOP_COUNTER(DnsTcpCounters, timed_out, "retransmissions or the close ran out: reset"),
+    IPOP_COUNTER(DnsTcpCounters, idle_closed, "closed by us after idle_timeout"),
+    IPOP_COUNTER(DnsTcpCounters, out_of_order,
+                 "data or FIN not at rcv_nxt: dropped, ACK of what we have"),
+    IPOP_COUNTER(DnsTcpCounters, ignored_rst, "a RST outside the window: dropped"),
+    IPOP_COUNTER(DnsTcpCounters, ignored_syn,
+                 "a SYN on a synchronized connection: ACK (RFC 5961 4)"),
+    IPOP_COUNTER(DnsTcpCounters, bad_ack,
+                 "an ACK of what was never sent: dropped, ACK or RST back"),
+    IPOP_COUNTER(DnsTcpCounters, backlogged,
+                 "in-order data not taken (queries or answers piled up)"),
+    IPOP_COUNTER(DnsTcpCounters, queries, "messages passed to the handler"),
+    IPOP_COUNTER(DnsTcpCounters, empty_messages, "length prefix 0: skipped"),
+    IPOP_COUNTER(DnsTcpCounters, query_too_large,
+                 "length prefix above max_query_size: connection reset"),
+    IPOP_COUNTER(DnsTcpCounters, answers, "messages queued for sending"),
+    IPOP_COUNTER(DnsTcpCounters, answers_dropped,
+                 "connection gone or closing, or no room in its buffer"),
+    IPOP_COUNTER(DnsTcpCounters, segments_sent, "incl. SYN/ACKs, ACKs and RSTs"),
+    IPOP_COUNTER(DnsTcpCounters, retransmits, "segments sent again by the timer"),
+    IPOP_COUNTER(DnsTcpCounters, resets_sent, "RSTs among the segments sent"),
+    IPOP_COUNTER(DnsTcpCounters, send_failed,
+                 "the port refused a frame (the timer sends it again)"),
+};
+static_assert(CoversEveryField<DnsTcpCounters>(kDnsTcpCounterDescs));
 
 class DnsTcpServer final : public DnsStreamSink {
  public:

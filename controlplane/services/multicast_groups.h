@@ -27,6 +27,7 @@
 
 #include "controlplane/dht/dht_service.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/port.h"
 #include "shared/igmp.h"
 #include "shared/shm_region.h"
@@ -95,6 +96,30 @@ struct MulticastCounters {
   uint64_t group_frames = 0, groups_refused = 0, groups_idle = 0;
   uint64_t polls = 0, poll_failures = 0, members_cut = 0, members_learned = 0;
 };
+
+inline constexpr CounterDesc kMulticastCounterDescs[] = {
+    IPOP_COUNTER(MulticastCounters, igmp_reports, "IGMP membership reports from the host"),
+    IPOP_COUNTER(MulticastCounters, igmp_leaves, "IGMP leave messages from the host"),
+    IPOP_COUNTER(MulticastCounters, igmp_queries_seen, "IGMP queries seen on the TAP"),
+    IPOP_COUNTER(MulticastCounters, igmp_malformed, "IGMP messages that did not parse"),
+    IPOP_COUNTER(MulticastCounters, queries_sent, "IGMP queries sent to the host"),
+    IPOP_COUNTER(MulticastCounters, joins_refused, "joins refused (group limit)"),
+    IPOP_COUNTER(MulticastCounters, joins_expired, "joins that expired without a new report"),
+    IPOP_COUNTER(MulticastCounters, joins_published, "group memberships published in the DHT"),
+    IPOP_COUNTER(MulticastCounters, publish_failures, "group membership publications that failed"),
+    IPOP_COUNTER(MulticastCounters, leaves_published, "group memberships removed from the DHT"),
+    IPOP_COUNTER(MulticastCounters, group_frames,
+                 "frames to a group without a table entry seen by the control plane"),
+    IPOP_COUNTER(MulticastCounters, groups_refused, "groups not sent to (group limit)"),
+    IPOP_COUNTER(MulticastCounters, groups_idle, "groups dropped from the table after idling"),
+    IPOP_COUNTER(MulticastCounters, polls, "member lookups of the groups sent to"),
+    IPOP_COUNTER(MulticastCounters, poll_failures, "member lookups that failed"),
+    IPOP_COUNTER(MulticastCounters, members_cut,
+                 "members left out of a group entry (member limit)"),
+    IPOP_COUNTER(MulticastCounters, members_learned,
+                 "group members that were not peers yet, handed on to be learned"),
+};
+static_assert(CoversEveryField<MulticastCounters>(kMulticastCounterDescs));
 
 // What `ipopctl multicast` shows (mgmt/render_multicast.h).
 struct MulticastView {

@@ -43,7 +43,7 @@ for ((i = 1; i <= N; i++)); do
   wait_for 10 "node $i TAP" tap_exists "$i"
   in_ns "$i" ip link set ipop0 up
 done
-wait_for 30 "node names registered" bash -c "$IPOP_BUILD/tools/ipopctl --socket $WORK/n3.sock counters | grep -q 'names_published [1-9]'"
+wait_for 30 "node names registered" bash -c "$IPOP_BUILD/tools/ipopctl --socket $WORK/n3.sock counters | grep -Eq '^overlay_host +names_published +[1-9]'"
 
 for i in 1 2; do
   LEASE_FILE="$WORK/lease$i" in_ns "$i" busybox udhcpc -i ipop0 -n -q -t 5 -T 1 \
@@ -102,5 +102,5 @@ if kernel_at_least 6 7; then
 else
   log "note: Linux $(uname -r) has no io_uring futex wait (< 6.7); inject wake-ups not tested"
 fi
-ctl 1 counters | grep -E '^dhcp_|^dns_' | sed 's/^/   /'
+ctl 1 counters | grep -E '^(dhcp|dns) ' | sed 's/^/   /'
 log "PASS"

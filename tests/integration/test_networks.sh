@@ -108,7 +108,7 @@ log "every host configured by DHCP with its node's DHT-allocated address"
 # ---- names
 q() { in_ns "$1" dig +time=2 +tries=3 @"$SERVICE" "${@:2}"; }
 wait_for 30 "alpha names registered" bash -c \
-  "$IPOP_BUILD/tools/ipopctl --socket $WORK/n3.sock counters | grep -q 'names_published [1-9]'"
+  "$IPOP_BUILD/tools/ipopctl --socket $WORK/n3.sock counters | grep -Eq '^overlay_host +names_published +[1-9]'"
 name3="$(node_name 3).alpha.ipop"
 wait_for 20 "node 1 resolves $name3" bash -c \
   "[[ \$(ip netns exec $(ns_of 1) dig +short +time=2 @$SERVICE $name3 A) == ${VIP[3]} ]]"
@@ -206,7 +206,7 @@ freed=${VIP[8]}
 net_add_host 11
 node_config 11 beta "$BETA_SECRET" 10.250.0.1-10.250.0.3 "$BETA_LEASE"
 start_node 11
-exhausted() { ctl 11 counters | grep -q '^overlay.address_exhausted [1-9]'; }
+exhausted() { ctl 11 counters | grep -Eq '^address +exhausted +[1-9]'; }
 wait_for 60 "node 11 finds the beta pool full" exhausted
 not_allocated 11 || fail "node 11 got $(node_vip 11) while the beta pool was full"
 resolves_to() { [[ $(q "$1" +short "$2" A) == "$3" ]]; }
@@ -224,5 +224,5 @@ wait_for 30 "node 11 gets the address node 8 released" allocated 11
 [[ $(node_vip 11) == "$freed" ]] || fail "node 11 got $(node_vip 11), expected $freed released by node 8"
 log "node 8 stopped and released $freed; node 11 got it $((SECONDS - stopped_at)) s later" \
   "(node 8's lease: $RELEASE_LEASE s)"
-ctl 1 counters | grep -E '^overlay\.address_' | sed 's/^/   /'
+ctl 1 counters | grep -E '^address ' | sed 's/^/   /'
 log "PASS"

@@ -35,7 +35,7 @@ start_node 2
 for i in 1 2; do wait_for 30 "node $i sees its peer ready" peers_ready "$i" 2; done
 log "both nodes up with ready sessions"
 
-rekeys() { echo $(($(counter "$1" cp session_rekeys) + $(counter "$1" cp rekeys_answered))); }
+rekeys() { echo $(($(counter "$1" node session_rekeys) + $(counter "$1" node rekeys_answered))); }
 drops() { # drops i: "name=value ..." of the drops a broken rekey would cause
   local r
   for r in "${DROPS[@]}"; do printf '%s=%s ' "$r" "$(counter "$1" drop "$r")"; done
@@ -145,8 +145,8 @@ log "iperf3 UDP node 1 -> node 2 at $UDP_RATE (socket buffers $UDP_WINDOW) for 8
 phase_end "iperf3 UDP" 3
 
 for i in 1 2; do
-  log "node $i: $(counter "$i" cp session_rekeys) rekeys begun, $(counter "$i" cp rekeys_answered)" \
-    "answered, $(counter "$i" cp rx_sessions_retired) receive sessions retired," \
-    "$(counter "$i" cp rx_sessions_evicted) evicted"
+  log "node $i: $(counter "$i" node session_rekeys) rekeys begun, $(counter "$i" node rekeys_answered)" \
+    "answered, $(counter "$i" node rx_sessions_retired) receive sessions retired," \
+    "$(counter "$i" node rx_sessions_evicted) evicted"
 done
 echo "PASS"

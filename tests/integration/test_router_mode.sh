@@ -65,7 +65,7 @@ log "node 3's routes:"
 ctl 3 routes | sed 's/^/   /'
 ctl_lacks 3 kernel-route routes || fail "node 3 (host configured by DHCP) installed a kernel route"
 ctl 2 routes | grep -q "^announce $CLUSTER_NET" || fail "node 2 does not list its announcement"
-rejected() { ctl "$1" counters | grep -q '^overlay.routes_unsigned [1-9]'; }
+rejected() { ctl "$1" counters | grep -Eq '^overlay_host +routes_unsigned +[1-9]'; }
 for i in 1 2; do wait_for 30 "node $i to refuse node 3's unsigned announcement" rejected "$i"; done
 for i in 1 2; do
   ctl_lacks "$i" "^route ${ROGUE_NET%/*}" routes || fail "node $i routes $ROGUE_NET (unsigned)"

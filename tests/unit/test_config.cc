@@ -75,7 +75,33 @@ TEST(Config, MinimalFileGetsAllDefaults) {
   EXPECT_EQ(2u, c.cp_poll_ms);
   EXPECT_EQ(25u, c.cp_idle_poll_ms);
   EXPECT_TRUE(c.peers.empty());
+  EXPECT_FALSE(c.metrics_listen) << "the metrics endpoint is off by default";
+  EXPECT_FALSE(c.metrics_allow_remote);
   EXPECT_TRUE(r.error.empty());
+}
+
+// metrics.listen: loopback (IPv4 or IPv6) unless metrics.allow-remote says otherwise.
+TEST(Config, MetricsListenIsLoopbackUnlessAllowed) {
+  for (const char* ok : {"127.0.0.1:9323", "127.1.2.3:1", "[::1]:9323"}) {
+    const ConfigResult r = ParseConfigText(MinimalFile() + "[metrics]\nlisten = " + ok + "\n");
+    ASSERT_TRUE(r.config) << ok << ": " << r.error;
+    EXPECT_EQ(r.config->metrics_listen->ToString(), ParseEndpoint(ok)->ToString());
+  }
+  for (const char* remote : {"0.0.0.0:9323", "10.0.0.1:9323", "[::]:9323", "[::2]:1"}) {
+    ConfigResult r = ParseConfigText(MinimalFile() + "[metrics]\nlisten = " + remote + "\n");
+    EXPECT_FALSE(r.config) << remote;
+    EXPECT_TRUE(r.error.starts_with("metrics.listen: ")) << r.error;
+    EXPECT_NE(r.error.find("metrics.allow-remote"), std::string::npos) << r.error;
+    r = ParseConfigText(MinimalFile() + "[metrics]\nlisten = " + remote +
+                        "\nallow-remote = true\n");
+    ASSERT_TRUE(r.config) << remote << ": " << r.error;
+    EXPECT_TRUE(r.config->metrics_allow_remote);
+  }
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "localhost:9323"}) {
+    const ConfigResult r = ParseConfigText(MinimalFile() + "[metrics]\nlisten = " + bad + "\n");
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_TRUE(r.error.starts_with("metrics.listen: ")) << r.error;
+  }
 }
 
 TEST(Config, EveryKeySet) {

@@ -382,15 +382,20 @@ TEST_F(DhcpServerTest, MalformedAndStrayMessagesCounted) {
   EXPECT_EQ(c.offers + c.acks + c.naks, 0u);
 }
 
+// Every counter reaches the registry walk by name, including the ones indexed by type and error.
 TEST_F(DhcpServerTest, CountersExportedByName) {
   ASSERT_TRUE(server.OnTapFrame(Frame({})));
   std::map<std::string, uint64_t> named;
-  server.counters().ForEach([&](const std::string& name, uint64_t v) { named[name] = v; });
-  EXPECT_EQ(named.size(), 8u + 3 + 8 + 3);
-  EXPECT_EQ(named.at("dhcp_requests_discover"), 1u);
-  EXPECT_EQ(named.at("dhcp_offers"), 1u);
-  EXPECT_EQ(named.at("dhcp_malformed_bad_cookie"), 0u);
-  EXPECT_EQ(named.at("dhcp_lease_pending"), 0u);
+  ForEachCounter(CounterModule{"dhcp", kDhcpCounterDescs}, &server.counters(),
+                 [&](const CounterDesc& d, size_t i, uint64_t v) {
+                   named[d.count > 1 ? std::string(d.name) + "." + d.label_of(i) : d.name] = v;
+                 });
+  EXPECT_EQ(named.size(), 9u + 3 + 8 + 3);
+  EXPECT_EQ(named.at("requests.discover"), 1u);
+  EXPECT_EQ(named.at("requests.none"), 0u);
+  EXPECT_EQ(named.at("offers"), 1u);
+  EXPECT_EQ(named.at("malformed.bad_cookie"), 0u);
+  EXPECT_EQ(named.at("lease_pending"), 0u);
 }
 
 class PendingSource final : public LeaseSource {

@@ -375,7 +375,7 @@ TEST_F(DnsResponderTest, FramesNotForUsAreLeftToOthers) {
   const uint8_t arp[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06};
   EXPECT_FALSE(responder.OnTapFrame(arp));
   EXPECT_TRUE(port.frames.empty());
-  EXPECT_EQ(responder.counters().not_for_us, 4u);
+  EXPECT_EQ(responder.counters().not_addressed, 4u);
   EXPECT_EQ(responder.counters().queries, 0u);
 }
 

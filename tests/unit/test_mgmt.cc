@@ -298,6 +298,24 @@ TEST(MgmtCommand, PlainCommandsAreWholeWords) {
   }
 }
 
+TEST(MgmtCommand, CountersTakeAllAndJsonInAnyOrder) {
+  MgmtCommand c = ParseMgmtCommand("counters");
+  EXPECT_EQ(c.verb, MgmtVerb::kCounters);
+  EXPECT_FALSE(c.all || c.json);
+  c = ParseMgmtCommand("counters --all");
+  EXPECT_TRUE(c.all && !c.json);
+  c = ParseMgmtCommand("counters --json");
+  EXPECT_TRUE(!c.all && c.json);
+  c = ParseMgmtCommand("counters  --json\t--all ");
+  EXPECT_EQ(c.verb, MgmtVerb::kCounters);
+  EXPECT_TRUE(c.all && c.json);
+  for (const char* bad : {"counters --all --all", "counters --jso", "counters all", "counters -"}) {
+    c = ParseMgmtCommand(bad);
+    EXPECT_EQ(c.verb, MgmtVerb::kUnknown) << bad;
+    EXPECT_TRUE(c.error.starts_with("error: counters takes --all and --json")) << bad;
+  }
+}
+
 TEST(MgmtCommand, DhtArgumentsAndTtl) {
   MgmtCommand c = ParseMgmtCommand("dht  put\tname   value ");
   EXPECT_EQ(c.verb, MgmtVerb::kDhtPut);
@@ -432,26 +450,31 @@ TEST(TapAddress, AssignsIdempotentlyInPrivateNetns) {
 }
 
 // `counters` lists non-zero values; `counters --all` every name, so a test can tell a zero from a
-// counter that does not exist (tools/netns/lib.sh `counter`).
+// counter that does not exist (tools/netns/lib.sh `counter`). The dataplane's lines sum the
+// workers.
 TEST(CountersListing, AllListsEveryNameWithItsValue) {
   CountersReport r;
-  r.dataplane.drops[uint32_t(DropReason::replay)] = 3;
-  EXPECT_EQ(RenderCounters(r), "drop  replay                           3\n");
+  r.workers.resize(2);
+  r.workers[0].drops[uint32_t(DropReason::replay)] = 3;
+  r.workers[1].drops[uint32_t(DropReason::replay)] = 4;
+  EXPECT_EQ(RenderCounters(r), "drop          replay                                   7\n");
   const std::string all = RenderCounters(r, /*all=*/true);
   std::vector<std::string> lines;
   for (size_t at = 0, nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1)
     lines.push_back(all.substr(at, nl - at));
-  ASSERT_EQ(lines.size(), size_t{kNumDropReasons + kNumStats + kNumCpCounters});
+  ASSERT_EQ(lines.size(),
+            size_t{kNumDropReasons + kNumStats + kNumCpCounters + std::size(kNodeGaugeDescs)});
   size_t k = 0;
   auto expect_line = [&](const char* kind, const char* name, uint64_t value) {
     char want[96];
-    std::snprintf(want, sizeof(want), "%-5s %-32s %llu", kind, name, (unsigned long long)value);
+    std::snprintf(want, sizeof(want), "%-13s %-40s %llu", kind, name, (unsigned long long)value);
     EXPECT_EQ(lines[k++], want);
   };
   for (uint32_t i = 0; i < kNumDropReasons; ++i)
-    expect_line("drop", kDropReasonNames[i], r.dataplane.drops[i]);
+    expect_line("drop", kDropReasonNames[i], i == uint32_t(DropReason::replay) ? 7 : 0);
   for (uint32_t i = 0; i < kNumStats; ++i) expect_line("stat", kStatNames[i], 0);
-  for (uint32_t i = 0; i < kNumCpCounters; ++i) expect_line("cp", kCpCounterNames[i], 0);
+  for (uint32_t i = 0; i < kNumCpCounters; ++i) expect_line("node", kCpCounterNames[i], 0);
+  for (const CounterDesc& d : kNodeGaugeDescs) expect_line("node", d.name, 0);
 }
 
 // `peers` shows each peer's transmit key id and its age, so operators and the rekey test see

@@ -175,22 +175,47 @@ TEST(RenderCounters, ServicesAfterTheDataplaneAndControlPlane) {
   r.cp.Bump(CpCounter::publish_ok, 2);
   DhcpCounters& d = r.dhcp.emplace();
   d.offers = 1;
+  d.requests[size_t(dhcp::MessageType::kDiscover)] = 6;
   DnsCounters& n = r.dns.emplace();
   n.queries = 5;
   r.dns_forwarder.emplace().queries = 4;
-  const std::string text = RenderCounters(r);
-  EXPECT_EQ(text.substr(0, text.find("dns_forward_queries")),
-            "cp    publish_ok                       2\n"
-            "dhcp_offers 1\n"
-            "dns_queries 5\n"
-            "dns_nxdomain 0\n"
-            "dns_refused 0\n"
-            "dns_truncated 0\n");
-  EXPECT_NE(text.find("\ndns_forward_queries 4\ndns_forward_sent 0\n"), std::string::npos) << text;
-  // Every DHCP counter with --all; the forwarder only next to the responder.
-  EXPECT_NE(RenderCounters(r, true).find("\ndhcp_naks 0\n"), std::string::npos);
-  r.dns.reset();
-  EXPECT_EQ(RenderCounters(r).find("dns_"), std::string::npos);
+  EXPECT_EQ(RenderCounters(r),
+            "node          publish_ok                               2\n"
+            "dhcp          requests{type=discover}                  6\n"
+            "dhcp          offers                                   1\n"
+            "dns           queries                                  5\n"
+            "dns_forward   queries                                  4\n");
+  // Zeros with --all, labelled ones too.
+  const std::string all = RenderCounters(r, true);
+  EXPECT_NE(all.find("\ndhcp          naks                                     0\n"),
+            std::string::npos);
+  EXPECT_NE(all.find("\ndhcp          malformed{error=bad_cookie}              0\n"),
+            std::string::npos)
+      << all;
+}
+
+// counters --json: one object per module (its counters and gauges together), every value with
+// zeros, labelled arrays as objects, and the dataplane per worker as well as summed.
+TEST(RenderCounters, JsonHasEveryValueByModule) {
+  CountersReport r;
+  r.workers.resize(2);
+  r.workers[0].stats[uint32_t(Stat::udp_tx_bytes)] = 100;
+  r.workers[1].stats[uint32_t(Stat::udp_tx_bytes)] = 50;
+  r.cp.Bump(CpCounter::hello_sent, 3);
+  r.node.peers = 2;
+  r.dhcp.emplace().requests[size_t(dhcp::MessageType::kAck)] = 0;
+  const std::string json = RenderCountersJson(r);
+  EXPECT_NE(json.find("\"stat\":{"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"udp_tx_bytes\":150"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"node\":{\"hello_sent\":3,"), std::string::npos) << json;
+  EXPECT_NE(json.find(",\"peers\":2,"), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"node\":", json.find("\"node\":") + 1), std::string::npos)
+      << "node counters and gauges share one object: " << json;
+  EXPECT_NE(json.find("\"requests\":{\"none\":0,\"discover\":0,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"workers\":[{\"drop\":{"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"udp_tx_bytes\":100"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"udp_tx_bytes\":50"), std::string::npos) << json;
+  EXPECT_EQ(json.back(), '\n');
 }
 
 TEST(RenderMulticast, QuerierJoinedAndSendingGroups) {

@@ -307,8 +307,9 @@ ctl_lacks() {
 
 # Shared by the data-integrity tests (offloads_mtu, workers). They set WORK/payload (50 MB of
 # random bytes) and SENT_SHA before calling check_transfer.
-# counter i stat|drop|cp NAME: the value from `ipopctl counters --all`, which lists every counter
-# the node has, zeros included. Fails the test when ipopctl fails or the node has no such counter
+# counter i MODULE NAME: the value from `ipopctl counters --all` ("MODULE NAME VALUE" lines, e.g.
+# drop replay, stat udp_tx_bytes, node hello_sent, dns_tcp opened), which lists every counter the
+# node has, zeros included. Fails the test when ipopctl fails or the node has no such counter
 # (a renamed counter must not read as 0).
 counter() {
   local out v
