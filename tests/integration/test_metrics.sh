@@ -41,7 +41,7 @@ for want in 'ipop_dp_udp_tx_bytes_total{worker="0"} ' 'ipop_dp_drops_total{worke
   "ipop_peer_up{peer=\"$(vip_of 2)\"} 1" "ipop_peer_relayed{peer=\"$(vip_of 2)\"} 0" \
   "ipop_peer_last_handshake_age_seconds{peer=\"$(vip_of 2)\"} " 'ipop_cp_node_hello_sent_total ' \
   'ipop_cp_overlay_ring_size_estimate ' 'ipop_cp_overlay_links_by_role{role="near"} ' \
-  'ipop_cp_dht_keys_stored ' "ipop_node_info{node=\"$(node_name 1)\",network=\"demo\",vip=\"$(vip_of 1)\"} 1"; do
+  'ipop_cp_dht_keys_stored ' 'ipop_cp_node_peers 1' 'ipop_cp_node_peers_up 1' "ipop_node_info{node=\"$(node_name 1)\",network=\"demo\",vip=\"$(vip_of 1)\"} 1"; do
   grep -qF -- "$want" "$WORK/m1.txt" || fail "node 1's /metrics lacks '$want'"
 done
 [[ $(http "$url/") == 404 ]] || fail "GET / did not answer 404"
