@@ -23,7 +23,7 @@ enum class MetricKind : uint8_t {
 
 struct CounterDesc {
   const char* name;
-  const char* help;  // one line, no newline or backslash (the exporter does not escape it)
+  const char* help;  // one line: the HELP text in Prometheus
   MetricKind kind = MetricKind::kCounter;
   size_t offset = 0;  // of the field, in bytes: every counter struct holds uint64_t only
   size_t count = 1;   // > 1: an array, exported as one family with label `label`
