@@ -35,6 +35,7 @@
 #include "controlplane/overlay/address.h"
 #include "controlplane/overlay/messages.h"
 #include "controlplane/runtime/clock.h"
+#include "controlplane/runtime/counter_registry.h"
 #include "controlplane/runtime/random_source.h"
 #include "shared/token_bucket.h"
 
@@ -87,6 +88,28 @@ struct OverlayEchoCounters {
   uint64_t replies_received = 0, replies_unmatched = 0, probes_timed_out = 0;
   uint64_t parse_errors[kEchoErrorCount] = {};
 };
+
+inline constexpr CounterDesc kOverlayEchoCounterDescs[] = {
+    IPOP_COUNTER(OverlayEchoCounters, requests_received, "echo requests delivered to this node"),
+    IPOP_COUNTER(OverlayEchoCounters, replies_sent, "echo replies sent"),
+    IPOP_COUNTER(OverlayEchoCounters, requests_rate_limited,
+                 "echo requests over the reply budget: not answered"),
+    IPOP_COUNTER(OverlayEchoCounters, requests_wrong_vip,
+                 "echo requests for another VIP or not delivered exactly: not answered"),
+    IPOP_COUNTER(OverlayEchoCounters, bad_messages, "echo payloads that did not parse"),
+    IPOP_COUNTER(OverlayEchoCounters, probes_sent, "echo probes sent (ipopctl ping, validate)"),
+    IPOP_COUNTER(OverlayEchoCounters, probes_unroutable, "echo probes with no route to send on"),
+    IPOP_COUNTER(OverlayEchoCounters, probes_refused, "echo probes refused: too many outstanding"),
+    IPOP_COUNTER(OverlayEchoCounters, replies_received, "echo replies matched to a probe"),
+    IPOP_COUNTER(OverlayEchoCounters, replies_unmatched,
+                 "echo replies for no outstanding probe, or from another node: dropped"),
+    IPOP_COUNTER(OverlayEchoCounters, probes_timed_out, "echo probes unanswered in time"),
+    IPOP_COUNTER_BY(
+        OverlayEchoCounters, parse_errors, "error",
+        [](size_t i) { return EchoErrorName(EchoError(i)); }, 1,
+        "echo payloads that did not parse, by error"),
+};
+static_assert(CoversEveryField<OverlayEchoCounters>(kOverlayEchoCounterDescs));
 
 // One probe's outcome.
 struct EchoResult {

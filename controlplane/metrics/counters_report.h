@@ -6,6 +6,7 @@
 //   node          HELLOs, sessions, ARP, punts, table publication (runtime/cp_counters.h)
 //   node (gauges) peers, uptime, dataplane workers
 //   overlay_host  overlay datagram authentication, names, routes, VIP lookups
+//   overlay_echo  echo probes (ipopctl ping, validate) and the replies to others' probes
 //   overlay_limit per-source budget of overlay datagrams
 //   overlay       ring maintenance and routed messages; gauges: ring size, links by role
 //   address       the address claim in the DHT
@@ -106,6 +107,7 @@ static_assert(CoversEveryField<DhtGauges>(kDhtGaugeDescs));
 inline constexpr CounterModule kNodeCounterModule{"node", kCpCounterDescs};
 inline constexpr CounterModule kNodeGaugeModule{"node", kNodeGaugeDescs};
 inline constexpr CounterModule kOverlayHostModule{"overlay_host", kOverlayHostCounterDescs};
+inline constexpr CounterModule kOverlayEchoModule{"overlay_echo", kOverlayEchoCounterDescs};
 inline constexpr CounterModule kOverlayLimitModule{"overlay_limit", kDhtRateLimiterCounterDescs};
 inline constexpr CounterModule kOverlayCounterModule{"overlay", overlay::kOverlayCounterDescs};
 inline constexpr CounterModule kOverlayGaugeModule{"overlay", kOverlayGaugeDescs};
@@ -123,11 +125,11 @@ inline constexpr CounterModule kMetricsServerModule{"metrics", kMetricsServerCou
 
 // Every module, in the order they are shown: what tests and docs/metrics.md are checked against.
 inline constexpr const CounterModule* kCounterModules[] = {
-    &kNodeCounterModule,    &kNodeGaugeModule,    &kOverlayHostModule, &kOverlayLimitModule,
-    &kOverlayCounterModule, &kOverlayGaugeModule, &kAddressModule,     &kDhtCounterModule,
-    &kDhtGaugeModule,       &kDhtStoreModule,     &kDhtLimitModule,    &kMulticastModule,
-    &kDhcpModule,           &kDnsModule,          &kDnsForwardModule,  &kDnsTcpModule,
-    &kMetricsServerModule,
+    &kNodeCounterModule,  &kNodeGaugeModule,      &kOverlayHostModule,  &kOverlayEchoModule,
+    &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule, &kAddressModule,
+    &kDhtCounterModule,   &kDhtGaugeModule,       &kDhtStoreModule,     &kDhtLimitModule,
+    &kMulticastModule,    &kDhcpModule,           &kDnsModule,          &kDnsForwardModule,
+    &kDnsTcpModule,       &kMetricsServerModule,
 };
 
 // The dataplane's drops and statistics (shared/counters.h) as registry entries; their offsets
@@ -151,6 +153,7 @@ inline constexpr CounterModule kStatModule{"stat", kStatDescs};
 
 struct OverlayCountersReport {
   OverlayHostCounters host;
+  OverlayEchoCounters echo;
   DhtRateLimiterCounters host_limit;
   overlay::OverlayCounters node;
   OverlayGauges node_gauges;

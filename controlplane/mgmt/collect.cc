@@ -77,6 +77,7 @@ CountersReport CollectCounters(const MgmtParts& p) {
     OverlayCountersReport& o = r.overlay.emplace();
     const overlay::OverlayNode& node = p.overlay->node();
     o.host = p.overlay->counters();
+    o.echo = p.overlay->echo().counters();
     o.host_limit = p.overlay->source_limiter().counters();
     o.node = node.counters();
     o.node_gauges.joined = node.joined();

@@ -156,7 +156,7 @@ MgmtCommand ParseMgmtCommand(std::string_view line) {
   const bool json = cmd.starts_with("json") && (cmd.size() == 4 || Blank(cmd[4]));
   if (json) cmd = Trim(cmd.substr(4));
   MgmtCommand c = ParseVerb(cmd);
-  c.json = json;
+  c.json = c.json || json;  // "counters --json" asks for it too
   return c;
 }
 

@@ -11,7 +11,8 @@
 //            whose fields hold no blanks and whose TTL is 1..999999, rendering a parsed dht command
 //            back to text parses to the same command, ping/validate only for their word + blank
 //            separated options "-c N" (1..100) and "-i MS" (10..10000) each at most once (ping
-//            with a target first), a leading word "json" asks for JSON and is otherwise ignored,
+//            with a target first), counters only with --all and --json each at most once, a
+//            leading word "json" (or counters --json) asks for JSON and is otherwise ignored,
 //            and every refusal is an "error: ...\n" reply.
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -132,12 +133,37 @@ void CheckProbe(const MgmtCommand& c, std::string_view t) {
           d.interval_ms == c.interval_ms);
 }
 
+// "counters" and a space, then blank-separated words: whether every word is --all or --json, each
+// at most once (*all, *json say which came).
+bool CountersFlags(std::string_view t, bool* all, bool* json) {
+  *all = *json = false;
+  if (!t.starts_with("counters ")) return false;
+  size_t pos = 9;
+  while (pos < t.size()) {
+    if (Blank(t[pos])) {
+      ++pos;
+      continue;
+    }
+    size_t end = pos;
+    while (end < t.size() && !Blank(t[end])) ++end;
+    const std::string_view w = t.substr(pos, end - pos);
+    bool* flag = w == "--all" ? all : w == "--json" ? json : nullptr;
+    if (flag == nullptr || *flag) return false;
+    *flag = true;
+    pos = end;
+  }
+  return true;
+}
+
 void CheckParse(std::string_view line) {
   const MgmtCommand c = ParseMgmtCommand(line);
   std::string_view t = Trimmed(line);
   const bool json = t.starts_with("json") && (t.size() == 4 || Blank(t[4]));
-  Require(c.json == json);
   if (json) t = Trimmed(t.substr(4));
+  bool counters_all = false, counters_json = false;
+  const bool counters_form = CountersFlags(t, &counters_all, &counters_json);
+  // "counters --json" asks for JSON as the leading word does.
+  Require(c.json == (json || (c.verb == MgmtVerb::kCounters && counters_json)));
   static const char* const kWords[] = {"status", "peers",     "counters", "reload",
                                        "routes", "multicast", "ring",     "links"};
   const bool dht = t == "dht" || t.starts_with("dht ");
@@ -171,15 +197,22 @@ void CheckParse(std::string_view line) {
       Require(dht && c.error.starts_with("error: ") && c.error.ends_with("\n"));
       break;
     case MgmtVerb::kUnknown:
+      if (t.starts_with("counters ") && !counters_form) {
+        Require(c.error.starts_with("error: counters takes --all and --json") &&
+                c.error.ends_with("\n"));
+        break;
+      }
       Require(!dht && !probe && c.error.starts_with("error: unknown command '") &&
               c.error.ends_with("\n"));
       for (const char* w : kWords) Require(t != w);
       break;
     default:
       Require(size_t(c.verb) < std::size(kWords) && !probe);
-      // "counters --all" is the one plain command with an option.
-      Require(c.all ? t == "counters --all" && c.verb == MgmtVerb::kCounters
-                    : t == kWords[size_t(c.verb)]);
+      // counters is the one plain command with options (--all, --json).
+      if (c.verb == MgmtVerb::kCounters && t != "counters")
+        Require(counters_form && c.all == counters_all);
+      else
+        Require(!c.all && t == kWords[size_t(c.verb)]);
       Require(c.error.empty());
   }
 }
