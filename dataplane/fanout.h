@@ -17,7 +17,7 @@
 namespace ipop::dp {
 
 struct CopyBuffer {
-  uint32_t id;    // pool buffer id (Packet::buf)
+  BufHandle id;   // the backend's handle (Packet::buf)
   uint8_t* mem;   // start of the buffer
   uint32_t size;  // bytes at mem
 };

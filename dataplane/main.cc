@@ -40,7 +40,7 @@
 #include "dataplane/tap_device.h"
 #include "dataplane/tx_nonce.h"
 #include "dataplane/udp_socket.h"
-#include "dataplane/worker.h"
+#include "dataplane/uring_ports.h"
 #include "shared/config.h"
 #include "shared/shm_region.h"
 #include "shared/worker_wake.h"
@@ -140,8 +140,9 @@ class WorkerThread {
  public:
   enum State : int { kStarting, kReady, kFailed };
 
-  WorkerThread(ipop::shm::ShmRegion& region, const ipop::dp::WorkerOptions& options, int cpu)
-      : thread_([this, &region, options, cpu] { Main(region, options, cpu); }) {}
+  WorkerThread(ipop::shm::ShmRegion& region, const ipop::dp::WorkerOptions& options,
+               const ipop::dp::UringPortOptions& ports, int cpu)
+      : thread_([this, &region, options, ports, cpu] { Main(region, options, ports, cpu); }) {}
   ~WorkerThread() { thread_.join(); }
 
   // Blocks until Init finished; false + *error if it failed.
@@ -155,7 +156,8 @@ class WorkerThread {
   void Go() { go_.store(true, std::memory_order_release); }
 
  private:
-  void Main(ipop::shm::ShmRegion& region, ipop::dp::WorkerOptions options, int cpu) {
+  void Main(ipop::shm::ShmRegion& region, ipop::dp::WorkerOptions options,
+            ipop::dp::UringPortOptions ports, int cpu) {
     std::string pin;
     if (cpu >= 0) {
       cpu_set_t set;
@@ -165,7 +167,7 @@ class WorkerThread {
                 ? ", pinned to cpu " + std::to_string(cpu)
                 : ", pinning to cpu " + std::to_string(cpu) + " failed";
     }
-    ipop::dp::Worker worker(region, options);
+    ipop::dp::UringWorker worker(region, options, ports);
     std::string error;
     if (!worker.Init(&error)) {
       error_ = "worker " + std::to_string(options.index) + ": " + error;
@@ -287,25 +289,27 @@ int main(int argc, char** argv) {
   wopt.idle_wait_ms = cfg.dp_idle_wait_ms;
   wopt.mtu = cfg.mtu;
   wopt.dp_instance = instance;
-  wopt.tap_vnet_hdr = tap->vnet_hdr();
-  wopt.tap_tso = tap->tso();
-  const bool gro = !EnvIs1("IPOP_DP_NO_UDP_GRO");
-  std::memcpy(wopt.tap_mac, tap->mac(), sizeof(wopt.tap_mac));
-  const char* no_mshot = std::getenv("IPOP_DP_NO_READ_MULTISHOT");
-  wopt.allow_read_multishot = no_mshot == nullptr || std::strcmp(no_mshot, "1") != 0;
-  const char* no_gso = std::getenv("IPOP_DP_NO_UDP_GSO");
-  wopt.allow_udp_gso = no_gso == nullptr || std::strcmp(no_gso, "1") != 0;
-  const bool pin = EnvIs1("IPOP_DP_PIN_CPUS");
-  wopt.udp_send_zc = EnvIs1("IPOP_DP_UDP_SEND_ZC");
+  std::memcpy(wopt.host_mac, tap->mac(), sizeof(wopt.host_mac));
   wopt.allow_inject_wake = !EnvIs1("IPOP_DP_NO_INJECT_WAKE");
+  ipop::dp::UringPortOptions popt;
+  popt.tap_vnet_hdr = tap->vnet_hdr();
+  popt.tap_tso = tap->tso();
+  const bool gro = !EnvIs1("IPOP_DP_NO_UDP_GRO");
+  const char* no_mshot = std::getenv("IPOP_DP_NO_READ_MULTISHOT");
+  popt.allow_read_multishot = no_mshot == nullptr || std::strcmp(no_mshot, "1") != 0;
+  const char* no_gso = std::getenv("IPOP_DP_NO_UDP_GSO");
+  popt.allow_udp_gso = no_gso == nullptr || std::strcmp(no_gso, "1") != 0;
+  const bool pin = EnvIs1("IPOP_DP_PIN_CPUS");
+  popt.udp_send_zc = EnvIs1("IPOP_DP_UDP_SEND_ZC");
   std::vector<std::unique_ptr<WorkerThread>> workers;
   for (uint32_t w = 0; w < n_workers; ++w) {
     ipop::dp::WorkerOptions o = wopt;
     o.index = w;
-    o.tap_fd = tap->queue_fd(w);
-    o.udp = udp[w].get();
-    o.udp_gro = gro && udp[w]->EnableGro();
-    workers.push_back(std::make_unique<WorkerThread>(*region, o, pin ? CpuForWorker(w) : -1));
+    ipop::dp::UringPortOptions po = popt;
+    po.tap_fd = tap->queue_fd(w);
+    po.udp = udp[w].get();
+    po.udp_gro = gro && udp[w]->EnableGro();
+    workers.push_back(std::make_unique<WorkerThread>(*region, o, po, pin ? CpuForWorker(w) : -1));
     if (!workers.back()->WaitReady(&error)) {
       g_stop.store(true);  // the ones already waiting return; the destructors join them
       return Fatal(error);

@@ -1,8 +1,11 @@
 // The packet descriptor the dataplane stages pass around. A stage takes a span of descriptor
 // pointers, decides for each one (forward to the next stage, drop with a named reason, punt to the
 // control plane) and compacts the forwarded ones to the front of the span; the worker dispatches
-// the final verdicts to the I/O backend. Descriptors never own memory: `data` points into a
-// buffer of the worker's pool, and the room around it is stated so in-place stages can check it.
+// the final verdicts to its backend's ports. Descriptors never own memory: `data` points into a
+// buffer the backend owns (an io_uring pool buffer or an rte_mbuf's data room), `buf` is the
+// backend's opaque handle to it, and the room around `data` is stated so in-place stages can
+// check it. Stages never look at `buf`; only the backend that made the view turns it back into
+// its buffer (and commits data/len to it before transmitting).
 #pragma once
 
 #include <cstddef>
@@ -30,19 +33,28 @@ inline constexpr uint32_t kIpOffset = 128;
 // member.
 enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect, kRelay, kFanOut };
 
+// The backend's handle of the buffer behind a view: an io_uring pool buffer id, or an rte_mbuf*.
+using BufHandle = uintptr_t;
+
+// Packet::flags: what a backend's receive path learnt about the buffer from its port, for the
+// port-level stages of the same backend (the pipeline stages never read them).
+inline constexpr uint8_t kPacketL4CsumGood = 1;  // the port verified the outer UDP/IP checksums
+inline constexpr uint8_t kPacketL4CsumBad = 2;   // the port found an outer checksum wrong
+
 struct Packet {
   uint8_t* data = nullptr;  // current content: an Ethernet frame or an underlay datagram
   uint32_t len = 0;
   uint32_t headroom = 0;  // writable bytes in front of data
   uint32_t tailroom = 0;  // writable bytes after data + len
-  uint32_t buf = 0;       // pool buffer id, returned to its ring once the packet is done
+  BufHandle buf = 0;      // the backend's buffer, returned to it once the packet is done
   Verdict verdict = Verdict::kForward;
+  uint8_t flags = 0;      // kPacket* bits
   DropReason drop{};      // valid when verdict == kDrop
   uint32_t peer = 0;      // outbound: destination peer; inbound: the session's peer
   uint32_t session = 0;   // inbound: receiver index from the wire header
   uint64_t counter = 0;   // inbound: wire counter (AEAD nonce, replay index)
-  uint8_t addr[16] = {};  // inbound: underlay source, IPv6 or IPv4-mapped
-  uint16_t port = 0;      // inbound: underlay source port, host order
+  uint8_t addr[16] = {};  // inbound: underlay source; queued for the underlay: its destination.
+  uint16_t port = 0;      // IPv6 or IPv4-mapped address, port in host order
   uint16_t unit = 0;      // inbound with TAP offloads: packets in the TAP write this one heads
                           // (1 = alone); 0 for the followers whose payload it carries
   uint32_t link = shm::kNoLink;  // outbound: first relay hop (kNoLink: the peer's own endpoint);

@@ -24,7 +24,7 @@
 namespace ipop::dp {
 
 struct SegmentBuffer {
-  uint32_t id;
+  BufHandle id;
   uint8_t* mem;  // at least kIpOffset + mtu + kOutboundTailroom bytes
 };
 

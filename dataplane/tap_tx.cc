@@ -9,7 +9,7 @@ TapWriter::TapWriter(uint32_t slots) : slots_(slots) {
 
 bool TapWriter::Write(UringIo& io, std::span<Packet* const> unit) {
   if (unit.size() == 1) {
-    io.PrepTapWrite(unit[0]->data, unit[0]->len, unit[0]->buf);
+    io.PrepTapWrite(unit[0]->data, unit[0]->len, uint32_t(unit[0]->buf));
     return true;
   }
   if (free_.empty() || unit.empty() || unit.size() > kMaxPieces) [[unlikely]]
@@ -20,7 +20,7 @@ bool TapWriter::Write(UringIo& io, std::span<Packet* const> unit) {
   s.count = uint32_t(unit.size());
   for (uint32_t i = 0; i < s.count; ++i) {
     s.iov[i] = iovec{unit[i]->data, unit[i]->len};
-    s.bufs[i] = unit[i]->buf;
+    s.bufs[i] = uint32_t(unit[i]->buf);
   }
   io.PrepTapWritev(s.iov, s.count, slot);
   return true;

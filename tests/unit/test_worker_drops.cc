@@ -1,8 +1,9 @@
-// The drops only the io_uring worker counts (dataplane/worker.cc), each provoked on a real Worker
-// running its event loop on a thread: a Unix datagram socket pair stands in for the TAP (one
-// datagram per frame, like a TAP queue), the underlay socket is bound to loopback, and the test
-// plays the control plane through the shared region (inject ring, table generations) and the
-// other worker through the handoff rings. Each drop must bump exactly its own counter.
+// The drops only the worker counts (dataplane/worker_impl.h, uring_ports.cc), each provoked on a
+// real io_uring Worker running its event loop on a thread: a Unix datagram socket pair stands in
+// for the TAP (one datagram per frame, like a TAP queue), the underlay socket is bound to
+// loopback, and the test plays the control plane through the shared region (inject ring, table
+// generations) and the other worker through the handoff rings. Each drop must bump exactly its
+// own counter.
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@
 #include "dataplane/buffer_pool.h"
 #include "dataplane/handoff.h"
 #include "dataplane/udp_socket.h"
-#include "dataplane/worker.h"
+#include "dataplane/uring_ports.h"
 #include "shared/counters.h"
 #include "shared/endpoint.h"
 #include "shared/ether.h"
@@ -89,12 +90,13 @@ class WorkerDropsTest : public ::testing::Test {
     o.handoff = handoff;
     o.mtu = kMtu;
     o.dp_instance = 0x5eed;
-    o.tap_fd = tap_[0];
-    o.udp = udp_.get();
     o.idle_wait_ms = 5;
     o.allow_inject_wake = false;
-    thread_ = std::thread([this, o] {
-      Worker worker(*region_, o);  // Init must run on the thread that runs the loop
+    UringPortOptions po;
+    po.tap_fd = tap_[0];
+    po.udp = udp_.get();
+    thread_ = std::thread([this, o, po] {
+      UringWorker worker(*region_, o, po);  // Init must run on the thread that runs the loop
       std::string error;
       const bool ok = worker.Init(&error);
       init_error_ = error;
