@@ -36,10 +36,14 @@ enum class Verdict : uint8_t { kForward, kDrop, kPunt, kDone, kReflect, kRelay, 
 // The backend's handle of the buffer behind a view: an io_uring pool buffer id, or an rte_mbuf*.
 using BufHandle = uintptr_t;
 
-// Packet::flags: what a backend's receive path learnt about the buffer from its port, for the
-// port-level stages of the same backend (the pipeline stages never read them).
+// Packet::flags: what a backend's receive path learnt about the buffer from its port, and what
+// its transmit path should ask of it; for the backend's own port-level stages (the pipeline
+// stages never read them).
 inline constexpr uint8_t kPacketL4CsumGood = 1;  // the port verified the outer UDP/IP checksums
 inline constexpr uint8_t kPacketL4CsumBad = 2;   // the port found an outer checksum wrong
+// Set by a port-level stage for its own transmit path (underlay_stack.h): the port computes the
+// outer UDP checksum (the field holds the pseudo-header sum, as NICs expect).
+inline constexpr uint8_t kPacketTxUdpCsum = 4;
 
 struct Packet {
   uint8_t* data = nullptr;  // current content: an Ethernet frame or an underlay datagram

@@ -57,7 +57,8 @@ class UringPorts {
   uint32_t spare_size() const { return pool_->stride(); }
 
   bool Receive(RxBatch& rx);
-  bool Pending() const { return n_reads_ > 0; }  // reads waiting for segment buffers
+  bool Pending() const { return n_reads_ > 0; }          // reads waiting for segment buffers
+  bool LearnedHostMac(uint8_t*) const { return false; }  // the TAP's MAC is known at start
 
   void SendUnderlay(Packet& p, const uint8_t addr[16], uint16_t port) {
     if (!sender_->Add(io_, uint32_t(p.buf), p.data, p.len, addr, port)) [[unlikely]] {

@@ -34,6 +34,8 @@
 //   uint32_t spare_size()                bytes of a spare buffer
 //   bool Receive(RxBatch&)               fills the batch; true when it did any work
 //   bool Pending()                       received work waits for the next burst (backpressure)
+//   bool LearnedHostMac(mac)             the host side's MAC when the port learnt it (a vhost-user
+//                                        guest's); false: WorkerOptions::host_mac
 //   void SendUnderlay(Packet&, addr, port)   a datagram at data/len; takes it
 //   void SendHost(Packet&)               one plain Ethernet frame; takes it
 //   void SendHostBurst(PacketSpan)       frames DeliverInner produced; takes them

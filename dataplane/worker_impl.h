@@ -344,7 +344,8 @@ void Worker<Ports>::RunInboundBurst() {
   Count(Stat::udp_rx_datagrams, n_udp);
   Count(Stat::udp_rx_bytes, bytes);
   InboundContext ctx{gen_, {}, &crypto_, &counters_, opt_.mtu, relay_limit_.get(), &clock_};
-  std::memcpy(ctx.tap_mac, opt_.host_mac, sizeof(ctx.tap_mac));
+  if (!ports_.LearnedHostMac(ctx.tap_mac))
+    std::memcpy(ctx.tap_mac, opt_.host_mac, sizeof(ctx.tap_mac));
   const size_t n = RunInbound({span_.get(), n_udp}, ctx);
   for (uint32_t i = 0; i < n_udp; ++i) {
     Packet& p = udp_pkts_[i];

@@ -98,6 +98,24 @@ constexpr KeySpec kKeys[] = {
     {"dataplane.spin-us", "busy-poll time after the last work, 0..1000000 (default 50)"},
     {"dataplane.idle-wait-ms", "longest block while idle, 0..1000 (default 100)"},
     {"dataplane.attach-timeout-ms", "wait for the shm region, 0..600000 (default 15000)"},
+    {"dataplane.backend", "io_uring|dpdk (default io_uring; dpdk: docs/dpdk.md)"},
+    {"dataplane.eal-args", "dpdk: extra DPDK EAL arguments, space-separated, e.g. \"-l 2-3\""},
+    {"dataplane.underlay-port",
+     "dpdk: the underlay ethdev, a PCI address (0000:03:00.0) or vdev devargs "
+     "(net_af_xdp0,iface=eth1) (required with dpdk)"},
+    {"dataplane.host-port",
+     "dpdk: tap (a TAP PMD named node.tap) | vhost:PATH (a vhost-user socket for a VM) | none "
+     "(headless) | vdev devargs (default tap)"},
+    {"dataplane.underlay-prefix",
+     "dpdk: prefix length of node.listen's subnet, 1..32 (default 24)"},
+    {"dataplane.underlay-gateway",
+     "dpdk: IPv4 router for off-link peers (default: the MAC datagrams from off-link peers came "
+     "from)"},
+    {"dataplane.underlay-exception",
+     "dpdk: other underlay traffic and IPv4 fragments: drop, or the name of a TAP toward the "
+     "kernel (default drop)"},
+    {"dataplane.idle-poll-us",
+     "dpdk: longest sleep between port polls while idle, 10..100000 (default 1000)"},
     {"controlplane.poll-ms", "punt-ring poll period while messages flow, 1..1000 (default 2)"},
     {"controlplane.idle-poll-ms",
      "punt-ring poll period when nothing arrived for 50 ms, 1..1000 (default 25)"},
@@ -417,6 +435,65 @@ void ParseOverlay(const Values& v, NodeConfig& c) {
                           std::to_string(kMaxBootstrap));
 }
 
+// The DPDK backend owns the underlay's IPv4 address itself (no kernel address to pick one from),
+// so node.listen must name it.
+void ParseDataplaneBackend(const Values& v, NodeConfig& c) {
+  if (const auto* s = v.Get("dataplane.backend")) {
+    if (*s == "io_uring" || *s == "io-uring") {
+      c.dp_backend = DataplaneBackend::kIoUring;
+    } else if (*s == "dpdk") {
+      c.dp_backend = DataplaneBackend::kDpdk;
+    } else {
+      Fail("dataplane.backend", "'" + *s + "' is unknown, expected io_uring or dpdk");
+    }
+  }
+  if (const auto* s = v.Get("dataplane.eal-args")) c.dp_eal_args = *s;
+  if (const auto* s = v.Get("dataplane.underlay-port")) c.dp_underlay_port = *s;
+  if (const auto* s = v.Get("dataplane.host-port")) {
+    if (s->empty() ||
+        (*s != "tap" && *s != "none" && s->rfind("vhost:", 0) != 0 && s->rfind("net_", 0) != 0))
+      Fail("dataplane.host-port",
+           "'" + *s + "' is unknown, expected tap, vhost:PATH, none or vdev devargs (net_...)");
+    if (*s == "vhost:")
+      Fail("dataplane.host-port", "'vhost:' names no socket, expected vhost:PATH");
+    c.dp_host_port = *s;
+  }
+  v.Uint("dataplane.underlay-prefix", 1, 32, c.dp_underlay_prefix);
+  if (const auto* s = v.Get("dataplane.underlay-gateway")) {
+    const auto a = ParseIpv4(*s);
+    if (!a || *a == 0)
+      Fail("dataplane.underlay-gateway", "'" + *s + "' is not an IPv4 address, expected a.b.c.d");
+    c.dp_underlay_gateway = *a;
+  }
+  if (const auto* s = v.Get("dataplane.underlay-exception")) {
+    if (s->empty() || s->size() > 15)
+      Fail("dataplane.underlay-exception",
+           "'" + *s + "' must be drop or a TAP name of 1..15 characters");
+    c.dp_exception = *s;
+  }
+  v.Uint("dataplane.idle-poll-us", 10, 100000, c.dp_idle_poll_us);
+  if (c.dp_backend != DataplaneBackend::kDpdk) return;
+  if (c.dp_underlay_port.empty())
+    Fail("dataplane.underlay-port",
+         "missing: the DPDK backend needs its underlay port, e.g. 0000:03:00.0 or "
+         "net_af_xdp0,iface=eth1");
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const uint8_t* a = c.listen.addr;
+  if (std::memcmp(a, kMapped, sizeof(kMapped)) != 0 || (a[12] | a[13] | a[14] | a[15]) == 0)
+    Fail("node.listen",
+         "the DPDK backend owns its underlay address: set node.listen to it, e.g. "
+         "192.0.2.10:5800 (an IPv4 address, not 0.0.0.0)");
+  if (c.dp_underlay_gateway != 0) {
+    const uint32_t self =
+        uint32_t(a[12]) << 24 | uint32_t(a[13]) << 16 | uint32_t(a[14]) << 8 | a[15];
+    const uint32_t mask = ~uint32_t{0} << (32 - c.dp_underlay_prefix);
+    if ((self & mask) != (c.dp_underlay_gateway & mask) || self == c.dp_underlay_gateway)
+      Fail("dataplane.underlay-gateway",
+           FormatIpv4(c.dp_underlay_gateway) + " is not another address of node.listen's /" +
+               std::to_string(c.dp_underlay_prefix) + ", expected an on-link router");
+  }
+}
+
 void ParseAnnounce(const Values& v, NodeConfig& c) {
   const char* key = "announce";
   for (const std::string& text : v.List(key)) {
@@ -644,6 +721,7 @@ NodeConfig Validate(const po::variables_map& vm) {
   v.Uint("dataplane.spin-us", 0, 1000000, c.dp_spin_us);
   v.Uint("dataplane.idle-wait-ms", 0, 1000, c.dp_idle_wait_ms);
   v.Uint("dataplane.attach-timeout-ms", 0, 600000, c.dp_attach_timeout_ms);
+  ParseDataplaneBackend(v, c);
   v.Uint("controlplane.poll-ms", 1, 1000, c.cp_poll_ms);
   v.Uint("controlplane.idle-poll-ms", 1, 1000, c.cp_idle_poll_ms);
   if (c.cp_idle_poll_ms < c.cp_poll_ms)

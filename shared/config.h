@@ -16,6 +16,10 @@ namespace ipop {
 // Which library seals AES-256-GCM in the dataplane; ChaCha20-Poly1305 is always OpenSSL.
 enum class CryptoBackend : uint8_t { kAuto, kOpenSsl, kIpsecMb };
 
+// What the dataplane drives its packets with (docs/dpdk.md): io_uring over a TAP and a UDP socket,
+// or DPDK ethdev ports whose underlay Ethernet/ARP/IPv4/UDP it runs itself.
+enum class DataplaneBackend : uint8_t { kIoUring, kDpdk };
+
 // A subnet behind this node (router mode), announced to the other members.
 struct PrefixConfig {
   uint32_t prefix = 0;  // host order, masked
@@ -96,6 +100,19 @@ struct NodeConfig {
   uint32_t dp_spin_us = 50;               // dataplane.spin-us: busy-poll this long after last work
   uint32_t dp_idle_wait_ms = 100;         // dataplane.idle-wait-ms: max block while idle
   uint32_t dp_attach_timeout_ms = 15000;  // dataplane.attach-timeout-ms: wait for the shm region
+  DataplaneBackend dp_backend = DataplaneBackend::kIoUring;  // dataplane.backend
+  // DPDK backend (docs/dpdk.md); ignored by io_uring.
+  std::string dp_eal_args;       // dataplane.eal-args: extra EAL arguments, space-separated
+  std::string dp_underlay_port;  // dataplane.underlay-port: a PCI address or vdev devargs
+  // dataplane.host-port: "tap" (a TAP PMD named node.tap), "vhost:PATH" (a vhost-user socket),
+  // "none" (headless), or vdev devargs
+  std::string dp_host_port = "tap";
+  uint32_t dp_underlay_prefix = 24;  // dataplane.underlay-prefix: node.listen's on-link prefix
+  uint32_t dp_underlay_gateway = 0;  // dataplane.underlay-gateway (host order; 0: learned)
+  // dataplane.underlay-exception: "drop", or the name of a TAP the kernel gets the underlay's
+  // other traffic (and IPv4 fragments) through
+  std::string dp_exception = "drop";
+  uint32_t dp_idle_poll_us = 1000;  // dataplane.idle-poll-us: longest sleep between polls
   // [controlplane]
   uint32_t cp_poll_ms = 2;         // controlplane.poll-ms: punt-ring poll period while busy
   uint32_t cp_idle_poll_ms = 25;   // controlplane.idle-poll-ms: poll period when idle

@@ -5,7 +5,7 @@ PKGS=(
   g++ clang clang-format libclang-rt-14-dev meson ninja-build pkg-config
   liburing-dev libssl-dev libboost-program-options-dev libipsec-mb-dev
   libgtest-dev libgmock-dev libbenchmark-dev dpdk-dev libdpdk-dev
-  iproute2 iputils-ping iperf3 tcpdump procps python3
+  iproute2 iputils-ping iperf3 tcpdump procps python3 ethtool
   busybox isc-dhcp-client bind9-dnsutils prometheus
   systemd groff-base
   wireguard-go wireguard-tools nebula python3-matplotlib
