@@ -671,3 +671,73 @@ TEST(Config, AllocatedAddressingFromSubnetAndPool) {
 
 }  // namespace
 }  // namespace ipop
+
+namespace ipop {
+namespace {
+
+// The DPDK backend's keys (docs/dpdk.md): defaults, every key set, and the checks that keep a
+// node from starting with an underlay it cannot own.
+TEST(Config, DataplaneBackendKeys) {
+  const ConfigResult d = ParseConfigText(MinimalFile());
+  ASSERT_TRUE(d.config) << d.error;
+  EXPECT_EQ(DataplaneBackend::kIoUring, d.config->dp_backend);
+  EXPECT_EQ("tap", d.config->dp_host_port);
+  EXPECT_EQ("drop", d.config->dp_exception);
+  EXPECT_EQ(24u, d.config->dp_underlay_prefix);
+  EXPECT_EQ(0u, d.config->dp_underlay_gateway);
+  EXPECT_EQ(1000u, d.config->dp_idle_poll_us);
+
+  const std::string dpdk = "[node]\nlisten = 192.0.2.10:5900\n[dataplane]\nbackend = dpdk\n"
+                           "underlay-port = net_af_xdp0,iface=eth1\n";
+  const ConfigResult r = ParseConfigText(
+      MinimalFile() + dpdk +
+      "eal-args = -l 2-3 --log-level=debug\nhost-port = vhost:/run/ipop/vm1.sock\n"
+      "underlay-prefix = 16\nunderlay-gateway = 192.0.2.1\nunderlay-exception = ipopx0\n"
+      "idle-poll-us = 250\n");
+  ASSERT_TRUE(r.config) << r.error;
+  const NodeConfig& c = *r.config;
+  EXPECT_EQ(DataplaneBackend::kDpdk, c.dp_backend);
+  EXPECT_EQ("-l 2-3 --log-level=debug", c.dp_eal_args);
+  EXPECT_EQ("net_af_xdp0,iface=eth1", c.dp_underlay_port);
+  EXPECT_EQ("vhost:/run/ipop/vm1.sock", c.dp_host_port);
+  EXPECT_EQ(16u, c.dp_underlay_prefix);
+  EXPECT_EQ(0xc0000201u, c.dp_underlay_gateway);
+  EXPECT_EQ("ipopx0", c.dp_exception);
+  EXPECT_EQ(250u, c.dp_idle_poll_us);
+
+  const std::vector<ErrorCase> cases = {
+      {"unknown backend", Plus("[dataplane]\nbackend = xdp\n"), "dataplane.backend", "unknown"},
+      {"dpdk without a port", Plus("[node]\nlisten = 192.0.2.10:5800\n[dataplane]\nbackend = dpdk\n"),
+       "dataplane.underlay-port", "missing"},
+      {"dpdk on the wildcard",
+       Plus("[dataplane]\nbackend = dpdk\nunderlay-port = net_af_packet0,iface=u0\n"),
+       "node.listen", "not 0.0.0.0"},
+      {"dpdk on IPv6",
+       Plus("[node]\nlisten = [2001:db8::1]:5800\n[dataplane]\nbackend = dpdk\n"
+            "underlay-port = net_af_packet0,iface=u0\n"),
+       "node.listen", "IPv4"},
+      {"gateway off-link", Plus(dpdk + "underlay-gateway = 198.51.100.1\n"),
+       "dataplane.underlay-gateway", "on-link"},
+      {"gateway is us", Plus(dpdk + "underlay-gateway = 192.0.2.10\n"),
+       "dataplane.underlay-gateway", "on-link"},
+      {"gateway malformed", Plus(dpdk + "underlay-gateway = router\n"),
+       "dataplane.underlay-gateway", "IPv4"},
+      {"host port unknown", Plus(dpdk + "host-port = tun\n"), "dataplane.host-port", "unknown"},
+      {"vhost without path", Plus(dpdk + "host-port = vhost:\n"), "dataplane.host-port",
+       "names no socket"},
+      {"prefix 0", Plus(dpdk + "underlay-prefix = 0\n"), "dataplane.underlay-prefix", ""},
+      {"exception name too long", Plus(dpdk + "underlay-exception = a-very-long-name-x\n"),
+       "dataplane.underlay-exception", "1..15"},
+      {"poll too short", Plus(dpdk + "idle-poll-us = 1\n"), "dataplane.idle-poll-us", ""},
+  };
+  for (const ErrorCase& e : cases) {
+    const ConfigResult b = ParseConfigText(e.text);
+    EXPECT_FALSE(b.config) << e.what;
+    EXPECT_EQ(0u, b.error.rfind(std::string(e.key) + ": ", 0))
+        << e.what << ": error does not start with the key: " << b.error;
+    EXPECT_NE(std::string::npos, b.error.find(e.detail)) << e.what << ": " << b.error;
+  }
+}
+
+}  // namespace
+}  // namespace ipop

@@ -83,6 +83,18 @@ constexpr Coverage kCoverage[] = {
     {"relay_untracked_limited", "test_relay.cc", "RelayTest, UntrackedRelaySourcesShareOneBudget"},
     {"handoff_failed", "test_worker_drops.cc",
      "WorkerDropsTest, DatagramTooBigForTheOwnersRingIsCounted"},
+    {"underlay_bad_frame", "test_underlay_stack.cc",
+     "UnderlayStackTest, BadChecksumsAndLengthsAreDroppedAsBadFrames"},
+    {"underlay_not_ours", "test_underlay_stack.cc",
+     "UnderlayStackTest, FragmentsAndOtherTrafficGoToTheKernelOrAreCounted"},
+    {"underlay_fragment", "test_underlay_stack.cc",
+     "UnderlayStackTest, FragmentsAndOtherTrafficGoToTheKernelOrAreCounted"},
+    {"underlay_no_neighbour", "test_underlay_stack.cc",
+     "UnderlayStackTest, UnknownNextHopsAreDroppedAndAskedForOnce"},
+    {"underlay_unreachable", "test_underlay_stack.cc",
+     "UnderlayStackTest, OffLinkDestinationsGoThroughTheGatewayOrTheLearnedRouter"},
+    {"port_tx_full", "test_dpdk_ports.cc",
+     "DpdkSmallRingTest, AFullTransmitQueueIsCountedNothingLeaks"},
 };
 
 TEST(DropCoverage, EveryReasonHasAnEntryInOrder) {
