@@ -687,8 +687,9 @@ TEST(Config, DataplaneBackendKeys) {
   EXPECT_EQ(0u, d.config->dp_underlay_gateway);
   EXPECT_EQ(1000u, d.config->dp_idle_poll_us);
 
-  const std::string dpdk = "[node]\nlisten = 192.0.2.10:5900\n[dataplane]\nbackend = dpdk\n"
-                           "underlay-port = net_af_xdp0,iface=eth1\n";
+  const std::string dpdk =
+      "[node]\nlisten = 192.0.2.10:5900\n[dataplane]\nbackend = dpdk\n"
+      "underlay-port = net_af_xdp0,iface=eth1\n";
   const ConfigResult r = ParseConfigText(
       MinimalFile() + dpdk +
       "eal-args = -l 2-3 --log-level=debug\nhost-port = vhost:/run/ipop/vm1.sock\n"
@@ -707,7 +708,8 @@ TEST(Config, DataplaneBackendKeys) {
 
   const std::vector<ErrorCase> cases = {
       {"unknown backend", Plus("[dataplane]\nbackend = xdp\n"), "dataplane.backend", "unknown"},
-      {"dpdk without a port", Plus("[node]\nlisten = 192.0.2.10:5800\n[dataplane]\nbackend = dpdk\n"),
+      {"dpdk without a port",
+       Plus("[node]\nlisten = 192.0.2.10:5800\n[dataplane]\nbackend = dpdk\n"),
        "dataplane.underlay-port", "missing"},
       {"dpdk on the wildcard",
        Plus("[dataplane]\nbackend = dpdk\nunderlay-port = net_af_packet0,iface=u0\n"),

@@ -15,10 +15,10 @@ namespace {
 const std::string kSecret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 NodeConfig Config(const std::string& dataplane_lines, uint32_t workers = 1) {
-  const std::string text = "[node]\nname = gw1\nvip = 10.77.0.1/24\ntap = ov0\nworkers = " +
-                           std::to_string(workers) +
-                           "\nlisten = 192.0.2.10:5800\n[network]\nname = lab\nsecret = " +
-                           kSecret + "\n[dataplane]\nbackend = dpdk\n" + dataplane_lines;
+  const std::string text =
+      "[node]\nname = gw1\nvip = 10.77.0.1/24\ntap = ov0\nworkers = " + std::to_string(workers) +
+      "\nlisten = 192.0.2.10:5800\n[network]\nname = lab\nsecret = " + kSecret +
+      "\n[dataplane]\nbackend = dpdk\n" + dataplane_lines;
   const ConfigResult r = ParseConfigText(text);
   EXPECT_TRUE(r.config) << r.error;
   return r.config ? *r.config : NodeConfig{};
@@ -62,8 +62,8 @@ TEST(DpdkEalArgs, HugepagesWhenReservedAndMemoryScalesWithWorkers) {
   EXPECT_TRUE(HasArg(p, "--in-memory")) << "nothing left in hugetlbfs after a crash";
   EXPECT_FALSE(HasArg(p, "--no-huge"));
   EalPlan one, four;
-  ASSERT_TRUE(PlanEal(Config("underlay-port = net_af_packet0,iface=u0,qpairs=4\n", 1), Host(),
-                      &one, &error));
+  ASSERT_TRUE(PlanEal(Config("underlay-port = net_af_packet0,iface=u0,qpairs=4\n", 1), Host(), &one,
+                      &error));
   ASSERT_TRUE(PlanEal(Config("underlay-port = net_af_packet0,iface=u0,qpairs=4\n", 4), Host(),
                       &four, &error));
   const auto mem = [](const EalPlan& e) {
@@ -105,11 +105,12 @@ TEST(DpdkEalArgs, APciUnderlayIsAllowedByAddressAndTheUsersChoicesWin) {
 TEST(DpdkEalArgs, HostPortVariants) {
   std::string error;
   EalPlan v;
-  ASSERT_TRUE(PlanEal(Config("underlay-port = net_af_xdp0,iface=u0\nhost-port = vhost:/run/vm.sock\n",
-                             2),
-                      Host(), &v, &error));
+  ASSERT_TRUE(
+      PlanEal(Config("underlay-port = net_af_xdp0,iface=u0\nhost-port = vhost:/run/vm.sock\n", 2),
+              Host(), &v, &error));
   EXPECT_TRUE(v.host_is_vhost);
-  EXPECT_TRUE(HasArg(v, "--vdev=net_vhost_ipop,iface=/run/vm.sock,queues=2")) << "a queue per worker";
+  EXPECT_TRUE(HasArg(v, "--vdev=net_vhost_ipop,iface=/run/vm.sock,queues=2"))
+      << "a queue per worker";
   EalPlan t;
   ASSERT_TRUE(PlanEal(Config("underlay-port = net_af_xdp0,iface=u0\n"
                              "host-port = net_tap7,iface=hosttap,persist\n"),

@@ -57,8 +57,9 @@ class EalEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     const std::string prefix = "--file-prefix=ipop-test-" + std::to_string(getpid());
-    std::vector<std::string> args = {"test_dpdk_ports", "--no-huge", "-m", "256", "--no-pci",
-                                     "--no-shconf", prefix, "-l", "0", "--log-level=warning"};
+    std::vector<std::string> args = {
+        "test_dpdk_ports", "--no-huge", "-m", "256", "--no-pci",
+        "--no-shconf",     prefix,      "-l", "0",   "--log-level=warning"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(int(argv.size()), argv.data()), 0) << rte_strerror(rte_errno);

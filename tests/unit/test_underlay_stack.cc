@@ -85,9 +85,8 @@ struct UdpFrame {
     Put16(f, 38, uint16_t(8 + payload.size()));
     std::memcpy(&f[42], payload.data(), payload.size());
     if (udp_csum) {
-      uint16_t c = uint16_t(~ChecksumFold(
-          ChecksumAdd(PseudoHeaderSum(&f[14], 17, uint16_t(8 + payload.size())), &f[34],
-                      8 + payload.size())));
+      uint16_t c = uint16_t(~ChecksumFold(ChecksumAdd(
+          PseudoHeaderSum(&f[14], 17, uint16_t(8 + payload.size())), &f[34], 8 + payload.size())));
       if (c == 0) c = 0xffff;
       std::memcpy(&f[40], &c, 2);
     }
@@ -323,8 +322,13 @@ std::unique_ptr<Out> Datagram(uint32_t dst, uint16_t dst_port, const Bytes& payl
                               uint32_t offset = kIpOffset - 16) {
   auto out = std::make_unique<Out>();
   std::memcpy(out->buf.data() + offset, payload.data(), payload.size());
-  out->o = UnderlayOut{BufHandle(out.get()), out->buf.data() + offset, uint32_t(payload.size()),
-                       offset, dst, dst_port, 0};
+  out->o = UnderlayOut{BufHandle(out.get()),
+                       out->buf.data() + offset,
+                       uint32_t(payload.size()),
+                       offset,
+                       dst,
+                       dst_port,
+                       0};
   return out;
 }
 
@@ -428,15 +432,14 @@ TEST_F(UnderlayStackTest, OffLinkDestinationsGoThroughTheGatewayOrTheLearnedRout
   ArpWanted arp;
   {
     auto d = Datagram(kFarIp, 7, Bytes(10, 1));
-    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(), neighbours_, false, &ip_id, &arp, *counters_),
-              0u);
+    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(), neighbours_, false, &ip_id, &arp, *counters_), 0u);
     EXPECT_EQ(drop(DropReason::underlay_unreachable), 1u) << "no gateway, nothing learnt";
   }
   {
     auto d = Datagram(kFarIp, 7, Bytes(10, 1));
-    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(kRouterIp), neighbours_, false, &ip_id, &arp,
-                            *counters_),
-              0u);
+    ASSERT_EQ(
+        EncapUnderlay({&d->o, 1}, Self(kRouterIp), neighbours_, false, &ip_id, &arp, *counters_),
+        0u);
     EXPECT_EQ(drop(DropReason::underlay_no_neighbour), 1u);
     ASSERT_EQ(arp.n, 1u);
     EXPECT_EQ(arp.ip[0], kRouterIp) << "the gateway is ARPed for, not the destination";
@@ -444,9 +447,9 @@ TEST_F(UnderlayStackTest, OffLinkDestinationsGoThroughTheGatewayOrTheLearnedRout
   neighbours_.Learn(kRouterIp, kRouterMac);
   {
     auto d = Datagram(kFarIp, 7, Bytes(10, 1));
-    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(kRouterIp), neighbours_, false, &ip_id, &arp,
-                            *counters_),
-              1u);
+    ASSERT_EQ(
+        EncapUnderlay({&d->o, 1}, Self(kRouterIp), neighbours_, false, &ip_id, &arp, *counters_),
+        1u);
     EXPECT_EQ(0, std::memcmp(d->o.data, kRouterMac, 6));
     EXPECT_EQ(wire::LoadBe32(d->o.data + 30), kFarIp);
   }
@@ -454,15 +457,13 @@ TEST_F(UnderlayStackTest, OffLinkDestinationsGoThroughTheGatewayOrTheLearnedRout
   neighbours_.LearnRouter(learned);
   {
     auto d = Datagram(kFarIp, 7, Bytes(10, 1));
-    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(), neighbours_, false, &ip_id, &arp, *counters_),
-              1u);
+    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(), neighbours_, false, &ip_id, &arp, *counters_), 1u);
     EXPECT_EQ(0, std::memcmp(d->o.data, learned, 6)) << "no gateway: the learned router";
   }
   {
     auto d = Datagram(kPeerIp, 7, Bytes(10, 1), 20);  // laid out without room for the headers
     neighbours_.Learn(kPeerIp, kPeerMac);
-    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(), neighbours_, false, &ip_id, &arp, *counters_),
-              0u);
+    ASSERT_EQ(EncapUnderlay({&d->o, 1}, Self(), neighbours_, false, &ip_id, &arp, *counters_), 0u);
     EXPECT_EQ(drop(DropReason::udp_send_failed), 1u);
   }
 }
