@@ -23,7 +23,11 @@ constexpr uint32_t kArpRequestsPerBurst = 8;
 template class Worker<DpdkPorts>;
 
 DpdkPorts::DpdkPorts(const Options& options, const PortsContext& ctx)
-    : opt_(options), ctx_(ctx), counters_(*ctx.counters), queue_(uint16_t(ctx.index)) {}
+    : opt_(options),
+      ctx_(ctx),
+      counters_(*ctx.counters),
+      queue_(uint16_t(ctx.index)),
+      idle_(options.poll_us) {}
 
 DpdkPorts::~DpdkPorts() {
   dpdk::FreeBulk(free_.get(), n_free_);  // nothing else is held between bursts but the stash
@@ -76,7 +80,8 @@ bool DpdkPorts::Init(std::string* error) {
 std::string DpdkPorts::Describe() const {
   std::string s = "DPDK queue " + std::to_string(queue_) + ": " + opt_.describe;
   s += opt_.udp_csum_offload ? ", UDP checksum offload" : ", UDP checksums in software";
-  s += ", idle poll every " + std::to_string(opt_.poll_us) + " us";
+  s += ", idle polls every " + std::to_string(std::min(kIdleFirstSleepUs, opt_.poll_us)) +
+       " us growing to " + std::to_string(opt_.poll_us) + " us";
   return s;
 }
 
@@ -155,6 +160,7 @@ bool DpdkPorts::Receive(RxBatch& rx) {
   }
   if (oversize > 0) [[unlikely]]
     CountDrop(DropReason::too_big, oversize);
+  if (work) idle_.Reset();
   return work;
 }
 
@@ -224,10 +230,10 @@ void DpdkPorts::Flush() {
   if (n_stash_ < stash_cap_ / 2) RefillStash();
 }
 
-// No port here can wake us (no receive interrupts): sleep at most poll_us, on the futex the
+// No port here can wake us (no receive interrupts): sleep as IdleBackoff says, on the futex the
 // control plane wakes after injecting, so its messages go out at once.
 void DpdkPorts::Block(uint32_t timeout_ms) {
-  const uint64_t us = std::min<uint64_t>(uint64_t{timeout_ms} * 1000, opt_.poll_us);
+  const uint64_t us = std::min<uint64_t>(uint64_t{timeout_ms} * 1000, idle_.Next());
   timespec ts{time_t(us / 1000000), long(us % 1000000) * 1000};
   if (wake_word_ != nullptr) {
     syscall(SYS_futex, reinterpret_cast<const uint32_t*>(wake_word_), FUTEX_WAIT, wake_expected_,

@@ -13,9 +13,11 @@
 //   buffers:         mbufs of one mempool; spares come from a per-worker stash refilled per
 //                    burst; released buffers are freed in bulk at the end of the burst
 //   idle:            a futex wait on the worker's wake word (the control plane's injects end it
-//                    at once) of at most poll_us, since the ports cannot wake us
+//                    at once), since the ports cannot wake us; the sleeps grow from
+//                    kIdleFirstSleepUs to poll_us while nothing arrives (IdleBackoff)
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,6 +30,27 @@
 #include "dataplane/worker.h"
 
 namespace ipop::dp {
+
+// How long an idle worker sleeps before it polls its ports again: short right after the last
+// frame (the next one of a flow is likely close), doubling while polls find nothing, up to
+// `max_us`. Every poll costs a wake-up and the ports' rx calls; a node with no traffic settles at
+// max_us between polls (docs/dpdk.md, "Idle").
+inline constexpr uint32_t kIdleFirstSleepUs = 50;
+class IdleBackoff {
+ public:
+  explicit IdleBackoff(uint32_t max_us) : max_us_(max_us), next_us_(FirstUs()) {}
+  void Reset() { next_us_ = FirstUs(); }  // a poll found frames
+  uint32_t Next() {                       // the sleep to take now
+    const uint32_t us = next_us_;
+    next_us_ = std::min(max_us_, next_us_ * 2);
+    return us;
+  }
+
+ private:
+  uint32_t FirstUs() const { return std::min(kIdleFirstSleepUs, max_us_); }
+  uint32_t max_us_;
+  uint32_t next_us_;
+};
 
 // State of the DPDK backend shared by the workers of one process.
 struct DpdkShared {
@@ -43,7 +66,7 @@ struct DpdkPortOptions {
   UnderlayAddress underlay;
   bool udp_csum_offload = false;  // the underlay port computes UDP checksums
   bool learn_host_mac = false;    // vhost-user: frames go to the MAC the guest sends from
-  uint32_t poll_us = 1000;        // idle: longest sleep between polls of the ports
+  uint32_t poll_us = 5000;        // idle: longest sleep between polls of the ports (IdleBackoff)
   DpdkShared* shared = nullptr;
   std::string describe;  // the ports, for the start-up line
 };
@@ -100,7 +123,7 @@ class DpdkPorts {
   void Flush();
 
   bool inject_wake() const { return true; }  // a futex wait with a timeout, always available
-  void ArmHandoffWake(int) {}                // other workers' handoffs are seen within poll_us
+  void ArmHandoffWake(int) {}                // other workers' handoffs: seen at the next poll
   void ArmInjectWake(const std::atomic<uint32_t>* word, uint32_t expected) {
     wake_word_ = word;
     wake_expected_ = expected;
@@ -141,6 +164,7 @@ class DpdkPorts {
 
   const std::atomic<uint32_t>* wake_word_ = nullptr;
   uint32_t wake_expected_ = 0;
+  IdleBackoff idle_;
 };
 
 using DpdkWorker = Worker<DpdkPorts>;

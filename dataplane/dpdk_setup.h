@@ -41,6 +41,7 @@ void StopDpdk(DpdkEnv* env);
 
 // Runs fn(arg) on a worker lcore; false + *error when the lcore is busy.
 bool LaunchOnLcore(unsigned lcore, int (*fn)(void*), void* arg, std::string* error);
+// Returns once fn returned on `lcore`, sleeping meanwhile (main waits here for the whole run).
 void WaitLcore(unsigned lcore);
 
 }  // namespace ipop::dp

@@ -115,7 +115,7 @@ constexpr KeySpec kKeys[] = {
      "dpdk: other underlay traffic and IPv4 fragments: drop, or the name of a TAP toward the "
      "kernel (default drop)"},
     {"dataplane.idle-poll-us",
-     "dpdk: longest sleep between port polls while idle, 10..100000 (default 1000)"},
+     "dpdk: longest sleep between port polls while idle, 10..100000 (default 5000)"},
     {"controlplane.poll-ms", "punt-ring poll period while messages flow, 1..1000 (default 2)"},
     {"controlplane.idle-poll-ms",
      "punt-ring poll period when nothing arrived for 50 ms, 1..1000 (default 25)"},

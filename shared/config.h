@@ -112,7 +112,7 @@ struct NodeConfig {
   // dataplane.underlay-exception: "drop", or the name of a TAP the kernel gets the underlay's
   // other traffic (and IPv4 fragments) through
   std::string dp_exception = "drop";
-  uint32_t dp_idle_poll_us = 1000;  // dataplane.idle-poll-us: longest sleep between polls
+  uint32_t dp_idle_poll_us = 5000;  // dataplane.idle-poll-us: longest sleep between polls
   // [controlplane]
   uint32_t cp_poll_ms = 2;         // controlplane.poll-ms: punt-ring poll period while busy
   uint32_t cp_idle_poll_ms = 25;   // controlplane.idle-poll-ms: poll period when idle

@@ -685,7 +685,7 @@ TEST(Config, DataplaneBackendKeys) {
   EXPECT_EQ("drop", d.config->dp_exception);
   EXPECT_EQ(24u, d.config->dp_underlay_prefix);
   EXPECT_EQ(0u, d.config->dp_underlay_gateway);
-  EXPECT_EQ(1000u, d.config->dp_idle_poll_us);
+  EXPECT_EQ(5000u, d.config->dp_idle_poll_us);
 
   const std::string dpdk =
       "[node]\nlisten = 192.0.2.10:5900\n[dataplane]\nbackend = dpdk\n"

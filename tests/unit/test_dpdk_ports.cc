@@ -8,6 +8,7 @@
 //   - commit: what a stage did to a view (data moved, length changed) is what the port sends
 //   - two nodes' DpdkPorts: ARP resolution, Ethernet/IPv4/UDP encapsulation, decapsulation
 //   - a full transmit queue is counted (port_tx_full)
+//   - the idle backoff between polls
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -415,6 +416,21 @@ TEST_F(DpdkSmallRingTest, AFullTransmitQueueIsCountedNothingLeaks) {
   a_->Flush();
   b_->Flush();
   EXPECT_GE(rte_mempool_avail_count(g_pool) + 64, free_before) << "the refused mbufs were freed";
+}
+
+// An idle worker polls soon after the last frame, then less and less often, never less often
+// than max_us; a frame brings the short sleeps back.
+TEST(IdleBackoff, GrowsToTheMaximumAndResetsOnWork) {
+  IdleBackoff b(5000);
+  std::vector<uint32_t> sleeps;
+  for (int i = 0; i < 9; ++i) sleeps.push_back(b.Next());
+  EXPECT_EQ((std::vector<uint32_t>{50, 100, 200, 400, 800, 1600, 3200, 5000, 5000}), sleeps);
+  b.Reset();
+  EXPECT_EQ(50u, b.Next());
+  EXPECT_EQ(100u, b.Next());
+  IdleBackoff tight(20);  // a maximum below the first step is the only sleep
+  EXPECT_EQ(20u, tight.Next());
+  EXPECT_EQ(20u, tight.Next());
 }
 
 }  // namespace
