@@ -17,6 +17,7 @@ source "$(dirname "$0")/../../tools/netns/lib.sh"
 source "$(dirname "$0")/dpdk_lib.sh"
 net_require
 command -v busybox >/dev/null || skip "busybox (udhcpc) missing"
+command -v tcpdump >/dev/null || skip "tcpdump missing"
 command -v ethtool >/dev/null || skip "ethtool missing (tools/install-deps.sh installs it)"
 TESTPMD=$(command -v dpdk-testpmd) || skip "dpdk-testpmd missing (Debian's dpdk-dev)"
 dpdk_require af_packet vhost virtio tap
@@ -158,11 +159,11 @@ log "node 1's vhost-user port: $host_rx frames from the guest, $host_tx to it"
 
 # Frames to the guest go to the MAC it sends from (learned on the vhost port), not broadcast.
 guest_mac=$(ip -n "$VMNS" link show vm0 | awk '/link\/ether/ {print $2}')
-ip netns exec "$VMNS" timeout 20 tcpdump -e -n -l -i vm0 -c 5 "icmp and src host $(vip_of 2)" \
-  >"$WORK/vm-tcpdump.log" 2>/dev/null &
+ip netns exec "$VMNS" timeout 30 tcpdump -e -n -l -i vm0 -c 5 "icmp and src host $(vip_of 2)" \
+  >"$WORK/vm-tcpdump.log" 2>"$WORK/vm-tcpdump.err" &
 PIDS+=($!)
 dump=$!
-sleep 1
+wait_for 10 "tcpdump capturing on vm0" grep -q "listening on" "$WORK/vm-tcpdump.err"
 ping_ok 2 "$(vip_of 1)" 5 || fail "node 2 -> guest: not every echo answered (second round)"
 wait "$dump"
 frames=$(grep -c " > $guest_mac," "$WORK/vm-tcpdump.log")
