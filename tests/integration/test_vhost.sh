@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A VM on a DPDK node's vhost-user host port (docs/dpdk.md, "vhost-user VMs"). Node 1 runs
+# The DPDK host ports other than a TAP: a VM on a DPDK node's vhost-user host port (docs/dpdk.md,
+# "vhost-user VMs") and a headless node ("Headless gateway"). Node 1 runs
 # dataplane.backend = dpdk with its underlay on a veth (net_af_packet) and host-port =
 # vhost:SOCKET; node 2 is an io_uring node. The VM is a second DPDK process, dpdk-testpmd, with a
 # net_virtio_user port on that socket (the guest's virtio-net) forwarding to and from a TAP PMD
@@ -10,6 +11,9 @@
 #   - 20 MB guest -> node 2 and node 2 -> guest over TCP, sha256 intact
 #   - what went through: the vhost port's frame counters on node 1 moved, node 1 learned the
 #     guest's MAC (frames to it are unicast)
+#   - node 3 is a DPDK node without any host port (host-port = none) on net_af_packet: it makes
+#     no TAP, and completes its HELLOs with both other nodes through its dataplane's punt and
+#     inject rings
 # Skips without the DPDK drivers used (net_vhost, net_virtio_user, net_tap, net_af_packet) or
 # dpdk-testpmd (Debian's dpdk-dev).
 set -uo pipefail
@@ -23,9 +27,7 @@ TESTPMD=$(command -v dpdk-testpmd) || skip "dpdk-testpmd missing (Debian's dpdk-
 dpdk_require af_packet vhost virtio tap
 
 net_init vhost
-net_add_host 1
-net_add_host 2
-IP1=$(underlay_ip 1)
+for i in 1 2 3; do net_add_host "$i"; done
 VMNS="${RUN}vm"
 ip netns add "$VMNS"
 NAMESPACES+=("$VMNS")
@@ -33,22 +35,25 @@ ip -n "$VMNS" link set lo up
 VM_PREFIX="ipop-vm-$RUN"
 SOCK="$WORK/vm1.sock"
 
-# Node 1's veth belongs to its dataplane (no kernel address); the bridge side sends it complete
-# frames (test_dpdk.sh says why).
-ip -n "$(ns_of 1)" addr flush dev u0
-in_ns 1 sysctl -qw net.ipv6.conf.u0.disable_ipv6=1
-ip netns exec "$HUB" ethtool -K "${RUN}h1" tx off tso off gso off >/dev/null ||
-  fail "ethtool could not turn off the offloads of ${RUN}h1"
-
-write_config 1 2 "[node]" "assign-address = false" "[dataplane]" "backend = dpdk" \
-  "underlay-port = net_af_packet0,iface=u0" "underlay-prefix = 16" "host-port = vhost:$SOCK" \
-  >/dev/null
-sed -i "s/^listen = 0.0.0.0:5800/listen = $IP1:5800/" "$WORK/n1.conf"
-write_config 2 2 >/dev/null
+# Nodes 1 and 3: their veths belong to their dataplanes (no kernel address); the bridge side sends
+# them complete frames (test_dpdk.sh says why).
+dpdk_config() { # dpdk_config i HOST_PORT
+  ip -n "$(ns_of "$1")" addr flush dev u0
+  in_ns "$1" sysctl -qw net.ipv6.conf.u0.disable_ipv6=1
+  ip netns exec "$HUB" ethtool -K "${RUN}h$1" tx off tso off gso off >/dev/null ||
+    fail "ethtool could not turn off the offloads of ${RUN}h$1"
+  write_config "$1" 3 "[node]" "assign-address = false" "[dataplane]" "backend = dpdk" \
+    "underlay-port = net_af_packet0,iface=u0" "underlay-prefix = 16" "host-port = $2" >/dev/null
+  sed -i "s/^listen = 0.0.0.0:5800/listen = $(underlay_ip "$1"):5800/" "$WORK/n$1.conf"
+}
+dpdk_config 1 "vhost:$SOCK"
+dpdk_config 3 none
+write_config 2 3 >/dev/null
 
 vhost_cleanup() {
   local rc=$?
   dpdk_remove_runtime "ipop-$(node_name 1)"
+  dpdk_remove_runtime "ipop-$(node_name 3)"
   dpdk_remove_runtime "$VM_PREFIX"
   (exit "$rc")
   net_cleanup
@@ -57,8 +62,10 @@ trap vhost_cleanup EXIT
 
 start_node 2
 start_node 1
-dp_started() { grep -q 'ipop-dataplane: .* worker(s), DPDK' "$WORK/n1.log"; }
-wait_for 30 "node 1's DPDK dataplane started" dp_started
+start_node 3
+dp_started() { grep -q 'ipop-dataplane: .* worker(s), DPDK' "$WORK/n$1.log"; }
+wait_for 30 "node 1's DPDK dataplane started" dp_started 1
+wait_for 30 "node 3's DPDK dataplane started" dp_started 3
 wait_for 10 "the vhost-user socket" test -S "$SOCK"
 log "node 1: $(grep -o 'host port net_vhost[^,]*' "$WORK/n1.log" | head -n1), socket $SOCK"
 
@@ -171,5 +178,14 @@ frames=$(grep -c " > $guest_mac," "$WORK/vm-tcpdump.log")
   "$guest_mac: $(cat "$WORK/vm-tcpdump.log")"
 log "echo requests reached the guest at its own MAC $guest_mac"
 
+# ---- node 3, headless
+grep -q 'dpdk: headless: no host port' "$WORK/n3.log" || fail "node 3 did not start headless"
+wait_for 30 "node 2 reports the headless node 3 up" peer_up 2 3
+wait_for 30 "node 3 reports node 2 up" peer_up 3 2
+wait_for 30 "node 3 reports node 1 up" peer_up 3 1
+if in_ns 3 ip link show ipop0 >/dev/null 2>&1; then fail "the headless node 3 has a TAP"; fi
+log "node 3 headless (no TAP): HELLOs completed with node 1 and node 2"
+
 stop_node 1 || fail "node 1 did not stop cleanly"
+stop_node 3 || fail "node 3 did not stop cleanly"
 echo "PASS"

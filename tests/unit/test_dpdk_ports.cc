@@ -60,14 +60,20 @@ class EalEnvironment : public ::testing::Environment {
     const std::string prefix = "--file-prefix=ipop-test-" + std::to_string(getpid());
     std::vector<std::string> args = {
         "test_dpdk_ports", "--no-huge", "-m", "256", "--no-pci",
-        "--no-shconf",     prefix,      "-l", "0",   "--log-level=warning"};
+        "--no-shconf",     prefix,      "-l", "0",   "--log-level=warning",
+        "--no-telemetry"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(int(argv.size()), argv.data()), 0) << rte_strerror(rte_errno);
     g_pool = rte_pktmbuf_pool_create("test_pool", 8191, 64, 0, MbufRoom(), 0);
     ASSERT_NE(g_pool, nullptr) << rte_strerror(rte_errno);
   }
-  void TearDown() override { rte_eal_cleanup(); }
+  void TearDown() override {
+    // The EAL makes its runtime directory even with --no-shconf and leaves it behind.
+    const std::string dir = rte_eal_get_runtime_dir();
+    rte_eal_cleanup();
+    rmdir(dir.c_str());
+  }
   static uint16_t MbufRoom() { return 128 + 2048; }
 };
 
