@@ -5,8 +5,8 @@
 # vhost:SOCKET; node 2 is an io_uring node. The VM is a second DPDK process, dpdk-testpmd, with a
 # net_virtio_user port on that socket (the guest's virtio-net) forwarding to and from a TAP PMD
 # port in a namespace of its own: that namespace's kernel is the guest's network stack.
-#   - the guest gets node 1's address by DHCP through the vhost-user port (udhcpc), with the
-#     node's router
+#   - the guest gets node 1's address by DHCP through the vhost-user port (udhcpc), with a
+#     router and the node's MTU
 #   - guest <-> node 2: pings both ways, every echo answered
 #   - 20 MB guest -> node 2 and node 2 -> guest over TCP, sha256 intact
 #   - what went through: the vhost port's frame counters on node 1 moved, node 1 learned the
@@ -100,7 +100,9 @@ grep -q "ip=$(vip_of 1) " <<<"$lease" || fail "the guest got '$lease', expected 
 router=$(sed -n 's/.*router=\([0-9.]*\).*/\1/p' <<<"$lease")
 [[ -n $router ]] || fail "no router in the guest's lease: $lease"
 ip -n "$VMNS" route add default via "$router" dev vm0 2>/dev/null || true
-ip -n "$VMNS" link set vm0 mtu "$(in_ns 2 cat /sys/class/net/ipop0/mtu)"
+mtu=$(sed -n 's/.*mtu=\([0-9]*\).*/\1/p' <<<"$lease")
+[[ $mtu == 1400 ]] || fail "the guest's lease carries MTU '$mtu', expected node.mtu 1400: $lease"
+ip -n "$VMNS" link set vm0 mtu "$mtu"
 
 # ---- guest <-> node 2
 ping_ns_ok "$VMNS" "$(vip_of 2)" 1 ||
