@@ -113,43 +113,15 @@ log "pings both ways between the guest and node 2: 20 of 20 each"
 
 head -c 20971520 /dev/urandom >"$WORK/payload"
 SENT_SHA=$(sha256sum <"$WORK/payload" | cut -d' ' -f1)
-# TCP between the guest's namespace and node 2's, receiver writing $1.
+# TCP between the guest's namespace and node 2's (tools/netns/lib.sh ns_transfer).
 vm_transfer() { # vm_transfer to_vm|from_vm
-  local port=$((7000 + RANDOM % 1000)) rns sns dst rpid
+  local rns sns dst
   if [[ $1 == to_vm ]]; then
     rns=$VMNS sns=$(ns_of 2) dst=$(vip_of 1)
   else
     rns=$(ns_of 2) sns=$VMNS dst=$(vip_of 2)
   fi
-  rm -f "$WORK/received"
-  ip netns exec "$rns" python3 -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-s.settimeout(60)
-c, _ = s.accept()
-c.settimeout(60)
-with open(sys.argv[3], "wb") as f:
-    while True:
-        b = c.recv(1 << 20)
-        if not b:
-            break
-        f.write(b)
-' "$dst" "$port" "$WORK/received" &
-  rpid=$!
-  PIDS+=($rpid)
-  wait_for 10 "receiver listening" ip netns exec "$rns" bash -c "ss -ltn | grep -q ':$port '"
-  timeout 120 ip netns exec "$sns" python3 -c '
-import socket, sys
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
-with open(sys.argv[3], "rb") as f:
-    c.sendall(f.read())
-c.shutdown(socket.SHUT_WR)
-c.close()
-' "$dst" "$port" "$WORK/payload" || fail "transfer $1 failed"
-  wait "$rpid" || fail "receiver of $1 failed"
+  ns_transfer "$sns" "$rns" "$dst" "$WORK/received" || fail "transfer $1 failed"
   local got
   got=$(sha256sum <"$WORK/received" | cut -d' ' -f1)
   [[ $got == "$SENT_SHA" ]] ||

@@ -319,12 +319,13 @@ counter() {
   echo "$v"
 }
 
-# transfer SRC DST FILE [SECONDS]: TCP from node SRC to node DST's virtual IP; the receiver writes
-# FILE. With SECONDS the sender spreads the payload over about that long (to span rekeys).
-transfer() {
-  local src=$1 dst=$2 out=$3 secs=${4:-0} port=$((7000 + RANDOM % 1000))
+# ns_transfer SRC_NS DST_NS DST_IP FILE [SECONDS]: TCP from namespace SRC_NS to DST_IP, which
+# namespace DST_NS holds, of $WORK/payload; the receiver writes FILE. With SECONDS the sender
+# spreads the payload over about that long (to span rekeys).
+ns_transfer() {
+  local sns=$1 rns=$2 dst=$3 out=$4 secs=${5:-0} port=$((7000 + RANDOM % 1000))
   rm -f "$out"
-  in_ns "$dst" python3 -c '
+  ip netns exec "$rns" python3 -c '
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -339,11 +340,11 @@ with open(sys.argv[3], "wb") as f:
         if not b:
             break
         f.write(b)
-' "$(vip_of "$dst")" "$port" "$out" &
+' "$dst" "$port" "$out" &
   local rpid=$!
   PIDS+=($rpid)
-  wait_for 10 "receiver listening in node $dst" in_ns "$dst" bash -c "ss -ltn | grep -q ':$port '"
-  timeout 120 ip netns exec "$(ns_of "$src")" python3 -c '
+  wait_for 10 "receiver listening in $rns" ip netns exec "$rns" bash -c "ss -ltn | grep -q ':$port '"
+  timeout 120 ip netns exec "$sns" python3 -c '
 import os, socket, sys, time
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
 rate = os.path.getsize(sys.argv[3]) / float(sys.argv[4]) if float(sys.argv[4]) > 0 else 0
@@ -359,8 +360,13 @@ with open(sys.argv[3], "rb") as f:
             time.sleep(max(0.0, start + sent / rate - time.monotonic()))
 c.shutdown(socket.SHUT_WR)
 c.close()
-' "$(vip_of "$dst")" "$port" "$WORK/payload" "$secs" || return 1
+' "$dst" "$port" "$WORK/payload" "$secs" || return 1
   wait "$rpid"
+}
+
+# transfer SRC DST FILE [SECONDS]: ns_transfer from node SRC to node DST's virtual IP.
+transfer() {
+  ns_transfer "$(ns_of "$1")" "$(ns_of "$2")" "$(vip_of "$2")" "$3" "${4:-0}"
 }
 
 check_transfer() { # check_transfer SRC DST WHAT [SECONDS]
