@@ -15,6 +15,7 @@
 #include "controlplane/mgmt/render_status.h"
 #include "controlplane/overlay/link_table.h"
 #include "tests/unit/cp_fakes.h"
+#include "tests/unit/mgmt_samples.h"
 
 namespace ipop::cp {
 namespace {
@@ -122,30 +123,6 @@ TEST(JsonChecker, TellsJsonFromNotJson) {
   EXPECT_FALSE(JsonChecker::Valid("{\"a\":1}"));  // no newline
   EXPECT_FALSE(JsonChecker::Valid("{\"a\":01}\n"));
   EXPECT_FALSE(JsonChecker::Valid("{} {}\n"));
-}
-
-NodeStatus SampleStatus() {
-  NodeStatus s;
-  s.node = "alpha";
-  s.network = "lab";
-  s.vip = Ip(10, 77, 0, 1);
-  s.prefix_len = 24;
-  s.tap = "ipop0";
-  s.address = ClaimStatus{Ip(10, 77, 0, 1), true, true, false};
-  s.tap_address = TapAddressState::kAssigned;
-  s.table_seq = 7;
-  s.dp_pid = 1234;
-  s.dp_alive = true;
-  s.dp_instance = 0xabc;
-  s.dp_heartbeat_known = true;
-  s.dp_heartbeat_age_ns = 12'500'000;
-  s.dp_workers_running = 2;
-  s.peers_up = 1;
-  s.peers_total = 3;
-  s.uptime_ns = 61'900'000'000ull;
-  s.cp_pid = 99;
-  s.cp_attach_count = 4;
-  return s;
 }
 
 TEST(RenderStatusJson, EveryFact) {

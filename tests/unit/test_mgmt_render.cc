@@ -11,6 +11,7 @@
 #include "controlplane/mgmt/render_peers.h"  // RenderPeers: test_mgmt.cc
 #include "controlplane/mgmt/render_status.h"
 #include "tests/unit/cp_fakes.h"
+#include "tests/unit/mgmt_samples.h"
 
 namespace ipop::cp {
 namespace {
@@ -29,26 +30,8 @@ TEST(RenderClaim, EveryStateOfTheAddressClaim) {
 }
 
 TEST(RenderStatus, OneKeyPerLineInAColumn) {
-  NodeStatus s;
-  s.node = "alpha";
-  s.network = "lab";
-  s.vip = Ip(10, 77, 0, 1);
-  s.prefix_len = 24;
-  s.tap = "ipop0";
-  s.address = ClaimStatus{Ip(10, 77, 0, 1), true, true, false};
+  NodeStatus s = SampleStatus();
   s.tap_address = TapAddressState::kWaiting;
-  s.table_seq = 7;
-  s.dp_pid = 1234;
-  s.dp_alive = true;
-  s.dp_instance = 0xabc;
-  s.dp_heartbeat_known = true;
-  s.dp_heartbeat_age_ns = 12'500'000;
-  s.dp_workers_running = 2;
-  s.peers_up = 1;
-  s.peers_total = 3;
-  s.uptime_ns = 61'900'000'000ull;
-  s.cp_pid = 99;
-  s.cp_attach_count = 4;
   EXPECT_EQ(RenderStatus(s),
             "node                         alpha\n"
             "network                      lab\n"
