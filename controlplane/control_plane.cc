@@ -20,6 +20,16 @@ constexpr uint32_t kPuntBudgetPerRing = 256;
 // simply retried on the next loop.
 constexpr int kPublishTimeoutMs = 100;
 
+std::string HexOf(std::span<const uint8_t> b) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (uint8_t x : b) {
+    s += kDigits[x >> 4];
+    s += kDigits[x & 15];
+  }
+  return s;
+}
+
 bool ProcessAlive(int32_t pid) {
   return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
@@ -58,6 +68,11 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.overlay_address_set != b.overlay_address_set || a.overlay_address != b.overlay_address)
     return "overlay.address";
   if (a.bootstrap != b.bootstrap) return "bootstrap";
+  if (a.ca_file != b.ca_file) return "network.ca-file";
+  if (a.overlay_ca_file != b.overlay_ca_file) return "overlay.ca-file";
+  if (a.revocations_file != b.revocations_file) return "network.revocations-file";
+  if (a.key_file != b.key_file) return "node.key-file";
+  if (a.cert_file != b.cert_file) return "node.cert-file";
   return "";
 }
 
@@ -98,6 +113,19 @@ bool ControlPlane::Init(std::string* error) {
     *error = std::string("cannot set up signal handling: ") + std::strerror(errno);
     return false;
   }
+
+  // Certificate mode: the node's own chain must verify now, before anything starts.
+  identity::NodeIdentity::Loaded loaded =
+      identity::NodeIdentity::Load(cfg_, clock_.WallNs() / 1'000'000'000ull);
+  if (!loaded.error.empty()) {
+    *error = loaded.error;
+    return false;
+  }
+  identity_ = std::move(loaded.identity);
+  if (identity_)
+    IPOP_LOG_INFO("certificate mode: node '%s' of network %s, key id %s",
+                  identity_->cert().fields.name.c_str(), cfg_.network.c_str(),
+                  HexOf(identity_->key_id()).c_str());
 
   std::string err;
   bool refused = false;
@@ -169,6 +197,8 @@ bool ControlPlane::Init(std::string* error) {
             ? std::make_unique<PskHelloAuthenticator>(cfg_.overlay_secret, "ipop overlay")
             : std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network + "\noverlay");
     OverlayHostOptions options = OverlayHostOptions::FromConfig(cfg_);
+    // Certificate mode: the ring position is the certified key's, nobody picks it (docs/pki.md).
+    if (identity_) options.address = overlay::RingAddress::FromBytes(identity_->ring_address());
     // The address the dataplane still forwards with (a restarted control plane) comes first.
     if (running != nullptr) options.claim.hint = running->hdr.local_vip;
     overlay_ = std::make_unique<OverlayHost>(options, clock_, random_, *port_, *overlay_auth_);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/identity/node_identity.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/mgmt/mgmt_handler.h"
 #include "controlplane/mgmt/mgmt_server.h"
@@ -110,6 +111,8 @@ class ControlPlane {
   std::unique_ptr<PeerTrafficMeter> traffic_;
   std::vector<SpscRingView> punt_rings_;
   std::unique_ptr<InjectRingPort> port_;
+  // Certificate mode (network.ca-file): this node's certified identity; null in PSK mode.
+  std::unique_ptr<identity::NodeIdentity> identity_;
   std::unique_ptr<PskHelloAuthenticator> auth_;
   std::unique_ptr<PskKeySource> keys_;
   std::unique_ptr<PeerSessions> sessions_;

@@ -57,6 +57,14 @@ constexpr KeySpec kKeys[] = {
     {"network.router-pubkey-file",
      "PEM Ed25519 public key of the router authority: accept only announcements it signed"},
     {"node.router-key-file", "PEM Ed25519 private key that signs this node's announcements"},
+    {"network.ca-file",
+     "certificate mode: the network's trusted root CA certificate(s), PEM (docs/pki.md); "
+     "network.secret is then not needed"},
+    {"network.revocations-file",
+     "certificate mode: revocations (ipop-cert revoke) known from the start, PEM (optional)"},
+    {"node.cert-file",
+     "certificate mode: this node's certificate, then its issuing CA certificate if any, PEM"},
+    {"node.key-file", "certificate mode: this node's PEM Ed25519 private key, mode 0600"},
     {"network.subnet",
      "the network's address range a.b.c.d/len, e.g. 10.250.0.0/16 (required without node.vip)"},
     {"network.pool",
@@ -87,7 +95,11 @@ constexpr KeySpec kKeys[] = {
      "the overlay (default: derived from network.secret)"},
     {"overlay.secret-file", "file holding the 64-hex-character overlay credential"},
     {"overlay.address",
-     "160-bit overlay address, 40 hex digits (default SHA-1 of network and node name)"},
+     "160-bit overlay address, 40 hex digits (default SHA-1 of network and node name); not with "
+     "network.ca-file (the address comes from the node's certified key)"},
+    {"overlay.ca-file",
+     "certificate mode: root CA certificates trusted for overlay membership (default "
+     "network.ca-file)"},
     {"overlay.shortcut-pps",
      "relayed packets per second to a peer that make a direct link, 1..1000000 (default 10)"},
     {"overlay.far-links-per-log2",
@@ -574,6 +586,37 @@ void ParseRouterKeys(const Values& v, NodeConfig& c) {
   }
 }
 
+// Certificate mode (docs/pki.md): only the paths are checked here; the control plane reads and
+// verifies the files at start (controlplane/identity/node_identity.h), naming each bad file.
+void ParseCertificateMode(const Values& v, NodeConfig& c) {
+  for (auto [key, field] :
+       {std::pair{"network.ca-file", &c.ca_file},
+        std::pair{"network.revocations-file", &c.revocations_file},
+        std::pair{"node.cert-file", &c.cert_file}, std::pair{"node.key-file", &c.key_file},
+        std::pair{"overlay.ca-file", &c.overlay_ca_file}}) {
+    const std::string* s = v.Get(key);
+    if (s == nullptr) continue;
+    if (s->empty() || s->size() > 4096) Fail(key, "expected the path of a PEM file");
+    *field = *s;
+  }
+  if (!c.cert_mode()) {
+    for (const char* key :
+         {"node.cert-file", "node.key-file", "network.revocations-file", "overlay.ca-file"})
+      if (v.Get(key) != nullptr)
+        Fail(key, "given without network.ca-file; certificate mode needs the network's CA");
+    return;
+  }
+  if (c.cert_file.empty())
+    Fail("node.cert-file", "missing, expected this node's certificate (network.ca-file is set)");
+  if (c.key_file.empty())
+    Fail("node.key-file", "missing, expected this node's private key (network.ca-file is set)");
+  if (v.Get("overlay.address") != nullptr)
+    Fail("overlay.address",
+         "not allowed with network.ca-file: in certificate mode the overlay address is derived "
+         "from the node's certified key");
+  if (c.overlay_ca_file.empty()) c.overlay_ca_file = c.ca_file;
+}
+
 bool IsLoopback(const Endpoint& ep) {
   static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   static constexpr uint8_t kV6Loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -676,6 +719,7 @@ NodeConfig Validate(const po::variables_map& vm) {
     c.log_level = *s;
   }
 
+  ParseCertificateMode(v, c);
   const std::string* secret = v.Get("network.secret");
   const std::string* secret_file = v.Get("network.secret-file");
   if (secret && secret_file)
@@ -685,8 +729,10 @@ NodeConfig Validate(const po::variables_map& vm) {
   } else if (secret_file) {
     ParseSecretHex("network.secret-file", ReadSecretFile("network.secret-file", *secret_file),
                    c.secret);
-  } else {
-    Fail("network.secret", "missing, expected 64 hex characters or network.secret-file");
+  } else if (!c.cert_mode()) {
+    Fail("network.secret",
+         "missing, expected 64 hex characters, network.secret-file, or network.ca-file "
+         "(certificate mode)");
   }
   if (const auto* s = v.Get("network.cipher")) {
     if (*s == "aes-256-gcm") {
@@ -731,6 +777,13 @@ NodeConfig Validate(const po::variables_map& vm) {
 
   ParsePeers(v.List("peer"), c);
   ParseOverlay(v, c);
+  // Overlay messages are still authenticated by the overlay credential, in both modes: a node in
+  // certificate mode must not run an overlay keyed by nothing.
+  if (c.cert_mode() && c.overlay && !c.overlay_secret_set && !secret && !secret_file)
+    Fail("overlay.secret",
+         "missing: in certificate mode overlay messages are still authenticated with "
+         "overlay.secret-file (or network.secret-file) until overlay links carry certificates; "
+         "give one, or set overlay.enabled = false");
   ParseServices(v, c);
   ParseAnnounce(v, c);
   return c;

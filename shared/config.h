@@ -63,6 +63,15 @@ struct NodeConfig {
   // gateway's PEM private key that signs them. Empty: unset. Read by the control plane at start.
   std::string router_pubkey_file;
   std::string router_key_file;
+  // Certificate mode (docs/pki.md), on when network.ca-file is set: paths of network.ca-file,
+  // network.revocations-file, node.cert-file, node.key-file, overlay.ca-file (default
+  // network.ca-file). The control plane reads them (controlplane/identity/node_identity.h).
+  std::string ca_file;
+  std::string revocations_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string overlay_ca_file;
+  bool cert_mode() const { return !ca_file.empty(); }
   // network.service-ip: the node's own address on the TAP for DHCP, DNS and as the router the
   // host is told about; default the last host address of node.vip's subnet; 0 = none (/31, /32)
   uint32_t service_ip = 0;

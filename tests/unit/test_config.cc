@@ -47,6 +47,18 @@ ConfigResult Args(std::vector<std::string> args) {
   return ParseConfig(int(argv.size()), argv.data());
 }
 
+TEST(Config, CertificateModeNeedsNoNetworkSecret) {
+  const ConfigResult r = ParseConfigText(
+      "[node]\nname=a\nvip=10.77.0.1/24\ncert-file=/c\nkey-file=/k\n[network]\nname=l\n"
+      "ca-file=/ca.crt\n[overlay]\nenabled = false\n");
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_TRUE(r.config->cert_mode());
+  EXPECT_EQ(r.config->cert_file, "/c");
+  EXPECT_EQ(r.config->key_file, "/k");
+  EXPECT_EQ(r.config->overlay_ca_file, "/ca.crt");  // default: the network's roots
+  EXPECT_FALSE(ParseConfigText(MinimalFile()).config->cert_mode());
+}
+
 TEST(Config, MinimalFileGetsAllDefaults) {
   const ConfigResult r = ParseConfigText(MinimalFile());
   ASSERT_TRUE(r.config) << r.error;
@@ -251,6 +263,23 @@ TEST(Config, EveryErrorNamesItsKey) {
       {"poll 0", Plus("[controlplane]\npoll-ms = 0\n"), "controlplane.poll-ms", "1..1000"},
       {"idle poll below poll", Plus("[controlplane]\npoll-ms = 30\nidle-poll-ms = 10\n"),
        "controlplane.idle-poll-ms", "shorter than controlplane.poll-ms"},
+      {"cert file without ca", Plus("[node]\ncert-file = /n1.crt\n"), "node.cert-file",
+       "without network.ca-file"},
+      {"overlay ca without ca", Plus("[overlay]\nca-file = /o.crt\n"), "overlay.ca-file",
+       "without network.ca-file"},
+      {"cert mode without cert", Plus("[network]\nca-file = /ca.crt\n[node]\nkey-file = /k\n"),
+       "node.cert-file", "missing"},
+      {"cert mode without key", Plus("[network]\nca-file = /ca.crt\n[node]\ncert-file = /c\n"),
+       "node.key-file", "missing"},
+      {"cert mode with overlay address",
+       Plus("[network]\nca-file = /ca.crt\n[node]\ncert-file = /c\nkey-file = /k\n[overlay]\n"
+            "address = " +
+            std::string(40, 'a') + "\n"),
+       "overlay.address", "derived from the node's certified key"},
+      {"cert mode overlay without any secret",
+       "[node]\nname=a\nvip=10.77.0.1/24\ncert-file=/c\nkey-file=/k\n[network]\nname=l\n"
+       "ca-file=/ca.crt\n",
+       "overlay.secret", "certificate mode"},
       {"unknown key", Plus("[node]\ncolour = blue\n"), "node.colour", "unknown key"},
       {"unknown section", Plus("[bogus]\nx = 1\n"), "bogus.x", "unknown key"},
       {"peer in section", Plus("peer = 10.77.0.2 192.0.2.2:1\n"), "network.peer",
