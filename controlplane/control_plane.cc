@@ -72,7 +72,7 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.overlay_ca_file != b.overlay_ca_file) return "overlay.ca-file";
   if (a.revocations_file != b.revocations_file) return "network.revocations-file";
   if (a.key_file != b.key_file) return "node.key-file";
-  if (a.cert_file != b.cert_file) return "node.cert-file";
+  if (a.cert_file != b.cert_file) return "node.cert-file";  // the same file is re-read (renewal)
   return "";
 }
 
@@ -153,8 +153,13 @@ bool ControlPlane::Init(std::string* error) {
   for (uint32_t w = 0; w < n_workers; ++w) punt_rings_.push_back(region_->ring(w, shm::kPuntRing));
   port_ = std::make_unique<InjectRingPort>(region_->ring(0, shm::kInjectRing), 0,
                                            &region_->header().workers[0]);
-  auth_ = std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network);
-  keys_ = std::make_unique<PskKeySource>(cfg_.secret, cfg_.network);
+  if (identity_) {
+    auth_ = std::make_unique<CertHelloAuthenticator>(*identity_, clock_);
+    keys_ = std::make_unique<CertKeySource>(cfg_.network);
+  } else {
+    auth_ = std::make_unique<PskHelloAuthenticator>(cfg_.secret, cfg_.network);
+    keys_ = std::make_unique<PskKeySource>(cfg_.secret, cfg_.network);
+  }
 
   // The dataplane may be forwarding with a generation published by an earlier control plane:
   // adopt it so traffic continues while the new handshakes run.
@@ -684,6 +689,20 @@ std::string ControlPlane::Reload() {
   }
   if (!SetLogLevel(next.log_level)) {
     return "error: node.log-level '" + next.log_level + "' unknown (running config unchanged)";
+  }
+  // A renewed certificate (same key): peers get the new chain with the next HELLOs.
+  if (identity_) {
+    const uint64_t generation = identity_->chain_generation();
+    const std::string e =
+        identity_->ReloadCertificate(next.cert_file, clock_.WallNs() / 1'000'000'000ull);
+    if (!e.empty()) {
+      IPOP_LOG_WARN("reload refused: %s", e.c_str());
+      return "error: " + e + " (running config unchanged)";
+    }
+    if (identity_->chain_generation() != generation)
+      IPOP_LOG_INFO("certificate renewed: serial %s, valid until @%llu",
+                    HexOf(identity_->cert().fields.serial).c_str(),
+                    (unsigned long long)identity_->cert().fields.not_after);
   }
   const ReconfigureSummary sum =
       sessions_->Reconfigure(next.peers, next.hello_interval_ms, next.peer_timeout_ms);

@@ -40,6 +40,7 @@
 #include "controlplane/services/dns_tcp.h"
 #include "controlplane/services/dns_upstream_socket.h"
 #include "controlplane/services/multicast_groups.h"
+#include "controlplane/sessions/cert_hello_authenticator.h"
 #include "controlplane/sessions/hello_authenticator.h"
 #include "controlplane/sessions/key_derivation.h"
 #include "controlplane/sessions/peer_path_policy.h"
@@ -113,8 +114,9 @@ class ControlPlane {
   std::unique_ptr<InjectRingPort> port_;
   // Certificate mode (network.ca-file): this node's certified identity; null in PSK mode.
   std::unique_ptr<identity::NodeIdentity> identity_;
-  std::unique_ptr<PskHelloAuthenticator> auth_;
-  std::unique_ptr<PskKeySource> keys_;
+  // HELLOs and session keys: the network secret (PSK mode) or the certificates (identity_).
+  std::unique_ptr<HelloAuthenticator> auth_;
+  std::unique_ptr<SessionKeySource> keys_;
   std::unique_ptr<PeerSessions> sessions_;
   std::unique_ptr<ArpResponder> arp_;
   std::unique_ptr<PskHelloAuthenticator> overlay_auth_;

@@ -34,6 +34,11 @@ std::string RenderPeers(const std::vector<PeerRow>& peers) {
            " tx-bytes %" PRIu64 "\n",
            FormatIpv4(p.vip).c_str(), p.endpoint.ToString().c_str(), p.up ? "up" : "down", age, tx,
            key, key_age, t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes);
+    // Certificate mode: who the peer is, as its verified certificate says.
+    if (!p.cert_name.empty()) {
+      out.pop_back();
+      out += " cert-name " + p.cert_name + "\n";
+    }
   }
   return out;
 }
@@ -113,6 +118,7 @@ std::string RenderPeersJson(const std::vector<PeerRow>& peers) {
     else
       w.Null();
     w.Field("learned", p.learned).Field("path", p.relayed ? "relayed" : "direct");
+    if (!p.cert_name.empty()) w.Field("cert_name", p.cert_name);
     w.Key("node");
     if (p.node_known)
       w.String(NodeHex(p.node));

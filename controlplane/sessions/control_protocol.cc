@@ -43,15 +43,26 @@ const char* HelloErrorName(HelloError e) {
       return "bad_mac";
     case HelloError::kZeroPublicKey:
       return "zero_public_key";
+    case HelloError::kNoChain:
+      return "chain_missing";
+    case HelloError::kBadChain:
+      return "bad_chain";
+    case HelloError::kCertRefused:
+      return "cert_refused";
+    case HelloError::kVipNotAllowed:
+      return "vip_not_allowed";
   }
   return "unknown";
 }
 
 size_t EncodeHello(const Hello& hello, uint64_t network_hash, const HelloAuthenticator& auth,
-                   std::span<uint8_t> out) {
+                   std::span<uint8_t> out, std::span<const uint8_t> chain) {
   const size_t tag_size = auth.tag_size();
   if (tag_size == 0 || tag_size > kMaxHelloTagSize) return 0;
-  const size_t total = kHelloSignedSize + tag_size;
+  if (!auth.carries_chain()) chain = {};
+  if (chain.size() > identity::kMaxEncodedChainSize) return 0;
+  const size_t signed_size = kHelloSignedSize + (auth.carries_chain() ? 2 + chain.size() : 0);
+  const size_t total = signed_size + tag_size;
   if (out.size() < total) return 0;
   uint8_t* p = out.data();
   wire::WriteHeader(p, wire::PacketType::kControl, 0, 0);
@@ -66,16 +77,20 @@ size_t EncodeHello(const Hello& hello, uint64_t network_hash, const HelloAuthent
   wire::StoreBe32(b + kOffSenderIndex, hello.sender_receiver_index);
   wire::StoreBe64(b + kOffTimestamp, hello.timestamp_ns);
   wire::StoreBe64(b + kOffNetworkHash, network_hash);
-  if (!auth.Sign(out.first(kHelloSignedSize), out.subspan(kHelloSignedSize, tag_size))) return 0;
+  if (auth.carries_chain()) {
+    uint8_t* c = p + kHelloSignedSize;
+    c[0] = uint8_t(chain.size() >> 8);
+    c[1] = uint8_t(chain.size());
+    if (!chain.empty()) std::memcpy(c + 2, chain.data(), chain.size());
+  }
+  if (!auth.Sign(out.first(signed_size), out.subspan(signed_size, tag_size))) return 0;
   return total;
 }
 
-HelloError DecodeHello(std::span<const uint8_t> datagram, uint64_t network_hash,
-                       const HelloAuthenticator& auth, Hello* out) {
-  const size_t tag_size = auth.tag_size();
-  const size_t total = kHelloSignedSize + tag_size;
-  if (datagram.size() < total) return HelloError::kTooShort;
-  if (datagram.size() > total) return HelloError::kTrailingBytes;
+namespace {
+
+// The layout checks both modes share, on the fixed header and body.
+HelloError CheckFixed(std::span<const uint8_t> datagram, uint64_t network_hash) {
   wire::PacketView view;
   if (wire::Parse(datagram, view) != wire::ParseError::kNone ||
       view.type != wire::PacketType::kControl || view.receiver_index != 0 || view.counter != 0 ||
@@ -85,8 +100,11 @@ HelloError DecodeHello(std::span<const uint8_t> datagram, uint64_t network_hash,
   if (b[kOffType] != kMsgHello) return HelloError::kBadType;
   if ((b[kOffReserved] | b[kOffReserved + 1]) != 0) return HelloError::kBadReserved;
   if (wire::LoadBe64(b + kOffNetworkHash) != network_hash) return HelloError::kWrongNetwork;
-  if (!auth.Verify(datagram.first(kHelloSignedSize), datagram.subspan(kHelloSignedSize, tag_size)))
-    return HelloError::kBadMac;
+  return HelloError::kNone;
+}
+
+HelloError ReadBody(std::span<const uint8_t> datagram, Hello* out) {
+  const uint8_t* b = datagram.data() + wire::kHeaderSize;
   Hello h;
   std::memcpy(h.sender_public.data(), b + kOffSenderPublic, kX25519KeySize);
   if (IsZero(h.sender_public)) return HelloError::kZeroPublicKey;
@@ -98,6 +116,59 @@ HelloError DecodeHello(std::span<const uint8_t> datagram, uint64_t network_hash,
   h.timestamp_ns = wire::LoadBe64(b + kOffTimestamp);
   *out = h;
   return HelloError::kNone;
+}
+
+}  // namespace
+
+HelloError DecodeCertHello(std::span<const uint8_t> datagram, uint64_t network_hash,
+                           const CertHelloAuthenticator& auth,
+                           const std::function<std::span<const uint8_t>(uint32_t vip)>& known_chain,
+                           Hello* out, CertHelloVerdict* verdict, std::span<const uint8_t>* chain) {
+  const size_t tag_size = auth.tag_size();
+  if (datagram.size() < kHelloSignedSize + 2 + tag_size) return HelloError::kTooShort;
+  const size_t chain_len = size_t(datagram[kHelloSignedSize]) << 8 | datagram[kHelloSignedSize + 1];
+  const size_t signed_size = kHelloSignedSize + 2 + chain_len;
+  if (datagram.size() < signed_size + tag_size) return HelloError::kTooShort;
+  if (datagram.size() > signed_size + tag_size) return HelloError::kTrailingBytes;
+  if (const HelloError e = CheckFixed(datagram, network_hash); e != HelloError::kNone) return e;
+  const uint32_t sender_vip = wire::LoadBe32(datagram.data() + wire::kHeaderSize + kOffSenderVip);
+  const std::span<const uint8_t> carried = datagram.subspan(kHelloSignedSize + 2, chain_len);
+  const std::span<const uint8_t> known =
+      chain_len == 0 && known_chain ? known_chain(sender_vip) : std::span<const uint8_t>{};
+  CertHelloVerdict v = auth.VerifyHello(datagram.first(signed_size), carried,
+                                        datagram.subspan(signed_size, tag_size), sender_vip, known);
+  switch (v.error) {
+    case CertHelloError::kOk:
+      break;
+    case CertHelloError::kNoChain:
+      return HelloError::kNoChain;
+    case CertHelloError::kBadChain:
+      return HelloError::kBadChain;
+    case CertHelloError::kChainRefused:
+      *verdict = std::move(v);
+      return HelloError::kCertRefused;
+    case CertHelloError::kVipNotAllowed:
+      return HelloError::kVipNotAllowed;
+    case CertHelloError::kBadSignature:
+      return HelloError::kBadMac;
+  }
+  if (const HelloError e = ReadBody(datagram, out); e != HelloError::kNone) return e;
+  *verdict = std::move(v);
+  *chain = carried;
+  return HelloError::kNone;
+}
+
+HelloError DecodeHello(std::span<const uint8_t> datagram, uint64_t network_hash,
+                       const HelloAuthenticator& auth, Hello* out) {
+  const size_t tag_size = auth.tag_size();
+  const size_t total = kHelloSignedSize + tag_size;
+  if (datagram.size() < total) return HelloError::kTooShort;
+  if (datagram.size() > total) return HelloError::kTrailingBytes;
+  if (const HelloError e = CheckFixed(datagram, network_hash); e != HelloError::kNone) return e;
+  if (auth.carries_chain() ||
+      !auth.Verify(datagram.first(kHelloSignedSize), datagram.subspan(kHelloSignedSize, tag_size)))
+    return HelloError::kBadMac;
+  return ReadBody(datagram, out);
 }
 
 }  // namespace ipop::cp

@@ -1,6 +1,7 @@
-// Who may speak the HELLO protocol. For now: anyone holding the network's pre-shared secret
-// (HMAC-SHA256, truncated). Certificates and signatures replace this later behind the same
-// interface; the HELLO codec only asks for a tag of tag_size() bytes over the message.
+// Who may speak the HELLO protocol. In PSK mode: anyone holding the network's pre-shared secret
+// (HMAC-SHA256, truncated). In certificate mode: a node whose certificate allows its VIP
+// (cert_hello_authenticator.h). The HELLO codec asks for a tag of tag_size() bytes over the
+// message.
 #pragma once
 
 #include <array>
@@ -23,6 +24,9 @@ class HelloAuthenticator {
   virtual bool Sign(std::span<const uint8_t> message, std::span<uint8_t> tag) const = 0;
   // Constant-time check of a tag of tag_size() bytes.
   virtual bool Verify(std::span<const uint8_t> message, std::span<const uint8_t> tag) const = 0;
+  // Certificate mode (CertHelloAuthenticator): HELLOs carry the sender's chain before the tag,
+  // and the tag can only be checked against the sender's certificate (DecodeCertHello).
+  virtual bool carries_chain() const { return false; }
 };
 
 // tag = HMAC-SHA256(hello_key, message)[0..16), hello_key = HKDF-SHA256(secret, no salt,

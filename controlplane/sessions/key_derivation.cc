@@ -180,4 +180,55 @@ bool PskKeySource::Derive(const SessionKeyInput& in, SessionKeys* out) const {
   return ok;
 }
 
+bool CertKeySource::DeriveDirection(std::span<const uint8_t, kX25519KeySize> shared,
+                                    const PublicKey& sender_public,
+                                    const PublicKey& receiver_public, uint32_t sender_vip,
+                                    uint32_t receiver_vip, const CertKeyId& sender_key_id,
+                                    const CertKeyId& receiver_key_id, DirectionKey* out) const {
+  static constexpr char kCertBindIkm[] = "ipop v2 bind";
+  static constexpr char kCertDataLabel[] = "ipop v2 data";
+  // As in PskKeySource: the network name is the only variable-length part, right after a fixed
+  // label (or first), and everything after it is fixed-length.
+  std::vector<uint8_t> bind_info(network_.begin(), network_.end());
+  bind_info.insert(bind_info.end(), sender_key_id.begin(), sender_key_id.end());
+  bind_info.insert(bind_info.end(), receiver_key_id.begin(), receiver_key_id.end());
+  uint8_t bind[32];
+  if (!HkdfSha256({reinterpret_cast<const uint8_t*>(kCertBindIkm), sizeof(kCertBindIkm) - 1}, {},
+                  bind_info, bind))
+    return false;
+  std::vector<uint8_t> info(kCertDataLabel, kCertDataLabel + sizeof(kCertDataLabel) - 1);
+  info.insert(info.end(), network_.begin(), network_.end());
+  info.insert(info.end(), sender_public.begin(), sender_public.end());
+  info.insert(info.end(), receiver_public.begin(), receiver_public.end());
+  uint8_t vips[8];
+  wire::StoreBe32(vips, sender_vip);
+  wire::StoreBe32(vips + 4, receiver_vip);
+  info.insert(info.end(), vips, vips + sizeof(vips));
+  info.insert(info.end(), sender_key_id.begin(), sender_key_id.end());
+  info.insert(info.end(), receiver_key_id.begin(), receiver_key_id.end());
+  uint8_t okm[36];
+  const bool ok = HkdfSha256(shared, bind, info, okm);
+  OPENSSL_cleanse(bind, sizeof(bind));
+  if (!ok) return false;
+  std::memcpy(out->key, okm, 32);
+  std::memcpy(out->salt, okm + 32, 4);
+  OPENSSL_cleanse(okm, sizeof(okm));
+  out->key_id = KeyIdOf(out->key, out->salt);
+  return true;
+}
+
+bool CertKeySource::Derive(const SessionKeyInput& in, SessionKeys* out) const {
+  static constexpr CertKeyId kNone{};
+  if (in.local == nullptr || in.local_key_id == kNone || in.peer_key_id == kNone) return false;
+  uint8_t shared[kX25519KeySize];
+  const PublicKey& local_public = in.local->public_key();
+  const bool ok = in.local->Agree(in.peer_public, shared) &&
+                  DeriveDirection(shared, local_public, in.peer_public, in.local_vip, in.peer_vip,
+                                  in.local_key_id, in.peer_key_id, &out->tx) &&
+                  DeriveDirection(shared, in.peer_public, local_public, in.peer_vip, in.local_vip,
+                                  in.peer_key_id, in.local_key_id, &out->rx);
+  OPENSSL_cleanse(shared, sizeof(shared));
+  return ok;
+}
+
 }  // namespace ipop::cp

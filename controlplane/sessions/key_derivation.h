@@ -85,11 +85,18 @@ struct DirectionKey {
 // a restarted control plane cannot hand out an id an inherited entry already uses for other keys.
 uint64_t KeyIdOf(const uint8_t key[32], const uint8_t salt[4]);
 
+// A certified key's id (identity::KeyId, the first 16 bytes of SHA-256("ipop key id v1" ||
+// key)); zeros in PSK mode.
+using CertKeyId = std::array<uint8_t, 16>;
+
 struct SessionKeyInput {
   const X25519KeyPair* local = nullptr;  // our current pair; its public key is the one we sent
   PublicKey peer_public{};
   uint32_t local_vip = 0;  // host order
   uint32_t peer_vip = 0;
+  // Certificate mode: the key ids of our certificate and of the peer's verified one.
+  CertKeyId local_key_id{};
+  CertKeyId peer_key_id{};
 };
 
 struct SessionKeys {
@@ -122,6 +129,28 @@ class PskKeySource final : public SessionKeySource {
  private:
   bool bind_ok_ = false;  // false if HKDF failed at construction: every Derive fails
   std::array<uint8_t, 32> bind_key_{};
+  std::string network_;
+};
+
+// Certificate mode (docs/pki.md): no shared secret. The ephemeral keys are authenticated by the
+// HELLO signatures of the two certified keys, and the data keys are bound to those keys:
+//   bind = HKDF-SHA256(ikm = "ipop v2 bind", no salt,
+//                      info = network || sender key id || receiver key id)
+//   okm  = HKDF-SHA256(ikm = shared, salt = bind,
+//                      info = "ipop v2 data" || network || sender public || receiver public
+//                             || sender VIP || receiver VIP || sender key id || receiver key id)
+// so a session key belongs to exactly the two certificates whose keys signed its ephemeral keys.
+class CertKeySource final : public SessionKeySource {
+ public:
+  explicit CertKeySource(std::string_view network) : network_(network) {}
+  // false also when either key id is missing (zeros): no session without both certificates.
+  bool Derive(const SessionKeyInput& in, SessionKeys* out) const override;
+  bool DeriveDirection(std::span<const uint8_t, kX25519KeySize> shared,
+                       const PublicKey& sender_public, const PublicKey& receiver_public,
+                       uint32_t sender_vip, uint32_t receiver_vip, const CertKeyId& sender_key_id,
+                       const CertKeyId& receiver_key_id, DirectionKey* out) const;
+
+ private:
   std::string network_;
 };
 

@@ -44,9 +44,39 @@ CpCounter CounterFor(HelloError e) {
       return CpCounter::hello_bad_mac;
     case HelloError::kZeroPublicKey:
       return CpCounter::hello_zero_public_key;
+    case HelloError::kNoChain:
+      return CpCounter::hello_chain_missing;
+    case HelloError::kBadChain:
+      return CpCounter::hello_bad_chain;
+    case HelloError::kVipNotAllowed:
+      return CpCounter::hello_vip_not_allowed;
+    case HelloError::kCertRefused:
+      return CpCounter::hello_cert_invalid;  // refined by CounterFor(ChainError)
   }
   return CpCounter::hello_bad_mac;
 }
+
+CpCounter CounterFor(identity::ChainError e) {
+  switch (e) {
+    case identity::ChainError::kUnknownIssuer:
+    case identity::ChainError::kRootNotTrusted:
+      return CpCounter::hello_cert_unknown_issuer;
+    case identity::ChainError::kExpired:
+      return CpCounter::hello_cert_expired;
+    case identity::ChainError::kNotYetValid:
+      return CpCounter::hello_cert_not_yet_valid;
+    case identity::ChainError::kRevoked:
+      return CpCounter::hello_cert_revoked;
+    case identity::ChainError::kWrongNetwork:
+      return CpCounter::hello_cert_wrong_network;
+    default:
+      return CpCounter::hello_cert_invalid;
+  }
+}
+
+// Our chain rides along again this often even to peers that hold it, so a peer that lost it
+// (or holds an older one that expired) is never stuck refusing chain-less HELLOs for long.
+constexpr uint64_t kChainRefreshNs = 30'000'000'000ull;
 
 }  // namespace
 
@@ -74,6 +104,8 @@ PeerSessions::PeerSessions(const PeerSessionsOptions& options, Clock& clock, Ran
       clock_(clock),
       random_(random),
       auth_(auth),
+      cert_auth_(auth.carries_chain() ? dynamic_cast<const CertHelloAuthenticator*>(&auth)
+                                      : nullptr),
       keys_(keys),
       port_(port),
       counters_(counters),
@@ -352,6 +384,10 @@ void PeerSessions::InstallRx(Peer& p) {
   in.peer_public = p.public_key;
   in.local_vip = options_.local_vip;
   in.peer_vip = p.vip;
+  if (cert_auth_ != nullptr) {
+    in.local_key_id = cert_auth_->identity().key_id();
+    if (p.cert) in.peer_key_id = p.cert->key_id();
+  }
   SessionKeys derived;
   if (!keys_.Derive(in, &derived)) {
     counters_.Bump(CpCounter::key_derivation_failed);
@@ -427,19 +463,35 @@ void PeerSessions::OnControlDatagram(const Endpoint& from, std::span<const uint8
   counters_.Bump(CpCounter::hello_received);
   if (via_overlay != nullptr) counters_.Bump(CpCounter::hello_via_overlay);
   Hello h;
-  const HelloError err = DecodeHello(datagram, network_hash_, auth_, &h);
+  CertHelloVerdict verdict;
+  std::span<const uint8_t> chain;
+  HelloError err;
+  if (cert_auth_ != nullptr) {
+    err = DecodeCertHello(
+        datagram, network_hash_, *cert_auth_,
+        [this](uint32_t vip) {
+          const auto it = peers_.find(vip);
+          return it == peers_.end() ? std::span<const uint8_t>{}
+                                    : std::span<const uint8_t>(it->second.chain);
+        },
+        &h, &verdict, &chain);
+  } else {
+    err = DecodeHello(datagram, network_hash_, auth_, &h);
+  }
   if (err != HelloError::kNone) {
-    counters_.Bump(CounterFor(err));
+    counters_.Bump(err == HelloError::kCertRefused ? CounterFor(verdict.chain_error)
+                                                   : CounterFor(err));
     uint64_t suppressed = 0;
     if (LogEnabled(LogLevel::kDebug) && packet_log_.Allow(clock_.NowNs(), &suppressed))
       IPOP_LOG_DEBUG("dropped control datagram from %s: %s (%llu similar suppressed)",
                      from.ToString().c_str(), HelloErrorName(err), (unsigned long long)suppressed);
     return;
   }
-  OnHello(from, h, via_overlay);
+  OnHello(from, h, via_overlay, cert_auth_ != nullptr ? &verdict : nullptr, chain);
 }
 
-void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay) {
+void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay,
+                           const CertHelloVerdict* cert, std::span<const uint8_t> chain) {
   const uint64_t now = clock_.NowNs();
   uint64_t suppressed = 0;
   if (h.receiver_vip != options_.local_vip) {
@@ -490,6 +542,15 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
   }
   p.ts_known = true;
   p.last_ts = h.timestamp_ns;
+  // Certificate mode: the peer's certificate is the one this HELLO was verified with. Another
+  // certified key at this VIP (a pool address moved) must not inherit the old key's sessions.
+  bool new_subject = false;
+  if (cert != nullptr && cert->cert) {
+    new_subject = !p.cert || p.cert->key_id() != cert->cert->key_id();
+    p.cert = cert->cert;
+    if (!chain.empty()) p.chain.assign(chain.begin(), chain.end());
+  }
+  p.echoes_current = !IsZero(h.echo_public) && h.echo_public == p.local_key.public_key();
   p.heard = true;
   p.last_heard_ns = now;
   counters_.Bump(CpCounter::hello_accepted);
@@ -520,7 +581,7 @@ void PeerSessions::OnHello(const Endpoint& from, const Hello& h, const NodeAddre
 
   bool reply_now = false;
   bool key_news = false;
-  if (!p.public_known || p.public_key != h.sender_public) {
+  if (!p.public_known || p.public_key != h.sender_public || new_subject) {
     if (p.public_known) {
       counters_.Bump(CpCounter::peer_key_changes);
       IPOP_LOG_DEBUG("peer %s restarted or rekeyed (new public key); re-keying",
@@ -594,8 +655,14 @@ void PeerSessions::SendHello(Peer& p) {
   if (p.public_known) h.echo_public = p.public_key;
   h.sender_receiver_index = p.rx ? p.rx->index : 0;
   h.timestamp_ns = NextTimestamp();
-  uint8_t buf[kMaxHelloSize];
-  const size_t n = EncodeHello(h, network_hash_, auth_, buf);
+  uint8_t buf[kMaxCertHelloSize];
+  std::span<const uint8_t> chain;
+  if (cert_auth_ != nullptr && ChainDue(p, clock_.NowNs())) {
+    chain = cert_auth_->chain();
+    p.chain_sent_ns = clock_.NowNs();
+    p.chain_sent_generation = cert_auth_->chain_generation();
+  }
+  const size_t n = EncodeHello(h, network_hash_, auth_, buf, chain);
   if (n == 0) {
     counters_.Bump(CpCounter::hello_send_failed);
     return;
@@ -617,6 +684,37 @@ void PeerSessions::SendHello(Peer& p) {
     else
       counters_.Bump(CpCounter::hello_send_failed);
   }
+}
+
+// The chain is left out only while the peer shows it holds ours: its last HELLO echoed our
+// current key, it got this generation of our chain (a renewal is sent at once), recently.
+bool PeerSessions::ChainDue(const Peer& p, uint64_t now) const {
+  return !p.echoes_current || p.chain_sent_generation != cert_auth_->chain_generation() ||
+         p.chain_sent_ns == 0 || now - p.chain_sent_ns >= kChainRefreshNs;
+}
+
+const identity::Certificate* PeerSessions::PeerCertificate(uint32_t vip) const {
+  const auto it = peers_.find(vip);
+  return it == peers_.end() || !it->second.cert ? nullptr : &*it->second.cert;
+}
+
+size_t PeerSessions::DropSubject(const identity::KeyId& subject) {
+  std::vector<PeerConfig> restart;
+  size_t dropped = 0;
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    const Peer& p = it->second;
+    if (!p.cert || p.cert->key_id() != subject) {
+      ++it;
+      continue;
+    }
+    IPOP_LOG_INFO("peer %s ('%s'): certificate no longer accepted, sessions dropped",
+                  FormatIpv4(p.vip).c_str(), p.cert->fields.name.c_str());
+    if (!p.learned) restart.push_back(PeerConfig{p.vip, p.configured});
+    ErasePeer(it++);
+    ++dropped;
+  }
+  for (const PeerConfig& pc : restart) AddPeer(pc, std::nullopt);
+  return dropped;
 }
 
 // A fresh key pair for this peer and a new handshake; the current transmit key and receive
@@ -803,6 +901,7 @@ std::vector<PeerSessions::PeerStatus> PeerSessions::Status() const {
     s.relayed = p.relayed;
     s.node_known = p.node_known;
     s.node = p.node;
+    if (p.cert) s.cert_name = p.cert->fields.name;
     out.push_back(s);
   }
   return out;

@@ -37,11 +37,13 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/identity/certificate.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/cp_counters.h"
 #include "controlplane/runtime/log.h"
 #include "controlplane/runtime/port.h"
 #include "controlplane/runtime/random_source.h"
+#include "controlplane/sessions/cert_hello_authenticator.h"
 #include "controlplane/sessions/control_protocol.h"
 #include "controlplane/sessions/hello_authenticator.h"
 #include "controlplane/sessions/hello_relay.h"
@@ -161,9 +163,17 @@ class PeerSessions {
     bool learned = false;   // from the overlay, not the config
     bool relayed = false;   // data goes through the overlay
     bool node_known = false;
-    NodeAddress node{};  // the peer's overlay node, when known
+    NodeAddress node{};     // the peer's overlay node, when known
+    std::string cert_name;  // certificate mode: the name in the peer's verified certificate
   };
   std::vector<PeerStatus> Status() const;
+  // Certificate mode: the verified certificate of the peer at `vip` (name, groups, VIPs), from
+  // its last accepted HELLO; null in PSK mode or before one.
+  const identity::Certificate* PeerCertificate(uint32_t vip) const;
+  // Certificate mode: ends every session with a peer whose certificate has key id `subject` (a
+  // revoked certificate): learned peers are forgotten, configured ones start over and must show
+  // a valid chain again. Returns how many peers were affected.
+  size_t DropSubject(const identity::KeyId& subject);
   size_t peers_up() const;
   size_t peer_count() const { return peers_.size(); }
   // Our current public key for peer `vip` (zeros if none).
@@ -216,6 +226,14 @@ class PeerSessions {
     bool node_known = false;
     NodeAddress node{};
     uint64_t last_used_ns = 0;  // learned peers: creation or last traffic
+    // Certificate mode: the peer's verified certificate and the chain it came in (used to check
+    // HELLOs that leave the chain out); whether its last HELLO echoed our current key (it holds
+    // our chain), and when and which generation of our chain we last sent it.
+    std::optional<identity::Certificate> cert;
+    std::vector<uint8_t> chain;
+    bool echoes_current = false;
+    uint64_t chain_sent_ns = 0;
+    uint64_t chain_sent_generation = 0;
   };
 
   void AddPeer(const PeerConfig& pc, std::optional<uint32_t> slot);
@@ -226,7 +244,10 @@ class PeerSessions {
   void StartOver();
   void InstallRx(Peer& p);
   void RetireRx(Peer& p, RxSession s);
-  void OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay);
+  void OnHello(const Endpoint& from, const Hello& h, const NodeAddress* via_overlay,
+               const CertHelloVerdict* cert, std::span<const uint8_t> chain);
+  // Certificate mode: whether the next HELLO to `p` carries our chain.
+  bool ChainDue(const Peer& p, uint64_t now) const;
   Peer* Learn(uint32_t vip, const Endpoint& endpoint, const NodeAddress* node, bool relayed,
               std::optional<uint32_t> slot);
   void SendHello(Peer& p);
@@ -240,6 +261,7 @@ class PeerSessions {
   Clock& clock_;
   RandomSource& random_;
   const HelloAuthenticator& auth_;
+  const CertHelloAuthenticator* cert_auth_;  // certificate mode; null in PSK mode
   const SessionKeySource& keys_;
   Port& port_;
   CpCounters& counters_;
