@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side comparison, in one run between two network namespaces joined through one bridge, of
-# the bare veth path, kernel VXLAN (no crypto), wireguard-go, Nebula, IPOP and tapfwd (the least a
-# TUN+UDP userspace overlay can do: bench/tapfwd.cc, no crypto). Per path and round:
+# the bare veth path, kernel VXLAN (no crypto), wireguard-go, Nebula, IPOP, IPOP on its DPDK backend
+# (ipop-dpdk: two more hosts whose veths belong to net_af_xdp in copy mode, or net_af_packet; see
+# docs/performance.md, "DPDK backend") and tapfwd (the least a TUN+UDP userspace overlay can do:
+# bench/tapfwd.cc, no crypto). Per path and round:
 # iperf3 TCP 1 stream and 4 streams, UDP at maximum rate (-b 0) with loss, ping RTT, and CPU time
 # per Gbit moved. Rounds are interleaved across paths so machine noise hits all alike; medians are
 # reported by bench/compare_report.py, which also draws the chart.
@@ -11,7 +13,7 @@
 #
 # Usage (root): bench/compare.sh [--seconds S] [--rounds R] [--quick] [--chart FILE|none]
 #   [--json FILE] [--idle S] [--udp-len BYTES] [--ping-interval SEC (default 0.05)]
-#   [--paths a,b,..] [--build DIR] [--no-build]
+#   [--paths a,b,..] [--build DIR] [--no-build] [--dpdk-pmd af_xdp|af_packet]
 #   [--ipop 'key = value']...  (extra lines appended to both IPOP node configs)
 #   [--tapfwd-arg ARG]...  (extra arguments for both floor-tapfwd processes, e.g. --busy-poll)
 set -uo pipefail
@@ -24,12 +26,13 @@ UDP_LEN=1400
 CHART=docs/performance.png
 JSON=
 BUILD_DIR=build
-PATHS_WANTED=native,vxlan,wireguard-go,nebula,ipop,tapfwd
+PATHS_WANTED=native,vxlan,wireguard-go,nebula,ipop,ipop-dpdk,tapfwd
+DPDK_PMD=
 IPOP_EXTRA=()
 TAPFWD_ARGS=()
 NO_BUILD=0
 usage() {
-  sed -n '12,16p' "$0" | sed 's/^# //' >&2
+  sed -n '14,18p' "$0" | sed 's/^# //' >&2
   exit 2
 }
 while (($#)); do
@@ -47,6 +50,7 @@ while (($#)); do
     --ipop) IPOP_EXTRA+=("$2"); shift 2 ;;
     --tapfwd-arg) TAPFWD_ARGS+=("$2"); shift 2 ;;
     --no-build) NO_BUILD=1; shift ;;
+    --dpdk-pmd) DPDK_PMD=$2; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -60,6 +64,10 @@ CLK_TCK=$(getconf CLK_TCK)
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 declare -A DST=()
+# The hosts a path's traffic goes between (ipop-dpdk has hosts of its own: 3 and 4).
+declare -A SRC_HOST=() DST_HOST=()
+src_host() { echo "${SRC_HOST[$1]:-1}"; }
+dst_host() { echo "${DST_HOST[$1]:-2}"; }
 PATHS=()
 SKIPPED=()
 OVERLAY_MTU=1420 # all encrypted overlays alike (wg-quick's default); VXLAN keeps 1450
@@ -70,6 +78,9 @@ compare_cleanup() {
   local rc=$? pid
   for pid in $(tunnel_pids wireguard-go); do kill -TERM "$pid" 2>/dev/null; done
   sleep 0.3
+  # The DPDK nodes' EAL runtime directories (their XDP programs go with their veths).
+  [[ -n ${SRC_HOST[ipop-dpdk]:-} ]] && rm -rf "/var/run/dpdk/ipop-$(node_name 3)" \
+    "/var/run/dpdk/ipop-$(node_name 4)"
   rm -f "/var/run/wireguard/${RUN}w1.sock" "/var/run/wireguard/${RUN}w2.sock"
   (exit "$rc")
   net_cleanup
@@ -88,15 +99,16 @@ poll() {
 
 # PIDs of a path's tunnel processes in both namespaces (matched by command name).
 tunnel_pids() {
-  local pattern pid
+  local pattern pid hosts="1 2"
   case $1 in
     wireguard-go) pattern='^wireguard-go$' ;;
     nebula) pattern='^nebula$' ;;
     tapfwd) pattern='^floor-tapfwd$' ;;
     ipop) pattern='^ipop-' ;;
+    ipop-dpdk) pattern='^ipop-' hosts="3 4" ;;
     *) return 0 ;;
   esac
-  for i in 1 2; do
+  for i in $hosts; do
     for pid in $(ip netns pids "$(ns_of "$i")" 2>/dev/null); do
       grep -qE "$pattern" "/proc/$pid/comm" 2>/dev/null && echo "$pid"
     done
@@ -262,16 +274,74 @@ setup_ipop() {
   DST[ipop]=$(vip_of 2)
 }
 
-# run_iperf DST_IP ARGS...: one iperf3 test from node 1 to DST_IP in node 2; prints its JSON.
+# IPOP on the DPDK backend: hosts 3 and 4, a network of their own, each node's dataplane owning its
+# veth through net_af_xdp (copy mode: a veth has no zero-copy) or net_af_packet, the kernel
+# holding no address there; the hub side segments and checksums what it sends (no GSO batches or
+# partial checksums reach the PMD, as from a real NIC). Each node gets its EAL --file-prefix from
+# its name and a bpffs in its own mount namespace (AF_XDP's loader pins there).
+setup_ipop_dpdk() {
+  local i j eal pmd=$DPDK_PMD
+  eal=$(ldd "$BUILD_DIR/dataplane/ipop-dataplane" | awk '/librte_eal/ {print $3}')
+  [[ -n $eal ]] || { echo "ipop-dataplane built without DPDK"; return 1; }
+  command -v ethtool >/dev/null || { echo "ethtool missing"; return 1; }
+  if [[ -z $pmd ]]; then
+    pmd=af_xdp
+    python3 -c 'import socket; socket.socket(44, socket.SOCK_RAW).close()' 2>/dev/null &&
+      unshare -m sh -c 'mount -t bpf bpf /sys/fs/bpf' 2>/dev/null || pmd=af_packet
+  fi
+  echo "DPDK underlay PMD: net_$pmd"
+  SRC_HOST[ipop-dpdk]=3 DST_HOST[ipop-dpdk]=4
+  for i in 3 4; do
+    net_add_host $i
+    ip -n "$(ns_of $i)" addr flush dev u0
+    in_ns $i sysctl -qw net.ipv6.conf.u0.disable_ipv6=1
+    ip netns exec "$HUB" ethtool -K "${RUN}h$i" tx off tso off gso off >/dev/null || return 1
+  done
+  for i in 3 4; do
+    j=$((7 - i))
+    {
+      echo "peer = $(vip_of $j) $(underlay_ip $j):5800"
+      node_sections $i dpdkbench
+      echo "[node]"
+      echo "mtu = $OVERLAY_MTU"
+      echo "[dataplane]"
+      echo "backend = dpdk"
+      echo "underlay-port = net_${pmd}0,iface=u0"
+      echo "underlay-prefix = 16"
+      for line in "${IPOP_EXTRA[@]}"; do echo "$line"; done
+    } >"$WORK/n$i.conf"
+    sed -i "s/^listen = 0.0.0.0:5800/listen = $(underlay_ip $i):5800/" "$WORK/n$i.conf"
+    ip netns exec "$(ns_of $i)" bash -c '
+      if [[ $1 == af_xdp ]] && ! mountpoint -q /sys/fs/bpf; then
+        mount -t bpf bpf /sys/fs/bpf || exit 1
+      fi
+      shift
+      exec "$@"' _ "$pmd" "$IPOP_BUILD/tools/ipop-node" --config "$WORK/n$i.conf" \
+      --pidfile "$WORK/n$i.pid" >>"$WORK/n$i.log" 2>&1 &
+    PIDS+=($!)
+    NODE_PID[$i]=$!
+    NODES+=($i)
+  done
+  poll 40 peers_ready 3 2 && poll 30 peers_ready 4 2 || {
+    tail -n 20 "$WORK/n3.log" "$WORK/n4.log"
+    return 1
+  }
+  grep -h 'dpdk: underlay port' "$WORK/n3.log" | head -n 1
+  DST[ipop-dpdk]=$(vip_of 4)
+}
+
+# run_iperf PATH ARGS...: one iperf3 test from the path's first host to its destination in the
+# second; prints its JSON.
 run_iperf() {
-  local ip=$1 port=$((5201 + RANDOM % 500)) spid rc
+  local ip=${DST[$1]} src dst port=$((5201 + RANDOM % 500)) spid rc
+  src=$(src_host "$1") dst=$(dst_host "$1")
   shift
-  in_ns 2 iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+  in_ns "$dst" iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
   spid=$!
   PIDS+=("$spid")
-  poll 5 in_ns 2 bash -c "ss -ltn | grep -q ':$port '" || return 1
+  poll 5 in_ns "$dst" bash -c "ss -ltn | grep -q ':$port '" || return 1
   # stderr (e.g. iperf3's "UDP block size exceeds TCP MSS" note) goes to a log, not the table.
-  in_ns 1 timeout $((SECS + 30)) iperf3 -c "$ip" -p "$port" -t "$SECS" -J "$@" 2>>"$WORK/iperf.err"
+  in_ns "$src" timeout $((SECS + 30)) iperf3 -c "$ip" -p "$port" -t "$SECS" -J "$@" 2>>"$WORK/iperf.err"
   rc=$?
   kill "$spid" 2>/dev/null
   wait "$spid" 2>/dev/null
@@ -293,7 +363,7 @@ measure_tcp() {
   t0=$(cpu_ticks $pids)
   s0=$(system_busy_ticks)
   w0=$(date +%s%N)
-  json=$(run_iperf "${DST[$p]}" -P "$streams") || { log "  $p tcp$streams: iperf3 failed"; return; }
+  json=$(run_iperf "$p" -P "$streams") || { log "  $p tcp$streams: iperf3 failed"; return; }
   w1=$(date +%s%N)
   s1=$(system_busy_ticks)
   t1=$(cpu_ticks $pids)
@@ -313,7 +383,7 @@ measure_tcp() {
 # UDP at maximum rate: records received Gbit/s and loss %.
 measure_udp() {
   local p=$1 json gbits loss
-  json=$(run_iperf "${DST[$p]}" -u -b 0 -l "$UDP_LEN") || { log "  $p udp: iperf3 failed"; return; }
+  json=$(run_iperf "$p" -u -b 0 -l "$UDP_LEN") || { log "  $p udp: iperf3 failed"; return; }
   # iperf 3.12 reports the receiver's loss in end.sum; the received rate follows from it.
   loss=$(iperf_field "$json" '"%.2f" % d["end"]["sum"]["lost_percent"]') || return
   gbits=$(iperf_field "$json" '"%.4f" % (d["end"]["sum"]["bits_per_second"]
@@ -325,7 +395,7 @@ measure_udp() {
 
 measure_rtt() {
   local p=$1 t
-  for t in $(in_ns 1 ping -c "$PING_COUNT" -i "$PING_INTERVAL" "${DST[$p]}" | grep -oP 'time=\K[0-9.]+'); do
+  for t in $(in_ns "$(src_host "$p")" ping -c "$PING_COUNT" -i "$PING_INTERVAL" "${DST[$p]}" | grep -oP 'time=\K[0-9.]+'); do
     record "$p" rtt_ms "$t"
   done
 }
@@ -339,7 +409,7 @@ for p in ${PATHS_WANTED//,/ }; do
   log "setting up $p"
   # Set-up runs in this shell (it fills DST and PIDS); its output goes to a log shown on failure.
   if "setup_${p//-/_}" >"$WORK/setup-$p.log" 2>&1 &&
-    poll 10 in_ns 1 ping -c 1 -W 1 "${DST[$p]}"; then
+    poll 10 in_ns "$(src_host "$p")" ping -c 1 -W 1 "${DST[$p]}"; then
     PATHS+=("$p")
   else
     log "SKIPPED $p: set-up failed or its peer does not answer ping; set-up output:"

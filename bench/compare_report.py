@@ -7,7 +7,7 @@ import json
 import statistics
 import sys
 
-ORDER = ["native", "vxlan", "wireguard-go", "nebula", "ipop", "tapfwd"]
+ORDER = ["native", "vxlan", "wireguard-go", "nebula", "ipop", "ipop-dpdk", "tapfwd"]
 KERNEL_PATHS = {"native", "vxlan"}
 
 
