@@ -11,15 +11,21 @@
 // Sizes are the inner IPv4 packet (what is sealed, as bench_crypto's sizes): --ip-len 64 makes
 // 78-B inner frames and 138-B underlay frames. memif copies every frame in and out of its shared
 // rings on the worker's core as well (a NIC's DMA would not), so the rates are those of the
-// pipeline plus two copies per packet. Prints one line of key=value pairs (bench/dpdk_percore.sh
-// takes medians of them); exits 1 when nothing or something wrong reached the sink.
+// pipeline plus two copies per packet; --port ring joins the same ends through rte_rings
+// (net_ring: mbuf pointers change hands, nothing is copied, as with a NIC's descriptor rings),
+// which leaves the pipeline's own cost. --dir fwd runs a bare rx -> tx loop on the worker lcore
+// instead of the worker: the ports' own cost per packet. Prints one line of key=value pairs
+// (bench/dpdk_percore.sh takes medians of them); exits 1 when nothing or something wrong reached
+// the sink.
 //
-// Usage: bench_dpdk_percore --dir encap|decap [--ip-len N] [--seconds S] [--warmup S]
-//   [--burst N] [--gen-cpu C] [--worker-cpu C] [--huge] [--no-udp-csum]
+// Usage: bench_dpdk_percore --dir encap|decap|fwd [--port memif|ring] [--ip-len N] [--seconds S]
+//   [--warmup S] [--burst N] [--ring-log2 N] [--gen-cpu C] [--worker-cpu C] [--huge]
+//   [--no-udp-csum]
 #include <pthread.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -66,11 +72,18 @@ constexpr uint64_t kInstance = 0x1b2c;
 constexpr uint8_t kHostMac[6] = {0x02, 0, 0, 0, 0, 0x0a};  // the host behind A
 constexpr uint8_t kGwMac[6] = {0x02, 0, 0, 0, 0xff, 0x0a};
 constexpr uint8_t kMacB[6] = {0x02, 0xbb, 0, 0, 0, 2};
-constexpr uint32_t kPoolMbufs = 16383;
+// Ring depth (log2, --ring-log2): on a shared machine the generator is descheduled for whole time
+// slices, and the worker should find a backlog rather than spin on empty rings meanwhile (its CPU
+// time is what the per-core figure divides by); deeper rings also spread the mbufs in flight over
+// more memory than the caches hold. The pool holds every ring full at once and more.
+constexpr uint32_t kMaxRingLog2 = 14;
 constexpr uint16_t kMbufRoom = RTE_PKTMBUF_HEADROOM + 2048;
 
+enum class Dir { kEncap, kDecap, kFwd };
+
 struct Options {
-  bool encap = true;
+  Dir dir = Dir::kEncap;
+  bool memif = true;
   uint32_t ip_len = 64;
   double seconds = 2;
   double warmup = 0.5;
@@ -81,6 +94,7 @@ struct Options {
   // decap: the generator sets UDP checksums, which the worker verifies in software (memif has no
   // receive offload), as our own nodes send them; --no-udp-csum sends 0 ("none")
   bool udp_csum = true;
+  uint32_t ring_log2 = kMaxRingLog2;
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -98,8 +112,12 @@ Options Parse(int argc, char** argv) {
     };
     if (a == "--dir") {
       const std::string d = value();
-      if (d != "encap" && d != "decap") Die("--dir encap|decap");
-      o.encap = d == "encap";
+      if (d != "encap" && d != "decap" && d != "fwd") Die("--dir encap|decap|fwd");
+      o.dir = d == "encap" ? Dir::kEncap : d == "decap" ? Dir::kDecap : Dir::kFwd;
+    } else if (a == "--port") {
+      const std::string d = value();
+      if (d != "memif" && d != "ring") Die("--port memif|ring");
+      o.memif = d == "memif";
     } else if (a == "--ip-len") {
       o.ip_len = uint32_t(std::stoul(value()));
     } else if (a == "--seconds") {
@@ -112,6 +130,9 @@ Options Parse(int argc, char** argv) {
       o.gen_cpu = std::stoi(value());
     } else if (a == "--worker-cpu") {
       o.worker_cpu = std::stoi(value());
+    } else if (a == "--ring-log2") {
+      o.ring_log2 = uint32_t(std::stoul(value()));
+      if (o.ring_log2 < 8 || o.ring_log2 > kMaxRingLog2) Die("--ring-log2 must be 8..14");
     } else if (a == "--huge") {
       o.huge = true;
     } else if (a == "--no-udp-csum") {
@@ -125,8 +146,9 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-// A memif pair of this process: `server` is the worker's side, `client` the generator's.
-struct MemifPair {
+// Two ports of this process joined back to back: `server` is the worker's side, `client` the
+// generator's.
+struct PortPair {
   uint16_t server = 0;
   uint16_t client = 0;
 };
@@ -135,6 +157,19 @@ uint16_t PortByName(const std::string& name) {
   uint16_t id = 0;
   if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) Die("no ethdev " + name);
   return id;
+}
+
+// net_ring: the server receives what the client sends and the other way round.
+PortPair RingPair(const std::string& name, uint32_t size) {
+  rte_ring* a =
+      rte_ring_create((name + "_a").c_str(), size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* b =
+      rte_ring_create((name + "_b").c_str(), size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (a == nullptr || b == nullptr) Die("rings: " + std::string(rte_strerror(rte_errno)));
+  const int server = rte_eth_from_rings((name + "_s").c_str(), &a, 1, &b, 1, SOCKET_ID_ANY);
+  const int client = rte_eth_from_rings((name + "_c").c_str(), &b, 1, &a, 1, SOCKET_ID_ANY);
+  if (server < 0 || client < 0) Die("net_ring ports: " + std::string(rte_strerror(rte_errno)));
+  return PortPair{uint16_t(server), uint16_t(client)};
 }
 
 void StartPort(uint16_t id, rte_mempool* pool) {
@@ -222,6 +257,23 @@ struct WorkerRun {
   std::string describe;
   pthread_t thread{};
 };
+
+// --dir fwd: the ports alone, frames from the host pair passed to the underlay pair untouched.
+int ForwardMain(void* arg) {
+  WorkerRun& r = *static_cast<WorkerRun*>(arg);
+  r.thread = pthread_self();
+  r.describe = "bare rx -> tx loop, no pipeline";
+  r.state.store(1);
+  rte_mbuf* m[256];
+  const uint16_t burst = uint16_t(r.wopt.burst);
+  while (!r.stop.load(std::memory_order_relaxed)) {
+    const uint16_t n = rte_eth_rx_burst(r.popt.host_port, 0, m, burst);
+    if (n == 0) continue;
+    const uint16_t sent = rte_eth_tx_burst(r.popt.underlay_port, 0, m, n);
+    if (sent < n) rte_pktmbuf_free_bulk(m + sent, n - sent);
+  }
+  return 0;
+}
 
 int WorkerMain(void* arg) {
   WorkerRun& r = *static_cast<WorkerRun*>(arg);
@@ -313,7 +365,7 @@ int main(int argc, char** argv) {
   if (o.huge) {
     args.push_back("--in-memory");
   } else {
-    args.insert(args.end(), {"--no-huge", "-m", "512"});
+    args.insert(args.end(), {"--no-huge", "-m", "1024"});
   }
   // Two pairs: the worker's host port and underlay port (servers), the generator's ends
   // (clients). The sockets are abstract: nothing to remove afterwards.
@@ -321,10 +373,10 @@ int main(int argc, char** argv) {
                             {"net_memif_gh", "client"},
                             {"net_memif_wu", "server"},
                             {"net_memif_gu", "client"}};
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 4 && o.memif; ++i) {
     const std::string sock = dir + (i < 2 ? "-h" : "-u");
-    args.push_back(std::string("--vdev=") + ends[i][0] + ",role=" + ends[i][1] +
-                   ",id=0,socket=" + sock + ",socket-abstract=yes");
+    args.push_back(std::string("--vdev=") + ends[i][0] + ",role=" + ends[i][1] + ",id=0,socket=" +
+                   sock + ",socket-abstract=yes,rsize=" + std::to_string(o.ring_log2));
   }
   std::vector<char*> argv_eal;
   for (auto& a : args) argv_eal.push_back(a.data());
@@ -333,11 +385,13 @@ int main(int argc, char** argv) {
   const CryptoBackendSelection crypto = SelectCryptoBackend(CryptoBackend::kAuto);
   if (!crypto.ok) Die(crypto.error);
 
-  rte_mempool* pool =
-      rte_pktmbuf_pool_create("percore", kPoolMbufs, 256, 0, kMbufRoom, int(rte_socket_id()));
+  rte_mempool* pool = rte_pktmbuf_pool_create("percore", (6u << o.ring_log2) - 1, 256, 0, kMbufRoom,
+                                              int(rte_socket_id()));
   if (pool == nullptr) Die(std::string("mbuf pool: ") + rte_strerror(rte_errno));
-  MemifPair host{PortByName("net_memif_wh"), PortByName("net_memif_gh")};
-  MemifPair under{PortByName("net_memif_wu"), PortByName("net_memif_gu")};
+  const PortPair host = o.memif ? PortPair{PortByName("net_memif_wh"), PortByName("net_memif_gh")}
+                                : RingPair("host", 1u << o.ring_log2);
+  const PortPair under = o.memif ? PortPair{PortByName("net_memif_wu"), PortByName("net_memif_gu")}
+                                 : RingPair("under", 1u << o.ring_log2);
   for (uint16_t id : {host.server, host.client, under.server, under.client}) StartPort(id, pool);
   for (uint16_t id : {host.server, host.client, under.server, under.client}) WaitLinkUp(id);
   rte_ether_addr worker_ul_mac{}, gen_ul_mac{};
@@ -373,7 +427,9 @@ int main(int argc, char** argv) {
   run.popt.describe = "memif underlay <-> memif host";
   const unsigned worker_lcore = rte_get_next_lcore(-1, 1, 0);
   if (worker_lcore >= RTE_MAX_LCORE) Die("no worker lcore");
-  if (rte_eal_remote_launch(&WorkerMain, &run, worker_lcore) != 0) Die("worker lcore busy");
+  if (rte_eal_remote_launch(o.dir == Dir::kFwd ? &ForwardMain : &WorkerMain, &run, worker_lcore) !=
+      0)
+    Die("worker lcore busy");
   while (run.state.load() == 0) rte_delay_ms(1);
   if (run.state.load() < 0) Die("worker: " + run.error);
   clockid_t worker_clock;
@@ -381,23 +437,25 @@ int main(int argc, char** argv) {
   double worker_cpu_at_measure = 0;
 
   // Traffic: what the generator sends and what the sink must see.
-  const uint16_t gen_port = o.encap ? host.client : under.client;
-  const uint16_t sink_port = o.encap ? under.client : host.client;
+  const uint16_t gen_port = o.dir != Dir::kDecap ? host.client : under.client;
+  const uint16_t sink_port = o.dir != Dir::kDecap ? under.client : host.client;
   std::vector<uint8_t> frame;
   std::unique_ptr<Sealer> sealer;
   uint32_t want_len = 0;
-  if (o.encap) {
+  if (o.dir != Dir::kDecap) {
     const std::vector<uint8_t> ip = InnerPacket(o.ip_len, kVipA, kVipB);
     frame.resize(14 + ip.size());
     ether::WriteEthernetHeader(frame.data(), kGwMac, kHostMac, ether::kTypeIpv4);
     std::memcpy(&frame[14], ip.data(), ip.size());
-    want_len = kUnderlayHeaders + uint32_t(wire::kHeaderSize) + o.ip_len + uint32_t(wire::kTagSize);
+    want_len = o.dir == Dir::kFwd ? uint32_t(frame.size())
+                                  : kUnderlayHeaders + uint32_t(wire::kHeaderSize) + o.ip_len +
+                                        uint32_t(wire::kTagSize);
   } else {
     sealer = std::make_unique<Sealer>(table, o.ip_len, o.udp_csum, worker_ul_mac.addr_bytes,
                                       gen_ul_mac.addr_bytes);
     want_len = 14 + o.ip_len;
   }
-  const uint32_t gen_len = o.encap ? uint32_t(frame.size()) : sealer->frame_len();
+  const uint32_t gen_len = o.dir != Dir::kDecap ? uint32_t(frame.size()) : sealer->frame_len();
 
   const uint64_t hz = rte_get_tsc_hz();
   const uint64_t t_start = rte_rdtsc();
@@ -413,7 +471,7 @@ int main(int argc, char** argv) {
     if (rte_pktmbuf_alloc_bulk(pool, tx, burst) == 0) {
       for (uint32_t i = 0; i < burst; ++i) {
         uint8_t* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(tx[i], uint16_t(gen_len)));
-        if (o.encap) {
+        if (o.dir != Dir::kDecap) {
           std::memcpy(d, frame.data(), gen_len);
         } else {
           sealer->Fill(d);
@@ -430,10 +488,10 @@ int main(int argc, char** argv) {
       const uint16_t n = rte_eth_rx_burst(sink_port, 0, rx, 256);
       for (uint16_t i = 0; i < n; ++i) {
         const uint8_t* d = rte_pktmbuf_mtod(rx[i], const uint8_t*);
-        const bool ok =
-            rx[i]->pkt_len == want_len &&
-            (o.encap ? ether::LoadBe16(d + 36) == kUdpPort && d[23] == 17
-                     : std::memcmp(d, kHostMac, 6) == 0 && wire::LoadBe32(d + 14 + 16) == kVipA);
+        const bool ok = rx[i]->pkt_len == want_len &&
+                        (o.dir != Dir::kDecap ? ether::LoadBe16(d + 36) == kUdpPort && d[23] == 17
+                                              : std::memcmp(d, kHostMac, 6) == 0 &&
+                                                    wire::LoadBe32(d + 14 + 16) == kVipA);
         bad += ok ? 0 : 1;
       }
       got += n;
@@ -465,11 +523,14 @@ int main(int argc, char** argv) {
   for (uint32_t i = 0; i < kNumDropReasons; ++i) drops += c.drop[i].load();
   const double mpps = double(forwarded) / secs / 1e6;
   std::printf(
-      "dir=%s ip_len=%u burst=%u seconds=%.2f mpps=%.3f gbit=%.3f worker_cpu_share=%.2f "
+      "dir=%s port=%s ip_len=%u burst=%u seconds=%.2f mpps=%.3f gbit=%.3f worker_cpu_share=%.2f "
       "mpps_per_cpu=%.3f offered_mpps=%.3f "
       "gen_refused=%lu sent=%lu got=%lu bad=%lu worker_drops=%lu udp_tx=%lu tap_tx=%lu "
       "crypto=\"%s\"\n",
-      o.encap ? "encap" : "decap", o.ip_len, o.burst, secs, mpps, mpps * o.ip_len * 8 / 1e3,
+      o.dir == Dir::kEncap   ? "encap"
+      : o.dir == Dir::kDecap ? "decap"
+                             : "fwd",
+      o.memif ? "memif" : "ring", o.ip_len, o.burst, secs, mpps, mpps * o.ip_len * 8 / 1e3,
       worker_cpu / secs, worker_cpu > 0 ? double(forwarded) / worker_cpu / 1e6 : 0.0,
       double(offered) / secs / 1e6, (unsigned long)refused, (unsigned long)sent, (unsigned long)got,
       (unsigned long)bad, (unsigned long)drops,
