@@ -488,10 +488,14 @@ int main(int argc, char** argv) {
       const uint16_t n = rte_eth_rx_burst(sink_port, 0, rx, 256);
       for (uint16_t i = 0; i < n; ++i) {
         const uint8_t* d = rte_pktmbuf_mtod(rx[i], const uint8_t*);
-        const bool ok = rx[i]->pkt_len == want_len &&
-                        (o.dir != Dir::kDecap ? ether::LoadBe16(d + 36) == kUdpPort && d[23] == 17
-                                              : std::memcmp(d, kHostMac, 6) == 0 &&
-                                                    wire::LoadBe32(d + 14 + 16) == kVipA);
+        bool ok = rx[i]->pkt_len == want_len;
+        if (o.dir == Dir::kEncap) {  // a UDP datagram to the overlay port
+          ok = ok && d[23] == 17 && ether::LoadBe16(d + 36) == kUdpPort;
+        } else if (o.dir == Dir::kDecap) {  // an inner frame to the host, for A's address
+          ok = ok && std::memcmp(d, kHostMac, 6) == 0 && wire::LoadBe32(d + 14 + 16) == kVipA;
+        } else {  // the generator's frame as it was
+          ok = ok && wire::LoadBe32(d + 14 + 16) == kVipB;
+        }
         bad += ok ? 0 : 1;
       }
       got += n;

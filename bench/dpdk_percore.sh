@@ -145,11 +145,12 @@ if [[ -n $PROFILE ]]; then
     perf record -C "$WORKER_CPU" -g -o "$PROFILE/$dir.perf.data" -- sleep 3 \
       >/dev/null 2>"$PROFILE/$dir.perf.log"
     wait $pid
-    perf report -i "$PROFILE/$dir.perf.data" --no-children --sort dso,sym -g none --stdio \
+    perf report -i "$PROFILE/$dir.perf.data" --no-children --comm rte-worker-1 --sort dso,sym \
+      -g none --percentage relative --stdio \
       2>/dev/null | grep -v '^#' | grep -v '^$' | head -30 >"$PROFILE/$dir.top.txt"
     echo
-    echo "profile, $dir 64 B, worker CPU $WORKER_CPU ($(cat "$PROFILE/$dir.out" | head -1 |
-      grep -oP 'mpps=\S+')):"
+    echo "profile of the worker thread, $dir 64 B, CPU $WORKER_CPU (share of its samples;" \
+      "$(grep -oP 'mpps_per_cpu=\S+' "$PROFILE/$dir.out")):"
     head -20 "$PROFILE/$dir.top.txt"
   done
 fi
