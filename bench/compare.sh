@@ -411,6 +411,7 @@ for p in ${PATHS_WANTED//,/ }; do
   if "setup_${p//-/_}" >"$WORK/setup-$p.log" 2>&1 &&
     poll 10 in_ns "$(src_host "$p")" ping -c 1 -W 1 "${DST[$p]}"; then
     PATHS+=("$p")
+    [[ $p == ipop-dpdk ]] && sed 's/^/    /' "$WORK/setup-$p.log" # which PMD, which port
   else
     log "SKIPPED $p: set-up failed or its peer does not answer ping; set-up output:"
     sed 's/^/    /' "$WORK/setup-$p.log" | tail -n 30

@@ -359,6 +359,7 @@ int main(int argc, char** argv) {
       "bench_dpdk_percore",
       "--file-prefix=ipop-percore-" + tag,
       "--no-pci",
+      "--no-shconf",
       "--no-telemetry",
       "--log-level=warning",
       "--lcores=0@" + std::to_string(o.gen_cpu) + ",1@" + std::to_string(o.worker_cpu)};
@@ -551,7 +552,10 @@ int main(int argc, char** argv) {
   }
   region.reset();
   shm::ShmRegion::Unlink(shm_name);
+  // The EAL makes its runtime directory even with --no-shconf and leaves it behind.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  rmdir(runtime_dir.c_str());
   // The correctness check the smoke test relies on: traffic went through, all of it well formed.
   if (forwarded == 0 || bad > 0) {
     std::fprintf(stderr, "bench_dpdk_percore: %lu frames forwarded, %lu malformed\n",
