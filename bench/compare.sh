@@ -320,7 +320,7 @@ setup_ipop_dpdk() {
       --pidfile "$WORK/n$i.pid" >>"$WORK/n$i.log" 2>&1 &
     PIDS+=($!)
     NODE_PID[$i]=$!
-    NODES+=($i)
+    NODES+=("$i")
   done
   poll 40 peers_ready 3 2 && poll 30 peers_ready 4 2 || {
     tail -n 20 "$WORK/n3.log" "$WORK/n4.log"
