@@ -11,8 +11,8 @@
 #           the pipeline's own cost, nearest to a NIC)
 # and the machine's load average before it. Rates are per CPU second of the worker thread (the
 # machine is shared: the thread's CPU time, not the wall clock, is the core it had), as Google
-# Benchmark's items_per_second for the raw seal is. Runs are interleaved so noise hits all alike; the
-# report gives medians, ratios and the issue's targets (docs/performance.md, "DPDK backend").
+# Benchmark's items_per_second for the raw seal is. Runs are interleaved so noise hits all alike;
+# the report gives medians, ratios and the issue's targets (docs/performance.md, "DPDK backend").
 #
 # Usage: bench/dpdk_percore.sh [--runs N] [--seconds S] [--gen-cpu C] [--worker-cpu C]
 #   [--build DIR] [--no-build] [--huge] [--profile DIR] (perf record of the worker CPU, 64 B)
@@ -36,7 +36,7 @@ while (($#)); do
     --no-build) NO_BUILD=1; shift ;;
     --huge) HUGE=(--huge); shift ;;
     --profile) PROFILE=$2; shift 2 ;;
-    *) sed -n '12,14p' "$0" | sed 's/^# //' >&2; exit 2 ;;
+    *) sed -n '17,19p' "$0" | sed 's/^# //' >&2; exit 2 ;;
   esac
 done
 cd "$(dirname "$0")/.." || exit 1
