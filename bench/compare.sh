@@ -14,7 +14,7 @@
 # Usage (root): bench/compare.sh [--seconds S] [--rounds R] [--quick] [--chart FILE|none]
 #   [--json FILE] [--idle S] [--udp-len BYTES] [--ping-interval SEC (default 0.05)]
 #   [--paths a,b,..] [--build DIR] [--no-build] [--dpdk-pmd af_xdp|af_packet]
-#   [--ipop 'key = value']...  (extra lines appended to both IPOP node configs)
+#   [--ipop 'key = value']...  (extra lines appended to every IPOP node config, DPDK ones too)
 #   [--tapfwd-arg ARG]...  (extra arguments for both floor-tapfwd processes, e.g. --busy-poll)
 set -uo pipefail
 SECS=8
