@@ -65,6 +65,7 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
                   }))
     return "announce";
   if (a.overlay != b.overlay) return "overlay.enabled";
+  if (a.keepalive_s != b.keepalive_s) return "overlay.keepalive-s";
   if (a.overlay_address_set != b.overlay_address_set || a.overlay_address != b.overlay_address)
     return "overlay.address";
   if (a.bootstrap != b.bootstrap) return "bootstrap";
@@ -634,8 +635,10 @@ void ControlPlane::UpdatePeerPaths() {
     in.rx_packets = t.rx_packets;
     if (!p.node_known) continue;
     in.node = overlay::RingAddress::FromBytes(p.node);
-    if (const overlay::Link* link = overlay_->node().links().Find(*in.node))
+    if (const overlay::Link* link = overlay_->node().links().Find(*in.node)) {
       in.link = link->endpoint;
+      in.link_heard_ns = link->last_heard_ns;
+    }
   }
   std::vector<overlay::RingAddress> shortcuts;
   for (const overlay::Link& l : overlay_->node().links().links())
@@ -660,7 +663,12 @@ void ControlPlane::UpdatePeerPaths() {
         else
           IPOP_LOG_INFO("%.0f packets/s to %s through the overlay: asking %s for a direct link",
                         a.packets_per_s, FormatIpv4(a.vip).c_str(), a.endpoint.ToString().c_str());
-        overlay_->node().RequestShortcut(a.node, a.endpoint);
+        overlay_->WantDirect(a.node, a.endpoint);
+        break;
+      case PathAction::Kind::kRepairDirect:
+        IPOP_LOG_INFO("direct path to %s at %s went silent: relaying and punching again",
+                      FormatIpv4(a.vip).c_str(), a.endpoint.ToString().c_str());
+        overlay_->DirectBroken(a.node, a.endpoint);
         break;
       case PathAction::Kind::kReleaseShortcut:
         overlay_->node().ReleaseShortcut(a.node);

@@ -102,6 +102,9 @@ constexpr KeySpec kKeys[] = {
      "network.ca-file)"},
     {"overlay.shortcut-pps",
      "relayed packets per second to a peer that make a direct link, 1..1000000 (default 10)"},
+    {"overlay.keepalive-s",
+     "an idle overlay link is probed after this long, which also holds its NAT mappings open, "
+     "5..120 (default 15; keep it under the NATs' UDP timeout, often 30 s)"},
     {"overlay.far-links-per-log2",
      "far links per log2 of the overlay size, 0..8 (default 1; 0 keeps only ring links)"},
     {"overlay.peer-idle-s",
@@ -425,6 +428,7 @@ void ParseOverlay(const Values& v, NodeConfig& c) {
     c.overlay_address_set = true;
   }
   v.Uint("overlay.shortcut-pps", 1, 1000000, c.shortcut_pps);
+  v.Uint("overlay.keepalive-s", 5, 120, c.keepalive_s);
   v.Uint("overlay.peer-idle-s", 10, 86400, c.dynamic_peer_idle_s);
   if (const auto* s = v.Get("overlay.far-links-per-log2")) {
     const char* key = "overlay.far-links-per-log2";

@@ -104,6 +104,7 @@ struct NodeConfig {
   uint32_t dynamic_peer_idle_s = 120;  // overlay.peer-idle-s: forget an unused dynamic peer
   // overlay.far-links-per-log2: Symphony far links per log2(estimated size), 0..8 (0: ring only)
   double far_links_per_log2 = 1.0;
+  uint32_t keepalive_s = 15;  // overlay.keepalive-s: idle links probed (holds NAT mappings)
   // [dataplane]
   uint32_t dp_burst = 32;                 // dataplane.burst: packets per burst, 1..256
   uint32_t dp_spin_us = 50;               // dataplane.spin-us: busy-poll this long after last work

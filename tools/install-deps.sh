@@ -9,6 +9,7 @@ PKGS=(
   busybox isc-dhcp-client bind9-dnsutils prometheus
   systemd groff-base
   wireguard-go wireguard-tools nebula python3-matplotlib
+  nftables conntrack
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,6 +18,9 @@ using overlay::RingAddress;
 
 constexpr uint64_t kNameRetryNs = 5'000'000'000ull;
 constexpr size_t kVipLocationSize = RingAddress::kBytes + overlay::kEndpointSize;
+constexpr uint8_t kLocationExtVersion = 1;
+constexpr size_t kLocationExtFixed = 3;  // version, NAT class, count
+constexpr size_t kCandidateSize = 1 + overlay::kEndpointSize;
 
 uint64_t Mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
@@ -33,6 +36,33 @@ DhtKey RateKeyOf(const Endpoint& ep) {
   k[17] = uint8_t(ep.port);
   return k;
 }
+
+class OverlayHost::PunchEnv final : public overlay::HolePunch::Env {
+ public:
+  PunchEnv(OverlayHost& host) : host_(host) {}
+  bool SendPunch(const RingAddress& to, std::span<const uint8_t> payload) override {
+    return host_.node_->SendRouted(to, overlay::DeliveryMode::kExact, kPayloadPunch, payload);
+  }
+  void Probe(const RingAddress& to, std::span<const Endpoint> candidates) override {
+    host_.node_->PunchProbe(to, candidates);
+  }
+  bool Linked(const RingAddress& a) const override { return host_.HasLink(a); }
+  uint64_t HeardNs(const RingAddress& a) const override {
+    const Link* l = host_.node_->links().Find(a);
+    return l ? l->last_heard_ns : 0;
+  }
+  std::vector<Endpoint> OurCandidates() const override {
+    std::vector<Endpoint> out;
+    for (const overlay::Candidate& c : host_.node_->nat().Candidates(host_.clock_.NowNs()))
+      out.push_back(c.endpoint);
+    if (out.empty()) out.push_back(host_.node_->endpoint());
+    return out;
+  }
+  overlay::NatClass OurClass() const override { return host_.nat_class(); }
+
+ private:
+  OverlayHost& host_;
+};
 
 class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
  public:
@@ -124,6 +154,9 @@ OverlayHostOptions OverlayHostOptions::FromConfig(const NodeConfig& cfg) {
   o.overlay.bootstrap = cfg.bootstrap;
   o.announce = cfg.announce;
   o.overlay.far_links_per_log2 = cfg.far_links_per_log2;
+  // An idle link is probed this often, which also refreshes the NAT mappings on its path
+  // (docs/nat.md); death still takes dead_after_missed probes 5 s apart.
+  o.overlay.timers.probe_idle_ns = uint64_t{cfg.keepalive_s} * 1'000'000'000ull;
   // Without a bootstrap list the static peers are the obvious way in.
   if (o.overlay.bootstrap.empty())
     for (const PeerConfig& p : cfg.peers) o.overlay.bootstrap.push_back(p.endpoint);
@@ -153,6 +186,9 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
   }
   node_ = std::make_unique<overlay::OverlayNode>(options_.address, self, options_.overlay, clock,
                                                  random, *transport_);
+  if (self_endpoint_known_) node_->SetLocalEndpoint(self);
+  punch_env_ = std::make_unique<PunchEnv>(*this);
+  punch_ = std::make_unique<overlay::HolePunch>(options_.punch, clock, random, *punch_env_);
   dht_ = std::make_unique<DhtService>(*node_, clock, options_.dht);
   node_->SetDeliverHandler([this](const overlay::Routed& r) { OnRouted(r); });
   echo_ = std::make_unique<OverlayEcho>(
@@ -200,6 +236,7 @@ void OverlayHost::LearnSelfEndpoint(const Endpoint& toward) {
   auto local = LocalEndpointToward(toward, options_.listen.port);
   if (!local) return;
   self_endpoint_known_ = true;
+  node_->SetLocalEndpoint(*local);
   node_->SetSelfEndpoint(*local);
   IPOP_LOG_INFO("overlay: this node's endpoint is %s", local->ToString().c_str());
 }
@@ -271,6 +308,10 @@ void OverlayHost::OnRouted(const overlay::Routed& r) {
     echo_->OnDelivered(r);
     return;
   }
+  if (r.payload_type == kPayloadPunch) {
+    punch_->OnMessage(r.source, r.payload);
+    return;
+  }
   if (r.payload_type == kPayloadHello) {
     ++counters_.hello_routed_received;
     if (hello_) hello_(r.source, r.source_endpoint, r.payload);
@@ -295,7 +336,9 @@ void OverlayHost::Tick() {
   if (now >= node_->next_wake_ns()) node_->Tick();
   if (now >= dht_->next_wake_ns()) dht_->Tick();
   if (claim_ && node_->joined() && (claim_->held() || NeighbourhoodSettled())) {
-    claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint()}));
+    claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint(),
+                                                   nat_class(),
+                                                   node_->nat().Candidates(now)}));
     claim_->Tick();
   }
   if (options_.vip != 0 && !options_.dns_name.empty() && node_->joined() && !name_in_flight_ &&
@@ -304,6 +347,7 @@ void OverlayHost::Tick() {
   if (options_.vip != 0 && node_->joined() && !member_in_flight_ && now >= next_member_ns_)
     PublishMember();
   echo_->Tick();
+  punch_->Tick();
   if (!options_.announce.empty() && options_.vip != 0 && node_->joined() &&
       now >= next_announce_ns_)
     AnnounceRoutes();
@@ -619,6 +663,29 @@ bool OverlayHost::HasLink(const RingAddress& a) const {
   return node_->links().Find(a) != nullptr;
 }
 
+overlay::NatClass OverlayHost::nat_class() const {
+  return node_->nat().Classify(clock_.NowNs());
+}
+
+void OverlayHost::WantDirect(const RingAddress& a, const Endpoint& hint) {
+  node_->RequestShortcut(a, hint);
+  punch_->Want(a, hint);
+}
+
+void OverlayHost::DirectBroken(const RingAddress& a, const Endpoint& hint) {
+  // Our own mapping may be what moved: a keepalive to every link gets it reported before the
+  // candidates we offer go stale.
+  node_->ProbeAllLinks();
+  punch_->Restart(a, hint);
+}
+
+RingAddress OverlayHost::RelayVia(const RingAddress& a) const {
+  const overlay::RouteDecision d =
+      overlay::DecideRoute(node_->links(), a, overlay::DeliveryMode::kExact, 0, options_.address,
+                           0, options_.overlay.hop_limit);
+  return d.action == overlay::RouteDecision::Action::kForward ? d.next : RingAddress{};
+}
+
 void OverlayHost::FillTable(shm::TableSpec* spec) const {
   options_.address.ToBytes(spec->self_ring);
   spec->links.clear();
@@ -728,18 +795,48 @@ DhtKey OperatorKey(const std::string& network, const std::string& name) {
 }
 
 std::vector<uint8_t> EncodeVipLocation(const VipLocation& where) {
-  std::vector<uint8_t> v(kVipLocationSize);
+  const size_t n = std::min(where.candidates.size(), overlay::kMaxCandidates);
+  const bool ext = n > 0 || where.nat != overlay::NatClass::kUnknown;
+  std::vector<uint8_t> v(kVipLocationSize + (ext ? kLocationExtFixed + n * kCandidateSize : 0));
   where.node.ToBytes(std::span<uint8_t, RingAddress::kBytes>(v.data(), RingAddress::kBytes));
   overlay::StoreEndpoint(v.data() + RingAddress::kBytes, where.endpoint);
+  if (!ext) return v;
+  uint8_t* e = v.data() + kVipLocationSize;
+  e[0] = kLocationExtVersion;
+  e[1] = uint8_t(where.nat);
+  e[2] = uint8_t(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t* c = e + kLocationExtFixed + i * kCandidateSize;
+    c[0] = uint8_t(where.candidates[i].kind);
+    overlay::StoreEndpoint(c + 1, where.candidates[i].endpoint);
+  }
   return v;
 }
 
 std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value) {
-  if (value.size() != kVipLocationSize) return std::nullopt;
+  if (value.size() < kVipLocationSize) return std::nullopt;
   VipLocation w;
   w.node = RingAddress::FromBytes(value.first<RingAddress::kBytes>());
   w.endpoint = overlay::LoadEndpoint(value.data() + RingAddress::kBytes);
   if (w.node.IsZero() || w.endpoint.port == 0) return std::nullopt;
+  if (value.size() == kVipLocationSize) return w;
+  const std::span<const uint8_t> ext = value.subspan(kVipLocationSize);
+  if (ext.size() < kLocationExtFixed) return std::nullopt;
+  if (ext[0] != kLocationExtVersion) return w;  // a later extension: the base fields still hold
+  const size_t n = ext[2];
+  if (n > overlay::kMaxCandidates || ext.size() != kLocationExtFixed + n * kCandidateSize)
+    return std::nullopt;
+  w.nat = ext[1] <= uint8_t(overlay::NatClass::kAddressPortDependent) ? overlay::NatClass(ext[1])
+                                                                       : overlay::NatClass::kUnknown;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* c = ext.data() + kLocationExtFixed + i * kCandidateSize;
+    if (c[0] != uint8_t(overlay::CandidateKind::kLocal) &&
+        c[0] != uint8_t(overlay::CandidateKind::kReflexive))
+      continue;  // a kind from a later version
+    const Endpoint e = overlay::LoadEndpoint(c + 1);
+    if (e.port == 0) return std::nullopt;
+    w.candidates.push_back({overlay::CandidateKind(c[0]), e});
+  }
   return w;
 }
 

@@ -30,6 +30,7 @@
 #include "controlplane/directory/address_claim.h"
 #include "controlplane/directory/overlay_echo.h"
 #include "controlplane/directory/route_signature.h"
+#include "controlplane/overlay/hole_punch.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/counter_registry.h"
@@ -48,6 +49,8 @@ namespace ipop::cp {
 
 // Routed payload type of a data-session HELLO sent through the overlay.
 inline constexpr uint8_t kPayloadHello = 0x11;
+// Routed payload type of hole-punching candidate exchanges (overlay/hole_punch.h, docs/nat.md).
+inline constexpr uint8_t kPayloadPunch = 0x13;
 
 // Between an overlay message and its tag: the sender's timestamp (8 bytes, ns since the Unix
 // epoch, big endian) and the receiver's ring address (20 bytes, zero if unknown).
@@ -69,6 +72,7 @@ struct OverlayHostOptions {
   std::vector<PrefixConfig> announce;  // router mode: subnets behind this node
   uint64_t routes_poll_ns = 5'000'000'000ull;
   overlay::OverlayOptions overlay;
+  overlay::PunchOptions punch;
   DhtServiceOptions dht;
   DhtRateLimit source_limit{400, 800, 4096};  // overlay datagrams per underlay source
   // Names and route announcements. Refreshed well inside the TTL: a record whose replicas left
@@ -198,10 +202,13 @@ struct MemberEntry {
 // DhtStoreLimits::max_values_per_key entries: 512 members with the defaults.
 inline constexpr uint32_t kMemberBuckets = 32;
 
-// A directory entry: the overlay node that holds a VIP and its underlay endpoint.
+// A directory entry: the overlay node that holds a VIP and its underlay endpoint; since NAT
+// traversal also the node's NAT class and candidate endpoints (docs/nat.md).
 struct VipLocation {
   overlay::RingAddress node;
   Endpoint endpoint;
+  overlay::NatClass nat = overlay::NatClass::kUnknown;
+  std::vector<overlay::Candidate> candidates;
 };
 
 class OverlayHost final : public HelloRelay, public NameSource {
@@ -286,6 +293,18 @@ class OverlayHost final : public HelloRelay, public NameSource {
   const DhtService& dht() const { return *dht_; }
   DhtService& dht() { return *dht_; }
   bool HasLink(const overlay::RingAddress& a) const;
+  // NAT traversal (docs/nat.md): a direct link to node `a` is wanted (relayed traffic, or the
+  // relay failing); `hint` is where the node was last seen. Asks for a shortcut link and punches.
+  void WantDirect(const overlay::RingAddress& a, const Endpoint& hint);
+  // The direct path to `a` stopped carrying anything: punch again at once (NAT rebinding).
+  void DirectBroken(const overlay::RingAddress& a, const Endpoint& hint);
+  std::optional<overlay::HolePunch::Status> PunchStatus(const overlay::RingAddress& a) const {
+    return punch_->StatusOf(a);
+  }
+  const overlay::PunchCounters& punch_counters() const { return punch_->counters(); }
+  // The link a routed message to `a` leaves through (zero: none): who relays for us.
+  overlay::RingAddress RelayVia(const overlay::RingAddress& a) const;
+  overlay::NatClass nat_class() const;
   const OverlayHostCounters& counters() const { return counters_; }
   const DhtRateLimiter& source_limiter() const { return source_limiter_; }
   bool name_write_in_flight() const { return name_in_flight_; }
@@ -295,6 +314,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
  private:
   class Transport;
   class ClaimStoreAdapter;
+  class PunchEnv;
   struct PendingResolve {
     std::vector<ResolveFn> waiting;
   };
@@ -323,6 +343,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
   std::unique_ptr<overlay::OverlayNode> node_;
   std::unique_ptr<DhtService> dht_;
   std::unique_ptr<OverlayEcho> echo_;
+  std::unique_ptr<PunchEnv> punch_env_;
+  std::unique_ptr<overlay::HolePunch> punch_;
   DhtRateLimiter source_limiter_;
   ReplayGuard replay_guard_;  // by sender ring address
   OverlayHostCounters counters_;
@@ -371,7 +393,10 @@ std::optional<MemberEntry> DecodeMember(std::span<const uint8_t> value);
 // signed form (route_signature.h) without checking its signature.
 std::vector<uint8_t> EncodeRoute(const AnnouncedRoute& r);
 std::optional<AnnouncedRoute> DecodeRoute(std::span<const uint8_t> value);
-// Directory record value: node address (20) then endpoint (18).
+// Directory record value: node address (20) then endpoint (18); since NAT traversal followed by
+// an extension: version (1, = 1) NAT class (1) count (1, <= 4) and count x [kind (1) endpoint
+// (18)]. A decoder takes the 38-byte form (no candidates), skips candidate kinds it does not
+// know, and reads only the first 38 bytes of an extension version it does not know.
 std::vector<uint8_t> EncodeVipLocation(const VipLocation& where);
 std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value);
 

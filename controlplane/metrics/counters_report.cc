@@ -22,6 +22,7 @@ std::vector<CounterBlock> CounterBlocks(const CountersReport& r) {
     b.push_back({&kOverlayLimitModule, &o.host_limit});
     b.push_back({&kOverlayCounterModule, &o.node});
     b.push_back({&kOverlayGaugeModule, &o.node_gauges});
+    b.push_back({&kPunchModule, &o.punch});
     if (o.claim) b.push_back({&kAddressModule, &*o.claim});
     b.push_back({&kDhtCounterModule, &o.dht});
     b.push_back({&kDhtGaugeModule, &o.dht_gauges});

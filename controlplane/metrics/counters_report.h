@@ -111,6 +111,7 @@ inline constexpr CounterModule kOverlayEchoModule{"overlay_echo", kOverlayEchoCo
 inline constexpr CounterModule kOverlayLimitModule{"overlay_limit", kDhtRateLimiterCounterDescs};
 inline constexpr CounterModule kOverlayCounterModule{"overlay", overlay::kOverlayCounterDescs};
 inline constexpr CounterModule kOverlayGaugeModule{"overlay", kOverlayGaugeDescs};
+inline constexpr CounterModule kPunchModule{"punch", overlay::kPunchCounterDescs};
 inline constexpr CounterModule kAddressModule{"address", kAddressClaimCounterDescs};
 inline constexpr CounterModule kDhtCounterModule{"dht", kDhtServiceCounterDescs};
 inline constexpr CounterModule kDhtGaugeModule{"dht", kDhtGaugeDescs};
@@ -126,7 +127,8 @@ inline constexpr CounterModule kMetricsServerModule{"metrics", kMetricsServerCou
 // Every module, in the order they are shown: what tests and docs/metrics.md are checked against.
 inline constexpr const CounterModule* kCounterModules[] = {
     &kNodeCounterModule,  &kNodeGaugeModule,      &kOverlayHostModule,  &kOverlayEchoModule,
-    &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule, &kAddressModule,
+    &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule, &kPunchModule,
+    &kAddressModule,
     &kDhtCounterModule,   &kDhtGaugeModule,       &kDhtStoreModule,     &kDhtLimitModule,
     &kMulticastModule,    &kDhcpModule,           &kDnsModule,          &kDnsForwardModule,
     &kDnsTcpModule,       &kMetricsServerModule,
@@ -157,6 +159,7 @@ struct OverlayCountersReport {
   DhtRateLimiterCounters host_limit;
   overlay::OverlayCounters node;
   OverlayGauges node_gauges;
+  overlay::PunchCounters punch;
   DhtServiceCounters dht;
   DhtGauges dht_gauges;
   DhtStoreCounters dht_store;

@@ -51,10 +51,46 @@ NodeStatus CollectStatus(const MgmtParts& p) {
   return s;
 }
 
+// How a peer is reached and why (docs/nat.md): direct, or relayed via the link our routed
+// messages to its node leave through, with the state of hole punching toward it.
+PeerPath PathOf(const PeerSessions::PeerStatus& s, const OverlayHost* overlay) {
+  PeerPath path;
+  path.relayed = s.relayed;
+  if (overlay == nullptr || !s.node_known) {
+    path.why = s.learned ? "" : "static peer";
+    return path;
+  }
+  const overlay::RingAddress node = overlay::RingAddress::FromBytes(s.node);
+  if (s.relayed) path.via = overlay->RelayVia(node);
+  const auto punch = overlay->PunchStatus(node);
+  if (!punch) {
+    path.why = s.relayed ? "relayed until traffic asks for a direct path" : "linked";
+    return path;
+  }
+  switch (punch->state) {
+    case overlay::PunchState::kPunching:
+      path.why = "punching (attempt " + std::to_string(punch->attempts) + ")";
+      break;
+    case overlay::PunchState::kFailed:
+      path.why = std::string("punch failed: ") + overlay::PunchWhyName(punch->why) + ", retry in " +
+                 std::to_string((punch->retry_in_ns + 999'999'999ull) / 1'000'000'000ull) + " s";
+      break;
+    case overlay::PunchState::kDirect:
+      path.why = "punched in " + std::to_string(punch->last_direct_after_ns / 1'000'000) + " ms";
+      if (punch->last_direct_after_ns == 0) path.why = "linked";
+      break;
+    case overlay::PunchState::kIdle:
+      path.why = s.relayed ? "relayed" : "linked";
+      break;
+  }
+  path.peer_nat = overlay::NatClassName(punch->peer_nat);
+  return path;
+}
+
 std::vector<PeerRow> CollectPeers(const MgmtParts& p) {
   std::vector<PeerRow> rows;
   for (const PeerSessions::PeerStatus& s : p.sessions.Status())
-    rows.push_back({s, p.traffic.Since(s.slot, s.vip)});
+    rows.push_back({s, p.traffic.Since(s.slot, s.vip), PathOf(s, p.overlay)});
   return rows;
 }
 
@@ -84,6 +120,7 @@ CountersReport CollectCounters(const MgmtParts& p) {
     o.node_gauges.ring_size_estimate = uint64_t(std::llround(node.estimated_size()));
     o.node_gauges.far_target = node.far_target();
     o.node_gauges.links = node.links().links().size();
+    o.punch = p.overlay->punch_counters();
     for (size_t i = 0; i < std::size(kLinkRoles); ++i)
       o.node_gauges.links_by_role[i] = node.links().CountWithRole(kLinkRoles[i]);
     const DhtService& dht = p.overlay->dht();
@@ -132,6 +169,12 @@ RingReport CollectRing(const OverlayHost& overlay, uint64_t now_ns) {
   RingReport r;
   r.address = node.address();
   r.endpoint = node.endpoint();
+  r.nat = overlay::NatClassName(overlay.nat_class());
+  for (const overlay::Candidate& c : node.nat().Candidates(now_ns)) {
+    if (!r.candidates.empty()) r.candidates += ", ";
+    r.candidates += (c.kind == overlay::CandidateKind::kLocal ? "local " : "reflexive ") +
+                    c.endpoint.ToString();
+  }
   r.joined = node.joined();
   for (const overlay::Link& l : t.links()) r.links.push_back(RowOf(l, now_ns));
   for (const overlay::Link* l : t.Successors(t.near_per_side()))

@@ -65,6 +65,7 @@ std::string RenderRing(const RingReport& r) {
   std::snprintf(line, sizeof(line), "overlay address %s endpoint %s\n", r.address.ToHex().c_str(),
                 r.endpoint.ToString().c_str());
   out += line;
+  out += "nat " + r.nat + " candidates " + (r.candidates.empty() ? "-" : r.candidates) + "\n";
   std::snprintf(line, sizeof(line),
                 "joined %s  links %zu (near %zu, far %zu, leaf %zu, shortcut %zu)  "
                 "estimated size %.0f  far target %zu\n",
@@ -154,6 +155,7 @@ std::string RenderRingJson(const RingReport& r) {
   }
   JsonWriter w;
   w.BeginObject().Field("address", r.address.ToHex()).Field("endpoint", r.endpoint.ToString());
+  w.Field("nat", r.nat).Field("candidates", r.candidates);
   w.Field("joined", r.joined);
   w.Key("links").BeginObject().Field("total", uint64_t(r.links.size())).Field("near", near);
   w.Field("far", far).Field("leaf", leaf).Field("shortcut", shortcut).EndObject();

@@ -37,6 +37,8 @@ struct RingReport {
   size_t dht_pending_ops = 0;
   bool directory_published = false;  // our VIP directory record is held
   std::optional<ClaimStatus> claim;  // none: no address in the DHT
+  std::string nat = "unknown";       // NAT class from the links' reports (docs/nat.md)
+  std::string candidates;            // "local 10.1.0.2:5800, reflexive 172.31.200.2:5800"
 };
 std::string RenderRing(const RingReport& r);
 std::string RenderRingJson(const RingReport& r);

@@ -11,6 +11,16 @@
 
 namespace ipop::cp {
 
+// "direct (punched in 812 ms)" or "relayed via 3f2a... (punch failed: both symmetric, retry in
+// 20 s)".
+std::string PathText(const PeerPath& path) {
+  std::string s = path.relayed ? "relayed" : "direct";
+  if (path.relayed)
+    s += " via " + (path.via.IsZero() ? std::string("?") : path.via.ToHex().substr(0, 16));
+  if (!path.why.empty()) s += " (" + path.why + ")";
+  return s;
+}
+
 std::string RenderPeers(const std::vector<PeerRow>& peers) {
   std::string out;
   for (const PeerRow& row : peers) {
@@ -39,6 +49,8 @@ std::string RenderPeers(const std::vector<PeerRow>& peers) {
       out.pop_back();
       out += " cert-name " + p.cert_name + "\n";
     }
+    // The path on a line of its own, so scripts reading the columns above are unaffected.
+    if (p.learned) out += "  path " + PathText(row.path) + "\n";
   }
   return out;
 }
@@ -124,6 +136,12 @@ std::string RenderPeersJson(const std::vector<PeerRow>& peers) {
       w.String(NodeHex(p.node));
     else
       w.Null();
+    w.Key("relay_via");
+    if (p.relayed && !row.path.via.IsZero())
+      w.String(row.path.via.ToHex());
+    else
+      w.Null();
+    w.Field("path_why", row.path.why).Field("peer_nat", row.path.peer_nat);
     w.Field("rx_packets", t.rx_packets).Field("rx_bytes", t.rx_bytes);
     w.Field("tx_packets", t.tx_packets).Field("tx_bytes", t.tx_bytes);
     w.EndObject();

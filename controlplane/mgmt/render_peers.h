@@ -8,16 +8,28 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/overlay/address.h"
 #include "controlplane/runtime/dataplane_counters.h"
 #include "controlplane/sessions/peer_sessions.h"
 #include "shared/config.h"
 
 namespace ipop::cp {
 
+// The data path to a peer as `ipopctl peers` shows it (docs/nat.md).
+struct PeerPath {
+  bool relayed = false;
+  overlay::RingAddress via;  // relayed: the link the data leaves through (zero: unknown)
+  std::string why;           // "punching (attempt 1)", "punch failed: both symmetric, ..."
+  std::string peer_nat;      // the peer's NAT class as it told us when punching ("" unknown)
+};
 struct PeerRow {
   PeerSessions::PeerStatus status;
   PeerTraffic traffic;  // since the peer got its table slot
+  PeerPath path;
 };
+std::string PathText(const PeerPath& path);
+// Learned peers get a second line: "  path direct (punched in 812 ms)" or
+// "  path relayed via 3f2a... (punch failed: both symmetric, retry in 20 s)".
 std::string RenderPeers(const std::vector<PeerRow>& peers);
 // {"peers":[{...}]} with the same facts (`ipopctl --json peers`).
 std::string RenderPeersJson(const std::vector<PeerRow>& peers);

@@ -35,6 +35,7 @@ struct Link {
   uint64_t last_probe_ns = 0;
   uint64_t surplus_since_ns = 0;  // 0 while the link has a role
   uint64_t probe_token = 0;
+  Endpoint told;  // the endpoint we last reported to the peer in an OBSERVED (its mapping)
 
   // Leaf-only links are the way in, not part of the ring: routing ignores them.
   bool structured() const { return roles != kRoleLeaf; }

@@ -10,6 +10,7 @@ constexpr size_t kLinkAcceptSize = kCommonSize + 12 + kEndpointSize;
 constexpr size_t kKeepaliveSize = kCommonSize + 12;
 constexpr size_t kLinkCloseSize = kCommonSize + 4;
 constexpr size_t kNeighboursFixed = kCommonSize + 4;
+constexpr size_t kObservedSize = kCommonSize + 4 + kEndpointSize;
 
 RingAddress LoadAddress(const uint8_t* p) {
   return RingAddress::FromBytes(
@@ -91,7 +92,7 @@ NeighbourEntry Neighbours::Entry(size_t i) const {
 bool LooksLikeOverlay(std::span<const uint8_t> d) {
   return d.size() > wire::kHeaderSize && (d[0] & 0x0f) == uint8_t(wire::PacketType::kControl) &&
          d[wire::kHeaderSize] >= uint8_t(MsgType::kLinkRequest) &&
-         d[wire::kHeaderSize] <= uint8_t(MsgType::kRouted);
+         d[wire::kHeaderSize] <= uint8_t(MsgType::kObserved);
 }
 
 MsgError ParseMessage(std::span<const uint8_t> datagram, MessageView* out) {
@@ -103,7 +104,7 @@ MsgError ParseMessage(std::span<const uint8_t> datagram, MessageView* out) {
     return MsgError::kBadHeader;
   const std::span<const uint8_t> body = pv.payload;
   const uint8_t* b = body.data();
-  if (b[0] < uint8_t(MsgType::kLinkRequest) || b[0] > uint8_t(MsgType::kRouted))
+  if (b[0] < uint8_t(MsgType::kLinkRequest) || b[0] > uint8_t(MsgType::kObserved))
     return MsgError::kBadType;
   if (b[1] != kOverlayVersion) return MsgError::kBadVersion;
   if (b[2] != 0 || b[3] != 0) return MsgError::kBadReserved;
@@ -181,6 +182,12 @@ MsgError ParseMessage(std::span<const uint8_t> datagram, MessageView* out) {
       r.payload = body.subspan(kRoutedHeaderSize, len);
       break;
     }
+    case MsgType::kObserved:
+      if (body.size() < kObservedSize) return MsgError::kTooShort;
+      if (f[0] | f[1] | f[2] | f[3]) return MsgError::kBadReserved;
+      m.observed.endpoint = LoadEndpoint(f + 4);
+      expected = kObservedSize;
+      break;
   }
   if (body.size() != expected) return MsgError::kLengthMismatch;
   *out = m;
@@ -263,6 +270,13 @@ size_t EncodeRouted(const RingAddress& sender, const Routed& m, std::span<uint8_
   f[73] = uint8_t(m.payload.size());
   if (!m.payload.empty()) std::memcpy(f + 74, m.payload.data(), m.payload.size());
   return wire::kHeaderSize + size;
+}
+
+size_t EncodeObserved(const RingAddress& sender, const Observed& m, std::span<uint8_t> out) {
+  uint8_t* b = Begin(MsgType::kObserved, sender, kObservedSize, out);
+  if (!b) return 0;
+  StoreEndpoint(b + kCommonSize + 4, m.endpoint);
+  return wire::kHeaderSize + kObservedSize;
 }
 
 void PatchRoutedForward(std::span<uint8_t> datagram, const RingAddress& sender, uint8_t hops,

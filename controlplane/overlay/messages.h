@@ -16,6 +16,7 @@
 //   ROUTED        mode(1) flags(1) hops(1) hop limit(1) loop id(8) source address(20)
 //                 source endpoint(18) destination key(20) payload type(1) rsvd(1)
 //                 payload length(2, <= 1200) payload                                   = 98+n
+//   OBSERVED      rsvd(4) endpoint the receiver's datagrams come from, as we see it(18) = 46
 // An endpoint is 16 address bytes (IPv6 or IPv4-mapped) then a 2-byte port.
 // Parsing is a view over the caller's bytes; every length is checked, the datagram must be
 // exactly as long as its fields say, and each rejection has a named reason.
@@ -38,7 +39,10 @@ enum class MsgType : uint8_t {
   kLinkClose = 0x23,
   kNeighbours = 0x24,
   kRouted = 0x25,
+  // "Your datagrams reach me from this endpoint" (reflexive address discovery, docs/nat.md).
+  kObserved = 0x26,
 };
+inline constexpr size_t kMsgTypeCount = 7;  // 0x20..0x26
 inline constexpr uint8_t kOverlayVersion = 1;
 
 enum class LinkKind : uint8_t { kLeaf = 1, kNear = 2, kFar = 3, kShortcut = 4 };
@@ -98,6 +102,9 @@ struct Keepalive {
 struct LinkClose {
   CloseReason reason = CloseReason::kSurplus;
 };
+struct Observed {
+  Endpoint endpoint;  // the receiver's datagrams arrive from here (its public mapping)
+};
 struct NeighbourEntry {
   RingAddress address;
   Endpoint endpoint;
@@ -131,6 +138,7 @@ struct MessageView {
   LinkClose link_close;
   Neighbours neighbours;
   Routed routed;
+  Observed observed;
 };
 
 // True if `datagram` claims to be an overlay message (CONTROL packet, overlay type byte), so a
@@ -148,6 +156,7 @@ size_t EncodeNeighbours(const RingAddress& sender, uint8_t flags,
                         std::span<const NeighbourEntry> entries, std::span<uint8_t> out);
 size_t EncodeRouted(const RingAddress& sender, const Routed& m, std::span<uint8_t> out);
 // Rewrites a parsed ROUTED datagram in place for the next hop: new sender, hop count and flags.
+size_t EncodeObserved(const RingAddress& sender, const Observed& m, std::span<uint8_t> out);
 void PatchRoutedForward(std::span<uint8_t> datagram, const RingAddress& sender, uint8_t hops,
                         uint8_t flags);
 

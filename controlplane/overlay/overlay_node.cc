@@ -248,9 +248,48 @@ void OverlayNode::ReleaseShortcut(const RingAddress& a) {
 
 void OverlayNode::SetSelfEndpoint(const Endpoint& ep) {
   self_endpoint_ = ep;
+  ProbeAllLinks();
+}
+
+void OverlayNode::ProbeAllLinks() {
   uint8_t buf[kMaxOverlayDatagram];
   const size_t n = EncodeKeepalive(self_, {false, RandomU64()}, buf);
   for (const Link& l : links_.links()) Send(l.endpoint, l.address, {buf, n});
+}
+
+void OverlayNode::PunchProbe(const RingAddress& a, std::span<const Endpoint> to) {
+  // Also to a linked node: a probe over a link that stopped working moves its endpoint on both
+  // sides once it gets through (a rebinding).
+  if (a == self_ || to.empty()) return;
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&](const PendingRequest& p) { return p.expected == a; });
+  if (it == pending_.end()) {
+    PendingRequest p;
+    p.token = RandomU64() | 1;
+    p.to = to.front();
+    p.expected = a;
+    p.kind = LinkKind::kShortcut;
+    pending_.push_back(p);
+    it = pending_.end() - 1;
+  }
+  it->sent_ns = clock_.NowNs();  // the punch keeps it pending while it probes
+  uint8_t buf[kMaxOverlayDatagram];
+  const size_t n = EncodeLinkRequest(self_, {LinkKind::kShortcut, it->token, a}, buf);
+  for (const Endpoint& e : to) {
+    ++counters_.punch_probes;
+    Send(e, a, {buf, n});
+  }
+}
+
+void OverlayNode::OnObservation(const RingAddress& reporter, const Endpoint& from,
+                                const Endpoint& observed) {
+  ++counters_.observations;
+  if (!nat_.Report(reporter, from, observed, clock_.NowNs())) return;
+  // Our mapping moved: the links that have not seen us since still hold the old one; a
+  // keepalive to each lets every one of them report (and follow) the new mapping.
+  ++counters_.mapping_moved;
+  if (nat_.Classify(clock_.NowNs()) != NatClass::kNone) self_endpoint_ = observed;
+  ProbeAllLinks();
 }
 
 // Near lists (up to 16 entries, the largest overlay message) go to linked nodes only: a link's
@@ -450,6 +489,19 @@ void OverlayNode::OnDatagram(const Endpoint& from, std::span<const uint8_t> data
       RouteMessage({buf, datagram.size()}, copy.routed);
       break;
     }
+    case MsgType::kObserved:
+      // Only a linked peer's report, bound to us, counts (an unbound one may be a copy).
+      if (l && bound) OnObservation(m.sender, from, m.observed.endpoint);
+      break;
+  }
+  // Tell a linked peer where its datagrams come from whenever that is news to it: on a new link
+  // and after its mapping moved (docs/nat.md). Bound only: an unbound datagram may be a copy
+  // sent from elsewhere.
+  if (!bound) return;
+  if (Link* now = links_.Find(m.sender); now != nullptr && now->told != from) {
+    now->told = from;
+    uint8_t buf[kMaxOverlayDatagram];
+    Send(from, m.sender, {buf, EncodeObserved(self_, {from}, buf)});
   }
 }
 
@@ -533,6 +585,7 @@ void OverlayNode::OnLinkAccept(const Endpoint& from, const MessageView& m) {
   if (!links_.Find(m.sender)) ++counters_.links_added;
   links_.Upsert(m.sender, from, roles, clock_.NowNs());
   if (a.kind == LinkKind::kLeaf) self_endpoint_ = a.observed;
+  OnObservation(m.sender, from, a.observed);
   NearChanged();
   if (send_neighbours) SendNeighbours(*links_.Find(m.sender), kNeighboursIsReply);
   if (was_alone) SendJoin(false);

@@ -30,6 +30,7 @@
 #include "controlplane/overlay/address.h"
 #include "controlplane/overlay/link_table.h"
 #include "controlplane/overlay/messages.h"
+#include "controlplane/overlay/nat_observer.h"
 #include "controlplane/overlay/router.h"
 #include "controlplane/overlay/transport.h"
 #include "controlplane/runtime/clock.h"
@@ -71,7 +72,7 @@ struct OverlayOptions {
 
 struct OverlayCounters {
   uint64_t sent = 0, received = 0, send_failed = 0;
-  std::array<uint64_t, 6> sent_by_type{}, received_by_type{};  // index: type - 0x20
+  std::array<uint64_t, kMsgTypeCount> sent_by_type{}, received_by_type{};  // index: type - 0x20
   std::array<uint64_t, kMsgErrorCount> parse_errors{};
   uint64_t routed_originated = 0, routed_forwarded = 0, routed_delivered = 0;
   uint64_t routed_no_route = 0, routed_no_such_node = 0, routed_hop_limit = 0, routed_loop = 0;
@@ -80,12 +81,14 @@ struct OverlayCounters {
   uint64_t requests_refused = 0, requests_timed_out = 0, unexpected_accepts = 0;
   uint64_t endpoint_changes = 0, keepalive_unknown_link = 0;
   uint64_t bootstrap_rounds = 0, self_lookups = 0, far_draws = 0, lost_retries = 0;
+  uint64_t observations = 0, mapping_moved = 0, punch_probes = 0;
 };
 
 // Label values of OverlayCounters::sent_by_type/received_by_type (index: type - 0x20).
 inline const char* OverlayMsgTypeName(size_t index) {
   static constexpr const char* kNames[] = {"link_request", "link_accept", "keepalive",
-                                           "link_close",   "neighbours",  "routed"};
+                                           "link_close",   "neighbours",  "routed",
+                                           "observed"};
   return index < std::size(kNames) ? kNames[index] : "unknown";
 }
 
@@ -129,6 +132,12 @@ inline constexpr CounterDesc kOverlayCounterDescs[] = {
     IPOP_COUNTER(OverlayCounters, far_draws, "far link targets drawn"),
     IPOP_COUNTER(OverlayCounters, lost_retries,
                  "retries after the node found itself without links"),
+    IPOP_COUNTER(OverlayCounters, observations,
+                 "reports from links of the endpoint our datagrams come from (NAT mapping)"),
+    IPOP_COUNTER(OverlayCounters, mapping_moved,
+                 "times a link reported our public mapping moved (NAT rebinding, roaming)"),
+    IPOP_COUNTER(OverlayCounters, punch_probes,
+                 "hole-punching probes (link requests to a peer's candidate endpoints) sent"),
 };
 static_assert(CoversEveryField<OverlayCounters>(kOverlayCounterDescs));
 
@@ -162,6 +171,16 @@ class OverlayNode {
   // with no role is closed after the surplus grace period.
   void RequestShortcut(const RingAddress& a, const Endpoint& ep);
   void ReleaseShortcut(const RingAddress& a);
+  // Hole punching (docs/nat.md): one LINK_REQUEST(shortcut) naming `a` to each of `to`, under the
+  // pending request for `a` (made if none). The first accept, from whichever candidate answered,
+  // makes the link; a request from `a` meeting ours does as well. Over an existing link (a
+  // repair) the answer moves the link to the endpoint that answered.
+  void PunchProbe(const RingAddress& a, std::span<const Endpoint> to);
+  // A KEEPALIVE to every link: a link that sees us at a new endpoint reports it (OBSERVED).
+  void ProbeAllLinks();
+  // What the links report about our public mapping; `local` is the endpoint we bind.
+  const NatObserver& nat() const { return nat_; }
+  void SetLocalEndpoint(const Endpoint& local) { nat_.SetLocal(local); }
 
   const RingAddress& address() const { return self_; }
   const Endpoint& endpoint() const { return self_endpoint_; }
@@ -217,6 +236,7 @@ class OverlayNode {
   void OnLinkAccept(const Endpoint& from, const MessageView& m);
   void OnKeepalive(const Endpoint& from, const MessageView& m, bool linked);
   void OnNeighbours(const Endpoint& from, const MessageView& m);
+  void OnObservation(const RingAddress& reporter, const Endpoint& from, const Endpoint& observed);
   void RouteMessage(std::span<uint8_t> datagram, const Routed& r);
   void Deliver(const Routed& r);
   bool SeenBefore(const Routed& r);
@@ -234,6 +254,7 @@ class OverlayNode {
   LinkTable links_;
   DeliverFn deliver_;
   OverlayCounters counters_;
+  NatObserver nat_;
 
   bool started_ = false;
   std::vector<PendingRequest> pending_;

@@ -15,7 +15,7 @@ std::vector<PathAction> PeerPathPolicy::Decide(
     if (p.slot >= slots_.size()) slots_.resize(size_t{p.slot} + 1);
     SlotHistory& h = slots_[p.slot];
     const uint64_t packets = p.tx_packets + p.rx_packets;
-    if (h.vip != p.vip) h = SlotHistory{p.vip, packets, 0, 0};
+    if (h.vip != p.vip) h = SlotHistory{p.vip, packets, 0, 0, 0};
     const uint64_t delta = packets >= h.packets ? packets - h.packets : 0;
     h.packets = packets;
     if (delta > 0) out.push_back({.kind = PathAction::Kind::kMarkUsed, .vip = p.vip});
@@ -28,9 +28,30 @@ std::vector<PathAction> PeerPathPolicy::Decide(
       out.push_back({.kind = PathAction::Kind::kRecheck, .vip = p.vip, .node = node});
     }
     if (p.link) {
-      out.push_back({.kind = PathAction::Kind::kSetPath, .vip = p.vip, .endpoint = *p.link});
+      // A direct path whose HELLOs stopped while the link stays (its keepalives take far longer
+      // to declare it dead) has most likely lost its NAT mapping: relay meanwhile, punch again,
+      // and go direct once the link is heard after the break.
+      const bool stale = p.heard && p.last_hello_age_ns > timeout_ns / 2;
+      if (h.direct_broken_ns == 0 && stale && !p.relayed) {
+        h.direct_broken_ns = now;
+        out.push_back({.kind = PathAction::Kind::kRepairDirect,
+                       .vip = p.vip,
+                       .node = node,
+                       .endpoint = *p.link});
+      } else if (h.direct_broken_ns != 0 && p.link_heard_ns > h.direct_broken_ns) {
+        h.direct_broken_ns = 0;
+      }
+      if (h.direct_broken_ns == 0) {
+        out.push_back({.kind = PathAction::Kind::kSetPath, .vip = p.vip, .endpoint = *p.link});
+        continue;
+      }
+      out.push_back({.kind = PathAction::Kind::kSetPath,
+                     .vip = p.vip,
+                     .relayed = true,
+                     .endpoint = p.endpoint});
       continue;
     }
+    h.direct_broken_ns = 0;
     out.push_back({.kind = PathAction::Kind::kSetPath,
                    .vip = p.vip,
                    .relayed = true,

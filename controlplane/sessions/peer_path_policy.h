@@ -10,6 +10,9 @@
 //              both directions together, reach overlay.shortcut-pps, or at once when the relayed
 //              path has not carried a handshake for longer than the peer timeout
 //   release    a shortcut link whose node no learned peer lives on any more loses its role
+//   repair     a direct peer whose HELLOs stopped for half the peer timeout while its link stays
+//              (a NAT rebinding: the mapping moved) goes relayed at once and the link is punched
+//              again (docs/nat.md); it is direct again once the link is heard after that
 // Configured peers only get the use mark. No I/O: time comes from a Clock, traffic as the slot's
 // packet counters, so unit tests drive every decision (tests/unit/test_peer_path_policy.cc).
 #pragma once
@@ -47,10 +50,18 @@ struct PeerPathInput {
   uint64_t tx_packets = 0;
   uint64_t rx_packets = 0;
   std::optional<Endpoint> link;  // endpoint of our overlay link to `node`, if we have one
+  uint64_t link_heard_ns = 0;    // when that link last carried anything from the node
 };
 
 struct PathAction {
-  enum class Kind : uint8_t { kMarkUsed, kRecheck, kSetPath, kRequestShortcut, kReleaseShortcut };
+  enum class Kind : uint8_t {
+    kMarkUsed,
+    kRecheck,
+    kSetPath,
+    kRequestShortcut,
+    kReleaseShortcut,
+    kRepairDirect,  // node, endpoint (the link's): punch the broken direct path again
+  };
   enum class Why : uint8_t { kNone, kRelayFailing, kTraffic };  // kRequestShortcut
   Kind kind = Kind::kMarkUsed;
   uint32_t vip = 0;           // all but kReleaseShortcut
@@ -85,6 +96,7 @@ class PeerPathPolicy {
     uint64_t packets = 0;                // tx + rx at the last decision
     uint64_t relayed_down_since_ns = 0;  // relayed and not up since then (0: fine)
     uint64_t next_recheck_ns = 0;        // silent learned peer: next directory lookup
+    uint64_t direct_broken_ns = 0;       // linked, but the direct path went silent then (0: fine)
   };
 
   PeerPathOptions options_;

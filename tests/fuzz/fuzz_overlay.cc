@@ -63,6 +63,9 @@ void CheckReencode(std::span<const uint8_t> d) {
     case MsgType::kRouted:
       n = EncodeRouted(m.sender, m.routed, out);
       break;
+    case MsgType::kObserved:
+      n = EncodeObserved(m.sender, m.observed, out);
+      break;
   }
   if (n != d.size() || std::memcmp(out, d.data(), n) != 0) __builtin_trap();
 }
