@@ -673,8 +673,10 @@ void OverlayHost::WantDirect(const RingAddress& a, const Endpoint& hint) {
 }
 
 void OverlayHost::DirectBroken(const RingAddress& a, const Endpoint& hint) {
-  // Our own mapping may be what moved: a keepalive to every link gets it reported before the
-  // candidates we offer go stale.
+  // The link is as dead as the data path (they share the mappings): routed messages and relayed
+  // data must go around it, and the punch that follows makes a new one. Our own mapping may be
+  // what moved: a keepalive to every other link gets it reported (OBSERVED) while we punch.
+  node_->DropBrokenLink(a);
   node_->ProbeAllLinks();
   punch_->Restart(a, hint);
 }

@@ -257,6 +257,15 @@ void OverlayNode::ProbeAllLinks() {
   for (const Link& l : links_.links()) Send(l.endpoint, l.address, {buf, n});
 }
 
+void OverlayNode::DropBrokenLink(const RingAddress& a) {
+  const Link* l = links_.Find(a);
+  if (l == nullptr) return;
+  uint8_t buf[kMaxOverlayDatagram];
+  Send(l->endpoint, a, {buf, EncodeLinkClose(self_, {CloseReason::kShutdown}, buf)});
+  ++counters_.links_dead;
+  DropLink(a, false);
+}
+
 void OverlayNode::PunchProbe(const RingAddress& a, std::span<const Endpoint> to) {
   // Also to a linked node: a probe over a link that stopped working moves its endpoint on both
   // sides once it gets through (a rebinding).

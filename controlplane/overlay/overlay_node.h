@@ -178,6 +178,9 @@ class OverlayNode {
   void PunchProbe(const RingAddress& a, std::span<const Endpoint> to);
   // A KEEPALIVE to every link: a link that sees us at a new endpoint reports it (OBSERVED).
   void ProbeAllLinks();
+  // The link to `a` stopped carrying anything (its NAT mapping went away): close it now rather
+  // than after the missed keepalives, so routed messages and relayed data go around it.
+  void DropBrokenLink(const RingAddress& a);
   // What the links report about our public mapping; `local` is the endpoint we bind.
   const NatObserver& nat() const { return nat_; }
   void SetLocalEndpoint(const Endpoint& local) { nat_.SetLocal(local); }
