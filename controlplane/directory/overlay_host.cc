@@ -336,8 +336,7 @@ void OverlayHost::Tick() {
   if (now >= node_->next_wake_ns()) node_->Tick();
   if (now >= dht_->next_wake_ns()) dht_->Tick();
   if (claim_ && node_->joined() && (claim_->held() || NeighbourhoodSettled())) {
-    claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint(),
-                                                   nat_class(),
+    claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint(), nat_class(),
                                                    node_->nat().Candidates(now)}));
     claim_->Tick();
   }
@@ -683,8 +682,8 @@ void OverlayHost::DirectBroken(const RingAddress& a, const Endpoint& hint) {
 
 RingAddress OverlayHost::RelayVia(const RingAddress& a) const {
   const overlay::RouteDecision d =
-      overlay::DecideRoute(node_->links(), a, overlay::DeliveryMode::kExact, 0, options_.address,
-                           0, options_.overlay.hop_limit);
+      overlay::DecideRoute(node_->links(), a, overlay::DeliveryMode::kExact, 0, options_.address, 0,
+                           options_.overlay.hop_limit);
   return d.action == overlay::RouteDecision::Action::kForward ? d.next : RingAddress{};
 }
 
@@ -829,7 +828,7 @@ std::optional<VipLocation> DecodeVipLocation(std::span<const uint8_t> value) {
   if (n > overlay::kMaxCandidates || ext.size() != kLocationExtFixed + n * kCandidateSize)
     return std::nullopt;
   w.nat = ext[1] <= uint8_t(overlay::NatClass::kAddressPortDependent) ? overlay::NatClass(ext[1])
-                                                                       : overlay::NatClass::kUnknown;
+                                                                      : overlay::NatClass::kUnknown;
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* c = ext.data() + kLocationExtFixed + i * kCandidateSize;
     if (c[0] != uint8_t(overlay::CandidateKind::kLocal) &&

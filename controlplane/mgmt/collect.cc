@@ -69,7 +69,9 @@ PeerPath PathOf(const PeerSessions::PeerStatus& s, const OverlayHost* overlay) {
   }
   switch (punch->state) {
     case overlay::PunchState::kPunching:
-      path.why = "punching (attempt " + std::to_string(punch->attempts) + ")";
+      path.why = punch->attempts == 0
+                     ? std::string("punching (answering the peer's offer)")
+                     : "punching (attempt " + std::to_string(punch->attempts) + ")";
       break;
     case overlay::PunchState::kFailed:
       path.why = std::string("punch failed: ") + overlay::PunchWhyName(punch->why) + ", retry in " +

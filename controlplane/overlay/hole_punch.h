@@ -121,7 +121,7 @@ class HolePunch {
     uint64_t retry_at_ns = 0;
     uint64_t backoff_ns = 0;
     uint64_t last_touched_ns = 0;
-    bool repair = false;  // Restart: the link exists but must be heard again
+    bool repair = false;            // Restart: the link exists but must be heard again
     std::vector<Endpoint> offered;  // our candidates in the last offer or answer
   };
   Peer* Get(const RingAddress& a);

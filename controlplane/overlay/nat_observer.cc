@@ -38,8 +38,8 @@ bool NatObserver::Report(const RingAddress& reporter, const Endpoint& reporter_e
   if (it != reports_.end()) {
     // The same node now sees us elsewhere while it stayed put: our mapping changed, so what the
     // others said describes the old one.
-    moved = Live(*it, now_ns) && it->observed != observed &&
-            it->reporter_endpoint == reporter_endpoint;
+    moved =
+        Live(*it, now_ns) && it->observed != observed && it->reporter_endpoint == reporter_endpoint;
     reports_.erase(it);
   }
   if (moved) {

@@ -86,9 +86,8 @@ struct OverlayCounters {
 
 // Label values of OverlayCounters::sent_by_type/received_by_type (index: type - 0x20).
 inline const char* OverlayMsgTypeName(size_t index) {
-  static constexpr const char* kNames[] = {"link_request", "link_accept", "keepalive",
-                                           "link_close",   "neighbours",  "routed",
-                                           "observed"};
+  static constexpr const char* kNames[] = {"link_request", "link_accept", "keepalive", "link_close",
+                                           "neighbours",   "routed",      "observed"};
   return index < std::size(kNames) ? kNames[index] : "unknown";
 }
 

@@ -108,3 +108,55 @@ nat_rebind() {
 }
 # nat_mappings i: the router's UDP conntrack entries (for diagnostics).
 nat_mappings() { ip netns exec "$(router_of "$1")" conntrack -L -p udp 2>/dev/null; }
+
+# ---- the topology of test_nat.sh and bench/nat_direct_path.sh: three public nodes (1, 2
+# bootstrap, 8) and five NATed ones: 3 eim, 4 eim, 5 cone, 6 sym, 7 sym. Ring addresses are fixed:
+# every NATed node that is not the cone sits between two nodes it can always link to (public or
+# cone), since greedy routing needs each node linked to its ring neighbours (docs/nat.md,
+# "Limits"); and nodes 3 and 4 have two such nodes between them on either side, so they are not
+# each other's near neighbours: once the ring is complete they have no overlay link and their
+# direct path can only come from hole punching. (The symmetric node 6 links to the cone node as
+# its ring neighbour by itself.)
+NAT_NODES=(1 2 3 4 5 6 7 8)
+declare -A NAT_POS=([3]=0 [1]=1 [6]=2 [5]=3 [4]=4 [2]=5 [7]=6 [8]=7)
+nat_ring_address() { python3 -c "print('%040x' % ($1 * (1 << 160) // 8 + 12345))"; }
+
+nat_start_topology() {
+  local i b
+  for i in 1 2 8; do net_add_host "$i"; done
+  nat_add_site 3 eim
+  nat_add_site 4 eim
+  nat_add_site 5 cone
+  nat_add_site 6 sym
+  nat_add_site 7 sym
+  for i in "${NAT_NODES[@]}"; do
+    {
+      for b in 1 2; do ((b == i)) || echo "bootstrap = $(underlay_ip "$b"):5800"; done
+      node_sections "$i" nat
+      echo "[overlay]"
+      echo "address = $(nat_ring_address "${NAT_POS[$i]}")"
+      echo "shortcut-pps = 2"
+      echo "far-links-per-log2 = 0"
+    } >"$WORK/n$i.conf"
+  done
+  for i in "${NAT_NODES[@]}"; do start_node "$i"; done
+}
+
+nat_joined() { ctl "$1" ring | grep -q 'directory published'; }
+nat_wait_joined() {
+  local i
+  for i in "${NAT_NODES[@]}"; do wait_for 60 "node $i joined and published" nat_joined "$i"; done
+}
+nat_address_of() { ctl "$1" ring | awk '/^overlay address/ {print $3}'; }
+nat_linked() { ctl "$1" links | grep -q "$(nat_address_of "$2")"; }
+# While the ring forms, nodes that are briefly each other's nearest known link directly (the
+# overlay's own simultaneous LINK_REQUESTs); those links lose their role once the ring is complete
+# and close after the surplus grace period. The checked pairs must start relayed.
+nat_unlinked() {
+  ! nat_linked 3 4 && ! nat_linked 4 3 && ! nat_linked 6 7 && ! nat_linked 7 6
+}
+nat_wait_unlinked() {
+  wait_for 45 "nodes 3 and 4, and 6 and 7, have no overlay link before any traffic" nat_unlinked
+}
+# nat_direct i j: node i's route to node j's VIP is direct.
+nat_direct() { ctl "$1" routes | grep -qE "^route $(vip_of "$2")/32 +direct"; }

@@ -232,8 +232,9 @@ TEST_F(HolePunchTest, WantSendsAnOfferAndProbesTheHintAtOnce) {
 TEST_F(HolePunchTest, AnAnswerAddsItsCandidatesAndProbesContinueEveryInterval) {
   punch_.Want(peer_, hint_);
   const Endpoint theirs = Ep4(Ip(10, 9, 0, 2), 5800);
-  punch_.OnMessage(peer_, EncodePunch({true, NatClass::kEndpointIndependent,
-                                       env_.sent[0].m.token, {theirs, hint_}}));
+  punch_.OnMessage(
+      peer_,
+      EncodePunch({true, NatClass::kEndpointIndependent, env_.sent[0].m.token, {theirs, hint_}}));
   ASSERT_EQ(2u, env_.probes.size());
   EXPECT_EQ((std::vector<Endpoint>{hint_, theirs}), env_.probes[1].to_endpoints);
   Run(1000);  // 5 more probe rounds at 200 ms
@@ -288,8 +289,8 @@ TEST_F(HolePunchTest, NoAnswerFailsAfterTheWindowAndRetriesWithBackoff) {
 TEST_F(HolePunchTest, BothSymmetricIsTheReasonWhenBothSaySo) {
   env_.our_class = NatClass::kAddressPortDependent;
   punch_.Want(peer_, hint_);
-  punch_.OnMessage(peer_, EncodePunch({true, NatClass::kAddressPortDependent,
-                                       env_.sent[0].m.token, {hint_}}));
+  punch_.OnMessage(
+      peer_, EncodePunch({true, NatClass::kAddressPortDependent, env_.sent[0].m.token, {hint_}}));
   Run(5100);
   EXPECT_EQ(PunchWhy::kBothSymmetric, punch_.StatusOf(peer_)->why);
   EXPECT_EQ(NatClass::kAddressPortDependent, punch_.StatusOf(peer_)->peer_nat);
@@ -299,8 +300,8 @@ TEST_F(HolePunchTest, BothSymmetricIsTheReasonWhenBothSaySo) {
 TEST_F(HolePunchTest, OneSymmetricSideFailsWithNoAnswer) {
   env_.our_class = NatClass::kAddressPortDependent;
   punch_.Want(peer_, hint_);
-  punch_.OnMessage(peer_, EncodePunch({true, NatClass::kEndpointIndependent,
-                                       env_.sent[0].m.token, {hint_}}));
+  punch_.OnMessage(
+      peer_, EncodePunch({true, NatClass::kEndpointIndependent, env_.sent[0].m.token, {hint_}}));
   Run(5100);
   EXPECT_EQ(PunchWhy::kNoAnswer, punch_.StatusOf(peer_)->why);
 }
@@ -481,13 +482,13 @@ TEST(Observed, PunchProbesAreLinkRequestsToEveryCandidateUnderOnePendingToken) {
     tokens.push_back(m.link_request.token);
   }
   ASSERT_EQ(4u, tokens.size());
-  EXPECT_TRUE(std::all_of(tokens.begin(), tokens.end(), [&](uint64_t t) { return t == tokens[0]; }));
+  EXPECT_TRUE(
+      std::all_of(tokens.begin(), tokens.end(), [&](uint64_t t) { return t == tokens[0]; }));
   EXPECT_EQ(4u, node.counters().punch_probes);
   // The answer from the second candidate makes the link there.
   uint8_t buf[kMaxOverlayDatagram];
-  const size_t n =
-      EncodeLinkAccept(Addr(9), {LinkKind::kShortcut, AcceptStatus::kAccepted, tokens[0], kMapped},
-                       buf);
+  const size_t n = EncodeLinkAccept(
+      Addr(9), {LinkKind::kShortcut, AcceptStatus::kAccepted, tokens[0], kMapped}, buf);
   node.OnDatagram(b, {buf, n});
   ASSERT_NE(nullptr, node.links().Find(Addr(9)));
   EXPECT_EQ(b, node.links().Find(Addr(9))->endpoint);
@@ -519,7 +520,8 @@ TEST(VipLocationRecord, TheOldFormStillDecodes) {
 }
 
 TEST(VipLocationRecord, CandidatesRoundTripAndLaterVersionsAreTolerated) {
-  VipLocation w{overlay::RingAddress::FromFraction(0.25), Ep4(Ip(172, 31, 200, 4), 5800),
+  VipLocation w{overlay::RingAddress::FromFraction(0.25),
+                Ep4(Ip(172, 31, 200, 4), 5800),
                 NatClass::kEndpointIndependent,
                 {{CandidateKind::kLocal, Ep4(Ip(10, 4, 0, 2), 5800)},
                  {CandidateKind::kReflexive, Ep4(Ip(172, 31, 200, 4), 5800)}}};
