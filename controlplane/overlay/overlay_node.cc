@@ -558,8 +558,11 @@ void OverlayNode::OnLinkRequest(const Endpoint& from, const MessageView& m, bool
       break;
   }
   if (!existing) ++counters_.links_added;
-  links_.Upsert(m.sender, existing != nullptr && !bound ? existing->endpoint : from, roles,
-                clock_.NowNs());
+  Link& l = links_.Upsert(m.sender, existing != nullptr && !bound ? existing->endpoint : from,
+                          roles, clock_.NowNs());
+  // The LINK_ACCEPT tells the requester its endpoint; an OBSERVED as well would answer an endpoint
+  // that has not proven itself with more bytes than it sent.
+  if (bound || existing == nullptr) l.told = from;
   std::erase_if(pending_, [&](const PendingRequest& p) { return p.expected == m.sender; });
   NearChanged();
   Send(from, m.sender, {buf, EncodeLinkAccept(self_, acc, buf)});

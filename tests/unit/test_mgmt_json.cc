@@ -163,17 +163,24 @@ TEST(RenderPeersJson, OnePeerObjectEach) {
   b.status.learned = true;
   b.status.node_known = true;
   b.status.node.fill(0x11);
+  NodeAddress via;
+  via.fill(0x22);
+  b.path = {true, overlay::RingAddress::FromBytes(via),
+            "punch failed: both symmetric, retry in 10 s", "address/port-dependent"};
   EXPECT_EQ(RenderPeersJson({a, b}),
             "{\"peers\":[{\"vip\":\"10.77.0.2\",\"endpoint\":\"10.99.0.2:5800\",\"up\":true,"
             "\"last_hello_ms\":443,\"tx_ready\":\"yes\",\"tx_key\":\"9c41d07be2a3f615\","
             "\"key_age_s\":41,\"learned\":false,\"path\":\"direct\",\"node\":null,"
+            "\"relay_via\":null,\"path_why\":\"\",\"peer_nat\":\"\","
             "\"rx_packets\":5,\"rx_bytes\":420,\"tx_packets\":6,\"tx_bytes\":504},"
             "{\"vip\":\"10.77.0.3\",\"endpoint\":\"" +
                 Endpoint{}.ToString() +
                 "\",\"up\":false,\"last_hello_ms\":null,\"tx_ready\":\"no\",\"tx_key\":null,"
                 "\"key_age_s\":null,\"learned\":true,\"path\":\"relayed\",\"node\":\"" +
-                std::string(40, '1') +
-                "\",\"rx_packets\":0,\"rx_bytes\":0,\"tx_packets\":0,\"tx_bytes\":0}]}\n");
+                std::string(40, '1') + "\",\"relay_via\":\"" + std::string(40, '2') +
+                "\",\"path_why\":\"punch failed: both symmetric, retry in 10 s\","
+                "\"peer_nat\":\"address/port-dependent\","
+                "\"rx_packets\":0,\"rx_bytes\":0,\"tx_packets\":0,\"tx_bytes\":0}]}\n");
 }
 
 TEST(RenderRoutesJson, PeersPrefixesAndAnnouncements) {
@@ -243,7 +250,8 @@ TEST(RenderRingJson, CountsNeighboursAndDht) {
   r.claim = ClaimStatus{Ip(10, 77, 0, 1), false, true, false};
   EXPECT_EQ(RenderRingJson(r),
             "{\"address\":\"" + Repeat("10", 20) +
-                "\",\"endpoint\":\"10.99.0.1:5800\",\"joined\":true,\"links\":{\"total\":3,"
+                "\",\"endpoint\":\"10.99.0.1:5800\",\"nat\":\"unknown\",\"candidates\":\"\","
+                "\"joined\":true,\"links\":{\"total\":3,"
                 "\"near\":1,\"far\":1,\"leaf\":2,\"shortcut\":0},\"estimated_size\":6,"
                 "\"far_target\":2,\"successors\":[{\"address\":\"" +
                 std::string(40, '2') +

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/mgmt/render_peers.h"
 #include "controlplane/overlay/hole_punch.h"
 #include "controlplane/overlay/nat_observer.h"
 #include "controlplane/overlay/overlay_node.h"
@@ -401,20 +402,20 @@ TEST(Observed, ANewLinkIsToldWhereItsDatagramsComeFromAndReportsCount) {
   size_t n = EncodeLinkRequest(Addr(20), {LinkKind::kNear, 5, Addr(10)}, buf);
   node.OnDatagram(peer_ep, {buf, n});
   ASSERT_NE(nullptr, node.links().Find(Addr(20)));
+  // The requester learns its endpoint from the LINK_ACCEPT; nothing larger goes to an endpoint
+  // that has not answered yet, so no OBSERVED.
   auto types = transport.TypesTo(peer_ep);
-  ASSERT_EQ(1, std::count(types.begin(), types.end(), MsgType::kObserved));
-  // Exactly what it was told: the endpoint its request came from.
+  EXPECT_EQ(0, std::count(types.begin(), types.end(), MsgType::kObserved));
   for (const auto& [ep, bytes] : transport.out) {
     MessageView m;
-    if (ParseMessage(bytes, &m) == MsgError::kNone && m.type == MsgType::kObserved) {
-      EXPECT_EQ(peer_ep, m.observed.endpoint);
+    if (ParseMessage(bytes, &m) == MsgError::kNone && m.type == MsgType::kLinkAccept) {
+      EXPECT_EQ(peer_ep, m.link_accept.observed);
     }
   }
-  // More datagrams from the same place: no news, no more OBSERVED.
   n = EncodeKeepalive(Addr(20), {false, 9}, buf);
   node.OnDatagram(peer_ep, {buf, n});
   types = transport.TypesTo(peer_ep);
-  EXPECT_EQ(1, std::count(types.begin(), types.end(), MsgType::kObserved));
+  EXPECT_EQ(0, std::count(types.begin(), types.end(), MsgType::kObserved));
   // The peer moved (its NAT rebound): told again at the new endpoint.
   const Endpoint moved = Ep4(Ip(172, 31, 200, 20), 40999);
   node.OnDatagram(moved, {buf, n});
@@ -433,6 +434,35 @@ TEST(Observed, ANewLinkIsToldWhereItsDatagramsComeFromAndReportsCount) {
   EXPECT_EQ(1u, node.nat().reports());
   EXPECT_EQ(kMapped, *node.nat().Reflexive(clock.NowNs()));
   EXPECT_EQ(1u, node.counters().observations);
+}
+
+TEST(Observed, TheRequesterTellsTheAcceptorWhereItsAcceptCameFrom) {
+  FakeClock clock;
+  FakeRandom random(6);
+  Capture transport;
+  OverlayNode node(Addr(10), kLocal, OverlayOptions{}, clock, random, transport);
+  node.Start();
+  const Endpoint acceptor = Ep4(Ip(172, 31, 200, 30), 40555);
+  node.RequestShortcut(Addr(30), acceptor);
+  MessageView req;
+  ASSERT_EQ(MsgError::kNone, ParseMessage(transport.out.back().second, &req));
+  uint8_t buf[kMaxOverlayDatagram];
+  const size_t n = EncodeLinkAccept(
+      Addr(30), {LinkKind::kShortcut, AcceptStatus::kAccepted, req.link_request.token, kMapped},
+      buf);
+  node.OnDatagram(acceptor, {buf, n});
+  ASSERT_NE(nullptr, node.links().Find(Addr(30)));
+  EXPECT_EQ(kMapped, *node.nat().Reflexive(clock.NowNs()));  // the accept's report about us
+  bool told = false;
+  for (const auto& [ep, bytes] : transport.out) {
+    MessageView m;
+    if (ep == acceptor && ParseMessage(bytes, &m) == MsgError::kNone &&
+        m.type == MsgType::kObserved) {
+      EXPECT_EQ(acceptor, m.observed.endpoint);
+      told = true;
+    }
+  }
+  EXPECT_TRUE(told);
 }
 
 TEST(Observed, AMovedMappingIsFollowedAndEveryLinkProbed) {
@@ -553,6 +583,38 @@ TEST(VipLocationRecord, CandidatesRoundTripAndLaterVersionsAreTolerated) {
   bad = v;
   bad.resize(40);
   EXPECT_FALSE(DecodeVipLocation(bad));
+}
+
+// ---- ipopctl peers says how a peer is reached and why
+
+TEST(PeersPath, ALearnedPeerGetsAPathLineWithTheRelayAndTheReason) {
+  PeerRow relayed;
+  relayed.status.vip = 0x0a4d0007;
+  relayed.status.learned = true;
+  relayed.status.relayed = true;
+  NodeAddress via;
+  via.fill(0xab);
+  relayed.path = {true, overlay::RingAddress::FromBytes(via),
+                  "punch failed: both symmetric, retry in 10 s", "address/port-dependent"};
+  PeerRow direct;
+  direct.status.vip = 0x0a4d0004;
+  direct.status.learned = true;
+  direct.path = {false, {}, "punched in 21 ms", ""};
+  PeerRow configured;
+  configured.status.vip = 0x0a4d0002;
+  const std::string out = RenderPeers({relayed, direct, configured});
+  EXPECT_NE(std::string::npos, out.find("peer 10.77.0.7 ")) << out;
+  EXPECT_NE(
+      std::string::npos,
+      out.find("\n  path relayed via abababababababab (punch failed: both symmetric, retry in "
+               "10 s)\n"))
+      << out;
+  EXPECT_NE(std::string::npos, out.find("\n  path direct (punched in 21 ms)\n")) << out;
+  // A configured peer has no overlay path to explain: three peer lines, two path lines.
+  size_t paths = 0;
+  for (size_t at = out.find("  path "); at != std::string::npos; at = out.find("  path ", at + 1))
+    ++paths;
+  EXPECT_EQ(2u, paths);
 }
 
 // ---- the path policy repairs a direct path that went silent
