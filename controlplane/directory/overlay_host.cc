@@ -51,6 +51,14 @@ class OverlayHost::PunchEnv final : public overlay::HolePunch::Env {
     const Link* l = host_.node_->links().Find(a);
     return l ? l->last_heard_ns : 0;
   }
+  uint64_t LinkedSinceNs(const RingAddress& a) const override {
+    const Link* l = host_.node_->links().Find(a);
+    return l ? l->created_ns : 0;
+  }
+  void LinkBroken(const RingAddress& a) override {
+    host_.node_->DropBrokenLink(a);
+    host_.node_->ProbeAllLinks();
+  }
   std::vector<Endpoint> OurCandidates() const override {
     std::vector<Endpoint> out;
     for (const overlay::Candidate& c : host_.node_->nat().Candidates(host_.clock_.NowNs()))

@@ -175,6 +175,13 @@ void HolePunch::OnMessage(const RingAddress& source, std::span<const uint8_t> pa
     return;
   }
   ++counters_.offers_received;
+  // A node linked to us never offers (it would be direct): an offer over a link older than a
+  // punch window means the peer dropped its side (a rebinding it noticed first). A younger link
+  // is this very punch's, reached before its offer.
+  if (env_.Linked(source) && now - env_.LinkedSinceNs(source) > options_.window_ns) {
+    ++counters_.restarts;
+    env_.LinkBroken(source);
+  }
   // The other side probes now (a new link, or repairing one that broke): so must we, or its
   // probes meet a closed NAT on our side. A run already going keeps its window (an offer cannot
   // stretch our probing).

@@ -83,6 +83,11 @@ class HolePunch {
     virtual bool Linked(const RingAddress& a) const = 0;
     // When the link to `a` last carried anything from it (0: no link).
     virtual uint64_t HeardNs(const RingAddress& a) const = 0;
+    // When the link to `a` was made (0: no link).
+    virtual uint64_t LinkedSinceNs(const RingAddress& a) const = 0;
+    // The peer at `a` punches to us while we hold an old link to it: it lost that link (its side
+    // of the path broke). Drop ours too and let our links report our mapping afresh.
+    virtual void LinkBroken(const RingAddress& a) = 0;
     virtual std::vector<Endpoint> OurCandidates() const = 0;
     virtual NatClass OurClass() const = 0;
   };

@@ -177,6 +177,13 @@ class FakeEnv final : public HolePunch::Env {
     return std::find(linked.begin(), linked.end(), a) != linked.end();
   }
   uint64_t HeardNs(const RingAddress& a) const override { return Linked(a) ? heard_ns : 0; }
+  uint64_t LinkedSinceNs(const RingAddress& a) const override {
+    return Linked(a) ? linked_since_ns : 0;
+  }
+  void LinkBroken(const RingAddress& a) override {
+    broken.push_back(a);
+    std::erase(linked, a);
+  }
   std::vector<Endpoint> OurCandidates() const override { return ours; }
   NatClass OurClass() const override { return our_class; }
 
@@ -193,6 +200,8 @@ class FakeEnv final : public HolePunch::Env {
   std::vector<Probed> probes;
   std::vector<RingAddress> linked;
   uint64_t heard_ns = 0;
+  uint64_t linked_since_ns = 0;
+  std::vector<RingAddress> broken;
   std::vector<Endpoint> ours{kLocal, kMapped};
   NatClass our_class = NatClass::kEndpointIndependent;
 };
@@ -348,6 +357,24 @@ TEST_F(HolePunchTest, ARepairOfALinkedPeerNeedsTheLinkHeardAgain) {
   env_.heard_ns = clock_.NowNs();
   Run(100);
   EXPECT_EQ(PunchState::kDirect, punch_.StatusOf(peer_)->state);
+}
+
+TEST_F(HolePunchTest, AnOfferOverAnOldLinkMeansThePeerLostItsSide) {
+  env_.linked.push_back(peer_);
+  env_.linked_since_ns = clock_.NowNs();
+  Run(6000);
+  punch_.OnMessage(peer_, EncodePunch({false, NatClass::kEndpointIndependent, 7, {hint_}}));
+  ASSERT_EQ(1u, env_.broken.size());  // our side of the link goes too
+  EXPECT_EQ(PunchState::kPunching, punch_.StatusOf(peer_)->state);
+  EXPECT_EQ(1u, env_.probes.size());
+}
+
+TEST_F(HolePunchTest, AnOfferOverALinkThisPunchMadeKeepsIt) {
+  env_.linked.push_back(peer_);
+  env_.linked_since_ns = clock_.NowNs();
+  Run(1000);  // the peer's probe linked us before its routed offer arrived
+  punch_.OnMessage(peer_, EncodePunch({false, NatClass::kEndpointIndependent, 7, {hint_}}));
+  EXPECT_TRUE(env_.broken.empty());
 }
 
 TEST_F(HolePunchTest, NewCandidatesDuringARunAreOfferedAgain) {
