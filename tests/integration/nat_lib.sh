@@ -18,6 +18,17 @@
 nat_require() {
   command -v nft >/dev/null || skip "nft missing (apt-get install nftables; tools/install-deps.sh)"
   command -v conntrack >/dev/null || skip "conntrack missing (apt-get install conntrack)"
+  # The kernel's nf_tables NAT: a throwaway namespace tells whether a nat chain can be made.
+  local probe="ipopnft$$" err
+  ip netns add "$probe" || skip "cannot create network namespaces here"
+  err=$(printf 'table ip t {\n chain p {\n  type nat hook postrouting priority srcnat;\n  masquerade\n }\n}\n' |
+    ip netns exec "$probe" nft -f - 2>&1)
+  ip netns del "$probe"
+  [[ -z $err ]] && return 0
+  # Only an error that proves absence skips; anything else is a failure of the test itself.
+  [[ $err == *"Operation not supported"* || $err == *"No such file or directory"* ]] &&
+    skip "this kernel has no nf_tables NAT: $err"
+  fail "nft probe: $err"
 }
 
 router_of() { echo "${RUN}r$1"; }

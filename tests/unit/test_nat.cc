@@ -612,6 +612,16 @@ TEST(VipLocationRecord, CandidatesRoundTripAndLaterVersionsAreTolerated) {
   EXPECT_FALSE(DecodeVipLocation(bad));
 }
 
+// ---- overlay.keepalive-s holds NAT mappings: idle links are probed that often
+
+TEST(KeepaliveConfig, IdleLinksAreProbedAtTheConfiguredInterval) {
+  NodeConfig cfg;
+  EXPECT_EQ(15u, cfg.keepalive_s);  // under the common 30 s UDP mapping timeout
+  EXPECT_EQ(15'000'000'000ull, OverlayHostOptions::FromConfig(cfg).overlay.timers.probe_idle_ns);
+  cfg.keepalive_s = 20;
+  EXPECT_EQ(20'000'000'000ull, OverlayHostOptions::FromConfig(cfg).overlay.timers.probe_idle_ns);
+}
+
 // ---- ipopctl peers says how a peer is reached and why
 
 TEST(PeersPath, ALearnedPeerGetsAPathLineWithTheRelayAndTheReason) {
