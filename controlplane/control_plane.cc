@@ -208,6 +208,7 @@ bool ControlPlane::Init(std::string* error) {
     // The address the dataplane still forwards with (a restarted control plane) comes first.
     if (running != nullptr) options.claim.hint = running->hdr.local_vip;
     overlay_ = std::make_unique<OverlayHost>(options, clock_, random_, *port_, *overlay_auth_);
+    overlay_->SetIdentity(identity_.get());  // certificate mode: links keyed per link
     overlay_->SetAddressHandler([this](uint32_t vip) { OnAddressChanged(vip); });
     sessions_->SetHelloRelay(overlay_.get());
     overlay_->SetHelloHandler([this](const overlay::RingAddress& source, const Endpoint& endpoint,

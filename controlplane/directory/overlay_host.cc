@@ -87,27 +87,35 @@ class OverlayHost::ClaimStoreAdapter final : public ClaimStore {
   DhtService& dht_;
 };
 
-// Stamps and signs on the way out; the Port is the dataplane's inject ring.
+// Stamps and signs on the way out; the Port is the dataplane's inject ring. In certificate mode
+// the LinkGuard appends the handshake signature or the link key's tag instead of the PSK tag.
 class OverlayHost::Transport final : public overlay::OverlayTransport {
  public:
   Transport(Port& port, const HelloAuthenticator& auth, const Clock& clock,
-            OverlayHostCounters& counters)
-      : port_(port), auth_(auth), clock_(clock), counters_(counters) {}
+            OverlayHostCounters& counters, const std::unique_ptr<LinkGuard>& guard)
+      : port_(port), auth_(auth), clock_(clock), counters_(counters), guard_(guard) {}
   bool Send(const Endpoint& to, const RingAddress& receiver,
             std::span<const uint8_t> datagram) override {
-    uint8_t buf[overlay::kMaxOverlayDatagram + kOverlayStampSize + kMaxHelloTagSize];
-    const size_t tag = auth_.tag_size();
+    uint8_t buf[std::max(overlay::kMaxOverlayDatagram + kOverlayStampSize + kMaxHelloTagSize,
+                         kMaxLinkHandshake)];
     if (datagram.size() > overlay::kMaxOverlayDatagram) return false;
     std::memcpy(buf, datagram.data(), datagram.size());
     uint8_t* stamp = buf + datagram.size();
     StoreBe64(stamp, NextTimestamp());
     receiver.ToBytes(std::span<uint8_t, RingAddress::kBytes>(stamp + 8, RingAddress::kBytes));
     const size_t signed_len = datagram.size() + kOverlayStampSize;
-    if (!auth_.Sign({buf, signed_len}, {buf + signed_len, tag})) {
+    size_t total = 0;
+    if (guard_) {
+      total = guard_->Seal(buf, signed_len, sizeof(buf), receiver, clock_.NowNs());
+    } else {
+      const size_t tag = auth_.tag_size();
+      if (auth_.Sign({buf, signed_len}, {buf + signed_len, tag})) total = signed_len + tag;
+    }
+    if (total == 0) {
       ++counters_.sign_failed;
       return false;
     }
-    if (!port_.SendUnderlay(to, {buf, signed_len + tag})) {
+    if (!port_.SendUnderlay(to, {buf, total})) {
       ++counters_.send_failed;
       return false;
     }
@@ -126,6 +134,7 @@ class OverlayHost::Transport final : public overlay::OverlayTransport {
   const HelloAuthenticator& auth_;
   const Clock& clock_;
   OverlayHostCounters& counters_;
+  const std::unique_ptr<LinkGuard>& guard_;
   uint64_t last_ts_ = 0;
 };
 
@@ -176,9 +185,10 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
     : options_(options),
       clock_(clock),
       auth_(auth),
-      transport_(std::make_unique<Transport>(port, auth, clock, counters_)),
+      transport_(std::make_unique<Transport>(port, auth, clock, counters_, guard_)),
       source_limiter_(options.source_limit),
       replay_guard_(clock.WallNs(), options.source_limit.max_sources),
+      random_(random),
       resolve_bucket_(options.resolve_per_second, options.resolve_burst) {
   Endpoint self = options_.listen;
   if (IsUnspecified(self)) {
@@ -226,6 +236,22 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
 
 OverlayHost::~OverlayHost() = default;
 
+void OverlayHost::SetIdentity(const identity::NodeIdentity* id) {
+  identity_ = id;
+  guard_ =
+      id ? std::make_unique<LinkGuard>(*id, options_.address, random_, link_counters_) : nullptr;
+}
+
+size_t OverlayHost::CloseLinksOf(const identity::KeyId& id) {
+  if (!guard_) return 0;
+  const std::vector<RingAddress> peers = guard_->PeersWithKey(id);
+  for (const RingAddress& a : peers) {
+    node_->CloseLink(a);  // the LINK_CLOSE still carries the old key's tag
+    guard_->Forget(a);
+  }
+  return peers.size();
+}
+
 void OverlayHost::Start() {
   if (started_) return;
   started_ = true;
@@ -252,12 +278,17 @@ void OverlayHost::LearnSelfEndpoint(const Endpoint& toward) {
 bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram) {
   if (!overlay::LooksLikeOverlay(datagram)) return false;
   ++counters_.received;
-  const size_t tag = auth_.tag_size();
+  // Certificate mode: the shortest trailer is a link key's tag, the longest a handshake's.
+  const size_t tag = guard_ ? kLinkTagSize : auth_.tag_size();
+  const size_t max_size =
+      guard_ ? std::max(overlay::kMaxOverlayDatagram + kOverlayStampSize + kMaxHelloTagSize,
+                        kMaxLinkHandshake)
+             : overlay::kMaxOverlayDatagram + kOverlayStampSize + tag;
   if (datagram.size() < wire::kHeaderSize + overlay::kCommonSize + kOverlayStampSize + tag) {
     ++counters_.too_short;
     return true;
   }
-  if (datagram.size() > overlay::kMaxOverlayDatagram + kOverlayStampSize + tag) {
+  if (datagram.size() > max_size) {
     ++counters_.too_long;
     return true;
   }
@@ -266,16 +297,26 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
     ++counters_.rate_limited;
     return true;
   }
-  const std::span<const uint8_t> signed_part = datagram.first(datagram.size() - tag);
-  if (!auth_.Verify(signed_part, datagram.last(tag))) {
-    ++counters_.bad_tag;
-    uint64_t suppressed = 0;
-    if (log_limit_.Allow(clock_.NowNs(), &suppressed))
-      IPOP_LOG_WARN(
-          "overlay: dropped a message from %s with a bad tag (wrong network secret?) "
-          "(%llu similar suppressed)",
-          from.ToString().c_str(), (unsigned long long)suppressed);
-    return true;
+  std::span<const uint8_t> signed_part;
+  if (guard_) {
+    const size_t head = guard_->Open(datagram, clock_.NowNs(), clock_.WallNs() / 1'000'000'000ull);
+    if (head == 0) {
+      ++counters_.bad_tag;
+      return true;
+    }
+    signed_part = datagram.first(head);
+  } else {
+    signed_part = datagram.first(datagram.size() - tag);
+    if (!auth_.Verify(signed_part, datagram.last(tag))) {
+      ++counters_.bad_tag;
+      uint64_t suppressed = 0;
+      if (log_limit_.Allow(clock_.NowNs(), &suppressed))
+        IPOP_LOG_WARN(
+            "overlay: dropped a message from %s with a bad tag (wrong network secret?) "
+            "(%llu similar suppressed)",
+            from.ToString().c_str(), (unsigned long long)suppressed);
+      return true;
+    }
   }
   // Authenticated: now whether it was meant for us, and only once.
   const std::span<const uint8_t> body = signed_part.first(signed_part.size() - kOverlayStampSize);
@@ -304,9 +345,24 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
           (unsigned long long)suppressed);
     return true;
   }
+  const uint8_t type = body[wire::kHeaderSize];
+  // The sender is authenticated by its link key, so a routed message at its first hop (hop
+  // count 1) must name the sender as its source: nobody originates in another's name through
+  // its own link. Later hops are not checked (docs/pki.md, "Not yet wired").
+  constexpr size_t kHopsOffset = wire::kHeaderSize + overlay::kCommonSize + 2;
+  constexpr size_t kSourceOffset = wire::kHeaderSize + overlay::kCommonSize + 12;
+  if (guard_ && type == uint8_t(overlay::MsgType::kRouted) &&
+      body.size() >= kSourceOffset + RingAddress::kBytes && body[kHopsOffset] == 1 &&
+      !std::equal(sender.begin(), sender.end(), body.begin() + kSourceOffset)) {
+    ++link_counters_.forged_origin;
+    return true;
+  }
   ++counters_.accepted;
   if (!self_endpoint_known_) LearnSelfEndpoint(from);
   node_->OnDatagram(from, body, bound);
+  // A closed link's keys go at once (Stop, surplus, unknown link: any LINK_CLOSE).
+  if (guard_ && type == uint8_t(overlay::MsgType::kLinkClose))
+    guard_->Forget(RingAddress::FromBytes(sender.first<RingAddress::kBytes>()));
   return true;
 }
 
@@ -342,6 +398,7 @@ void OverlayHost::Tick() {
   if (!started_) return;
   const uint64_t now = clock_.NowNs();
   if (now >= node_->next_wake_ns()) node_->Tick();
+  if (guard_) CheckLinks(now);
   if (now >= dht_->next_wake_ns()) dht_->Tick();
   if (claim_ && node_->joined() && (claim_->held() || NeighbourhoodSettled())) {
     claim_->SetValue(EncodeVipLocation(VipLocation{options_.address, node_->endpoint(), nat_class(),
@@ -361,6 +418,22 @@ void OverlayHost::Tick() {
   if (routes_ && node_->joined() && !routes_poll_in_flight_ && now >= next_routes_poll_ns_)
     PollRoutes();
   UpdateTableVersion();
+}
+
+void OverlayHost::CheckLinks(uint64_t now) {
+  if (now >= next_link_expire_ns_) {
+    next_link_expire_ns_ = now + 1'000'000'000ull;
+    guard_->Expire(now, [this](const RingAddress& a) { return node_->links().Find(a) != nullptr; });
+  }
+  if (now < next_recheck_ns_) return;
+  next_recheck_ns_ = now + options_.cert_recheck_ns;
+  for (const RingAddress& a : guard_->Recheck(clock_.WallNs() / 1'000'000'000ull)) {
+    IPOP_LOG_WARN("overlay: closing the link to %s: its certificate expired or was revoked",
+                  a.ToHex().c_str());
+    node_->CloseLink(a);
+    guard_->Forget(a);
+    ++link_counters_.links_cert_closed;
+  }
 }
 
 void OverlayHost::OnAddressChanged(uint32_t vip) {

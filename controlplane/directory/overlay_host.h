@@ -10,6 +10,10 @@
 //            (token bucket per underlay endpoint, bounded table), tag, receiver (ours; only a
 //            LINK_REQUEST may name another or none) and freshness (ReplayGuard per sender
 //            address) before the overlay sees it; each rejection is counted
+//   certificates  with a NodeIdentity (SetIdentity) the overlay secret is not used: handshakes
+//            are signed by node keys and every other datagram carries a per-link key's tag
+//            (LinkGuard, link_auth.h); links are closed when the peer's chain expires or is
+//            revoked (re-checked every cert_recheck_ns) and by CloseLinksOf
 // On top it keeps this node's entry in the VIP directory (a DHT record per virtual IP: which
 // overlay node holds it and where it listens), resolves other VIPs through it, and carries
 // HELLOs of the data-session protocol as routed overlay messages for peers without a direct link.
@@ -28,6 +32,7 @@
 #include "controlplane/dht/dht_rate_limiter.h"
 #include "controlplane/dht/dht_service.h"
 #include "controlplane/directory/address_claim.h"
+#include "controlplane/directory/link_auth.h"
 #include "controlplane/directory/overlay_echo.h"
 #include "controlplane/directory/route_signature.h"
 #include "controlplane/overlay/hole_punch.h"
@@ -71,6 +76,8 @@ struct OverlayHostOptions {
   OverlayEchoOptions echo;
   std::vector<PrefixConfig> announce;  // router mode: subnets behind this node
   uint64_t routes_poll_ns = 5'000'000'000ull;
+  // Certificate mode: how often the links' certificates are checked against clock and revocations.
+  uint64_t cert_recheck_ns = 10'000'000'000ull;
   overlay::OverlayOptions overlay;
   overlay::PunchOptions punch;
   DhtServiceOptions dht;
@@ -227,6 +234,15 @@ class OverlayHost final : public HelloRelay, public NameSource {
   OverlayHost(const OverlayHost&) = delete;
   OverlayHost& operator=(const OverlayHost&) = delete;
 
+  // Certificate mode (docs/pki.md): call before Start; `id` outlives this object. Null: PSK.
+  void SetIdentity(const identity::NodeIdentity* id);
+  // Closes every link to a node whose certificate's subject key id is `id` (revocation);
+  // returns how many were closed.
+  size_t CloseLinksOf(const identity::KeyId& id);
+  const LinkGuard* link_guard() const { return guard_.get(); }
+  LinkGuard* link_guard() { return guard_.get(); }
+  const LinkAuthCounters& link_auth_counters() const { return link_counters_; }
+
   void Start();
   void Stop();  // graceful leave: closes every link
   // Gives the address back (DHT Remove); `done` runs once that finished. Call before Stop.
@@ -335,6 +351,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void LearnSelfEndpoint(const Endpoint& toward);
   void OnRouted(const overlay::Routed& r);
   void UpdateTableVersion();
+  void CheckLinks(uint64_t now);
 
   OverlayHostOptions options_;
   Clock& clock_;
@@ -347,6 +364,12 @@ class OverlayHost final : public HelloRelay, public NameSource {
   std::unique_ptr<overlay::HolePunch> punch_;
   DhtRateLimiter source_limiter_;
   ReplayGuard replay_guard_;  // by sender ring address
+  RandomSource& random_;
+  const identity::NodeIdentity* identity_ = nullptr;
+  std::unique_ptr<LinkGuard> guard_;  // certificate mode only
+  LinkAuthCounters link_counters_;
+  uint64_t next_recheck_ns_ = 0;
+  uint64_t next_link_expire_ns_ = 0;
   OverlayHostCounters counters_;
   HelloFn hello_;
   RoutesFn routes_;

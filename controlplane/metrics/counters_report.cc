@@ -18,6 +18,7 @@ std::vector<CounterBlock> CounterBlocks(const CountersReport& r) {
   if (r.overlay) {
     const OverlayCountersReport& o = *r.overlay;
     b.push_back({&kOverlayHostModule, &o.host});
+    if (o.link_auth) b.push_back({&kLinkAuthModule, &*o.link_auth});
     b.push_back({&kOverlayEchoModule, &o.echo});
     b.push_back({&kOverlayLimitModule, &o.host_limit});
     b.push_back({&kOverlayCounterModule, &o.node});

@@ -6,6 +6,7 @@
 //   node          HELLOs, sessions, ARP, punts, table publication (runtime/cp_counters.h)
 //   node (gauges) peers, uptime, dataplane workers
 //   overlay_host  overlay datagram authentication, names, routes, VIP lookups
+//   link_auth     certificate mode: refused link handshakes and datagrams, link keys
 //   overlay_echo  echo probes (ipopctl ping, validate) and the replies to others' probes
 //   overlay_limit per-source budget of overlay datagrams
 //   overlay       ring maintenance and routed messages; gauges: ring size, links by role
@@ -107,6 +108,7 @@ static_assert(CoversEveryField<DhtGauges>(kDhtGaugeDescs));
 inline constexpr CounterModule kNodeCounterModule{"node", kCpCounterDescs};
 inline constexpr CounterModule kNodeGaugeModule{"node", kNodeGaugeDescs};
 inline constexpr CounterModule kOverlayHostModule{"overlay_host", kOverlayHostCounterDescs};
+inline constexpr CounterModule kLinkAuthModule{"link_auth", kLinkAuthCounterDescs};
 inline constexpr CounterModule kOverlayEchoModule{"overlay_echo", kOverlayEchoCounterDescs};
 inline constexpr CounterModule kOverlayLimitModule{"overlay_limit", kDhtRateLimiterCounterDescs};
 inline constexpr CounterModule kOverlayCounterModule{"overlay", overlay::kOverlayCounterDescs};
@@ -131,6 +133,11 @@ inline constexpr const CounterModule* kCounterModules[] = {
     &kAddressModule,      &kDhtCounterModule,     &kDhtGaugeModule,      &kDhtStoreModule,
     &kDhtLimitModule,     &kMulticastModule,      &kDhcpModule,          &kDnsModule,
     &kDnsForwardModule,   &kDnsTcpModule,         &kMetricsServerModule,
+    &kNodeCounterModule, &kNodeGaugeModule,    &kOverlayHostModule,    &kLinkAuthModule,
+    &kOverlayEchoModule, &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule,
+    &kAddressModule,     &kDhtCounterModule,   &kDhtGaugeModule,       &kDhtStoreModule,
+    &kDhtLimitModule,    &kMulticastModule,    &kDhcpModule,           &kDnsModule,
+    &kDnsForwardModule,  &kDnsTcpModule,       &kMetricsServerModule,
 };
 
 // The dataplane's drops and statistics (shared/counters.h) as registry entries; their offsets
@@ -164,6 +171,7 @@ struct OverlayCountersReport {
   DhtStoreCounters dht_store;
   DhtRateLimiterCounters dht_limit;
   std::optional<AddressClaimCounters> claim;  // with an address in the DHT
+  std::optional<LinkAuthCounters> link_auth;  // certificate mode
 };
 
 // Every part that is not running is absent.

@@ -115,6 +115,7 @@ CountersReport CollectCounters(const MgmtParts& p) {
     OverlayCountersReport& o = r.overlay.emplace();
     const overlay::OverlayNode& node = p.overlay->node();
     o.host = p.overlay->counters();
+    if (p.overlay->link_guard()) o.link_auth = p.overlay->link_auth_counters();
     o.echo = p.overlay->echo().counters();
     o.host_limit = p.overlay->source_limiter().counters();
     o.node = node.counters();

@@ -339,6 +339,14 @@ size_t OverlayNode::NearDeficit() const {
   return (want - std::min(want, s)) + (want - std::min(want, p));
 }
 
+void OverlayNode::CloseLink(const RingAddress& a) {
+  const Link* l = links_.Find(a);
+  if (!l) return;
+  uint8_t buf[kMaxOverlayDatagram];
+  Send(l->endpoint, a, {buf, EncodeLinkClose(self_, {CloseReason::kShutdown}, buf)});
+  DropLink(a, false);
+}
+
 void OverlayNode::DropLink(const RingAddress& a, bool lost) {
   const Link* l = links_.Find(a);
   if (!l) return;

@@ -169,6 +169,8 @@ class OverlayNode {
   // link just gains the shortcut role. ReleaseShortcut takes the role away again: a link left
   // with no role is closed after the surplus grace period.
   void RequestShortcut(const RingAddress& a, const Endpoint& ep);
+  // Closes the link to `a` now (LINK_CLOSE shutdown), e.g. its certificate was revoked.
+  void CloseLink(const RingAddress& a);
   void ReleaseShortcut(const RingAddress& a);
   // Hole punching (docs/nat.md): one LINK_REQUEST(shortcut) naming `a` to each of `to`, under the
   // pending request for `a` (made if none). The first accept, from whichever candidate answered,
