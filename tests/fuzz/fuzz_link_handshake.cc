@@ -23,6 +23,7 @@
 
 namespace {
 
+using namespace ipop;
 using namespace ipop::cp;
 using identity::Certificate;
 using identity::NodeIdentity;

@@ -30,6 +30,7 @@ struct FullReport {
     CountersReport& r = m.counters;
     r.workers.resize(2);
     r.overlay.emplace().claim.emplace();
+    r.overlay->link_auth.emplace();
     r.multicast.emplace();
     r.dhcp.emplace();
     r.dns.emplace();
