@@ -128,16 +128,11 @@ inline constexpr CounterModule kMetricsServerModule{"metrics", kMetricsServerCou
 
 // Every module, in the order they are shown: what tests and docs/metrics.md are checked against.
 inline constexpr const CounterModule* kCounterModules[] = {
-    &kNodeCounterModule,  &kNodeGaugeModule,      &kOverlayHostModule,   &kOverlayEchoModule,
-    &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule,  &kPunchModule,
-    &kAddressModule,      &kDhtCounterModule,     &kDhtGaugeModule,      &kDhtStoreModule,
-    &kDhtLimitModule,     &kMulticastModule,      &kDhcpModule,          &kDnsModule,
-    &kDnsForwardModule,   &kDnsTcpModule,         &kMetricsServerModule,
     &kNodeCounterModule, &kNodeGaugeModule,    &kOverlayHostModule,    &kLinkAuthModule,
     &kOverlayEchoModule, &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule,
-    &kAddressModule,     &kDhtCounterModule,   &kDhtGaugeModule,       &kDhtStoreModule,
-    &kDhtLimitModule,    &kMulticastModule,    &kDhcpModule,           &kDnsModule,
-    &kDnsForwardModule,  &kDnsTcpModule,       &kMetricsServerModule,
+    &kPunchModule,       &kAddressModule,      &kDhtCounterModule,     &kDhtGaugeModule,
+    &kDhtStoreModule,    &kDhtLimitModule,     &kMulticastModule,      &kDhcpModule,
+    &kDnsModule,         &kDnsForwardModule,   &kDnsTcpModule,         &kMetricsServerModule,
 };
 
 // The dataplane's drops and statistics (shared/counters.h) as registry entries; their offsets
