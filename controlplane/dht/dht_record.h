@@ -24,7 +24,8 @@ namespace ipop::cp {
   X(kNotFound, "remove: no such value under this key")                           \
   X(kNotOwner, "remove: the value exists but was written by another owner")      \
   X(kNotResponsible, "the node is not a replica for this key (overlay service)") \
-  X(kOverloaded, "the node rate-limited the requester (overlay service)")
+  X(kOverloaded, "the node rate-limited the requester (overlay service)")        \
+  X(kNotAuthorized, "the value's signature, owner or claim does not check out (certificates)")
 
 enum class DhtStatus : uint8_t {
 #define IPOP_X(name, desc) name,

@@ -14,7 +14,6 @@ constexpr uint8_t kEnvFanout = 2;         // coordinator -> other replica; clien
 constexpr uint8_t kEnvDirect = 3;         // to this node in particular: replies, repair, handover
 constexpr size_t kFanoutHeader = 1 + RingAddress::kBytes;
 constexpr size_t kBodyBudget = overlay::kMaxRoutedPayload - kFanoutHeader;
-constexpr uint32_t kAttemptBits = 8;
 
 RingAddress ToAddress(const DhtKey& k) {
   return RingAddress::FromBytes(std::span<const uint8_t, RingAddress::kBytes>(k));
@@ -32,22 +31,40 @@ DhtKey Predecessor(const DhtKey& k) {
 
 }  // namespace
 
-DhtService::DhtService(overlay::OverlayNode& node, Clock& clock, const DhtServiceOptions& options)
+DhtService::DhtService(overlay::OverlayNode& node, Clock& clock, RandomSource& random,
+                       const DhtServiceOptions& options)
     : node_(node),
       clock_(clock),
+      random_(random),
       options_(options),
       store_(clock, options.store),
       limiter_(options.rate_limit) {
   if (options_.replicas == 0) options_.replicas = 1;
   if (options_.max_attempts == 0) options_.max_attempts = 1;
-  // Op ids from a random-ish start so a restarted node does not take replies meant for its
-  // previous life as its own.
-  next_op_id_ = (clock_.WallNs() & 0xffffffffffull) + 1;
+}
+
+uint64_t DhtService::NewRequestId() {
+  // Unpredictable, so nobody off the path can answer for a replica; never 0 (0 asks for no
+  // reply) and never one in flight.
+  for (;;) {
+    uint8_t b[8];
+    random_.Fill(b);
+    uint64_t id = 0;
+    for (uint8_t x : b) id = (id << 8) | x;
+    if (id != 0 && !in_flight_.contains(id)) return id;
+  }
+}
+
+std::vector<uint64_t> DhtService::RequestIdsInFlight() const {
+  std::vector<uint64_t> out;
+  for (const auto& [id, op] : in_flight_) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 size_t DhtService::StateBytes() const {
   size_t ops = 0;
-  for (const auto& [id, op] : ops_) ops += sizeof(op) + op.value.capacity() + 32;
+  for (const auto& [id, op] : ops_) ops += sizeof(op) + op.value.capacity() + 32 + 24;
   return sizeof(*this) + store_.bytes_used() + ops + limiter_.sources() * (sizeof(DhtKey) + 32) +
          handover_near_.capacity() * sizeof(RingAddress);
 }
@@ -99,9 +116,13 @@ void DhtService::SendAttempt(uint64_t op_id, Op& op) {
                    std::min(options_.max_attempt_timeout_ns,
                             options_.attempt_timeout_ns << std::min<uint32_t>(op.attempt - 1, 16));
   op.decide_ns = UINT64_MAX;
+  // Replies to an earlier attempt are stale from now on.
+  if (op.request_id != 0) in_flight_.erase(op.request_id);
+  op.request_id = NewRequestId();
+  in_flight_[op.request_id] = op_id;
   DhtMessage m;
   m.type = op.type;
-  m.request_id = (op_id << kAttemptBits) | (op.attempt & ((1u << kAttemptBits) - 1));
+  m.request_id = op.request_id;
   m.key = op.key;
   m.owner = ToKey(node_.address());  // informative only: replicas use the routed source
   m.ttl_ms = op.ttl_ms;
@@ -115,12 +136,18 @@ void DhtService::SendAttempt(uint64_t op_id, Op& op) {
 
 void DhtService::OnReply(const RingAddress& from, const DhtMessage& m) {
   ++counters_.replies;
-  const auto it = ops_.find(m.request_id >> kAttemptBits);
-  if (it == ops_.end() ||
-      (it->second.attempt & ((1u << kAttemptBits) - 1)) !=
-          (m.request_id & ((1u << kAttemptBits) - 1)) ||
-      it->second.key != m.key) {
+  const auto f = in_flight_.find(m.request_id);
+  if (f == in_flight_.end()) {
+    ++counters_.replies_unknown_id;
+    return;
+  }
+  const auto it = ops_.find(f->second);
+  if (it == ops_.end() || it->second.key != m.key) {
     ++counters_.replies_stale;
+    return;
+  }
+  if (!CouldBeReplica(m.key, from)) {
+    ++counters_.replies_not_replica;
     return;
   }
   Op& op = it->second;
@@ -141,6 +168,16 @@ void DhtService::OnReply(const RingAddress& from, const DhtMessage& m) {
     // A coordinator that refuses does not fan out: waiting for the timeout would be in vain.
     op.decide_ns = std::min(op.decide_ns, now + options_.quorum_grace_ns);
   }
+}
+
+bool DhtService::CouldBeReplica(const DhtKey& key, const RingAddress& from) const {
+  if (from == node_.address()) return true;
+  const RingAddress k = ToAddress(key);
+  size_t closer = overlay::CloserTo(k, node_.address(), from) ? 1 : 0;
+  for (const overlay::Link& l : node_.links().links())
+    if (l.structured() && l.address != from && overlay::CloserTo(k, l.address, from)) ++closer;
+  // One of slack, as for handover: a link that died may still be in our table.
+  return closer < options_.replicas + 1;
 }
 
 bool DhtService::Decide(Op& op, Finished* out) {
@@ -238,6 +275,7 @@ void DhtService::Tick() {
     Finished f;
     if (Decide(it->second, &f)) {
       f.done = std::move(it->second.done);
+      in_flight_.erase(it->second.request_id);
       ops_.erase(it);
       switch (f.result.outcome) {
         case DhtOutcome::kOk:
@@ -358,8 +396,23 @@ bool DhtService::OnRouted(const overlay::Routed& r) {
   return true;
 }
 
+DhtStatus DhtService::CheckWrite(DhtMsgType op, const DhtKey& key, const DhtOwner& owner,
+                                 std::span<const uint8_t> value) {
+  if (!write_check_) return DhtStatus::kOk;
+  std::vector<DhtRecord> stored;
+  DhtRangeReader(store_, Predecessor(key), key).Next(1, &stored);
+  const DhtStatus s = write_check_(op, key, owner, value, stored);
+  if (s != DhtStatus::kOk) ++counters_.writes_unauthorized;
+  return s;
+}
+
 DhtStatus DhtService::Apply(const DhtMessage& m, const DhtOwner& owner,
                             std::vector<DhtRecord>* out) {
+  if (m.type == DhtMsgType::kCreate || m.type == DhtMsgType::kPut ||
+      m.type == DhtMsgType::kRemove) {
+    const DhtStatus s = CheckWrite(m.type, m.key, owner, m.value);
+    if (s != DhtStatus::kOk) return s;
+  }
   switch (m.type) {
     case DhtMsgType::kCreate:
       if (near_changed_ns_ != 0 && clock_.NowNs() - near_changed_ns_ < options_.create_settle_ns &&
@@ -418,7 +471,9 @@ void DhtService::OnReplicate(const DhtMessage& m) {
   const DhtMergeMode mode =
       (m.flags & kDhtFlagRepair) ? DhtMergeMode::kRepair : DhtMergeMode::kHandover;
   for (size_t i = 0; i < m.record_count; ++i) {
-    const DhtStatus s = store_.Merge(ToDhtRecord(m.key, m.records[i]), mode);
+    const DhtRecord rec = ToDhtRecord(m.key, m.records[i]);
+    DhtStatus s = CheckWrite(DhtMsgType::kReplicate, m.key, rec.owner, rec.value);
+    if (s == DhtStatus::kOk) s = store_.Merge(rec, mode);
     if (s == DhtStatus::kOk)
       ++counters_.replicate_records;
     else

@@ -40,6 +40,7 @@
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/runtime/clock.h"
 #include "controlplane/runtime/counter_registry.h"
+#include "controlplane/runtime/random_source.h"
 
 namespace ipop::cp {
 
@@ -93,16 +94,27 @@ struct DhtResult {
 };
 using DhtDoneFn = std::function<void(const DhtResult&)>;
 
+// Certificate mode (docs/pki.md, "Signed claims in the DHT"): what a replica requires of every
+// value before it stores it, whichever path brought it (CREATE, PUT, REMOVE, REPLICATE handover
+// and repair). `owner` is the writer the store would record (the routed source, or the owner field
+// of a replicated record), `stored` the live records under the key. kOk lets the write through;
+// any other status refuses it (and is the reply's status).
+using DhtWriteCheckFn =
+    std::function<DhtStatus(DhtMsgType op, const DhtKey& key, const DhtOwner& owner,
+                            std::span<const uint8_t> value, std::span<const DhtRecord> stored)>;
+
 struct DhtServiceCounters {
   // client
   uint64_t ops_started = 0, ops_ok = 0, ops_rejected = 0, ops_no_quorum = 0;
   uint64_t attempts_retried = 0, replies = 0, replies_stale = 0;
+  uint64_t replies_unknown_id = 0, replies_not_replica = 0;
   uint64_t read_repairs_sent = 0, create_repairs_sent = 0, rollbacks_sent = 0;
   // server
   uint64_t requests = 0, fanouts_sent = 0, not_responsible = 0, rate_limited = 0;
   uint64_t creates_settling = 0;  // CREATEs of an absent key refused right after a near change
   uint64_t bad_envelope = 0, decode_errors = 0, unexpected_type = 0;
   uint64_t replicate_records = 0, replicate_refused = 0;
+  uint64_t writes_unauthorized = 0;  // refused by the write check (certificate mode)
   // re-replication
   uint64_t handovers = 0, handover_keys = 0, handover_messages = 0, keys_dropped = 0;
   uint64_t messages_sent = 0, send_failed = 0;  // routed messages originated by the service
@@ -117,7 +129,12 @@ inline constexpr CounterDesc kDhtServiceCounterDescs[] = {
                  "client operations without a quorum of answers"),
     IPOP_COUNTER(DhtServiceCounters, attempts_retried, "client attempts sent again"),
     IPOP_COUNTER(DhtServiceCounters, replies, "replies to client operations"),
-    IPOP_COUNTER(DhtServiceCounters, replies_stale, "replies for an operation already finished"),
+    IPOP_COUNTER(DhtServiceCounters, replies_stale,
+                 "replies naming another key than their request"),
+    IPOP_COUNTER(DhtServiceCounters, replies_unknown_id,
+                 "replies whose request id is not in flight (finished, older or forged)"),
+    IPOP_COUNTER(DhtServiceCounters, replies_not_replica,
+                 "replies from a node that cannot be one of the key's replicas: refused"),
     IPOP_COUNTER(DhtServiceCounters, read_repairs_sent, "read repairs sent to stale replicas"),
     IPOP_COUNTER(DhtServiceCounters, create_repairs_sent,
                  "create repairs sent to replicas that missed a create"),
@@ -133,6 +150,8 @@ inline constexpr CounterDesc kDhtServiceCounterDescs[] = {
     IPOP_COUNTER(DhtServiceCounters, unexpected_type, "DHT messages of a type not expected here"),
     IPOP_COUNTER(DhtServiceCounters, replicate_records, "records received from re-replication"),
     IPOP_COUNTER(DhtServiceCounters, replicate_refused, "re-replication records refused"),
+    IPOP_COUNTER(DhtServiceCounters, writes_unauthorized,
+                 "writes and replicated records the signed-record check refused"),
     IPOP_COUNTER(DhtServiceCounters, handovers, "hand-overs of keys to new replicas"),
     IPOP_COUNTER(DhtServiceCounters, handover_keys, "keys handed over"),
     IPOP_COUNTER(DhtServiceCounters, handover_messages, "messages sent for hand-overs"),
@@ -145,7 +164,10 @@ static_assert(CoversEveryField<DhtServiceCounters>(kDhtServiceCounterDescs));
 
 class DhtService {
  public:
-  DhtService(overlay::OverlayNode& node, Clock& clock, const DhtServiceOptions& options = {});
+  // `random` draws the request ids (64 unpredictable bits each): a CSPRNG in the process, a
+  // seeded source in tests and the simulator.
+  DhtService(overlay::OverlayNode& node, Clock& clock, RandomSource& random,
+             const DhtServiceOptions& options = {});
 
   // Client operations; `done` runs from a later Tick (never from inside the call).
   void Put(const DhtKey& key, std::span<const uint8_t> value, uint32_t ttl_ms, DhtDoneFn done);
@@ -153,6 +175,9 @@ class DhtService {
               DhtCreateMode mode = DhtCreateMode::kClaim);
   void Get(const DhtKey& key, DhtDoneFn done);
   void Remove(const DhtKey& key, std::span<const uint8_t> value, DhtDoneFn done);
+
+  // Installs the certificate-mode write check; without one (PSK mode) every write is let through.
+  void SetWriteCheck(DhtWriteCheckFn check) { write_check_ = std::move(check); }
 
   // Feed every delivered routed message; false if it is not a DHT message.
   bool OnRouted(const overlay::Routed& r);
@@ -165,6 +190,8 @@ class DhtService {
   const DhtRateLimiter& rate_limiter() const { return limiter_; }
   const DhtServiceCounters& counters() const { return counters_; }
   size_t pending_ops() const { return ops_.size(); }
+  // The request ids of the attempts in flight (tests forge replies with them).
+  std::vector<uint64_t> RequestIdsInFlight() const;
   size_t StateBytes() const;
 
  private:
@@ -181,6 +208,7 @@ class DhtService {
     uint32_t ttl_ms = 0;
     uint64_t version = 0;
     uint32_t attempt = 0;
+    uint64_t request_id = 0;  // of the current attempt; 0 before the first
     uint64_t started_ns = 0;
     uint64_t deadline_ns = 0;  // of the current attempt
     uint64_t decide_ns = UINT64_MAX;
@@ -202,8 +230,15 @@ class DhtService {
   void OnRequest(const overlay::RingAddress& origin, uint8_t envelope, const DhtMessage& m,
                  std::span<const uint8_t> body);
   void OnReply(const overlay::RingAddress& from, const DhtMessage& m);
+  // False when this node knows R (+1 of slack) nodes nearer `key` than `from`: then `from` is
+  // no replica of the key, whatever it says.
+  bool CouldBeReplica(const DhtKey& key, const overlay::RingAddress& from) const;
+  uint64_t NewRequestId();
   void OnReplicate(const DhtMessage& m);
   DhtStatus Apply(const DhtMessage& m, const DhtOwner& owner, std::vector<DhtRecord>* out);
+  // The write check's verdict (kOk without one); counts refusals.
+  DhtStatus CheckWrite(DhtMsgType op, const DhtKey& key, const DhtOwner& owner,
+                       std::span<const uint8_t> value);
 
   // The R nodes nearest `key` among this node and `candidates` (nearest first).
   std::vector<overlay::RingAddress> ReplicaSet(
@@ -222,11 +257,14 @@ class DhtService {
 
   overlay::OverlayNode& node_;
   Clock& clock_;
+  RandomSource& random_;
   DhtServiceOptions options_;
   DhtStore store_;
   DhtRateLimiter limiter_;
   DhtServiceCounters counters_;
+  DhtWriteCheckFn write_check_;
   std::unordered_map<uint64_t, Op> ops_;
+  std::unordered_map<uint64_t, uint64_t> in_flight_;  // request id of an attempt -> op id
   uint64_t next_op_id_ = 1;
   uint64_t next_tick_ns_ = 0;
   std::vector<overlay::RingAddress> handover_near_;  // near set the store was last laid out for

@@ -142,7 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.store.max_owner_bytes = 8 * (kDhtValueOverhead + 64);
   o.store.max_total_bytes = 24 * (kDhtValueOverhead + 64 + kDhtKeyOverhead);
   o.store.max_ttl_ms = 600'000;
-  DhtService dht(node, clock, o);
+  DhtService dht(node, clock, random, o);
   bool in_tick = false;
   node.SetDeliverHandler([&](const overlay::Routed& r) { dht.OnRouted(r); });
   node.Start();

@@ -131,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   overlay::OverlayNode node(self, Ep4(Ip(10, 0, 0, 1), 5800), {}, clock, random, transport);
   DhtServiceOptions dopt;
   dopt.replicas = 1;
-  DhtService dht(node, clock, dopt);
+  DhtService dht(node, clock, random, dopt);
   node.SetDeliverHandler([&](const overlay::Routed& r) { dht.OnRouted(r); });
   node.Start();
   MulticastOptions mopt;

@@ -2,7 +2,8 @@
 // by one node are read by every node, create-exclusive races have one winner everywhere, replicas
 // are re-created when their nodes die, replicas new to a key do not vote a claim through, one
 // replica that knows a rival refuses a claim the others would let through, an undecided renewal
-// keeps the owner's record, values expire, and per-source rate limits hold.
+// keeps the owner's record, values expire, per-source rate limits hold, and a reply is taken only
+// for a request id in flight and from a node that can be one of the key's replicas.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -398,6 +399,72 @@ TEST_F(DhtServiceSim, RateLimitPerSource) {
   const DhtResult other = RunOne(71, [&](cp::DhtDoneFn f) { sim->dht(71).Get(key, f); });
   EXPECT_EQ(other.outcome, DhtOutcome::kOk);
   EXPECT_EQ(other.values.size(), 1u);
+}
+
+// A forged reply: the REPLY envelope (3) with one record, as `from` sent it to `node`.
+void ForgeReply(Simulator& sim, size_t node, const RingAddress& from, uint64_t request_id,
+                const DhtKey& key, const std::vector<uint8_t>& value) {
+  cp::DhtMessage m;
+  m.type = cp::DhtMsgType::kReply;
+  m.request_id = request_id;
+  m.key = key;
+  m.record_count = 1;
+  m.records[0].owner = AddressKey(from);
+  m.records[0].ttl_ms = 60'000;
+  m.records[0].version = UINT64_MAX;
+  m.records[0].value = value;
+  uint8_t buf[1500];
+  buf[0] = 3;
+  const size_t n = cp::EncodeDhtMessage(m, std::span(buf + 1, sizeof(buf) - 1));
+  ASSERT_GT(n, 0u);
+  cp::overlay::Routed r;
+  r.mode = cp::overlay::DeliveryMode::kExact;
+  r.source = from;
+  r.key = sim.node(node).address();
+  r.payload_type = cp::kPayloadDht;
+  r.payload = {buf, n + 1};
+  ASSERT_TRUE(sim.dht(node).OnRouted(r));
+}
+
+TEST_F(DhtServiceSim, RepliesOnlyFromReplicasForRequestsInFlight) {
+  Build(16);
+  // A key right next to the client: its near links lie between the key and the far side of the
+  // ring, so a node there cannot be one of the key's replicas in the client's view.
+  const size_t client = 40;
+  const RingAddress self = sim->node(client).address();
+  DhtKey one{};
+  one.back() = 1;
+  const DhtKey key = AddressKey(self + RingAddress::FromBytes(std::span<const uint8_t, 20>(one)));
+  const std::vector<uint8_t> forged = Bytes("forged");
+  size_t faraway = 0;
+  for (size_t i : sim->LiveNodes())
+    if (cp::overlay::CloserTo(self + RingAddress::FromFraction(0.5), sim->node(i).address(),
+                              sim->node(faraway).address()))
+      faraway = i;
+  ASSERT_NE(faraway, client);
+
+  DhtResult got;
+  bool done = false;
+  sim->dht(client).Get(key, [&](const DhtResult& r) {
+    got = r;
+    done = true;
+  });
+  const std::vector<uint64_t> ids = sim->dht(client).RequestIdsInFlight();
+  ASSERT_EQ(ids.size(), 1u);
+  const cp::DhtServiceCounters before = sim->dht(client).counters();
+  // An id that is not in flight.
+  ForgeReply(*sim, client, sim->node(faraway).address(), ids[0] ^ 1, key, forged);
+  EXPECT_EQ(sim->dht(client).counters().replies_unknown_id, before.replies_unknown_id + 1);
+  // The right id from a node that cannot be a replica: refused, whatever the majority says.
+  for (int i = 0; i < 3; ++i)
+    ForgeReply(*sim, client, sim->node(faraway).address() + RingAddress::FromFraction(0.001 * i),
+               ids[0], key, forged);
+  EXPECT_EQ(sim->dht(client).counters().replies_not_replica, before.replies_not_replica + 3);
+  sim->Poke(client);
+  sim->RunUntil(sim->now_ns() + 15 * kS);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(got.outcome, DhtOutcome::kOk);
+  EXPECT_TRUE(got.values.empty());
 }
 
 }  // namespace

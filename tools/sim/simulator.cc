@@ -44,7 +44,7 @@ struct Simulator::NodeSlot {
       : random(seed),
         transport(sim, index),
         node(address, ep, options, sim.clock_, random, transport),
-        dht(node, sim.clock_, sim.options_.dht) {}
+        dht(node, sim.clock_, random, sim.options_.dht) {}
   SimRandom random;
   SimTransport transport;
   OverlayNode node;
