@@ -3,7 +3,8 @@
 // are re-created when their nodes die, replicas new to a key do not vote a claim through, one
 // replica that knows a rival refuses a claim the others would let through, an undecided renewal
 // keeps the owner's record, values expire, per-source rate limits hold, and a reply is taken only
-// for a request id in flight and from a node that can be one of the key's replicas.
+// for a request id in flight and from a node that can be one of the key's replicas, and the
+// write check guards every write path.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -465,6 +466,74 @@ TEST_F(DhtServiceSim, RepliesOnlyFromReplicasForRequestsInFlight) {
   ASSERT_TRUE(done);
   EXPECT_EQ(got.outcome, DhtOutcome::kOk);
   EXPECT_TRUE(got.values.empty());
+}
+
+// The write check sees every path a value takes into a replica's store: a PUT, a REMOVE and a
+// REPLICATE (repair) it refuses change nothing. The check here stands in for ClaimAuthority:
+// a value must start with its writer's address (so a record cannot be re-attributed) and bare
+// REMOVEs are refused.
+TEST_F(DhtServiceSim, WriteCheckGuardsEveryWritePath) {
+  Build(17);
+  const auto check = [](cp::DhtMsgType op, const DhtKey&, const cp::DhtOwner& owner,
+                        std::span<const uint8_t> value, std::span<const cp::DhtRecord>) {
+    if (op == cp::DhtMsgType::kRemove) return DhtStatus::kNotAuthorized;
+    if (value.size() < owner.size() || !std::equal(owner.begin(), owner.end(), value.begin()))
+      return DhtStatus::kNotAuthorized;
+    return DhtStatus::kOk;
+  };
+  for (size_t i : sim->LiveNodes()) sim->dht(i).SetWriteCheck(check);
+  const size_t writer = 20, other = 90;
+  const DhtKey key = cp::HashDhtKey("checked");
+  const DhtKey w = AddressKey(sim->node(writer).address());
+  std::vector<uint8_t> good(w.begin(), w.end());
+  good.push_back('!');
+  std::vector<uint8_t> bad(20, 0x42);
+  DhtResult r =
+      RunOne(writer, [&](cp::DhtDoneFn f) { sim->dht(writer).Put(key, bad, 600'000, f); });
+  EXPECT_EQ(r.outcome, DhtOutcome::kRejected);
+  EXPECT_EQ(r.reason, DhtStatus::kNotAuthorized);
+  r = RunOne(writer, [&](cp::DhtDoneFn f) { sim->dht(writer).Put(key, good, 600'000, f); });
+  ASSERT_EQ(r.outcome, DhtOutcome::kOk);
+  r = RunOne(writer, [&](cp::DhtDoneFn f) { sim->dht(writer).Remove(key, good, f); });
+  EXPECT_NE(r.outcome, DhtOutcome::kOk);
+  const std::vector<size_t> holders = Holders(key);
+  ASSERT_EQ(holders.size(), 3u);
+  // A repair that re-attributes the writer's value to another node.
+  cp::DhtRecord forged;
+  forged.key = key;
+  forged.owner = AddressKey(sim->node(other).address());
+  forged.value = good;
+  forged.ttl_ms = 600'000;
+  forged.version = UINT64_MAX;
+  cp::DhtMessage m;
+  m.type = cp::DhtMsgType::kReplicate;
+  m.flags = cp::kDhtFlagRepair;
+  m.key = key;
+  m.record_count = 1;
+  m.records[0] = cp::ToDhtRecordView(forged);
+  uint8_t buf[1500];
+  buf[0] = 3;
+  const size_t n = cp::EncodeDhtMessage(m, std::span(buf + 1, sizeof(buf) - 1));
+  ASSERT_GT(n, 0u);
+  cp::overlay::Routed routed;
+  routed.mode = cp::overlay::DeliveryMode::kExact;
+  routed.source = sim->node(other).address();
+  routed.key = sim->node(holders[0]).address();
+  routed.payload_type = cp::kPayloadDht;
+  routed.payload = {buf, n + 1};
+  const uint64_t refused = sim->dht(holders[0]).counters().writes_unauthorized;
+  ASSERT_TRUE(sim->dht(holders[0]).OnRouted(routed));
+  EXPECT_EQ(sim->dht(holders[0]).counters().writes_unauthorized, refused + 1);
+  std::vector<cp::DhtRecord> held;
+  cp::DhtRangeReader(sim->dht(holders[0]).store(), KeyBefore(key), key).Next(1, &held);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].owner, w);
+  // Every replica still holds the writer's value, and a reader gets it.
+  EXPECT_EQ(Holders(key).size(), 3u);
+  r = RunOne(other, [&](cp::DhtDoneFn f) { sim->dht(other).Get(key, f); });
+  ASSERT_EQ(r.outcome, DhtOutcome::kOk);
+  ASSERT_EQ(r.values.size(), 1u);
+  EXPECT_EQ(r.values[0].owner, w);
 }
 
 }  // namespace
