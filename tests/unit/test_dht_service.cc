@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "controlplane/dht/dht_service.h"
 #include "tools/sim/simulator.h"
@@ -452,6 +453,11 @@ TEST_F(DhtServiceSim, RepliesOnlyFromReplicasForRequestsInFlight) {
   });
   const std::vector<uint64_t> ids = sim->dht(client).RequestIdsInFlight();
   ASSERT_EQ(ids.size(), 1u);
+  // Ids are 64 random bits: 40 more operations share no upper half (a counter would).
+  for (int i = 0; i < 40; ++i) sim->dht(client + 1).Get(key, nullptr);
+  std::set<uint64_t> upper;
+  for (uint64_t id : sim->dht(client + 1).RequestIdsInFlight()) upper.insert(id >> 32);
+  EXPECT_EQ(upper.size(), 40u);
   const cp::DhtServiceCounters before = sim->dht(client).counters();
   // An id that is not in flight.
   ForgeReply(*sim, client, sim->node(faraway).address(), ids[0] ^ 1, key, forged);
