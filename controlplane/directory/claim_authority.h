@@ -52,7 +52,8 @@ class ClaimAuthority {
   std::optional<size_t> Newest(const DhtKey& key, std::span<const DhtRecord> values, uint64_t now);
 
   // Called with the owner's ring address when a record's owner has no known chain, so the caller
-  // can fetch `cert:<ring>` and OfferChain it (the writer's retry then goes through).
+  // can fetch `cert:<ring>` and OfferChain it. The write itself stays refused (kNotAuthorized is
+  // a decisive refusal in DecideWrite); the writer's next write goes through.
   void SetUnknownOwnerHandler(std::function<void(const DhtOwner&)> fn) {
     on_unknown_owner_ = std::move(fn);
   }
