@@ -207,7 +207,6 @@ OverlayHost::OverlayHost(const OverlayHostOptions& options, Clock& clock, Random
   if (self_endpoint_known_) node_->SetLocalEndpoint(self);
   punch_env_ = std::make_unique<PunchEnv>(*this);
   punch_ = std::make_unique<overlay::HolePunch>(options_.punch, clock, random, *punch_env_);
-  dht_ = std::make_unique<DhtService>(*node_, clock, options_.dht);
   dht_ = std::make_unique<DhtService>(*node_, clock, random, options_.dht);
   node_->SetDeliverHandler([this](const overlay::Routed& r) { OnRouted(r); });
   echo_ = std::make_unique<OverlayEcho>(
