@@ -125,6 +125,11 @@ size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx) {
       Drop(p, DropReason::src_not_allowed, Drops(ctx));
       continue;
     }
+    if (ctx.firewall != nullptr &&
+        !ctx.firewall->Pass(p.peer, p.data, ip, shm::FwDirection::kInbound)) [[unlikely]] {
+      Drop(p, DropReason::fw_inbound_denied, Drops(ctx));
+      continue;
+    }
     // The open stage moved data past the 16-byte wire header, so 14 bytes of room are there.
     if (p.headroom < ether::kHeaderSize) [[unlikely]] {
       Drop(p, DropReason::inner_bad_ipv4, Drops(ctx));

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "dataplane/crypto_state.h"
+#include "dataplane/firewall.h"
 #include "dataplane/packet.h"
 #include "dataplane/source_limiter.h"
 #include "shared/ether.h"
@@ -27,6 +28,8 @@ struct InboundContext {
   // this is set; `clock` must then be set too.
   SourceLimiter* relay_limit = nullptr;
   BurstClock* clock = nullptr;
+  // The firewall when the generation has rules (Firewall::enabled), else nullptr: no check.
+  Firewall* firewall = nullptr;
 };
 
 // Underlay datagrams -> DATA packets (session and counter set). CONTROL / HANDSHAKE -> kPunt.
@@ -39,7 +42,8 @@ size_t ResolveSessions(PacketSpan pkts, const InboundContext& ctx);
 size_t OpenDatagrams(PacketSpan pkts, const InboundContext& ctx);
 // Checks the inner packet and its source against the sending peer; data/len become an Ethernet
 // frame (TAP MAC <- gateway MAC) ready for the TAP. Counts per-peer rx. Clamps the MSS of
-// TCP SYNs to our MTU, which may be smaller than the sending peer's.
+// TCP SYNs to our MTU, which may be smaller than the sending peer's. With ctx.firewall, drops
+// packets opening a flow the inbound rules do not allow (fw_inbound_denied).
 size_t DeliverInner(PacketSpan pkts, const InboundContext& ctx);
 
 // The whole chain; returns the number of frames ready for the TAP (front of `pkts`).

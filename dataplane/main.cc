@@ -42,6 +42,7 @@
 #include "dataplane/dpdk_ports.h"
 #include "dataplane/dpdk_setup.h"
 #endif
+#include "dataplane/firewall.h"
 #include "dataplane/handoff.h"
 #include "dataplane/reuseport_steering.h"
 #include "dataplane/tap_device.h"
@@ -271,6 +272,13 @@ int RunWorkers(const ipop::NodeConfig& cfg, ipop::dp::WorkerOptions wopt,
   // A handed-over datagram is at most a RELAY header + DATA header + MTU + tag.
   if (n_workers > 1)
     handoff = std::make_unique<ipop::dp::HandoffRings>(n_workers, cfg.mtu + 24 + 16 + 16);
+  // Connection tables, each keyed with its own random seed (firewall.h).
+  std::vector<uint64_t> flow_seeds(n_workers);
+  if (getrandom(flow_seeds.data(), n_workers * sizeof(uint64_t), 0) !=
+      ssize_t(n_workers * sizeof(uint64_t)))
+    return Fatal(std::string("getrandom: ") + std::strerror(errno));
+  ipop::dp::FlowTables flow_tables(n_workers, ipop::dp::kFwFlowSetsLog2, flow_seeds.data());
+  wopt.flow_tables = &flow_tables;
   wopt.n_workers = n_workers;
   wopt.nonces = &nonces;
   wopt.handoff = handoff.get();

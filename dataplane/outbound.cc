@@ -217,6 +217,24 @@ size_t ResolveMemberPaths(PacketSpan pkts, const OutboundContext& ctx) {
   return n;
 }
 
+size_t FilterOutbound(PacketSpan pkts, const OutboundContext& ctx) {
+  if (ctx.firewall == nullptr) [[likely]]
+    return pkts.size();
+  size_t n = 0;
+  for (Packet* pp : pkts) {
+    Packet& p = *pp;
+    const std::span<const uint8_t> packet{p.data + ether::kHeaderSize, p.len - ether::kHeaderSize};
+    ether::Ipv4View ip;  // checked by ClassifyTapFrames; parsed again for its fields
+    if (ether::ParseIpv4(packet, ip) != ether::Ipv4Error::kNone ||
+        !ctx.firewall->Pass(p.peer, packet.data(), ip, shm::FwDirection::kOutbound)) [[unlikely]] {
+      Drop(p, DropReason::fw_outbound_denied, Drops(ctx));
+      continue;
+    }
+    pkts[n++] = &p;
+  }
+  return n;
+}
+
 size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx) {
   const shm::Generation& g = *ctx.generation;
   size_t n = 0;

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "dataplane/crypto_state.h"
+#include "dataplane/firewall.h"
 #include "dataplane/packet.h"
 #include "shared/shm_layout.h"
 #include "shared/token_bucket.h"
@@ -27,6 +28,8 @@ struct OutboundContext {
   // Frames to a group without a table entry are punted (so the control plane looks the group
   // up) while this has tokens; nullptr: never punted. Counted either way.
   TokenBucket* group_punt_limit = nullptr;
+  // The firewall when the generation has rules (Firewall::enabled), else nullptr: no check.
+  Firewall* firewall = nullptr;
 };
 
 // Bytes a TAP frame needs in front of it (wire header over the Ethernet header) and after it
@@ -55,6 +58,9 @@ size_t LookupPeers(PacketSpan pkts, const OutboundContext& ctx);
 // LookupPeers for packets whose Packet::peer is already set (copies of a group frame): the same
 // checks and path choice, the same drops.
 size_t ResolveMemberPaths(PacketSpan pkts, const OutboundContext& ctx);
+// Outbound firewall (firewall.h): drops frames to a peer whose flow the rules do not allow
+// (fw_outbound_denied); with ctx.firewall == nullptr it returns at once.
+size_t FilterOutbound(PacketSpan pkts, const OutboundContext& ctx);
 // Turns each frame into a DATA datagram in place: wire header over the Ethernet header, sealed
 // IPv4 packet, tag after it. Counts per-peer tx.
 size_t SealPackets(PacketSpan pkts, const OutboundContext& ctx);
@@ -66,6 +72,7 @@ size_t WrapRelayed(PacketSpan pkts, const OutboundContext& ctx);
 inline size_t RunOutbound(PacketSpan pkts, const OutboundContext& ctx) {
   size_t n = ClassifyTapFrames(pkts, ctx);
   n = LookupPeers(pkts.first(n), ctx);
+  n = FilterOutbound(pkts.first(n), ctx);
   n = SealPackets(pkts.first(n), ctx);
   return WrapRelayed(pkts.first(n), ctx);
 }

@@ -55,6 +55,7 @@
 
 #include "dataplane/crypto_state.h"
 #include "dataplane/fanout.h"
+#include "dataplane/firewall.h"
 #include "dataplane/handoff.h"
 #include "dataplane/packet.h"
 #include "dataplane/punt_budget.h"
@@ -92,6 +93,8 @@ struct WorkerOptions {
   uint32_t n_workers = 1;  // workers of this process; datagrams are steered by session owner
   TxNonceSpace* nonces = nullptr;   // shared by all workers (tx_nonce.h); null: a private one
   HandoffRings* handoff = nullptr;  // with n_workers > 1 (handoff.h)
+  // The connection tables of all workers (firewall.h); nullptr: the worker makes its own.
+  FlowTables* flow_tables = nullptr;
   uint32_t burst = 32;
   uint32_t spin_us = 50;
   uint32_t idle_wait_ms = 100;  // capped at kIdleWaitWithoutWakeMs without inject wake-ups
@@ -166,6 +169,9 @@ class Worker {
   BurstClock clock_;  // for the limiters: read once per burst, only when one needs it
   std::unique_ptr<PuntBudget> punt_budget_;
   std::unique_ptr<SourceLimiter> relay_limit_;  // RELAY datagrams passed on, per source
+  std::unique_ptr<ConnTable> own_flows_;        // without WorkerOptions::flow_tables
+  std::unique_ptr<Firewall> firewall_;
+  Firewall* ActiveFirewall();  // for this burst's stages: nullptr without rules
 
   std::unique_ptr<shm::Generation> empty_;  // used until the control plane publishes
   const shm::Generation* gen_ = nullptr;

@@ -66,17 +66,25 @@ Worker<Ports>::~Worker() = default;
 template <typename Ports>
 bool Worker<Ports>::Init(std::string* error) {
   // Random keys for the limiters' tables, so an outsider cannot aim its sources at one set.
-  uint64_t seeds[2];
+  uint64_t seeds[3];
   if (getrandom(seeds, sizeof(seeds), 0) != ssize_t(sizeof(seeds))) {
     *error = std::string("getrandom: ") + std::strerror(errno);
     return false;
   }
   punt_budget_ = std::make_unique<PuntBudget>(seeds[0]);
   relay_limit_ = std::make_unique<SourceLimiter>(kRelayPerSource, kRelayUntracked, seeds[1]);
+  if (opt_.flow_tables != nullptr) {
+    firewall_ = std::make_unique<Firewall>(opt_.flow_tables->table(opt_.index), &counters_);
+    firewall_->SetSiblings(opt_.flow_tables->Siblings(opt_.index));
+  } else {
+    own_flows_ = std::make_unique<ConnTable>(kFwFlowSetsLog2, seeds[2]);
+    firewall_ = std::make_unique<Firewall>(*own_flows_, &counters_);
+  }
 
   empty_ = std::make_unique<shm::Generation>();
   for (shm::RouteBucket& b : empty_->routes) b.peer = shm::kNoPeer;
   gen_ = empty_.get();
+  firewall_->Adopt(*gen_);
 
   if (!ports_.Init(error)) return false;
   const uint32_t host_cap = ports_.host_capacity();
@@ -121,6 +129,7 @@ void Worker<Ports>::Adopt(const shm::Generation* g) {
   }
   if (g == nullptr) {
     gen_ = empty_.get();
+    firewall_->Adopt(*gen_);
     return;
   }
   // Compare the publication sequence, not only the pointer: a slot is reused by later
@@ -131,6 +140,15 @@ void Worker<Ports>::Adopt(const shm::Generation* g) {
   }
   gen_ = g;
   gen_seq_ = reader_.seq();
+  firewall_->Adopt(*g);
+}
+
+template <typename Ports>
+Firewall* Worker<Ports>::ActiveFirewall() {
+  if (!firewall_->enabled()) [[likely]]
+    return nullptr;
+  firewall_->SetNow(uint32_t(clock_.Now() / 1'000'000'000u));
+  return firewall_.get();
 }
 
 template <typename Ports>
@@ -150,8 +168,8 @@ void Worker<Ports>::RunOutboundBurst() {
   rx_.n_host = 0;
   if (n_host == 0) return;
   for (uint32_t i = 0; i < n_host; ++i) span_[i] = &host_pkts_[i];
-  const OutboundContext ctx{gen_,       opt_.mtu,     opt_.dp_instance,  &crypto_,
-                            &counters_, &icmp_limit_, &group_punt_limit_};
+  const OutboundContext ctx{gen_,       opt_.mtu,         opt_.dp_instance,  &crypto_,
+                            &counters_, &icmp_limit_,     &group_punt_limit_, ActiveFirewall()};
   RunOutbound({span_.get(), n_host}, ctx);
   uint32_t n_fanout = 0;
   for (uint32_t i = 0; i < n_host; ++i) {
@@ -187,7 +205,8 @@ void Worker<Ports>::RunOutboundBurst() {
 // unicast chain from the peer on.
 template <typename Ports>
 void Worker<Ports>::RunFanOut(uint32_t n_frames) {
-  const OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_};
+  OutboundContext ctx{gen_, opt_.mtu, opt_.dp_instance, &crypto_, &counters_};
+  ctx.firewall = ActiveFirewall();
   const std::span<Packet*> frames{fanout_frames_.get(), n_frames};
   const size_t wanted = std::min<size_t>(FanOutCopiesWanted(frames, ctx), kMaxFanOutPerBurst);
   fanout_free_.clear();
@@ -207,6 +226,7 @@ void Worker<Ports>::RunFanOut(uint32_t n_frames) {
   for (size_t i = 0; i < r.packets; ++i) fanout_span_[i] = &fanout_pkts_[i];
   const std::span<Packet*> pkts{fanout_span_.get(), r.packets};
   size_t n = ResolveMemberPaths(pkts, ctx);
+  n = FilterOutbound(pkts.first(n), ctx);
   n = SealPackets(pkts.first(n), ctx);
   WrapRelayed(pkts.first(n), ctx);
   // The stages compact the span, so the verdicts are read from the packets themselves.
@@ -343,7 +363,8 @@ void Worker<Ports>::RunInboundBurst() {
   }
   Count(Stat::udp_rx_datagrams, n_udp);
   Count(Stat::udp_rx_bytes, bytes);
-  InboundContext ctx{gen_, {}, &crypto_, &counters_, opt_.mtu, relay_limit_.get(), &clock_};
+  InboundContext ctx{gen_,     {}, &crypto_, &counters_, opt_.mtu, relay_limit_.get(),
+                     &clock_, ActiveFirewall()};
   if (!ports_.LearnedHostMac(ctx.tap_mac))
     std::memcpy(ctx.tap_mac, opt_.host_mac, sizeof(ctx.tap_mac));
   const size_t n = RunInbound({span_.get(), n_udp}, ctx);

@@ -144,6 +144,11 @@ constexpr KeySpec kKeys[] = {
 constexpr const char* kPeerHelp = "static peer \"VIP HOST:PORT\", repeatable";
 constexpr const char* kAnnounceHelp =
     "router mode: a subnet behind this node, a.b.c.d/len, repeatable; members route it here";
+constexpr const char* kFirewallInboundHelp =
+    "[firewall] rule for flows a peer opens: allow|deny any|cidr:A/L|name:NODE|group:GROUP "
+    "tcp|udp|icmp|any [PORTS], repeatable, first match wins (docs/firewall.md)";
+constexpr const char* kFirewallOutboundHelp =
+    "[firewall] rule for flows this node opens to a peer; same grammar as firewall.inbound";
 constexpr const char* kBootstrapHelp =
     "overlay bootstrap entry HOST:PORT, repeatable (default: the static peers' endpoints)";
 
@@ -153,6 +158,10 @@ po::options_description FileOptions() {
   desc.add_options()("peer", po::value<std::vector<std::string>>(), kPeerHelp);
   desc.add_options()("bootstrap", po::value<std::vector<std::string>>(), kBootstrapHelp);
   desc.add_options()("announce", po::value<std::vector<std::string>>(), kAnnounceHelp);
+  desc.add_options()("firewall.inbound", po::value<std::vector<std::string>>(),
+                     kFirewallInboundHelp);
+  desc.add_options()("firewall.outbound", po::value<std::vector<std::string>>(),
+                     kFirewallOutboundHelp);
   return desc;
 }
 
@@ -207,6 +216,8 @@ std::string BoostErrorText(const po::error& e) {
 }
 
 // ---- value parsers: each throws ConfigError naming the key ----
+class Values;
+void ParseFirewall(const Values& v, NodeConfig& c);
 
 class Values {
  public:
@@ -790,7 +801,23 @@ NodeConfig Validate(const po::variables_map& vm) {
          "give one, or set overlay.enabled = false");
   ParseServices(v, c);
   ParseAnnounce(v, c);
+  ParseFirewall(v, c);
   return c;
+}
+
+void ParseFirewall(const Values& v, NodeConfig& c) {
+  for (const auto& [key, direction] : {std::pair{"firewall.inbound", shm::FwDirection::kInbound},
+                                      std::pair{"firewall.outbound", shm::FwDirection::kOutbound}}) {
+    for (const std::string& text : v.List(key)) {
+      std::string error;
+      std::optional<fw::Rule> rule = fw::ParseRule(direction, text, &error);
+      if (!rule) Fail(key, "rule '" + text + "': " + error);
+      c.firewall.push_back(std::move(*rule));
+    }
+  }
+  if (c.firewall.size() > shm::kMaxFwRules)
+    Fail("firewall", std::to_string(c.firewall.size()) + " rules, expected at most " +
+                         std::to_string(shm::kMaxFwRules) + " (inbound and outbound together)");
 }
 
 constexpr const char* kInlineSecretKeys[] = {"network.secret", "overlay.secret"};

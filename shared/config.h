@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shared/endpoint.h"
+#include "shared/firewall.h"
 #include "shared/shm_layout.h"
 
 namespace ipop {
@@ -105,6 +106,9 @@ struct NodeConfig {
   // overlay.far-links-per-log2: Symphony far links per log2(estimated size), 0..8 (0: ring only)
   double far_links_per_log2 = 1.0;
   uint32_t keepalive_s = 15;  // overlay.keepalive-s: idle links probed (holds NAT mappings)
+  // [firewall] inbound = RULE / outbound = RULE, repeatable, in order (docs/firewall.md):
+  // inbound rules first, then outbound; at most shm::kMaxFwRules in all
+  std::vector<fw::Rule> firewall;
   // [dataplane]
   uint32_t dp_burst = 32;                 // dataplane.burst: packets per burst, 1..256
   uint32_t dp_spin_us = 50;               // dataplane.spin-us: busy-poll this long after last work

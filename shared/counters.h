@@ -52,7 +52,9 @@ namespace ipop {
   X(underlay_fragment, "DPDK underlay: IPv4 fragment, no exception port to the kernel")            \
   X(underlay_no_neighbour, "DPDK underlay: next hop's MAC not known yet (ARP request sent)")       \
   X(underlay_unreachable, "DPDK underlay: IPv6 or off-link endpoint without a gateway")            \
-  X(port_tx_full, "DPDK: a port's transmit queue took fewer packets than offered")
+  X(port_tx_full, "DPDK: a port's transmit queue took fewer packets than offered")                 \
+  X(fw_inbound_denied, "firewall: packet from a peer opening a flow no inbound rule allows")       \
+  X(fw_outbound_denied, "firewall: packet to a peer opening a flow no outbound rule allows")
 
 // X(name, description)
 #define IPOP_STATS(X)                                                                            \
@@ -85,7 +87,8 @@ namespace ipop {
   X(arp_requests_sent, "DPDK underlay: ARP requests sent for next hops")                         \
   X(arp_replies_sent, "DPDK underlay: ARP requests for our underlay address answered")           \
   X(exception_to_kernel, "DPDK underlay: frames not for the overlay passed to the kernel")       \
-  X(exception_from_kernel, "DPDK underlay: frames the kernel sent through the exception port")
+  X(exception_from_kernel, "DPDK underlay: frames the kernel sent through the exception port") \
+  X(fw_flows_evicted, "firewall: live flows evicted from a full connection-table set")
 
 enum class DropReason : uint32_t {
 #define IPOP_X(name, desc) name,

@@ -22,7 +22,7 @@
 namespace ipop::shm {
 
 inline constexpr uint64_t kMagic = 0x3150'4f50'4950'4f49ULL;  // "IOPIPOP1" little endian
-inline constexpr uint32_t kLayoutVersion = 5;
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kNumGenerations = 4;
 inline constexpr uint32_t kMaxPeers = 1024;
@@ -34,6 +34,9 @@ inline constexpr uint32_t kMaxGroups = 64;        // multicast groups this node 
 inline constexpr uint32_t kMaxGroupMembers = 30;  // peers one group frame is copied to
 inline constexpr uint32_t kRingSlots = 512;       // per ring, power of two
 inline constexpr uint32_t kRingSlotSize = 2048;   // includes RingSlotHeader
+inline constexpr uint32_t kMaxFwRules = 64;     // firewall rules, inbound and outbound together
+inline constexpr uint32_t kMaxFwPorts = 8;      // port ranges of one firewall rule
+inline constexpr uint32_t kMaxFwRuleSets = 64;  // distinct per-peer subsets of the rules
 inline constexpr uint32_t kNoPeer = 0xffffffffu;
 inline constexpr uint32_t kNoLink = 0xffffffffu;
 inline constexpr uint32_t kNoGroup = 0xffffffffu;
@@ -126,6 +129,46 @@ struct GroupEntry {
 };
 static_assert(sizeof(GroupEntry) == 128);
 
+// The firewall (docs/firewall.md): the node's rules in configuration order, each peer slot's rule
+// set (which rules apply to that peer: `any` and `cidr:` rules always, `name:`/`group:` rules when
+// the peer's certificate matches), and the default policy per direction. Written by the control
+// plane; the dataplane checks it with the rest of the generation (ValidateGeneration) before it
+// uses it, so an entry it reads is always within these limits.
+enum FwTableFlags : uint32_t {
+  kFwEnabled = 1u << 0,      // off: no rules at all, every packet passes without a lookup
+  kFwDenyInbound = 1u << 1,  // inbound rules were given: unmatched new inbound flows are dropped
+  kFwDenyOutbound = 1u << 2,
+};
+enum class FwDirection : uint8_t { kInbound = 0, kOutbound = 1 };
+enum class FwAction : uint8_t { kDeny = 0, kAllow = 1 };
+inline constexpr uint8_t kFwProtoAny = 0;  // FwRule::protocol; else the IPv4 protocol number
+inline constexpr uint8_t kFwProtoIcmp = 1;
+inline constexpr uint8_t kFwProtoTcp = 6;
+inline constexpr uint8_t kFwProtoUdp = 17;
+
+struct FwRule {
+  uint8_t direction;  // FwDirection
+  uint8_t action;     // FwAction
+  uint8_t protocol;   // kFwProto*
+  uint8_t n_ports;    // port ranges [0, n_ports) of the flow's destination port; 0: any port
+  uint32_t prefix;    // remote address (host order, masked); prefix_len 0: any address
+  uint8_t prefix_len;
+  uint8_t reserved[3];
+  uint16_t port_lo[kMaxFwPorts];  // tcp/udp only; lo <= hi
+  uint16_t port_hi[kMaxFwPorts];
+};
+static_assert(sizeof(FwRule) == 44);
+
+struct FirewallTable {
+  uint32_t flags;    // FwTableFlags
+  uint32_t n_rules;  // rules[0, n_rules), first match wins
+  uint32_t n_sets;   // set_mask[0, n_sets); at least 1 when enabled
+  uint32_t reserved;
+  FwRule rules[kMaxFwRules];
+  uint64_t set_mask[kMaxFwRuleSets];  // bit i: rule i applies to the set's peers
+  uint8_t peer_set[kMaxPeers];        // rule set of each peer slot
+};
+
 struct GenerationHeader {
   uint64_t seq;      // publication sequence this slot was written for
   uint32_t n_peers;  // peers[0, n_peers) may be valid
@@ -155,6 +198,7 @@ struct Generation {
   PrefixRoute prefixes[kMaxPrefixes];
   LinkEntry links[kMaxLinks];
   GroupEntry groups[kMaxGroups];
+  FirewallTable firewall;
 };
 
 // ---- Per-worker state written by the dataplane ----
@@ -180,11 +224,21 @@ struct GroupCounters {
   std::atomic<uint64_t> tx_copies;  // datagrams made of them (one per member)
 };
 
+// Per firewall rule (index into FirewallTable::rules), then the inbound and the outbound default.
+inline constexpr uint32_t kFwDefaultInbound = kMaxFwRules;
+inline constexpr uint32_t kFwDefaultOutbound = kMaxFwRules + 1;
+inline constexpr uint32_t kFwCounterSlots = kMaxFwRules + 2;
+struct FwCounters {
+  std::atomic<uint64_t> allowed[kFwCounterSlots];  // new flows the rule let through
+  std::atomic<uint64_t> denied[kFwCounterSlots];   // packets the rule dropped
+};
+
 struct WorkerCounters {
   std::atomic<uint64_t> drop[kNumDropReasons];
   std::atomic<uint64_t> stat[kNumStats];
   PeerCounters peer[kMaxPeers];
   GroupCounters group[kMaxGroups];
+  FwCounters fw;
 };
 
 // ---- Region header ----

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "shared/firewall.h"
 #include "shared/ring_distance.h"
 
 namespace ipop::shm {
@@ -109,6 +110,10 @@ bool BuildRoutes(const TableSpec& spec, BuiltRoutes* out, std::string* error) {
 }
 
 bool CheckSpec(const TableSpec& spec, std::string* error) {
+  if (const char* why = nullptr; !fw::ValidateTable(spec.firewall, &why)) {
+    *error = std::string("firewall table: ") + why;
+    return false;
+  }
   if (spec.peers.size() > kMaxPeers) {
     *error =
         "too many peers: " + std::to_string(spec.peers.size()) + " > " + std::to_string(kMaxPeers);
@@ -257,6 +262,7 @@ bool TableWriter::Publish(const TableSpec& spec, std::string* error, int timeout
   g.hdr.n_groups = uint16_t(spec.groups.size());
   std::fill(std::begin(g.groups), std::end(g.groups), GroupEntry{});
   std::copy(spec.groups.begin(), spec.groups.end(), g.groups);
+  g.firewall = spec.firewall;
   g.hdr.seq = seq;
   scrubbed_[slot] = false;
 
@@ -385,7 +391,7 @@ bool ValidateGeneration(const Generation& g, uint64_t expected_seq) {
   const GenerationHeader& h = g.hdr;
   return h.seq == expected_seq && h.n_peers <= kMaxPeers && h.n_prefixes <= kMaxPrefixes &&
          h.n_links <= kMaxLinks && h.n_groups <= kMaxGroups && h.local_prefix_len <= 32 &&
-         h.mtu >= kMinMtu && h.mtu <= kMaxMtu;
+         h.mtu >= kMinMtu && h.mtu <= kMaxMtu && fw::ValidateTable(g.firewall);
 }
 
 uint32_t LookupPeer(const Generation& g, uint32_t vip) {

@@ -38,6 +38,7 @@ struct TableSpec {
   // Multicast groups this node sends to (at most kMaxGroups, distinct groups, members index
   // `peers`, counters distinct and < kMaxGroups).
   std::vector<GroupEntry> groups;
+  FirewallTable firewall{};  // fw::ValidateTable must accept it; all zero: no firewall
 };
 
 class TableWriter {
