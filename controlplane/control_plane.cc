@@ -58,6 +58,13 @@ std::string RestartOnlyChange(const NodeConfig& a, const NodeConfig& b) {
   if (a.service_ip != b.service_ip) return "network.service-ip";
   if (a.dns_suffix != b.dns_suffix) return "network.dns-suffix";
   if (a.dhcp != b.dhcp) return "node.dhcp";
+  // The dataplane counts hits per rule position: new rules need a restart to start clean.
+  if (a.firewall.size() != b.firewall.size() ||
+      !std::equal(a.firewall.begin(), a.firewall.end(), b.firewall.begin(),
+                  [](const fw::Rule& x, const fw::Rule& y) {
+                    return x.direction == y.direction && fw::FormatRule(x) == fw::FormatRule(y);
+                  }))
+    return "firewall";
   if (a.announce.size() != b.announce.size() ||
       !std::equal(a.announce.begin(), a.announce.end(), b.announce.begin(),
                   [](const PrefixConfig& x, const PrefixConfig& y) {
@@ -539,6 +546,7 @@ void ControlPlane::PublishIfChanged() {
   spec.service_ip = cfg_.service_ip;
   if (overlay_) overlay_->FillTable(&spec);
   if (multicast_) multicast_->FillTable(&spec);
+  spec.firewall = CompileFirewall(cfg_.firewall, spec.peers, peer_attributes_).table;
   arp_->SetTable(spec);
   std::string err;
   if (writer_->Publish(spec, &err, kPublishTimeoutMs)) {

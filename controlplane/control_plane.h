@@ -22,6 +22,7 @@
 
 #include "controlplane/directory/overlay_host.h"
 #include "controlplane/identity/node_identity.h"
+#include "controlplane/firewall/firewall_compiler.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/mgmt/mgmt_handler.h"
 #include "controlplane/mgmt/mgmt_server.h"
@@ -140,6 +141,10 @@ class ControlPlane {
   std::unique_ptr<MgmtHandler> mgmt_handler_;
   std::unique_ptr<MgmtServer> mgmt_;
   std::unique_ptr<MetricsServer> metrics_;  // metrics.listen
+
+  // Verified name and groups of a peer for `name:`/`group:` firewall rules (docs/firewall.md);
+  // PSK mode knows none. Certificate mode replaces it with the session layer's lookup.
+  PeerAttributeLookup peer_attributes_ = NoPeerAttributes;
 
   uint64_t seen_dp_instance_ = 0;
   RateLimiter publish_log_{1, 3};

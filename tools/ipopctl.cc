@@ -44,6 +44,8 @@ constexpr const char* kUsage =
     "  dht get NAME      the values stored under NAME\n"
     "  multicast         groups the host joined (published in the DHT) and groups it sends to,\n"
     "                    with their members\n"
+    "  firewall          the [firewall] rules in order with their hit counts (new flows\n"
+    "                    allowed, packets dropped) and the default policy per direction\n"
     "  counters [--all] [--json]\n"
     "                    every counter: \"MODULE NAME VALUE\" lines (drop, stat, node, overlay,\n"
     "                    dht, dhcp, dns, ...), non-zero ones or all with --all; --json: every\n"

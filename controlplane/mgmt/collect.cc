@@ -96,6 +96,42 @@ std::vector<PeerRow> CollectPeers(const MgmtParts& p) {
   return rows;
 }
 
+FirewallReport CollectFirewall(const MgmtParts& p) {
+  FirewallReport r;
+  const std::vector<fw::Rule>& rules = p.cfg.firewall;
+  r.enabled = !rules.empty();
+  const auto has = [&](shm::FwDirection d) {
+    for (const fw::Rule& rule : rules)
+      if (rule.direction == d) return true;
+    return false;
+  };
+  r.inbound_default = has(shm::FwDirection::kInbound) ? "deny" : "allow";
+  r.outbound_default = has(shm::FwDirection::kOutbound) ? "deny" : "allow";
+  uint64_t allowed[shm::kFwCounterSlots] = {}, denied[shm::kFwCounterSlots] = {};
+  for (uint32_t w = 0; w < p.region.layout().n_workers; ++w) {
+    const shm::WorkerCounters& c = p.region.counters(w);
+    for (uint32_t i = 0; i < shm::kFwCounterSlots; ++i) {
+      allowed[i] += c.fw.allowed[i].load(std::memory_order_relaxed);
+      denied[i] += c.fw.denied[i].load(std::memory_order_relaxed);
+    }
+    r.flows_evicted += c.stat[uint32_t(Stat::fw_flows_evicted)].load(std::memory_order_relaxed);
+    r.inbound_denied += c.drop[uint32_t(DropReason::fw_inbound_denied)].load(std::memory_order_relaxed);
+    r.outbound_denied +=
+        c.drop[uint32_t(DropReason::fw_outbound_denied)].load(std::memory_order_relaxed);
+  }
+  if (!r.enabled) return r;
+  for (uint32_t i = 0; i < rules.size() && i < shm::kMaxFwRules; ++i) {
+    const bool in = rules[i].direction == shm::FwDirection::kInbound;
+    r.rows.push_back({in ? "inbound" : "outbound", i + 1, fw::FormatRule(rules[i]), allowed[i],
+                      denied[i]});
+  }
+  r.rows.push_back({"inbound", 0, "default " + r.inbound_default,
+                    allowed[shm::kFwDefaultInbound], denied[shm::kFwDefaultInbound]});
+  r.rows.push_back({"outbound", 0, "default " + r.outbound_default,
+                    allowed[shm::kFwDefaultOutbound], denied[shm::kFwDefaultOutbound]});
+  return r;
+}
+
 CountersReport CollectCounters(const MgmtParts& p) {
   CountersReport r;
   r.workers = ReadWorkerCounters(p.region);

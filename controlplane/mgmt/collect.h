@@ -10,6 +10,7 @@
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/metrics/prometheus_text.h"
 #include "controlplane/mgmt/render_counters.h"
+#include "controlplane/mgmt/render_firewall.h"
 #include "controlplane/mgmt/render_overlay.h"
 #include "controlplane/mgmt/render_peers.h"
 #include "controlplane/mgmt/render_status.h"
@@ -55,6 +56,8 @@ struct MgmtParts {
 NodeStatus CollectStatus(const MgmtParts& p);
 std::vector<PeerRow> CollectPeers(const MgmtParts& p);
 CountersReport CollectCounters(const MgmtParts& p);
+// The configured rules with the dataplane workers' hit counts summed.
+FirewallReport CollectFirewall(const MgmtParts& p);
 MetricsReport CollectMetrics(const MgmtParts& p);
 RoutesReport CollectRoutes(const MgmtParts& p);
 RingReport CollectRing(const OverlayHost& overlay, uint64_t now_ns);

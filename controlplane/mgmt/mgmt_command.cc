@@ -172,6 +172,7 @@ MgmtCommand ParseVerb(std::string_view cmd) {
       {"counters", MgmtVerb::kCounters}, {"reload", MgmtVerb::kReload},
       {"routes", MgmtVerb::kRoutes},     {"multicast", MgmtVerb::kMulticast},
       {"ring", MgmtVerb::kRing},         {"links", MgmtVerb::kLinks},
+      {"firewall", MgmtVerb::kFirewall},
   };
   for (const Plain& p : kPlain) {
     if (cmd == p.word) {
@@ -189,7 +190,7 @@ MgmtCommand ParseVerb(std::string_view cmd) {
   }
   return Fail(MgmtVerb::kUnknown,
               "error: unknown command '" + std::string(cmd) +
-                  "' (expected status, peers, routes, ring, links, dht, multicast, counters, "
+                  "' (expected status, peers, routes, ring, links, dht, multicast, firewall, counters, "
                   "ping, validate or reload)\n");
 }
 

@@ -16,6 +16,7 @@ enum class MgmtVerb : uint8_t {
   kReload,
   kRoutes,
   kMulticast,
+  kFirewall,
   kRing,
   kLinks,
   kDhtPut,    // name, value, ttl_s
@@ -60,7 +61,8 @@ inline constexpr uint32_t kMgmtMinIntervalMs = 10;
 inline constexpr uint32_t kMgmtMaxIntervalMs = 10000;
 
 // `line` as the management socket received it (a trailing '\r' or '\n' and surrounding blanks are
-// ignored). Commands: status, peers, counters [--all] [--json], reload, routes, multicast, ring,
+// ignored). Commands: status, peers, counters [--all] [--json], reload, routes, multicast,
+// firewall, ring,
 // links, "dht put NAME VALUE [TTL-SECONDS]", "dht get NAME" (words separated by blanks),
 // "ping TARGET [-c N] [-i MS]", "validate [-c N] [-i MS]", each optionally preceded by the word
 // "json" for a JSON reply.

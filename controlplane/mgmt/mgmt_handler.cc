@@ -72,6 +72,10 @@ std::string MgmtHandler::Run(const MgmtCommand& cmd) {
       if (!parts_.multicast) return "error: multicast needs the overlay (overlay.enabled)\n";
       return json ? RenderMulticastJson(parts_.multicast->View())
                   : RenderMulticast(parts_.multicast->View());
+    case MgmtVerb::kFirewall: {
+      const FirewallReport r = CollectFirewall(parts_);
+      return json ? RenderFirewallJson(r) : RenderFirewall(r);
+    }
     case MgmtVerb::kRing: {
       const RingReport r = CollectRing(*parts_.overlay, parts_.clock.NowNs());
       return json ? RenderRingJson(r) : RenderRing(r);
