@@ -164,8 +164,8 @@ void CheckParse(std::string_view line) {
   const bool counters_form = CountersFlags(t, &counters_all, &counters_json);
   // "counters --json" asks for JSON as the leading word does.
   Require(c.json == (json || (c.verb == MgmtVerb::kCounters && counters_json)));
-  static const char* const kWords[] = {"status", "peers",     "counters", "reload",
-                                       "routes", "multicast", "ring",     "links"};
+  static const char* const kWords[] = {"status",    "peers",    "counters", "reload", "routes",
+                                       "multicast", "firewall", "ring",     "links"};
   const bool dht = t == "dht" || t.starts_with("dht ");
   const auto word = [&](std::string_view w) {
     return t.starts_with(w) && (t.size() == w.size() || Blank(t[w.size()]));

@@ -95,6 +95,9 @@ constexpr Coverage kCoverage[] = {
      "UnderlayStackTest, OffLinkDestinationsGoThroughTheGatewayOrTheLearnedRouter"},
     {"port_tx_full", "test_dpdk_ports.cc",
      "DpdkSmallRingTest, AFullTransmitQueueIsCountedNothingLeaks"},
+    {"fw_inbound_denied", "test_firewall.cc", "FirewallStagesTest, InboundDeniedIsCountedPerRule"},
+    {"fw_outbound_denied", "test_firewall.cc",
+     "FirewallStagesTest, OutboundDeniedIsCountedAndRepliesToOutboundFlowsPass"},
 };
 
 TEST(DropCoverage, EveryReasonHasAnEntryInOrder) {
