@@ -116,6 +116,43 @@ TEST(Config, MetricsListenIsLoopbackUnlessAllowed) {
   }
 }
 
+TEST(Config, FirewallRulesAreParsedInOrderAndBadOnesNamed) {
+  ConfigResult r = ParseConfigText(MinimalFile() +
+                                   "[firewall]\n"
+                                   "inbound = allow group:web tcp 80,443\n"
+                                   "outbound = allow any udp 53\n"
+                                   "inbound = allow cidr:10.77.0.0/24 icmp\n"
+                                   "inbound = deny name:n4 any\n");
+  ASSERT_TRUE(r.config) << r.error;
+  const std::vector<fw::Rule>& rules = r.config->firewall;
+  ASSERT_EQ(rules.size(), 4u);
+  // Inbound rules first, each direction in file order.
+  EXPECT_EQ(fw::FormatRule(rules[0]), "allow group:web tcp 80,443");
+  EXPECT_EQ(fw::FormatRule(rules[1]), "allow cidr:10.77.0.0/24 icmp");
+  EXPECT_EQ(fw::FormatRule(rules[2]), "deny name:n4 any");
+  EXPECT_EQ(rules[2].direction, shm::FwDirection::kInbound);
+  EXPECT_EQ(fw::FormatRule(rules[3]), "allow any udp 53");
+  EXPECT_EQ(rules[3].direction, shm::FwDirection::kOutbound);
+  EXPECT_TRUE(ParseConfigText(MinimalFile()).config->firewall.empty());
+
+  r = ParseConfigText(MinimalFile() + "[firewall]\ninbound = allow any tcp 80\n" +
+                      "outbound = allow any tcp 8o\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.error,
+            "firewall.outbound: rule 'allow any tcp 8o': '8o' is not a port or range, expected "
+            "1..65535 or LO-HI (lists: 80,443,8000-8080)");
+  r = ParseConfigText(MinimalFile() + "[firewall]\ninbound = allow everyone tcp\n");
+  EXPECT_TRUE(r.error.starts_with("firewall.inbound: rule 'allow everyone tcp': 'everyone' is "
+                                  "not a peer selector"))
+      << r.error;
+  std::string many = MinimalFile() + "[firewall]\n";
+  for (uint32_t i = 0; i <= shm::kMaxFwRules; ++i) many += "inbound = allow any tcp 22\n";
+  r = ParseConfigText(many);
+  EXPECT_EQ(r.error, "firewall: 65 rules, expected at most 64 (inbound and outbound together)");
+  r = ParseConfigText(MinimalFile() + "[firewall]\nforward = allow any any\n");
+  EXPECT_TRUE(r.error.starts_with("firewall.forward: unknown key")) << r.error;
+}
+
 TEST(Config, EveryKeySet) {
   const std::string text =
       "peer = 10.77.0.2 192.0.2.2:5801\n"
