@@ -199,7 +199,8 @@ bool Firewall::Pass(uint32_t peer, const uint8_t* ip, const ether::Ipv4View& v,
   for (const ConnTable* other : siblings_) {
     if (const auto info = other->Peek(pkt.key, now_s_)) {
       // Admitted by another worker (the flow's other direction arrives here): take it over.
-      if (flows_.Insert(pkt, now_s_, &*info)) Bump(counters_->stat[uint32_t(Stat::fw_flows_evicted)]);
+      if (flows_.Insert(pkt, now_s_, &*info))
+        Bump(counters_->stat[uint32_t(Stat::fw_flows_evicted)]);
       flows_.Touch(pkt, now_s_);
       return true;
     }

@@ -37,7 +37,7 @@ inline constexpr uint32_t kFwOtherS = 60;
 
 // A flow as seen from this node: the same key for both directions.
 struct FlowKey {
-  uint32_t local = 0, remote = 0;  // host order
+  uint32_t local = 0, remote = 0;            // host order
   uint16_t local_port = 0, remote_port = 0;  // tcp/udp ports; ICMP echo: identifier, 0
   uint8_t protocol = 0;
   bool operator==(const FlowKey&) const = default;
@@ -89,7 +89,8 @@ class ConnTable {
   uint64_t SetOf(const FlowKey& key) const;
   static uint64_t W0(const FlowKey& k) { return uint64_t(k.local) << 32 | k.remote; }
   static uint64_t W1Key(const FlowKey& k) {
-    return uint64_t(k.local_port) << 48 | uint64_t(k.remote_port) << 32 | uint64_t(k.protocol) << 24;
+    return uint64_t(k.local_port) << 48 | uint64_t(k.remote_port) << 32 |
+           uint64_t(k.protocol) << 24;
   }
   static constexpr uint64_t kW1KeyMask = ~uint64_t{0} << 24;
   static constexpr uint64_t kUsed = 1;

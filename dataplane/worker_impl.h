@@ -168,8 +168,8 @@ void Worker<Ports>::RunOutboundBurst() {
   rx_.n_host = 0;
   if (n_host == 0) return;
   for (uint32_t i = 0; i < n_host; ++i) span_[i] = &host_pkts_[i];
-  const OutboundContext ctx{gen_,       opt_.mtu,         opt_.dp_instance,  &crypto_,
-                            &counters_, &icmp_limit_,     &group_punt_limit_, ActiveFirewall()};
+  const OutboundContext ctx{gen_,       opt_.mtu,     opt_.dp_instance,   &crypto_,
+                            &counters_, &icmp_limit_, &group_punt_limit_, ActiveFirewall()};
   RunOutbound({span_.get(), n_host}, ctx);
   uint32_t n_fanout = 0;
   for (uint32_t i = 0; i < n_host; ++i) {
@@ -363,8 +363,8 @@ void Worker<Ports>::RunInboundBurst() {
   }
   Count(Stat::udp_rx_datagrams, n_udp);
   Count(Stat::udp_rx_bytes, bytes);
-  InboundContext ctx{gen_,     {}, &crypto_, &counters_, opt_.mtu, relay_limit_.get(),
-                     &clock_, ActiveFirewall()};
+  InboundContext ctx{
+      gen_, {}, &crypto_, &counters_, opt_.mtu, relay_limit_.get(), &clock_, ActiveFirewall()};
   if (!ports_.LearnedHostMac(ctx.tap_mac))
     std::memcpy(ctx.tap_mac, opt_.host_mac, sizeof(ctx.tap_mac));
   const size_t n = RunInbound({span_.get(), n_udp}, ctx);

@@ -806,8 +806,9 @@ NodeConfig Validate(const po::variables_map& vm) {
 }
 
 void ParseFirewall(const Values& v, NodeConfig& c) {
-  for (const auto& [key, direction] : {std::pair{"firewall.inbound", shm::FwDirection::kInbound},
-                                      std::pair{"firewall.outbound", shm::FwDirection::kOutbound}}) {
+  for (const auto& [key, direction] :
+       {std::pair{"firewall.inbound", shm::FwDirection::kInbound},
+        std::pair{"firewall.outbound", shm::FwDirection::kOutbound}}) {
     for (const std::string& text : v.List(key)) {
       std::string error;
       std::optional<fw::Rule> rule = fw::ParseRule(direction, text, &error);

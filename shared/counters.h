@@ -87,7 +87,7 @@ namespace ipop {
   X(arp_requests_sent, "DPDK underlay: ARP requests sent for next hops")                         \
   X(arp_replies_sent, "DPDK underlay: ARP requests for our underlay address answered")           \
   X(exception_to_kernel, "DPDK underlay: frames not for the overlay passed to the kernel")       \
-  X(exception_from_kernel, "DPDK underlay: frames the kernel sent through the exception port") \
+  X(exception_from_kernel, "DPDK underlay: frames the kernel sent through the exception port")   \
   X(fw_flows_evicted, "firewall: live flows evicted from a full connection-table set")
 
 enum class DropReason : uint32_t {

@@ -42,8 +42,8 @@ bool ParsePort(std::string_view s, uint16_t* out) {
 bool ValidLabel(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -59,18 +59,18 @@ bool ParseSelector(std::string_view s, Rule& r, std::string* error) {
     const size_t slash = arg.find('/');
     const auto addr = ParseIpv4(std::string(arg.substr(0, slash)));
     uint16_t len = 0;
-    const std::string_view len_text =
-        slash == std::string_view::npos ? "" : arg.substr(slash + 1);
+    const std::string_view len_text = slash == std::string_view::npos ? "" : arg.substr(slash + 1);
     if (!addr || len_text.empty() || len_text.size() > 2 ||
-        !std::all_of(len_text.begin(), len_text.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        !std::all_of(len_text.begin(), len_text.end(),
+                     [](char c) { return c >= '0' && c <= '9'; }) ||
         (len = uint16_t(std::stoi(std::string(len_text)))) > 32) {
       *error = Quote(s) + " is not a subnet, expected cidr:a.b.c.d/len (len 0..32)";
       return false;
     }
     const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
     if ((*addr & mask) != *addr) {
-      *error = Quote(s) + " has host bits set, expected cidr:" +
-               FormatIpv4(*addr & mask) + "/" + std::to_string(len);
+      *error = Quote(s) + " has host bits set, expected cidr:" + FormatIpv4(*addr & mask) + "/" +
+               std::to_string(len);
       return false;
     }
     r.selector = Selector::kCidr;
@@ -88,8 +88,8 @@ bool ParseSelector(std::string_view s, Rule& r, std::string* error) {
     r.label = std::string(arg);
     return true;
   }
-  *error = Quote(s) + " is not a peer selector, expected any, cidr:A/L, name:NAME " +
-           "or group:NAME";
+  *error =
+      Quote(s) + " is not a peer selector, expected any, cidr:A/L, name:NAME " + "or group:NAME";
   return false;
 }
 

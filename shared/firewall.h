@@ -26,7 +26,7 @@ struct Rule {
   Selector selector = Selector::kAny;
   uint32_t prefix = 0;  // kCidr: host order, masked
   uint8_t prefix_len = 0;
-  std::string label;                  // kName: node name; kGroup: group name
+  std::string label;                    // kName: node name; kGroup: group name
   uint8_t protocol = shm::kFwProtoAny;  // shm::kFwProto*
   std::vector<PortRange> ports;         // sorted, merged; empty: every port
 };

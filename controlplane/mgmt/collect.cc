@@ -115,18 +115,19 @@ FirewallReport CollectFirewall(const MgmtParts& p) {
       denied[i] += c.fw.denied[i].load(std::memory_order_relaxed);
     }
     r.flows_evicted += c.stat[uint32_t(Stat::fw_flows_evicted)].load(std::memory_order_relaxed);
-    r.inbound_denied += c.drop[uint32_t(DropReason::fw_inbound_denied)].load(std::memory_order_relaxed);
+    r.inbound_denied +=
+        c.drop[uint32_t(DropReason::fw_inbound_denied)].load(std::memory_order_relaxed);
     r.outbound_denied +=
         c.drop[uint32_t(DropReason::fw_outbound_denied)].load(std::memory_order_relaxed);
   }
   if (!r.enabled) return r;
   for (uint32_t i = 0; i < rules.size() && i < shm::kMaxFwRules; ++i) {
     const bool in = rules[i].direction == shm::FwDirection::kInbound;
-    r.rows.push_back({in ? "inbound" : "outbound", i + 1, fw::FormatRule(rules[i]), allowed[i],
-                      denied[i]});
+    r.rows.push_back(
+        {in ? "inbound" : "outbound", i + 1, fw::FormatRule(rules[i]), allowed[i], denied[i]});
   }
-  r.rows.push_back({"inbound", 0, "default " + r.inbound_default,
-                    allowed[shm::kFwDefaultInbound], denied[shm::kFwDefaultInbound]});
+  r.rows.push_back({"inbound", 0, "default " + r.inbound_default, allowed[shm::kFwDefaultInbound],
+                    denied[shm::kFwDefaultInbound]});
   r.rows.push_back({"outbound", 0, "default " + r.outbound_default,
                     allowed[shm::kFwDefaultOutbound], denied[shm::kFwDefaultOutbound]});
   return r;

@@ -188,10 +188,11 @@ MgmtCommand ParseVerb(std::string_view cmd) {
     if (cmd.starts_with(word) && (cmd.size() == word.size() || Blank(cmd[word.size()])))
       return ParseProbe(cmd, ping);
   }
-  return Fail(MgmtVerb::kUnknown,
-              "error: unknown command '" + std::string(cmd) +
-                  "' (expected status, peers, routes, ring, links, dht, multicast, firewall, counters, "
-                  "ping, validate or reload)\n");
+  return Fail(
+      MgmtVerb::kUnknown,
+      "error: unknown command '" + std::string(cmd) +
+          "' (expected status, peers, routes, ring, links, dht, multicast, firewall, counters, "
+          "ping, validate or reload)\n");
 }
 
 }  // namespace

@@ -17,8 +17,8 @@ std::string RenderFirewall(const FirewallReport& r) {
          r.inbound_default.c_str(), r.outbound_default.c_str(), r.flows_evicted);
   for (const FirewallReport::Row& row : r.rows) {
     const std::string number = row.number == 0 ? "-" : std::to_string(row.number);
-    Append(out, "%-8s %3s %-40s allowed %" PRIu64 " dropped %" PRIu64 "\n",
-           row.direction.c_str(), number.c_str(), row.rule.c_str(), row.allowed, row.dropped);
+    Append(out, "%-8s %3s %-40s allowed %" PRIu64 " dropped %" PRIu64 "\n", row.direction.c_str(),
+           number.c_str(), row.rule.c_str(), row.allowed, row.dropped);
   }
   return out;
 }

@@ -18,7 +18,7 @@ struct FirewallReport {
     uint64_t allowed = 0;   // new flows let through
     uint64_t dropped = 0;   // packets dropped
   };
-  bool enabled = false;  // any rule configured
+  bool enabled = false;          // any rule configured
   std::string inbound_default;   // allow | deny
   std::string outbound_default;  // allow | deny
   std::vector<Row> rows;         // rules in order, then the inbound and the outbound default

@@ -3,8 +3,9 @@
 // even -> the rest is rule text (bit 1: direction); odd -> the rest is a FirewallTable image
 // (zero-filled after the input) followed by nothing else: flows come from the image's own bytes.
 // Properties: a parsed rule formats to text that parses to the same rule, with sorted disjoint
-// port ranges within the limit; a table that validates (and is enabled) yields only rule indexes below n_rules or
-// a default slot of the flow's direction, and FirstMatch stays in bounds on any table.
+// port ranges within the limit; a table that validates (and is enabled) yields only rule indexes
+// below n_rules or a default slot of the flow's direction, and FirstMatch stays in bounds on any
+// table.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

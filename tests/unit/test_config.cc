@@ -142,8 +142,9 @@ TEST(Config, FirewallRulesAreParsedInOrderAndBadOnesNamed) {
             "firewall.outbound: rule 'allow any tcp 8o': '8o' is not a port or range, expected "
             "1..65535 or LO-HI (lists: 80,443,8000-8080)");
   r = ParseConfigText(MinimalFile() + "[firewall]\ninbound = allow everyone tcp\n");
-  EXPECT_TRUE(r.error.starts_with("firewall.inbound: rule 'allow everyone tcp': 'everyone' is "
-                                  "not a peer selector"))
+  EXPECT_TRUE(
+      r.error.starts_with("firewall.inbound: rule 'allow everyone tcp': 'everyone' is "
+                          "not a peer selector"))
       << r.error;
   std::string many = MinimalFile() + "[firewall]\n";
   for (uint32_t i = 0; i <= shm::kMaxFwRules; ++i) many += "inbound = allow any tcp 22\n";

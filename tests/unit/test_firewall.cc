@@ -25,7 +25,9 @@ namespace {
 using dp::ConnTable;
 using dp::FlowPacket;
 using dp::FlowState;
+using dp::test_nodes::Bytes;
 using dp::test_nodes::Ip;
+using dp::test_nodes::Ipv4Packet;
 using shm::FwDirection;
 
 fw::Rule Parse(FwDirection d, const std::string& text) {
@@ -69,8 +71,7 @@ TEST(FirewallRules, BadRulesGiveOneLineErrors) {
   EXPECT_NE(ParseError("allow any tcp 65536").find("not a port"), std::string::npos);
   EXPECT_NE(ParseError("allow any tcp 90-80").find("'90-80' is not a port"), std::string::npos);
   EXPECT_NE(ParseError("allow any tcp 80,").find("'' is not a port"), std::string::npos);
-  EXPECT_NE(ParseError("allow any tcp 1,3,5,7,9,11,13,15,17").find("at most 8"),
-            std::string::npos);
+  EXPECT_NE(ParseError("allow any tcp 1,3,5,7,9,11,13,15,17").find("at most 8"), std::string::npos);
   for (const std::string& e : {ParseError("allow any"), ParseError("allow any tcp x")})
     EXPECT_EQ(e.find('\n'), std::string::npos) << e;
 }
@@ -294,8 +295,8 @@ TEST(ConnTable, IdleFlowsExpire) {
   ConnTable t(4, 7);
   const FlowPacket udp = Flow(FwDirection::kOutbound, 17, kLocal, kRemote, 5000, 53);
   t.Insert(udp, 1000);
-  EXPECT_TRUE(t.Touch(udp, 1000 + dp::kFwUdpS));            // refreshed here
-  EXPECT_FALSE(t.Touch(udp, 1000 + 2 * dp::kFwUdpS + 1));   // idle longer than the timeout
+  EXPECT_TRUE(t.Touch(udp, 1000 + dp::kFwUdpS));           // refreshed here
+  EXPECT_FALSE(t.Touch(udp, 1000 + 2 * dp::kFwUdpS + 1));  // idle longer than the timeout
   const FlowPacket syn = Flow(FwDirection::kOutbound, 6, kLocal, kRemote, 1, 2, 0x02);
   t.Insert(syn, 0);
   EXPECT_FALSE(t.Touch(syn, dp::kFwTcpNewS + 1));
@@ -343,6 +344,41 @@ TEST(ConnTable, AnotherWorkersFlowIsSeenThroughPeek) {
   EXPECT_FALSE(tables.table(1).Peek(out.key, 11));
 }
 
+TEST(ConnTable, AReplyReachingAnotherWorkerPassesThroughItsFirewall) {
+  // Inbound default deny (one inbound rule for something else), outbound open.
+  shm::Generation g{};
+  g.firewall =
+      CompileFirewall({Parse(FwDirection::kInbound, "allow any icmp")}, {}, NoPeerAttributes).table;
+  const uint64_t seeds[2] = {5, 6};
+  dp::FlowTables tables(2, 4, seeds);
+  shm::WorkerCounters counters{};
+  dp::Firewall w0(tables.table(0), &counters), w1(tables.table(1), &counters);
+  w0.SetSiblings(tables.Siblings(0));
+  w1.SetSiblings(tables.Siblings(1));
+  for (dp::Firewall* w : {&w0, &w1}) {
+    w->Adopt(g);
+    w->SetNow(50);
+  }
+  const auto packet = [](uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
+    Bytes ip = Ipv4Packet(src, dst, 8);
+    ether::StoreBe16(&ip[20], sport);
+    ether::StoreBe16(&ip[22], dport);
+    return ip;
+  };
+  const auto pass = [](dp::Firewall& w, const Bytes& ip, FwDirection d) {
+    ether::Ipv4View v;
+    EXPECT_EQ(ether::ParseIpv4(ip, v), ether::Ipv4Error::kNone);
+    return w.Pass(0, ip.data(), v, d);
+  };
+  EXPECT_FALSE(pass(w1, packet(kRemote, kLocal, 53, 5000), FwDirection::kInbound));
+  EXPECT_TRUE(pass(w0, packet(kLocal, kRemote, 5000, 53), FwDirection::kOutbound));
+  // Worker 1 receives the answer: found in worker 0's table, then in its own.
+  EXPECT_TRUE(pass(w1, packet(kRemote, kLocal, 53, 5000), FwDirection::kInbound));
+  EXPECT_TRUE(tables.table(1).Peek({kLocal, kRemote, 5000, 53, 17}, 50));
+  EXPECT_EQ(counters.fw.denied[shm::kFwDefaultInbound].load(), 1u);
+  EXPECT_EQ(counters.fw.allowed[shm::kFwDefaultOutbound].load(), 1u);
+}
+
 // ---- the stages: node A sends to node B through both chains ----
 
 using namespace dp::test_nodes;
@@ -373,13 +409,13 @@ Bytes Frame(const Bytes& ip) {
 
 class FirewallStagesTest : public ::testing::Test {
  protected:
-  void Configure(const std::vector<std::string>& a_rules,
-                 const std::vector<std::string>& b_rules) {
+  void Configure(const std::vector<std::string>& a_rules, const std::vector<std::string>& b_rules) {
     const auto compile = [](const std::vector<std::string>& texts, shm::TableSpec& s) {
       std::vector<fw::Rule> rules;
       for (const std::string& t : texts)
-        rules.push_back(Parse(t.starts_with("out ") ? FwDirection::kOutbound : FwDirection::kInbound,
-                              t.substr(t.find(' ') + 1)));
+        rules.push_back(
+            Parse(t.starts_with("out ") ? FwDirection::kOutbound : FwDirection::kInbound,
+                  t.substr(t.find(' ') + 1)));
       s.firewall = CompileFirewall(rules, s.peers, NoPeerAttributes).table;
     };
     shm::TableSpec a = NodeSpec(kVipA, kMtu, kGwMacA);
@@ -409,8 +445,8 @@ class FirewallStagesTest : public ::testing::Test {
     octx.firewall = fa_.enabled() ? &fa_ : nullptr;
     const size_t n = RunOutbound(span, octx);
     PacketBuffers in;
-    for (size_t i = 0; i < n; ++i) in.Add(Bytes(span[i]->data, span[i]->data + span[i]->len),
-                                          dp::kIpOffset - 16);
+    for (size_t i = 0; i < n; ++i)
+      in.Add(Bytes(span[i]->data, span[i]->data + span[i]->len), dp::kIpOffset - 16);
     std::vector<dp::Packet*> in_span = in.All();
     dp::InboundContext ictx{b_.gen, {}, &b_.crypto, b_.counters.get()};
     ictx.firewall = fb_.enabled() ? &fb_ : nullptr;
