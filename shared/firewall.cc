@@ -7,13 +7,19 @@
 namespace ipop::fw {
 namespace {
 
+// Blanks and every other control character separate words, so a word quoted in an error never
+// breaks its line.
+bool Separator(char c) {
+  return static_cast<unsigned char>(c) <= ' ' || c == '\x7f';
+}
+
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> out;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    while (i < s.size() && Separator(s[i])) ++i;
     const size_t start = i;
-    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+    while (i < s.size() && !Separator(s[i])) ++i;
     if (i > start) out.push_back(s.substr(start, i - start));
   }
   return out;
