@@ -183,6 +183,14 @@ bool ControlPlane::Init(std::string* error) {
   sessions_ = std::make_unique<PeerSessions>(session_options, clock_, random_, *auth_, *keys_,
                                              *port_, counters_, running);
   sessions_->SetTxPackets([this](uint32_t slot) { return traffic_->Total(slot).tx_packets; });
+  if (identity_) {
+    // name: and group: firewall rules match the peer's verified certificate (docs/firewall.md).
+    peer_attributes_ = [this](uint32_t vip) -> std::optional<PeerAttributes> {
+      const identity::Certificate* cert = sessions_->PeerCertificate(vip);
+      if (cert == nullptr) return std::nullopt;
+      return PeerAttributes{cert->fields.name, cert->fields.groups};
+    };
+  }
   if (running != nullptr) {
     for (uint32_t i = 0; i < running->hdr.n_peers && i < shm::kMaxPeers; ++i)
       if ((running->peers[i].flags & shm::kPeerValid) != 0)
