@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
-#include "controlplane/identity/node_identity.h"
 #include "controlplane/firewall/firewall_compiler.h"
+#include "controlplane/identity/node_identity.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/mgmt/mgmt_handler.h"
 #include "controlplane/mgmt/mgmt_server.h"
