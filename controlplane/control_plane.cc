@@ -236,8 +236,9 @@ bool ControlPlane::Init(std::string* error) {
     overlay_->SetRoutesHandler(
         [this](const std::vector<AnnouncedRoute>& routes) { OnAnnouncedRoutes(routes); });
     if (!LoadRouteAuthority(error)) return false;
-    overlay_->Start();
   }
+  if (identity_) StartRevocations();
+  if (overlay_) overlay_->Start();
   StartTapServices();
   // A host configured by DHCP (the node does not set its address) gets the routes in option 121.
   kernel_routes_.SetByDhcp(dhcp_ && !cfg_.assign_address);
@@ -270,7 +271,8 @@ bool ControlPlane::Init(std::string* error) {
                                                           .dns = dns_.get(),
                                                           .dns_forwarder = dns_forwarder_.get(),
                                                           .dns_tcp = dns_tcp_.get(),
-                                                          .metrics = metrics_.get()},
+                                                          .metrics = metrics_.get(),
+                                                          .revocations = revocations_.get()},
                                                 [this] { return Reload(); });
   mgmt_ = MgmtServer::Listen(
       cfg_.mgmt_socket, [this](std::string_view line) { return mgmt_handler_->Handle(line); },
@@ -530,6 +532,7 @@ void ControlPlane::Iterate() {
   if (dns_tcp_) dns_tcp_->Poll();
   if (multicast_) multicast_->Tick();
   if (dns_forwarder_) dns_forwarder_->Poll();
+  if (revocations_) revocations_->Tick();
   if (overlay_) {
     overlay_->Tick();
     if (clock_.NowNs() >= next_path_update_ns_) {
@@ -692,6 +695,57 @@ void ControlPlane::UpdatePeerPaths() {
         break;
     }
   }
+}
+
+void ControlPlane::StartRevocations() {
+  RevocationFloodOptions options;
+  options.state_file = cfg_.state_dir + "/revocations.state";
+  revocations_ = std::make_unique<RevocationFlood>(
+      options, *identity_, overlay::RingAddress::FromBytes(identity_->ring_address()), clock_,
+      [this](const overlay::RingAddress& to, std::span<const uint8_t> msg) {
+        return overlay_ && overlay_->SendToLink(to, msg);
+      },
+      [this] { return overlay_ ? overlay_->LinkAddresses() : std::vector<overlay::RingAddress>{}; });
+  // A revoked subject loses its data sessions at once; peers certified by a revoked issuing CA
+  // are found by the re-check.
+  revocations_->AddSubjectRevokedHook([this](const identity::KeyId& subject) {
+    return sessions_->DropSubject(subject) + DropInvalidPeers(clock_.WallNs() / 1'000'000'000ull);
+  });
+  // Certificate-authenticated overlay links (not on this branch yet) register "close every link
+  // of this key id" with AddSubjectRevokedHook here, and re-check their links' certificates in
+  // the periodic check below.
+  revocations_->SetPeriodicCheck([this](uint64_t now_s) { return DropInvalidPeers(now_s); });
+  if (overlay_)
+    overlay_->SetLinkMessageHandler(
+        [this](const overlay::RingAddress& from, std::span<const uint8_t> body) {
+          revocations_->OnMessage(from, body);
+        });
+  if (std::string e = revocations_->LoadState(); !e.empty())
+    IPOP_LOG_WARN("revocations: ignoring the state file: %s", e.c_str());
+  IPOP_LOG_INFO("revocations: %zu known (state in %s)", identity_->revocations().size(),
+                options.state_file.c_str());
+}
+
+size_t ControlPlane::DropInvalidPeers(uint64_t now_s) {
+  const identity::RevocationList& revoked = identity_->revocations();
+  std::vector<identity::KeyId> drop;
+  for (const PeerSessions::PeerStatus& p : sessions_->Status()) {
+    const identity::Certificate* c = sessions_->PeerCertificate(p.vip);
+    if (c == nullptr) continue;
+    const bool expired = now_s >= c->fields.not_after || now_s < c->fields.not_before;
+    if (expired || revoked.IsRevoked(*c) || revoked.RevokesKey(c->fields.issuer))
+      drop.push_back(c->key_id());
+  }
+  size_t n = 0;
+  for (const identity::KeyId& k : drop) {
+    const size_t dropped = sessions_->DropSubject(k);
+    if (dropped != 0)
+      IPOP_LOG_WARN("revocations: ended the sessions of %zu peer(s) with key id %s (certificate "
+                    "revoked or expired)",
+                    dropped, HexOf(k).c_str());
+    n += dropped;
+  }
+  return n;
 }
 
 std::string ControlPlane::Reload() {

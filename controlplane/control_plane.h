@@ -22,6 +22,7 @@
 
 #include "controlplane/directory/overlay_host.h"
 #include "controlplane/firewall/firewall_compiler.h"
+#include "controlplane/directory/revocation_flood.h"
 #include "controlplane/identity/node_identity.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/mgmt/mgmt_handler.h"
@@ -95,6 +96,11 @@ class ControlPlane {
   void UpdatePeerPaths();
   // Router mode: subnets other members announced become prefix routes (and kernel routes to the
   // TAP, or DHCP option 121); the announcing member is learned like any peer.
+  // Certificate mode: starts the revocation flood and wires its hooks (sessions; links later).
+  void StartRevocations();
+  // Ends the sessions of peers whose certificate expired or was revoked (directly or through
+  // its issuing CA); returns how many peers.
+  size_t DropInvalidPeers(uint64_t now_s);
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
 
   NodeConfig cfg_;
@@ -122,6 +128,8 @@ class ControlPlane {
   std::unique_ptr<ArpResponder> arp_;
   std::unique_ptr<PskHelloAuthenticator> overlay_auth_;
   std::unique_ptr<OverlayHost> overlay_;  // null with overlay.enabled = false
+  // Certificate mode: revocations learned, flooded over the overlay's links and persisted.
+  std::unique_ptr<RevocationFlood> revocations_;
   // The node's services on the TAP (network.service-ip): DHCP hands the host node.vip, DNS
   // answers C-names and (with the overlay) names nodes registered.
   std::unique_ptr<FixedLeaseSource> lease_;

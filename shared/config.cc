@@ -49,6 +49,9 @@ constexpr KeySpec kKeys[] = {
     {"node.workers", "dataplane worker threads, 1..16 (default 1)"},
     {"node.shm", "shared-memory object name (default /ipop-<name>)"},
     {"node.mgmt-socket", "management socket path (default /run/ipop/<name>.sock)"},
+    {"node.state-dir",
+     "directory for state kept across restarts: learned revocations (default "
+     "/var/lib/ipop/<name>)"},
     {"node.assign-address", "control plane assigns node.vip to the TAP, true|false (default true)"},
     {"node.log-level", "debug|info|warn|error (default info)"},
     {"network.name", "virtual network name, [A-Za-z0-9_-]{1,32} (required)"},
@@ -725,6 +728,10 @@ NodeConfig Validate(const po::variables_map& vm) {
   if (const auto* s = v.Get("node.mgmt-socket")) c.mgmt_socket = *s;
   if (c.mgmt_socket.empty() || c.mgmt_socket.size() > 107)
     Fail("node.mgmt-socket", "'" + c.mgmt_socket + "' must be 1..107 characters (sun_path)");
+  c.state_dir = "/var/lib/ipop/" + c.name;
+  if (const auto* s = v.Get("node.state-dir")) c.state_dir = *s;
+  if (c.state_dir.empty() || c.state_dir.size() > 4000 || c.state_dir[0] != '/')
+    Fail("node.state-dir", "'" + c.state_dir + "' must be an absolute path");
 
   ParseBool("node.assign-address", v.Get("node.assign-address"), c.assign_address);
   ParseMetrics(v, c);

@@ -48,6 +48,7 @@ struct NodeConfig {
   uint32_t workers = 1;       // node.workers, 1..kMaxWorkers
   std::string shm_name;       // node.shm, default "/ipop-<name>"
   std::string mgmt_socket;    // node.mgmt-socket, default "/run/ipop/<name>.sock"
+  std::string state_dir;      // node.state-dir, default "/var/lib/ipop/<name>" (revocations)
   // metrics.listen: where the Prometheus exporter listens (docs/metrics.md); none: off. Only a
   // loopback address unless metrics.allow-remote.
   std::optional<Endpoint> metrics_listen;

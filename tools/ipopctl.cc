@@ -4,9 +4,12 @@
 // a last line starting with "fail:", a JSON reply with "ok":false), 2 usage error or node
 // unreachable.
 #include <dirent.h>
+#include <limits.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +63,9 @@ constexpr const char* kUsage =
     "                    apart, default 200) and print a table and a loss summary; exit\n"
     "                    status 1 on any loss or unreachable member\n"
     "  reload            re-read the config file (same as SIGHUP to the node)\n"
+    "  revoke FILE       certificate mode: learn the revocations in FILE (ipop-cert revoke;\n"
+    "                    add the issuing CA certificate when it signed them), drop the revoked\n"
+    "                    nodes' sessions and flood them to the whole network\n"
     "\n"
     "exit status: 0 ok, 1 the node replied with an error or a check failed (ping, validate),\n"
     "2 usage error or node unreachable\n";
@@ -188,7 +194,18 @@ int main(int argc, char** argv) {
       json = true;
       continue;
     }
-    args += std::string(" ") + argv[i];
+    std::string arg = argv[i];
+    // The node reads the file itself: give it a path that does not depend on our directory.
+    if (verb == "revoke" && !arg.empty() && arg[0] != '/') {
+      char* full = realpath(arg.c_str(), nullptr);
+      if (full == nullptr) {
+        std::fprintf(stderr, "ipopctl: %s: %s\n", arg.c_str(), std::strerror(errno));
+        return 2;
+      }
+      arg = full;
+      std::free(full);
+    }
+    args += " " + arg;
   }
   const std::string line = (json ? "json " + verb : verb) + args;
 

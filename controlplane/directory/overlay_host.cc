@@ -276,7 +276,11 @@ void OverlayHost::LearnSelfEndpoint(const Endpoint& toward) {
 }
 
 bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_t> datagram) {
-  if (!overlay::LooksLikeOverlay(datagram)) return false;
+  const bool link_message = datagram.size() > wire::kHeaderSize &&
+                            (datagram[0] & 0x0f) == uint8_t(wire::PacketType::kControl) &&
+                            datagram[wire::kHeaderSize] >= kLinkMessageFirst &&
+                            datagram[wire::kHeaderSize] <= kLinkMessageLast;
+  if (!link_message && !overlay::LooksLikeOverlay(datagram)) return false;
   ++counters_.received;
   // Certificate mode: the shortest trailer is a link key's tag, the longest a handshake's.
   const size_t tag = guard_ ? kLinkTagSize : auth_.tag_size();
@@ -359,11 +363,33 @@ bool OverlayHost::OnControlDatagram(const Endpoint& from, std::span<const uint8_
   }
   ++counters_.accepted;
   if (!self_endpoint_known_) LearnSelfEndpoint(from);
+  if (link_message) {
+    const RingAddress from_node = RingAddress::FromBytes(sender.first<RingAddress::kBytes>());
+    if (!bound || node_->links().Find(from_node) == nullptr || !link_message_) {
+      ++counters_.link_message_unlinked;
+      return true;
+    }
+    ++counters_.link_messages;
+    link_message_(from_node, body);
+    return true;
+  }
   node_->OnDatagram(from, body, bound);
   // A closed link's keys go at once (Stop, surplus, unknown link: any LINK_CLOSE).
   if (guard_ && type == uint8_t(overlay::MsgType::kLinkClose))
     guard_->Forget(RingAddress::FromBytes(sender.first<RingAddress::kBytes>()));
   return true;
+}
+
+bool OverlayHost::SendToLink(const RingAddress& to, std::span<const uint8_t> msg) {
+  const Link* l = node_->links().Find(to);
+  if (l == nullptr) return false;
+  return transport_->Send(l->endpoint, to, msg);
+}
+
+std::vector<RingAddress> OverlayHost::LinkAddresses() const {
+  std::vector<RingAddress> out;
+  for (const Link& l : node_->links().links()) out.push_back(l.address);
+  return out;
 }
 
 void OverlayHost::OnRouted(const overlay::Routed& r) {

@@ -114,6 +114,7 @@ struct OverlayHostCounters {
   uint64_t wrong_receiver = 0, replayed = 0, too_old = 0, clock_ahead = 0;
   uint64_t sent = 0, send_failed = 0, sign_failed = 0;
   uint64_t hello_routed_sent = 0, hello_routed_received = 0, routed_unknown_payload = 0;
+  uint64_t link_messages = 0, link_message_unlinked = 0;
   uint64_t names_published = 0, name_conflicts = 0, name_lookups = 0, name_misses = 0;
   uint64_t names_released = 0;
   uint64_t routes_announced = 0, routes_polls = 0, routes_bad_records = 0;
@@ -154,6 +155,10 @@ inline constexpr CounterDesc kOverlayHostCounterDescs[] = {
                  "HELLOs received as routed overlay messages"),
     IPOP_COUNTER(OverlayHostCounters, routed_unknown_payload,
                  "routed messages delivered with a payload type nobody handles"),
+    IPOP_COUNTER(OverlayHostCounters, link_messages,
+                 "link-local messages (REVOKE, REVOKE_DIGEST) passed to their handler"),
+    IPOP_COUNTER(OverlayHostCounters, link_message_unlinked,
+                 "link-local messages from a node we hold no link with: dropped"),
     IPOP_COUNTER(OverlayHostCounters, names_published, "node name records written to the DHT"),
     IPOP_COUNTER(OverlayHostCounters, name_conflicts,
                  "name records refused because another node holds the name"),
@@ -257,6 +262,17 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void Tick();
 
   void SetHelloHandler(HelloFn fn) { hello_ = std::move(fn); }
+  // Link-local messages the overlay node does not handle (REVOKE, REVOKE_DIGEST: types
+  // kLinkMessageFirst..kLinkMessageLast), authenticated and fresh like every overlay datagram
+  // and accepted only from a node we hold a link with; `body` starts at the wire header.
+  using LinkMessageFn =
+      std::function<void(const overlay::RingAddress& from, std::span<const uint8_t> body)>;
+  static constexpr uint8_t kLinkMessageFirst = 0x30, kLinkMessageLast = 0x31;
+  void SetLinkMessageHandler(LinkMessageFn fn) { link_message_ = std::move(fn); }
+  // Sends `msg` (wire header first, no stamp or tag) to the linked node `to`; false without a
+  // link or when the port refuses it.
+  bool SendToLink(const overlay::RingAddress& to, std::span<const uint8_t> msg);
+  std::vector<overlay::RingAddress> LinkAddresses() const;
   // Router mode: every routes_poll interval, the subnets other members announce (never ours).
   void SetRoutesHandler(RoutesFn fn) { routes_ = std::move(fn); }
   // Router mode authorization: `signer` (node.router-key-file) signs our announcements,
@@ -372,6 +388,7 @@ class OverlayHost final : public HelloRelay, public NameSource {
   uint64_t next_link_expire_ns_ = 0;
   OverlayHostCounters counters_;
   HelloFn hello_;
+  LinkMessageFn link_message_;
   RoutesFn routes_;
   AddressFn address_;
   std::unique_ptr<ClaimStoreAdapter> claim_store_;

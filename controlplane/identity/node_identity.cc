@@ -304,28 +304,62 @@ std::string NodeIdentity::ReloadCertificate(const std::string& cert_file, uint64
 }
 
 std::string NodeIdentity::AddRevocation(const Revocation& r, uint64_t now) {
+  return Learn(r, nullptr, now).error;
+}
+
+NodeIdentity::LearnResult NodeIdentity::Learn(const Revocation& r,
+                                              const Certificate* signer_issuing, uint64_t now) {
+  LearnResult out;
   const Certificate* signer = nullptr;
   for (const Certificate& root : network_roots_)
     if (root.key_id() == r.fields.signer) signer = &root;
   if (signer == nullptr && issuing_ && issuing_->key_id() == r.fields.signer) signer = &*issuing_;
-  if (signer == nullptr)
-    return "revocation signed by key id " + Hex(r.fields.signer) +
-           ", which is neither a trusted root nor this node's issuing CA (revoke with the root)";
-  if (const RevocationError e = VerifyRevocation(r, *signer, network_); e != RevocationError::kOk)
-    return std::string("revocation of serial ") + Hex(r.fields.serial) + ": " +
-           RevocationErrorText(e);
+  if (signer == nullptr && signer_issuing != nullptr &&
+      signer_issuing->key_id() == r.fields.signer) {
+    // Another site's issuing CA: trusted only if its own chain to our roots verifies now.
+    if (signer_issuing->fields.usage != Usage::kIssuingCa) {
+      out.error = "revocation signer certificate '" + signer_issuing->fields.name +
+                  "' is not an issuing CA";
+      return out;
+    }
+    const ChainResult c =
+        VerifyChain(*signer_issuing, {}, network_roots_, network_, now, &revocations_);
+    if (!c.ok()) {
+      out.error = "revocation signer certificate: " + ChainText(c, now);
+      return out;
+    }
+    signer = signer_issuing;
+  }
+  if (signer == nullptr) {
+    out.error = "revocation signed by key id " + Hex(r.fields.signer) +
+                ", which is neither a trusted root nor a known issuing CA (send the issuing CA "
+                "certificate along, or revoke with the root)";
+    return out;
+  }
+  if (const RevocationError e = VerifyRevocation(r, *signer, network_); e != RevocationError::kOk) {
+    out.error = std::string("revocation of serial ") + Hex(r.fields.serial) + ": " +
+                RevocationErrorText(e);
+    return out;
+  }
   switch (revocations_.Add(r, now)) {
     case RevocationList::AddResult::kAdded:
       ++revocation_generation_;
       cache_.clear();
-      return {};
+      out.outcome = Learned::kAdded;
+      return out;
     case RevocationList::AddResult::kKnown:
+      out.outcome = Learned::kKnown;
+      return out;
     case RevocationList::AddResult::kExpired:  // the certificate is refused as expired anyway
-      return {};
+      out.outcome = Learned::kExpired;
+      return out;
     case RevocationList::AddResult::kFull:
-      return "revocation list full (" + std::to_string(RevocationList::kMaxEntries) + " entries)";
+      out.outcome = Learned::kFull;
+      out.error =
+          "revocation list full (" + std::to_string(RevocationList::kMaxEntries) + " entries)";
+      return out;
   }
-  return {};
+  return out;
 }
 
 PeerVerdict NodeIdentity::VerifyPeerChain(std::span<const uint8_t> chain, TrustScope scope,

@@ -118,6 +118,18 @@ class NodeIdentity {
   // Adds a revocation signed by a trusted root or by this node's issuing CA; one line on error.
   // Clears the chain cache when the list changed.
   std::string AddRevocation(const Revocation& r, uint64_t now);
+  // What Learn did with a revocation from anywhere (file, ipopctl revoke, a link).
+  enum class Learned : uint8_t { kAdded, kKnown, kExpired, kInvalid, kFull };
+  struct LearnResult {
+    Learned outcome = Learned::kInvalid;
+    std::string error;  // one line when kInvalid or kFull
+  };
+  // Adds a revocation signed by a trusted root, by this node's issuing CA, or by `signer_issuing`
+  // (the issuing CA certificate sent along with it), which must itself verify now against the
+  // network roots, unrevoked, and be the revocation's signer. Clears the chain cache on kAdded.
+  LearnResult Learn(const Revocation& r, const Certificate* signer_issuing, uint64_t now);
+  // Forgets revocations whose certificates have expired by `now`; returns how many.
+  size_t ExpireRevocations(uint64_t now) { return revocations_.Expire(now); }
   const RevocationList& revocations() const { return revocations_; }
 
  private:

@@ -160,6 +160,11 @@ bool RevocationList::IsRevoked(const Certificate& cert) const {
   return entries_.count(std::make_pair(cert.fields.issuer, cert.fields.serial)) != 0;
 }
 
+bool RevocationList::RevokesKey(const KeyId& subject) const {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const auto& e) { return e.second.fields.subject == subject; });
+}
+
 size_t RevocationList::Expire(uint64_t now) {
   return std::erase_if(entries_, [now](const auto& e) { return !e.second.LiveAt(now); });
 }

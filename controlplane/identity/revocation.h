@@ -93,6 +93,11 @@ class RevocationList {
   // Forgets entries whose certificates have expired by `now`; returns how many.
   size_t Expire(uint64_t now);
   size_t size() const { return entries_.size(); }
+  // Whether a live entry revokes a certificate of key `subject` (an issuing CA's revocation
+  // takes out the nodes it signed: their issuer key id is its subject).
+  bool RevokesKey(const KeyId& subject) const;
+  // Every entry, ordered by (issuer, serial): what is persisted, flooded and digested.
+  const std::map<std::pair<KeyId, Serial>, Revocation>& entries() const { return entries_; }
 
  private:
   std::map<std::pair<KeyId, Serial>, Revocation> entries_;

@@ -36,6 +36,7 @@ std::vector<CounterBlock> CounterBlocks(const CountersReport& r) {
   if (r.dns_forwarder) b.push_back({&kDnsForwardModule, &*r.dns_forwarder});
   if (r.dns_tcp) b.push_back({&kDnsTcpModule, &*r.dns_tcp});
   if (r.metrics_server) b.push_back({&kMetricsServerModule, &*r.metrics_server});
+  if (r.revocation) b.push_back({&kRevocationModule, &*r.revocation});
   return b;
 }
 

@@ -31,6 +31,7 @@
 #include "controlplane/dht/dht_store.h"
 #include "controlplane/directory/address_claim.h"
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/directory/revocation_flood.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/overlay/overlay_node.h"
 #include "controlplane/runtime/counter_registry.h"
@@ -125,6 +126,7 @@ inline constexpr CounterModule kDnsModule{"dns", kDnsCounterDescs};
 inline constexpr CounterModule kDnsForwardModule{"dns_forward", kDnsForwarderCounterDescs};
 inline constexpr CounterModule kDnsTcpModule{"dns_tcp", kDnsTcpCounterDescs};
 inline constexpr CounterModule kMetricsServerModule{"metrics", kMetricsServerCounterDescs};
+inline constexpr CounterModule kRevocationModule{"revocation", kRevocationCounterDescs};
 
 // Every module, in the order they are shown: what tests and docs/metrics.md are checked against.
 inline constexpr const CounterModule* kCounterModules[] = {
@@ -133,6 +135,11 @@ inline constexpr const CounterModule* kCounterModules[] = {
     &kPunchModule,       &kAddressModule,      &kDhtCounterModule,     &kDhtGaugeModule,
     &kDhtStoreModule,    &kDhtLimitModule,     &kMulticastModule,      &kDhcpModule,
     &kDnsModule,         &kDnsForwardModule,   &kDnsTcpModule,         &kMetricsServerModule,
+    &kNodeCounterModule,  &kNodeGaugeModule,      &kOverlayHostModule,  &kOverlayEchoModule,
+    &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule, &kAddressModule,
+    &kDhtCounterModule,   &kDhtGaugeModule,       &kDhtStoreModule,     &kDhtLimitModule,
+    &kMulticastModule,    &kDhcpModule,           &kDnsModule,          &kDnsForwardModule,
+    &kDnsTcpModule,       &kMetricsServerModule,  &kRevocationModule,
 };
 
 // The dataplane's drops and statistics (shared/counters.h) as registry entries; their offsets
@@ -181,6 +188,7 @@ struct CountersReport {
   std::optional<DnsForwarderCounters> dns_forwarder;  // with dns only
   std::optional<DnsTcpCounters> dns_tcp;              // with dns only
   std::optional<MetricsServerCounters> metrics_server;
+  std::optional<RevocationCounters> revocation;  // certificate mode
 
   DataplaneTotals DataplaneSum() const;
 };

@@ -181,6 +181,7 @@ CountersReport CollectCounters(const MgmtParts& p) {
     if (p.dns_tcp) r.dns_tcp = p.dns_tcp->counters();
   }
   if (p.metrics) r.metrics_server = p.metrics->counters();
+  if (p.revocations) r.revocation = p.revocations->counters();
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
+#include "controlplane/directory/revocation_flood.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/metrics/prometheus_text.h"
 #include "controlplane/mgmt/render_counters.h"
@@ -51,6 +52,7 @@ struct MgmtParts {
   const DnsForwarder* dns_forwarder = nullptr;
   const DnsTcpServer* dns_tcp = nullptr;
   const MetricsServer* metrics = nullptr;  // metrics.listen unset
+  RevocationFlood* revocations = nullptr;  // certificate mode only
 };
 
 NodeStatus CollectStatus(const MgmtParts& p);

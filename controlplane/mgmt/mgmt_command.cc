@@ -183,6 +183,18 @@ MgmtCommand ParseVerb(std::string_view cmd) {
   }
   if (cmd.starts_with("counters ")) return ParseCounters(cmd.substr(9));
   if (cmd == "dht" || cmd.starts_with("dht ")) return ParseDht(cmd.substr(3));
+  if (cmd == "revoke" || cmd.starts_with("revoke ")) {
+    const std::string_view path = Trim(cmd.substr(6));
+    if (path.empty() || path.front() != '/' || path.size() > 4096 ||
+        std::any_of(path.begin(), path.end(), [](char ch) { return Blank(ch); }))
+      return Fail(MgmtVerb::kBadArgs,
+                  "error: revoke needs the absolute path of a revocation file (expected "
+                  "'revoke /path/to/FILE.rev')\n");
+    MgmtCommand c;
+    c.verb = MgmtVerb::kRevoke;
+    c.name = std::string(path);
+    return c;
+  }
   for (const bool ping : {true, false}) {
     const std::string_view word = ping ? "ping" : "validate";
     if (cmd.starts_with(word) && (cmd.size() == word.size() || Blank(cmd[word.size()])))
@@ -193,6 +205,10 @@ MgmtCommand ParseVerb(std::string_view cmd) {
       "error: unknown command '" + std::string(cmd) +
           "' (expected status, peers, routes, ring, links, dht, multicast, firewall, counters, "
           "ping, validate or reload)\n");
+  return Fail(MgmtVerb::kUnknown,
+              "error: unknown command '" + std::string(cmd) +
+                  "' (expected status, peers, routes, ring, links, dht, multicast, counters, "
+                  "ping, validate, revoke or reload)\n");
 }
 
 }  // namespace

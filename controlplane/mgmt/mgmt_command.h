@@ -24,6 +24,7 @@ enum class MgmtVerb : uint8_t {
   kDhtBad,    // "dht" with arguments that are neither: error holds the usage text
   kPing,      // name (a VIP or a node name), count, interval_ms
   kValidate,  // count, interval_ms
+  kRevoke,    // name: the path of a PEM revocation file (certificate mode)
   kBadArgs,   // ping or validate with bad arguments: error holds the reply
   kUnknown,   // error holds the reply
 };
@@ -64,7 +65,7 @@ inline constexpr uint32_t kMgmtMaxIntervalMs = 10000;
 // ignored). Commands: status, peers, counters [--all] [--json], reload, routes, multicast,
 // firewall, ring,
 // links, "dht put NAME VALUE [TTL-SECONDS]", "dht get NAME" (words separated by blanks),
-// "ping TARGET [-c N] [-i MS]", "validate [-c N] [-i MS]", each optionally preceded by the word
+// "ping TARGET [-c N] [-i MS]", "validate [-c N] [-i MS]", "revoke PATH" (an absolute path), each optionally preceded by the word
 // "json" for a JSON reply.
 MgmtCommand ParseMgmtCommand(std::string_view line);
 

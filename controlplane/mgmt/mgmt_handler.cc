@@ -91,6 +91,8 @@ std::string MgmtHandler::Run(const MgmtCommand& cmd) {
       return Ping(cmd);
     case MgmtVerb::kValidate:
       return Validate(cmd);
+    case MgmtVerb::kRevoke:
+      return Revoke(cmd);
     case MgmtVerb::kDhtBad:
     case MgmtVerb::kBadArgs:
     case MgmtVerb::kUnknown:
@@ -115,6 +117,33 @@ std::string MgmtHandler::Dht(const MgmtCommand& cmd) {
                            cmd.ttl_s * 1000, reply);
   }
   return "";
+}
+
+std::string MgmtHandler::Revoke(const MgmtCommand& cmd) {
+  if (!parts_.revocations)
+    return "error: revoke needs certificate mode (network.ca-file); PSK mode has no revocations\n";
+  const RevocationFlood::FileOutcome o =
+      parts_.revocations->LearnFile(cmd.name, RevocationFlood::Source::kMgmt);
+  const bool ok = o.error.empty();
+  if (cmd.json) {
+    JsonWriter w;
+    w.BeginObject()
+        .Field("ok", ok)
+        .Field("added", uint64_t(o.added))
+        .Field("known", uint64_t(o.known))
+        .Field("expired", uint64_t(o.expired))
+        .Field("invalid", uint64_t(o.invalid))
+        .Field("live", uint64_t(parts_.revocations->counters().live));
+    if (!ok) w.Field("error", std::string_view(o.error));
+    w.EndObject();
+    return w.Finish();
+  }
+  std::string s = "revoke: " + std::to_string(o.added) + " added, " + std::to_string(o.known) +
+                  " already known, " + std::to_string(o.expired) + " of expired certificates, " +
+                  std::to_string(o.invalid) + " refused; " +
+                  std::to_string(parts_.revocations->counters().live) + " known in all\n";
+  if (!ok) s = "error: " + o.error + "\n" + s;
+  return s;
 }
 
 // Probes run on top of the DHT lookups (up to 30 s each); the budget covers both.

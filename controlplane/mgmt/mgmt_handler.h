@@ -34,6 +34,7 @@ class MgmtHandler {
   std::string Dht(const MgmtCommand& cmd);
   std::string Ping(const MgmtCommand& cmd);
   std::string Validate(const MgmtCommand& cmd);
+  std::string Revoke(const MgmtCommand& cmd);
   int ProbeBudgetMs(const MgmtCommand& cmd);
 
   MgmtParts parts_;
