@@ -37,6 +37,7 @@ struct FullReport {
     r.dns_forwarder.emplace();
     r.dns_tcp.emplace();
     r.metrics_server.emplace();
+    r.revocation.emplace();
     uint64_t next = 1000;
     for (const CounterBlock& b : CounterBlocks(r))
       for (const CounterDesc& d : b.module->counters)
