@@ -131,8 +131,8 @@ void RevocationFlood::Forward(const Revocation& r, const RingAddress* except) {
 }
 
 NodeIdentity::LearnResult RevocationFlood::Learn(const Revocation& r,
-                                                 const Certificate* signer_issuing,
-                                                 Source source, const RingAddress* from) {
+                                                 const Certificate* signer_issuing, Source source,
+                                                 const RingAddress* from) {
   const uint64_t now_s = NowS();
   NodeIdentity::LearnResult res = identity_.Learn(r, signer_issuing, now_s);
   switch (res.outcome) {

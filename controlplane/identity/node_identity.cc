@@ -337,8 +337,8 @@ NodeIdentity::LearnResult NodeIdentity::Learn(const Revocation& r,
     return out;
   }
   if (const RevocationError e = VerifyRevocation(r, *signer, network_); e != RevocationError::kOk) {
-    out.error = std::string("revocation of serial ") + Hex(r.fields.serial) + ": " +
-                RevocationErrorText(e);
+    out.error =
+        std::string("revocation of serial ") + Hex(r.fields.serial) + ": " + RevocationErrorText(e);
     return out;
   }
   switch (revocations_.Add(r, now)) {

@@ -65,8 +65,8 @@ inline constexpr uint32_t kMgmtMaxIntervalMs = 10000;
 // ignored). Commands: status, peers, counters [--all] [--json], reload, routes, multicast,
 // firewall, ring,
 // links, "dht put NAME VALUE [TTL-SECONDS]", "dht get NAME" (words separated by blanks),
-// "ping TARGET [-c N] [-i MS]", "validate [-c N] [-i MS]", "revoke PATH" (an absolute path), each optionally preceded by the word
-// "json" for a JSON reply.
+// "ping TARGET [-c N] [-i MS]", "validate [-c N] [-i MS]", "revoke PATH" (an absolute path), each
+// optionally preceded by the word "json" for a JSON reply.
 MgmtCommand ParseMgmtCommand(std::string_view line);
 
 // Whether a reply reports a failure (ipopctl exits 1): it starts with "error:" or {"error":, its

@@ -99,8 +99,7 @@ HelloError Decode(const World& w, std::span<const uint8_t> dgram, std::span<cons
                   Hello* h, CertHelloVerdict* v) {
   std::span<const uint8_t> chain;
   return DecodeCertHello(
-      dgram, w.network_hash, *w.receiver_auth,
-      [known](uint32_t) { return known; }, h, v, &chain);
+      dgram, w.network_hash, *w.receiver_auth, [known](uint32_t) { return known; }, h, v, &chain);
 }
 
 }  // namespace

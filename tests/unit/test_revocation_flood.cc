@@ -194,7 +194,8 @@ TEST(RevocationFloodTest, IssuingCaRevocationTravelsWithItsCertificate) {
   const Certificate victim = Issue(NodeFields(*net.victim_key, "victim"), *net.site_key);
   const Revocation r = Revoke(victim, net.site, *net.site_key);
   // Nobody here was issued by site: without its certificate the signer is unknown.
-  const NodeIdentity::LearnResult alone = net.F(0).Learn(r, nullptr, RevocationFlood::Source::kMgmt);
+  const NodeIdentity::LearnResult alone =
+      net.F(0).Learn(r, nullptr, RevocationFlood::Source::kMgmt);
   EXPECT_EQ(alone.outcome, NodeIdentity::Learned::kInvalid);
   EXPECT_NE(alone.error.find("neither a trusted root"), std::string::npos) << alone.error;
   EXPECT_EQ(net.queue.size(), 0u);
@@ -258,12 +259,14 @@ TEST(RevocationFloodTest, StateFileRoundTripsAndForgetsExpiredEntries) {
     Net net(1, dir.path);
     victim = Issue(NodeFields(*net.victim_key, "victim"), *net.site_key);
     short_lived = Issue(short_fields, *net.root_key);
-    ASSERT_EQ(net.F(0).Learn(Revoke(victim, net.site, *net.site_key), &net.site,
-                             RevocationFlood::Source::kMgmt)
+    ASSERT_EQ(net.F(0)
+                  .Learn(Revoke(victim, net.site, *net.site_key), &net.site,
+                         RevocationFlood::Source::kMgmt)
                   .outcome,
               NodeIdentity::Learned::kAdded);
-    ASSERT_EQ(net.F(0).Learn(Revoke(short_lived, net.root, *net.root_key), nullptr,
-                             RevocationFlood::Source::kMgmt)
+    ASSERT_EQ(net.F(0)
+                  .Learn(Revoke(short_lived, net.root, *net.root_key), nullptr,
+                         RevocationFlood::Source::kMgmt)
                   .outcome,
               NodeIdentity::Learned::kAdded);
     EXPECT_EQ(net.F(0).counters().persisted, 2u);
