@@ -705,7 +705,9 @@ void ControlPlane::StartRevocations() {
       [this](const overlay::RingAddress& to, std::span<const uint8_t> msg) {
         return overlay_ && overlay_->SendToLink(to, msg);
       },
-      [this] { return overlay_ ? overlay_->LinkAddresses() : std::vector<overlay::RingAddress>{}; });
+      [this] {
+        return overlay_ ? overlay_->LinkAddresses() : std::vector<overlay::RingAddress>{};
+      });
   // A revoked subject loses its data sessions at once; peers certified by a revoked issuing CA
   // are found by the re-check.
   revocations_->AddSubjectRevokedHook([this](const identity::KeyId& subject) {
@@ -740,9 +742,10 @@ size_t ControlPlane::DropInvalidPeers(uint64_t now_s) {
   for (const identity::KeyId& k : drop) {
     const size_t dropped = sessions_->DropSubject(k);
     if (dropped != 0)
-      IPOP_LOG_WARN("revocations: ended the sessions of %zu peer(s) with key id %s (certificate "
-                    "revoked or expired)",
-                    dropped, HexOf(k).c_str());
+      IPOP_LOG_WARN(
+          "revocations: ended the sessions of %zu peer(s) with key id %s (certificate "
+          "revoked or expired)",
+          dropped, HexOf(k).c_str());
     n += dropped;
   }
   return n;
