@@ -39,6 +39,10 @@ N=5
 node_config() {
   local i=$1 j
   {
+    for ((j = 1; j <= N; j++)); do
+      ((j == i)) || echo "peer = $(vip_of "$j") $(underlay_ip "$j"):5800"
+    done
+    ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
     echo "[node]"
     echo "name = $(node_name "$i")"
     echo "vip = $(vip_of "$i")/24"
@@ -54,13 +58,9 @@ node_config() {
     echo "subnet = 10.77.0.0/24"
     echo "hello-interval-ms = 500"
     echo "peer-timeout-ms = 3000"
-    for ((j = 1; j <= N; j++)); do
-      ((j == i)) || echo "peer = $(vip_of "$j") $(underlay_ip "$j"):5800"
-    done
     echo "[overlay]"
     echo "enabled = true"
     echo "secret = $OVERLAY_SECRET"
-    ((i == 1)) || echo "bootstrap = $(underlay_ip 1):5800"
   } >"$WORK/n$i.conf"
 }
 
@@ -92,9 +92,11 @@ log "a revocation whose signer is unknown is refused: $(head -n 1 <<<"$out")"
 
 # ---- surviving pairs ping across the revocation
 survivors=(1:2 2:4 4:5 5:1 1:4)
+ping_pids=()
 for pair in "${survivors[@]}"; do
   a=${pair%:*} b=${pair#*:}
   ping_summary "$(ns_of "$a")" "$(vip_of "$b")" 150 >"$WORK/ping$a-$b" &
+  ping_pids+=($!)
 done
 sleep 3
 
@@ -123,7 +125,7 @@ done
 log "node 3 cut off everywhere $((SECONDS - t0)) s after ipopctl revoke on node 5 alone"
 (($(counter 1 node hello_cert_revoked) > 0)) || fail "node 1 refused none of node 3's HELLOs"
 
-wait
+wait "${ping_pids[@]}"
 for pair in "${survivors[@]}"; do
   a=${pair%:*} b=${pair#*:}
   read -r tx rx <"$WORK/ping$a-$b" || fail "no ping summary $a -> $b"
