@@ -713,9 +713,11 @@ void ControlPlane::StartRevocations() {
   revocations_->AddSubjectRevokedHook([this](const identity::KeyId& subject) {
     return sessions_->DropSubject(subject) + DropInvalidPeers(clock_.WallNs() / 1'000'000'000ull);
   });
-  // Certificate-authenticated overlay links (not on this branch yet) register "close every link
-  // of this key id" with AddSubjectRevokedHook here, and re-check their links' certificates in
-  // the periodic check below.
+  // Its overlay links close at once too; links certified by a revoked issuing CA close at the
+  // overlay's own certificate re-check (every 10 s, OverlayHost).
+  revocations_->AddSubjectRevokedHook([this](const identity::KeyId& subject) {
+    return overlay_ ? overlay_->CloseLinksOf(subject) : size_t{0};
+  });
   revocations_->SetPeriodicCheck([this](uint64_t now_s) { return DropInvalidPeers(now_s); });
   if (overlay_)
     overlay_->SetLinkMessageHandler(

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "controlplane/directory/overlay_host.h"
-#include "controlplane/firewall/firewall_compiler.h"
 #include "controlplane/directory/revocation_flood.h"
+#include "controlplane/firewall/firewall_compiler.h"
 #include "controlplane/identity/node_identity.h"
 #include "controlplane/metrics/metrics_server.h"
 #include "controlplane/mgmt/mgmt_handler.h"
@@ -94,13 +94,13 @@ class ControlPlane {
   // Once per path interval: the path policy's decisions (relayed vs direct, shortcuts, use marks
   // that keep learned peers alive, rechecks) applied to the sessions and the overlay.
   void UpdatePeerPaths();
-  // Router mode: subnets other members announced become prefix routes (and kernel routes to the
-  // TAP, or DHCP option 121); the announcing member is learned like any peer.
-  // Certificate mode: starts the revocation flood and wires its hooks (sessions; links later).
+  // Certificate mode: starts the revocation flood and wires its hooks (sessions and links).
   void StartRevocations();
   // Ends the sessions of peers whose certificate expired or was revoked (directly or through
   // its issuing CA); returns how many peers.
   size_t DropInvalidPeers(uint64_t now_s);
+  // Router mode: subnets other members announced become prefix routes (and kernel routes to the
+  // TAP, or DHCP option 121); the announcing member is learned like any peer.
   void OnAnnouncedRoutes(const std::vector<AnnouncedRoute>& routes);
 
   NodeConfig cfg_;

@@ -135,11 +135,7 @@ inline constexpr const CounterModule* kCounterModules[] = {
     &kPunchModule,       &kAddressModule,      &kDhtCounterModule,     &kDhtGaugeModule,
     &kDhtStoreModule,    &kDhtLimitModule,     &kMulticastModule,      &kDhcpModule,
     &kDnsModule,         &kDnsForwardModule,   &kDnsTcpModule,         &kMetricsServerModule,
-    &kNodeCounterModule,  &kNodeGaugeModule,      &kOverlayHostModule,  &kOverlayEchoModule,
-    &kOverlayLimitModule, &kOverlayCounterModule, &kOverlayGaugeModule, &kAddressModule,
-    &kDhtCounterModule,   &kDhtGaugeModule,       &kDhtStoreModule,     &kDhtLimitModule,
-    &kMulticastModule,    &kDhcpModule,           &kDnsModule,          &kDnsForwardModule,
-    &kDnsTcpModule,       &kMetricsServerModule,  &kRevocationModule,
+    &kRevocationModule,
 };
 
 // The dataplane's drops and statistics (shared/counters.h) as registry entries; their offsets

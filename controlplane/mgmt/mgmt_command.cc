@@ -204,11 +204,7 @@ MgmtCommand ParseVerb(std::string_view cmd) {
       MgmtVerb::kUnknown,
       "error: unknown command '" + std::string(cmd) +
           "' (expected status, peers, routes, ring, links, dht, multicast, firewall, counters, "
-          "ping, validate or reload)\n");
-  return Fail(MgmtVerb::kUnknown,
-              "error: unknown command '" + std::string(cmd) +
-                  "' (expected status, peers, routes, ring, links, dht, multicast, counters, "
-                  "ping, validate, revoke or reload)\n");
+          "ping, validate, revoke or reload)\n");
 }
 
 }  // namespace
