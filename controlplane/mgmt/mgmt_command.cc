@@ -183,7 +183,7 @@ MgmtCommand ParseVerb(std::string_view cmd) {
   }
   if (cmd.starts_with("counters ")) return ParseCounters(cmd.substr(9));
   if (cmd == "dht" || cmd.starts_with("dht ")) return ParseDht(cmd.substr(3));
-  if (cmd == "revoke" || cmd.starts_with("revoke ")) {
+  if (cmd.starts_with("revoke") && (cmd.size() == 6 || Blank(cmd[6]))) {
     const std::string_view path = Trim(cmd.substr(6));
     if (path.empty() || path.front() != '/' || path.size() > 4096 ||
         std::any_of(path.begin(), path.end(), [](char ch) { return Blank(ch); }))

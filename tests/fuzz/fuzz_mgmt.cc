@@ -171,13 +171,23 @@ void CheckParse(std::string_view line) {
     return t.starts_with(w) && (t.size() == w.size() || Blank(t[w.size()]));
   };
   const bool probe = word("ping") || word("validate");
+  const bool revoke = word("revoke");
   switch (c.verb) {
+    case MgmtVerb::kRevoke: {
+      // One absolute path without blanks, exactly the text after the word.
+      Require(revoke && c.error.empty() && c.name.starts_with('/'));
+      Require(Trimmed(t.substr(6)) == c.name);
+      for (char ch : c.name) Require(!Blank(ch));
+      const MgmtCommand d = ParseMgmtCommand("revoke " + c.name);
+      Require(d.verb == MgmtVerb::kRevoke && d.name == c.name);
+      break;
+    }
     case MgmtVerb::kPing:
     case MgmtVerb::kValidate:
       CheckProbe(c, t);
       break;
     case MgmtVerb::kBadArgs:
-      Require(probe && c.error.starts_with("error: ") && c.error.ends_with("\n"));
+      Require((probe || revoke) && c.error.starts_with("error: ") && c.error.ends_with("\n"));
       break;
     case MgmtVerb::kDhtPut:
     case MgmtVerb::kDhtGet: {
@@ -202,7 +212,7 @@ void CheckParse(std::string_view line) {
                 c.error.ends_with("\n"));
         break;
       }
-      Require(!dht && !probe && c.error.starts_with("error: unknown command '") &&
+      Require(!dht && !probe && !revoke && c.error.starts_with("error: unknown command '") &&
               c.error.ends_with("\n"));
       for (const char* w : kWords) Require(t != w);
       break;
