@@ -245,11 +245,14 @@ void OverlayHost::SetIdentity(const identity::NodeIdentity* id) {
 size_t OverlayHost::CloseLinksOf(const identity::KeyId& id) {
   if (!guard_) return 0;
   const std::vector<RingAddress> peers = guard_->PeersWithKey(id);
-  for (const RingAddress& a : peers) {
-    node_->CloseLink(a);  // the LINK_CLOSE still carries the old key's tag
-    guard_->Forget(a);
-  }
+  for (const RingAddress& a : peers) CloseCertifiedLink(a);
   return peers.size();
+}
+
+void OverlayHost::CloseCertifiedLink(const RingAddress& a) {
+  node_->CloseLink(a);  // the LINK_CLOSE still carries the old key's tag
+  guard_->Forget(a);
+  ++link_counters_.links_cert_closed;
 }
 
 void OverlayHost::Start() {
@@ -456,9 +459,7 @@ void OverlayHost::CheckLinks(uint64_t now) {
   for (const RingAddress& a : guard_->Recheck(clock_.WallNs() / 1'000'000'000ull)) {
     IPOP_LOG_WARN("overlay: closing the link to %s: its certificate expired or was revoked",
                   a.ToHex().c_str());
-    node_->CloseLink(a);
-    guard_->Forget(a);
-    ++link_counters_.links_cert_closed;
+    CloseCertifiedLink(a);
   }
 }
 

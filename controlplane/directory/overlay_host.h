@@ -368,6 +368,8 @@ class OverlayHost final : public HelloRelay, public NameSource {
   void OnRouted(const overlay::Routed& r);
   void UpdateTableVersion();
   void CheckLinks(uint64_t now);
+  // Closes the link to `a` because its certificate no longer counts, wipes its keys, counts it.
+  void CloseCertifiedLink(const overlay::RingAddress& a);
 
   OverlayHostOptions options_;
   Clock& clock_;

@@ -124,6 +124,13 @@ for i in 1 2 4 5; do
   ping_none "$i" "$(vip_of 3)" 2 || fail "node $i still reaches node 3"
 done
 log "node 3 cut off everywhere within ${cut_s} s of ipopctl revoke on node 5 alone"
+# Its overlay links close too: the nodes that held one count it, and node 3 keeps none (others
+# refuse its link requests from then on).
+closed=0
+for i in 1 2 4 5; do closed=$((closed + $(counter "$i" link_auth links_cert_closed))); done
+((closed >= 1)) || fail "no node closed its overlay link to node 3"
+no_links() { [[ $(counter "$1" overlay links) -eq 0 ]]; }
+wait_for 30 "node 3 holds no overlay link" no_links 3
 (($(counter 1 node hello_cert_revoked) > 0)) || fail "node 1 refused none of node 3's HELLOs"
 
 wait "${ping_pids[@]}"
